@@ -1,0 +1,59 @@
+// JWT verification with OpenSSL. The algorithm is pinned by configuration and never taken from the
+// token: a token whose header `alg` differs (including "none", or HS256 when RS256 is configured) is
+// refused. Checks: signature, exp, nbf, iat-in-future, aud, iss (with leeway), required claims.
+//
+// Hand-written on OpenSSL because Debian 12 packages no C++ JWT library; only the compact JWS form
+// with one pinned algorithm is supported, which keeps the surface small.
+// Thread-safety: verify() is const and safe from any thread; the cache has its own mutex.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "auth/auth_config.hpp"
+#include "core/principal.hpp"
+#include "core/result.hpp"
+
+namespace herald::auth {
+
+class token_verifier {
+ public:
+  // Throws std::runtime_error on an unusable key (start-up edge).
+  explicit token_verifier(const jwt_config& cfg);
+  ~token_verifier();
+  token_verifier(const token_verifier&) = delete;
+  token_verifier& operator=(const token_verifier&) = delete;
+
+  // A principal with kind jwt, user from cfg.user_claim, tenant from cfg.tenant_claim (must be a UUID),
+  // expires_at = exp. Errors are errc::unauthenticated with a message safe to show the client
+  // (e.g. "Token is expired", "Token is invalid"); the token itself is never in the message.
+  result<principal> verify(std::string_view token, std::int64_t now_unix) const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+// Signs tokens for development (`herald token`, the demo, tests). Throws on an unusable key.
+class token_minter {
+ public:
+  token_minter(jwt_algorithm alg, const std::string& signing_key);
+  ~token_minter();
+  token_minter(const token_minter&) = delete;
+  token_minter& operator=(const token_minter&) = delete;
+  // `claims_json` is the payload object; the header is {"alg":..., "typ":"JWT"}.
+  std::string mint(std::string_view claims_json) const;
+  // Test helper: sign with an arbitrary header (e.g. alg "none" or a mismatched alg).
+  std::string mint_with_header(std::string_view header_json, std::string_view claims_json) const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+std::string_view to_string(jwt_algorithm a);
+result<jwt_algorithm> parse_jwt_algorithm(std::string_view s);  // "RS256", "ES256", "EdDSA", "HS256"
+
+}  // namespace herald::auth

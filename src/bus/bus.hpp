@@ -1,0 +1,44 @@
+// The bus: how events reach every Herald node that has subscribers for their channel.
+// Implementations: local_bus (in-process, the embedded default) and the Valkey/Redis bus.
+//
+// Threading: publish(), add_interest() and remove_interest() may be called from any thread.
+// The sink passed to start() may be called from any thread (the bus's own thread or an event-loop
+// thread); it must be cheap and non-blocking (fanout::publish is).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "core/result.hpp"
+#include "sse/event.hpp"
+
+namespace herald::bus {
+
+using sink = std::function<void(sse::event)>;
+using publish_done = std::function<void(result<void>)>;
+
+class bus {
+ public:
+  virtual ~bus() = default;
+
+  // Begins delivering received events to `deliver`. Called once, before any publish.
+  virtual void start(sink deliver) = 0;
+  // Stops delivery and releases connections; after it returns the sink is never called again.
+  virtual void stop() = 0;
+
+  // Publishes one event to every node (this one included) exactly once. `done` gets an error with
+  // errc::unavailable when the bus cannot take the event now: never a silent drop. `done` may run on
+  // any thread, possibly before publish() returns.
+  virtual void publish(sse::event e, publish_done done) = 0;
+
+  // This node gained its first / lost its last local subscriber on `channel`. A bus that routes per
+  // channel subscribes/unsubscribes upstream; a broadcast bus may ignore these.
+  virtual void add_interest(const std::string& channel) = 0;
+  virtual void remove_interest(const std::string& channel) = 0;
+
+  // False while the bus cannot deliver (e.g. Valkey connection down). Drives /readyz.
+  virtual bool ready() const = 0;
+  virtual std::string describe() const = 0;  // e.g. "local", "redis://127.0.0.1:6379 (native)"
+};
+
+}  // namespace herald::bus

@@ -1,0 +1,33 @@
+// The embedded default bus: publish() delivers straight to this process's fanout.
+// Thread-safety: the sink is set once in start() before any publish; publish is then lock-free.
+#pragma once
+
+#include <atomic>
+
+#include "bus/bus.hpp"
+
+namespace herald::bus {
+
+class local_bus final : public bus {
+ public:
+  void start(sink deliver) override { deliver_ = std::move(deliver); running_ = true; }
+  void stop() override { running_ = false; }
+  void publish(sse::event e, publish_done done) override {
+    if (!running_) {
+      done(make_error(errc::unavailable, "bus is stopped"));
+      return;
+    }
+    deliver_(std::move(e));
+    done({});
+  }
+  void add_interest(const std::string&) override {}
+  void remove_interest(const std::string&) override {}
+  bool ready() const override { return running_; }
+  std::string describe() const override { return "local"; }
+
+ private:
+  sink deliver_;
+  std::atomic<bool> running_{false};
+};
+
+}  // namespace herald::bus

@@ -1,0 +1,50 @@
+#include "core/metrics.hpp"
+
+namespace herald {
+
+metrics_registry& metrics_registry::instance() {
+  static metrics_registry r;
+  return r;
+}
+
+metric& metrics_registry::get_or_add(const std::string& name, const std::string& help, bool gauge) {
+  std::lock_guard lock(mu_);
+  for (auto& m : metrics_)
+    if (m.name() == name) return m;
+  return metrics_.emplace_back(name, help, gauge);
+}
+
+metric& metrics_registry::counter(const std::string& name, const std::string& help) {
+  return get_or_add(name, help, false);
+}
+metric& metrics_registry::gauge(const std::string& name, const std::string& help) {
+  return get_or_add(name, help, true);
+}
+
+std::string metrics_registry::render_prometheus() const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  for (const auto& m : metrics_) {
+    out += "# HELP " + m.name() + " " + m.help() + "\n";
+    out += "# TYPE " + m.name() + (m.is_gauge() ? " gauge\n" : " counter\n");
+    out += m.name() + " " + std::to_string(m.get()) + "\n";
+  }
+  return out;
+}
+
+core_metrics& core_metrics::get() {
+  auto& r = metrics_registry::instance();
+  static core_metrics m{
+      r.gauge("herald_connections", "Open SSE streams"),
+      r.gauge("herald_http_connections", "Open TCP connections on the public listener"),
+      r.counter("herald_events_published_total", "Events accepted for publishing"),
+      r.counter("herald_events_delivered_total", "Event deliveries queued to streams"),
+      r.counter("herald_slow_consumer_drops_total", "Streams closed by the slow-consumer policy"),
+      r.counter("herald_errors_total", "Server-side errors"),
+      r.counter("herald_auth_failures_total", "Requests refused with 401"),
+      r.counter("herald_bus_invalid_messages_total", "Bus messages that could not be decoded"),
+  };
+  return m;
+}
+
+}  // namespace herald

@@ -1,0 +1,49 @@
+#include "tenancy/channel_name.hpp"
+
+#include "core/uuid.hpp"
+
+namespace herald::tenancy {
+
+result<std::string> make_channel_name(std::string_view prefix, std::string_view tenant_id,
+                                      std::string_view resource_id) {
+  const std::string_view names[] = {"prefix", "tenant_id", "resource_id"};
+  const std::string_view parts[] = {prefix, tenant_id, resource_id};
+  for (int i = 0; i < 3; ++i) {
+    if (parts[i].empty())
+      return make_error(errc::bad_request, "channel " + std::string(names[i]) + " is empty");
+    if (parts[i].find(channel_separator) != std::string_view::npos)
+      return make_error(errc::bad_request,
+                        "channel " + std::string(names[i]) + " must not contain ':'");
+  }
+  std::string out;
+  out.reserve(prefix.size() + tenant_id.size() + resource_id.size() + 2);
+  out.append(prefix).append(1, channel_separator).append(tenant_id).append(1, channel_separator)
+      .append(resource_id);
+  if (out.size() > max_channel_name_length)
+    return make_error(errc::bad_request, "channel name is longer than 255 bytes");
+  return out;
+}
+
+std::optional<channel_parts> parse_channel_name(std::string_view channel) {
+  if (channel.size() > max_channel_name_length) return std::nullopt;
+  auto a = channel.find(channel_separator);
+  if (a == std::string_view::npos) return std::nullopt;
+  auto b = channel.find(channel_separator, a + 1);
+  if (b == std::string_view::npos) return std::nullopt;
+  if (channel.find(channel_separator, b + 1) != std::string_view::npos) return std::nullopt;
+  std::string_view prefix = channel.substr(0, a);
+  std::string_view tenant = channel.substr(a + 1, b - a - 1);
+  std::string_view resource = channel.substr(b + 1);
+  if (prefix.empty() || resource.empty()) return std::nullopt;
+  auto uuid = parse_uuid(tenant);
+  if (!uuid) return std::nullopt;
+  return channel_parts{std::string(prefix), std::move(*uuid), std::string(resource)};
+}
+
+std::optional<std::string> tenant_id_from_channel(std::string_view channel) {
+  auto parts = parse_channel_name(channel);
+  if (!parts) return std::nullopt;
+  return std::move(parts->tenant_id);
+}
+
+}  // namespace herald::tenancy

@@ -1,0 +1,89 @@
+// Ports every channel case of the seed's api/tests/test_sse.py (TestMakeChannel,
+// TestTenantIdFromChannel), plus the stricter rules Herald adds (exactly three segments, no ':').
+#include "tenancy/channel_name.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/uuid.hpp"
+
+namespace herald::tenancy {
+
+TEST(make_channel, round_trips_tenant_id) {
+  auto tenant = random_uuid();
+  auto ch = make_channel_name("lighthouse-session", tenant, random_uuid());
+  ASSERT_TRUE(ch);
+  EXPECT_EQ(tenant_id_from_channel(*ch), tenant);
+}
+
+TEST(make_channel, accepts_str_arguments) {
+  auto tenant = random_uuid();
+  auto ch = make_channel_name("lighthouse-session", tenant, "resource-1");
+  ASSERT_TRUE(ch);
+  EXPECT_EQ(*ch, "lighthouse-session:" + tenant + ":resource-1");
+}
+
+TEST(make_channel, prefix_with_hyphen_is_not_split) {
+  auto tenant = random_uuid();
+  auto ch = make_channel_name("a-long-hyphenated-prefix", tenant, "res");
+  ASSERT_TRUE(ch);
+  EXPECT_EQ(tenant_id_from_channel(*ch), tenant);
+}
+
+TEST(make_channel, refuses_colon_in_any_segment) {
+  auto tenant = random_uuid();
+  EXPECT_FALSE(make_channel_name("scan:progress", tenant, "r"));
+  EXPECT_FALSE(make_channel_name("scan", tenant + ":x", "r"));
+  auto bad = make_channel_name("scan", tenant, "a:b");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.err().code, errc::bad_request);
+  EXPECT_NE(bad.err().message.find("resource_id"), std::string::npos);
+}
+
+TEST(make_channel, refuses_empty_segment) {
+  auto tenant = random_uuid();
+  EXPECT_FALSE(make_channel_name("", tenant, "r"));
+  EXPECT_FALSE(make_channel_name("p", "", "r"));
+  EXPECT_FALSE(make_channel_name("p", tenant, ""));
+}
+
+TEST(tenant_id_from_channel, returns_none_for_too_few_segments) {
+  EXPECT_EQ(tenant_id_from_channel("prefix:only"), std::nullopt);
+  EXPECT_EQ(tenant_id_from_channel("garbage"), std::nullopt);
+}
+
+TEST(tenant_id_from_channel, returns_none_for_non_uuid_tenant_segment) {
+  EXPECT_EQ(tenant_id_from_channel("prefix:not-a-uuid:resource"), std::nullopt);
+}
+
+TEST(tenant_id_from_channel, parses_valid_channel) {
+  auto tenant = random_uuid();
+  EXPECT_EQ(tenant_id_from_channel("prefix:" + tenant + ":resource"), tenant);
+}
+
+TEST(tenant_id_from_channel, returns_none_for_four_segments) {
+  // The seed accepted `prefix:<uuid>:a:b` (len >= 3); Herald requires exactly three.
+  auto tenant = random_uuid();
+  EXPECT_EQ(tenant_id_from_channel("prefix:" + tenant + ":a:b"), std::nullopt);
+}
+
+TEST(tenant_id_from_channel, returns_none_for_empty_prefix_or_resource) {
+  auto tenant = random_uuid();
+  EXPECT_EQ(tenant_id_from_channel(":" + tenant + ":r"), std::nullopt);
+  EXPECT_EQ(tenant_id_from_channel("p:" + tenant + ":"), std::nullopt);
+}
+
+TEST(tenant_id_from_channel, normalises_upper_case_uuid) {
+  EXPECT_EQ(tenant_id_from_channel("p:12646005-9067-4D2A-A098-8BB378604362:r"),
+            "12646005-9067-4d2a-a098-8bb378604362");
+}
+
+TEST(parse_channel_name, yields_all_parts) {
+  auto tenant = random_uuid();
+  auto p = parse_channel_name("scan-progress:" + tenant + ":42");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->prefix, "scan-progress");
+  EXPECT_EQ(p->tenant_id, tenant);
+  EXPECT_EQ(p->resource_id, "42");
+}
+
+}  // namespace herald::tenancy

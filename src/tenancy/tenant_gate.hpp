@@ -1,0 +1,37 @@
+// The tenant gate (the seed's SSEChannelManager.can_read_channel): a channel is readable only by a
+// member of the tenant named inside it. Pure logic; membership comes from an injected lookup so the
+// gate never touches the store directly (callers run it on the database pool).
+// Thread-safety: stateless apart from the lookup; safe from any thread if the lookup is.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/principal.hpp"
+#include "core/result.hpp"
+
+namespace herald::tenancy {
+
+// result<bool>: true if (user_id, tenant_id) has a membership; an error if the store failed.
+using membership_lookup = std::function<result<bool>(std::string_view user_id, std::string_view tenant_id)>;
+
+class tenant_gate {
+ public:
+  explicit tenant_gate(membership_lookup lookup) : lookup_(std::move(lookup)) {}
+
+  // The seed's can_read_channel: anonymous -> false; malformed channel -> false; otherwise membership
+  // of (user, tenant in the channel). A store failure is false (fail closed).
+  bool can_read_channel(const principal* caller, std::string_view channel) const;
+
+  // At connect: refuses an empty channel set (server error), anonymous callers (401), malformed
+  // channels (403), a channel whose tenant differs from the caller's tenant (403), and a missing
+  // membership (403). A store failure is 503.
+  result<void> check_connect(const principal* caller, const std::vector<std::string>& channels) const;
+
+ private:
+  membership_lookup lookup_;
+};
+
+}  // namespace herald::tenancy
