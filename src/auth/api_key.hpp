@@ -20,6 +20,8 @@ struct api_key_parts {
   std::string_view prefix;
   std::string_view secret;
 };
+// Strict: "hk_" + 8 prefix-alphabet characters, '.', 43 base64url characters. The parts are views
+// into `full_key`, which must outlive them.
 std::optional<api_key_parts> parse_api_key(std::string_view full_key);
 
 std::string hash_api_key_secret(std::string_view secret);  // lower-case hex SHA-256

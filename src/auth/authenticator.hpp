@@ -6,6 +6,9 @@
 //   2. Only with no Authorization header: `?access_token=<jwt>`. JWT only: an API key there is a 401.
 //      An invalid or expired query token is a 401, never anonymous.
 //   3. Neither: 401 "Authentication credentials were not provided."
+//
+// For API keys the principal's `api_key_id` is the key's prefix ("hk_XXXXXXXX"): the store looks
+// keys up by prefix, the prefix is unique and safe to log, and recheck() needs nothing else.
 #pragma once
 
 #include <optional>

@@ -31,6 +31,9 @@ class token_verifier {
   // (e.g. "Token is expired", "Token is invalid"); the token itself is never in the message.
   result<principal> verify(std::string_view token, std::int64_t now_unix) const;
 
+  // Entries currently in the verified-token cache (for tests and a metrics gauge).
+  std::size_t cache_size() const;
+
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

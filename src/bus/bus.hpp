@@ -35,6 +35,14 @@ class bus {
   // channel subscribes/unsubscribes upstream; a broadcast bus may ignore these.
   virtual void add_interest(const std::string& channel) = 0;
   virtual void remove_interest(const std::string& channel) = 0;
+  // add_interest(), then `subscribed` runs once this node is receiving the channel's traffic, so a
+  // caller can open a stream (or publish) with no window where an event slips by. A broadcast bus
+  // calls it at once; the redis bus after Valkey confirmed the subscription (after a reconnect if the
+  // bus is down). Runs on any thread; never runs if the bus stops or the interest is removed first.
+  virtual void add_interest_confirmed(const std::string& channel, std::function<void()> subscribed) {
+    add_interest(channel);
+    subscribed();
+  }
 
   // False while the bus cannot deliver (e.g. Valkey connection down). Drives /readyz.
   virtual bool ready() const = 0;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "auth/auth_config.hpp"
@@ -21,36 +22,36 @@ struct listener_config {
 
 struct server_config {
   listener_config listen{"127.0.0.1", 8080};
-  unsigned threads = 0;                    // event-loop threads; 0 = number of cores
-  std::uint32_t keepalive_seconds = 20;    // idle interval before `event: keep-alive`
-  std::uint32_t max_header_bytes = 8192;   // request line + headers
-  std::uint32_t header_timeout_ms = 10000; // time allowed to send the request headers
-  std::uint32_t max_connections = 20000;   // open TCP connections on the public listener
-  std::uint32_t queue_max_events = 4096;   // per-stream queue bound (count) ...
-  std::uint32_t queue_max_bytes = 4u << 20; // ... and bytes; overflow policy: close with slow-consumer
+  unsigned threads = 0;                      // event-loop threads; 0 = number of cores
+  std::uint32_t keepalive_seconds = 20;      // idle interval before `event: keep-alive`
+  std::uint32_t max_header_bytes = 8192;     // request line + headers
+  std::uint32_t header_timeout_ms = 10000;   // time allowed to send the request headers
+  std::uint32_t max_connections = 20000;     // open TCP connections on the public listener
+  std::uint32_t queue_max_events = 4096;     // per-stream queue bound (count) ...
+  std::uint32_t queue_max_bytes = 4u << 20;  // ... and bytes; overflow: close with slow-consumer
   std::uint32_t shutdown_deadline_ms = 5000;
-  std::uint32_t retry_base_ms = 2000;      // `retry:` hint sent on graceful close ...
-  std::uint32_t retry_jitter_ms = 3000;    // ... plus uniform jitter in [0, retry_jitter_ms)
+  std::uint32_t retry_base_ms = 2000;    // `retry:` hint sent on graceful close ...
+  std::uint32_t retry_jitter_ms = 3000;  // ... plus uniform jitter in [0, retry_jitter_ms)
 };
 
 struct internal_config {
   listener_config listen{"127.0.0.1", 8081};
-  std::string publisher_key;               // required for POST /publish (never logged)
-  std::uint32_t max_body_bytes = 1u << 20; // POST /publish body limit
-  std::uint32_t max_batch_events = 1000;   // {"events":[...]} limit
+  std::string publisher_key;                // required for POST /publish (never logged)
+  std::uint32_t max_body_bytes = 1u << 20;  // POST /publish body limit
+  std::uint32_t max_batch_events = 1000;    // {"events":[...]} limit
 };
 
 struct cors_config {
   std::vector<std::string> allow_origins;  // exact origins ("https://app.example.com") or "*"
   bool allow_credentials = true;
   std::string allow_headers = "Cache-Control, Last-Event-ID";
-  std::uint32_t max_age_seconds = 600;     // preflight cache
+  std::uint32_t max_age_seconds = 600;  // preflight cache
 };
 
 struct store_config {
-  std::string driver = "sqlite";           // "sqlite" (embedded default)
-  std::string path = "herald.db";          // SQLite file
-  unsigned pool_threads = 2;               // database pool; event loops never block on the store
+  std::string driver = "sqlite";   // "sqlite" (embedded default)
+  std::string path = "herald.db";  // SQLite file
+  unsigned pool_threads = 2;       // database pool; event loops never block on the store
 };
 
 struct events_config {
@@ -69,15 +70,24 @@ struct endpoint_param {
   param_type type = param_type::slug;
 };
 
+// One segment of a parsed path template: a literal ("api", "event-stream") or a parameter.
+struct path_segment {
+  std::string literal;  // the literal text; empty for a parameter
+  int param = -1;       // index into endpoint_config::params, or -1 for a literal
+};
+
 struct endpoint_config {
-  std::string path;                   // template as written, e.g. /api/v1/scans/{scan_pk:uuid}/event-stream
-  std::vector<endpoint_param> params; // parsed from the template
-  std::vector<std::string> channels;  // channel templates using {tenant_id}, {user_id} and the params
-  std::string lookup;                 // optional SQL; must bind :tenant_id; no row -> 404
+  // Template as written, e.g. /api/v1/scans/{scan_pk:uuid}/event-stream (endpoint_template.hpp).
+  std::string path;
+  std::vector<endpoint_param> params;  // parsed from the template
+  std::vector<path_segment> segments;  // the template split on '/', in order
+  // Channel templates using {tenant_id}, {user_id} and the params.
+  std::vector<std::string> channels;
+  std::string lookup;  // optional SQL; must bind :tenant_id; no row -> 404
 };
 
 struct log_config {
-  std::string level = "info";         // trace, debug, info, warn, error
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off
 };
 
 struct gateway_config {
@@ -91,7 +101,13 @@ struct gateway_config {
   tenancy_config tenancy;
   std::vector<endpoint_config> endpoints;
   log_config log;
-  std::string demo_page_dir;          // optional: serve a static page at / (the demo)
+  std::string demo_page_dir;  // optional: serve a static page at / (the demo)
+
+  // Where the settings came from, for `herald check-config` (filled by the loader; never secrets).
+  std::string config_file;  // absolute path, or empty for load_config_string
+  std::string base_dir;     // relative paths in the file were resolved against this
+  // Provenance of secrets and overrides, e.g. {"auth.verify_key", "file /etc/herald/public.pem"}.
+  std::vector<std::pair<std::string, std::string>> sources;
 };
 
 }  // namespace herald::config

@@ -1,0 +1,983 @@
+#!/usr/bin/env python3
+"""Herald benchmark driver. Run it through bench/run.sh (which builds the tools first).
+
+Every run: the server pinned to CPU 0, the load (loadgen processes, publisher, Redis) pinned to CPU 1,
+loopback only, bounded in time and count. Each run appends one JSON line to
+bench/results/<date>/results.jsonl; bench/lib/report.py turns the file into summary.md and PNG plots.
+
+Servers: herald (if a built binary is found), nchan (nginx + libnginx-mod-nchan), floor (herald-floor).
+Scenarios: idle, fanout, spread, connect, bus (see bench/README.md).
+Python 3 standard library only.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import glob
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent
+ROOT = BENCH.parent
+SERVER_CPU = os.environ.get("BENCH_SERVER_CPU", "0")
+LOAD_CPU = os.environ.get("BENCH_LOAD_CPU", "1")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+PORTS = dict(herald=18080, herald_internal=18081, herald2=18082, herald2_internal=18083,
+             nchan=18100, floor=18090, redis=18379)
+EVENT = "bench.progress"
+EVENT_BYTES = 220          # encoded SSE frame size the publisher pads to
+PER_PROC = int(os.environ.get("BENCH_CONNS_PER_PROC", "15000"))  # one process holds < 20,000 fds
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------ /proc
+def proc_cpu_s(pid: int) -> float:
+    """utime + stime of a process (all threads), seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+    except OSError:
+        return 0.0
+    fields = s[s.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_mem_kib(pid: int) -> dict:
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM"):
+                    out[k] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def core_ticks() -> dict:
+    """Per-core /proc/stat fields (ticks)."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                p = line.split()
+                v = [int(x) for x in p[1:]]
+                names = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
+                out[p[0]] = dict(zip(names, v))
+    return out
+
+
+def busy(t: dict) -> int:
+    return t["user"] + t["nice"] + t["system"] + t["irq"] + t["softirq"]
+
+
+def tcp_mem_pages() -> int:
+    try:
+        with open("/proc/net/sockstat") as f:
+            for line in f:
+                if line.startswith("TCP:"):
+                    p = line.split()
+                    return int(p[p.index("mem") + 1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class Window:
+    """CPU accounting over a measurement window: the server processes' own time (utime+stime from
+    /proc/PID/stat), the server core's softirq time (loopback delivery work the kernel does not charge to
+    the process) and whatever else ran on each core (other users of the machine = contention)."""
+
+    def __init__(self, server_pids: list[int], load_pids_fn=None):
+        self.server_pids = server_pids
+        self.t0 = time.monotonic()
+        self.cpu0 = sum(proc_cpu_s(p) for p in server_pids)
+        self.cores0 = core_ticks()
+
+    def close(self, load_cpu_s: float = 0.0) -> dict:
+        t1 = time.monotonic()
+        cpu1 = sum(proc_cpu_s(p) for p in self.server_pids)
+        cores1 = core_ticks()
+        wall = t1 - self.t0
+        sc, lc = f"cpu{SERVER_CPU}", f"cpu{LOAD_CPU}"
+        d = lambda core, k: (cores1[core][k] - self.cores0[core][k]) / CLK_TCK
+        server_proc = cpu1 - self.cpu0
+        s_busy = (busy(cores1[sc]) - busy(self.cores0[sc])) / CLK_TCK
+        l_busy = (busy(cores1[lc]) - busy(self.cores0[lc])) / CLK_TCK
+        softirq = d(sc, "softirq")
+        other0 = max(0.0, s_busy - server_proc - softirq)
+        other1 = max(0.0, l_busy - load_cpu_s - d(lc, "softirq"))
+        return dict(wall_s=round(wall, 3), server_proc_cpu_s=round(server_proc, 3),
+                    server_core_softirq_s=round(softirq, 3),
+                    server_cpu_s=round(server_proc + softirq, 3),
+                    server_core_busy=round(s_busy / wall, 3) if wall else 0,
+                    server_core_other=round(other0 / wall, 3) if wall else 0,
+                    server_core_steal=round(d(sc, "steal") / wall, 3) if wall else 0,
+                    load_core_busy=round(l_busy / wall, 3) if wall else 0,
+                    load_core_other=round(other1 / wall, 3) if wall else 0)
+
+
+def wait_quiet(max_wait: float, threshold: float = 0.3) -> float:
+    """Waits (at most max_wait s) until other work on the machine uses less than `threshold` of a core.
+    Returns the last measured load (cores)."""
+    deadline = time.monotonic() + max_wait
+    warned = False
+    while True:
+        a = core_ticks()
+        time.sleep(1.0)
+        b = core_ticks()
+        load = sum(busy(b[c]) - busy(a[c]) for c in b) / CLK_TCK
+        if load < threshold or time.monotonic() >= deadline:
+            if load >= threshold:
+                log(f"machine still busy ({load:.2f} cores used by others); measuring anyway (flagged)")
+            return round(load, 2)
+        if not warned:
+            log(f"machine busy ({load:.2f} cores used by others, e.g. a compile); waiting up to {max_wait:.0f}s")
+            warned = True
+
+
+def wait_port(port: int, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+NICE = os.environ.get("BENCH_NICE", "-10")
+
+
+def pinned(cpu: str, argv: list[str]) -> list[str]:
+    """Pins to one core; with a negative nice (root) the bench processes keep their core when other work
+    (a compile) shares the machine. Contention that remains is measured and flagged per run."""
+    pre = ["taskset", "-c", cpu]
+    if NICE and NICE != "0" and (os.geteuid() == 0 or int(NICE) > 0):
+        pre = ["nice", "-n", NICE] + pre
+    return pre + argv
+
+
+def terminate(p: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    if p is None or p.poll() is not None:
+        return
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+# ------------------------------------------------------------------------------------------- tools
+class Tools:
+    def __init__(self, bindir: Path):
+        self.dir = bindir
+        for t in ("loadgen", "publisher", "floor", "jwtmint"):
+            p = bindir / f"herald-{t}"
+            if not p.exists():
+                sys.exit(f"missing {p}: build the bench tools first (bench/run.sh does)")
+            setattr(self, t, str(p))
+
+
+class LoadGroup:
+    """N streams spread over several loadgen processes (each below the per-process fd cap), on CPU 1."""
+
+    def __init__(self, tools: Tools, work: Path, name: str, n: int, port: int, path: str, channels: int,
+                 duration: float, open_on: str = "event", token: str | None = None,
+                 token_files: list[str] | None = None, mode: str = "stream", per_proc: int = PER_PROC,
+                 extra: list[str] | None = None):
+        self.tools, self.work, self.name = tools, work, name
+        self.procs: list[subprocess.Popen] = []
+        self.outs, self.readies, self.stats = [], [], []
+        if mode == "connect":
+            nproc = len(token_files) if token_files else 1
+            sizes = [n] * nproc
+        else:
+            nproc = max(1, -(-n // per_proc))
+            sizes = [n // nproc + (1 if i < n % nproc else 0) for i in range(nproc)]
+        base = 0
+        for i, size in enumerate(sizes):
+            out = work / f"{name}.lg{i}.json"
+            ready = work / f"{name}.lg{i}.ready"
+            stats = work / f"{name}.lg{i}.stats"
+            for f in (out, ready, stats):
+                f.unlink(missing_ok=True)
+            argv = [tools.loadgen, "--port", str(port), "--path", path, "--channels", str(channels),
+                    "--connections", str(size), "--index-base", str(base), "--duration", str(duration),
+                    "--open-on", open_on, "--mode", mode, "--out", str(out), "--ready-file", str(ready),
+                    "--stats-file", str(stats), "--label", f"{name}.{i}",
+                    "--src-first", str(2 + (i * 50) % 200)]
+            if token:
+                argv += ["--token", token]
+            if token_files:
+                argv += ["--token-file", token_files[i]]
+            argv += extra or []
+            self.procs.append(subprocess.Popen(pinned(LOAD_CPU, argv), stderr=open(work / f"{name}.lg{i}.err", "w")))
+            self.outs.append(out)
+            self.readies.append(ready)
+            self.stats.append(stats)
+            base += size
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(r.exists() for r in self.readies):
+                return True
+            if all(p.poll() is not None for p in self.procs):
+                return False
+            time.sleep(0.05)
+        return False
+
+    def ready_opened(self) -> int:
+        n = 0
+        for r in self.readies:
+            try:
+                n += json.loads(r.read_text()).get("opened", 0)
+            except (OSError, ValueError):
+                pass
+        return n
+
+    def progress(self) -> dict:
+        tot = dict(opened=0, events=0, failed=0)
+        for s in self.stats:
+            try:
+                d = json.loads(s.read_text())
+                for k in tot:
+                    tot[k] += d.get(k, 0)
+            except (OSError, ValueError):
+                pass
+        return tot
+
+    def wait_settled(self, expected: int | None, quiet_s: float = 1.5, cap_s: float = 30.0) -> None:
+        """Returns when the received-event count reached `expected` or stopped moving for quiet_s."""
+        deadline = time.monotonic() + cap_s
+        last, last_change = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            ev = self.progress()["events"]
+            if expected is not None and ev >= expected:
+                time.sleep(0.3)
+                return
+            if ev != last:
+                last, last_change = ev, time.monotonic()
+            elif time.monotonic() - last_change >= quiet_s:
+                return
+            time.sleep(0.25)
+
+    def cpu_s(self) -> float:
+        return sum(proc_cpu_s(p) for p in self.pids())
+
+    def wait_exit(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for p in self.procs:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+
+    def stop(self) -> dict:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        files = [str(o) for o in self.outs if o.exists() and o.stat().st_size > 0]
+        if not files:
+            return {}
+        r = subprocess.run([self.tools.loadgen, "--merge"] + files, capture_output=True, text=True)
+        try:
+            return json.loads(r.stdout)
+        except ValueError:
+            log(f"loadgen merge failed: {r.stderr.strip()}")
+            return {}
+
+
+def run_publisher(tools: Tools, work: Path, name: str, argv: list[str]) -> tuple[subprocess.Popen, Path]:
+    out = work / f"{name}.pub.json"
+    out.unlink(missing_ok=True)
+    p = subprocess.Popen(pinned(LOAD_CPU, [tools.publisher, "--out", str(out), "--label", name] + argv),
+                         stderr=open(work / f"{name}.pub.err", "w"))
+    return p, out
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text().strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError):
+        return {}
+
+
+# ------------------------------------------------------------------------------------------ servers
+class Server:
+    name = "?"
+    open_on = "event"
+    sub_path = "/bench/c{i}"
+    publishes = True      # has a publish API (the floor publishes by itself)
+    auth = False
+
+    def start(self, **kw) -> None: ...
+    def stop(self) -> None: ...
+    def pids(self) -> list[int]: return []
+    def publisher_args(self) -> list[str]: return []
+
+
+class NchanServer(Server):
+    name = "nchan"
+    open_on = "headers"   # nchan sends ": hi" after the headers, no stream-open event
+    sub_path = "/bench/c{i}"
+
+    def __init__(self, work: Path):
+        self.dir = work / "nchan"
+        self.worker = 0
+        self.script = BENCH / "nchan" / "nchan.sh"
+
+    @staticmethod
+    def available() -> tuple[bool, str]:
+        if not shutil.which("nginx"):
+            return False, "nginx not installed"
+        if not glob.glob("/usr/lib/nginx/modules/ngx_nchan_module.so") and \
+           not glob.glob("/usr/share/nginx/modules/ngx_nchan_module.so"):
+            return False, "libnginx-mod-nchan not installed"
+        return True, ""
+
+    def start(self, redis_url: str = "", **kw) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+        r = subprocess.run([str(self.script), "start", str(self.dir), str(PORTS["nchan"]), SERVER_CPU, redis_url],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"nchan start failed: {r.stderr.strip()}")
+        self.worker = int(r.stdout.strip().splitlines()[-1])
+        if not wait_port(PORTS["nchan"]):
+            raise RuntimeError("nchan did not listen")
+
+    def stop(self) -> None:
+        subprocess.run([str(self.script), "stop", str(self.dir)], capture_output=True)
+
+    def pids(self) -> list[int]:
+        return [self.worker]
+
+    def publisher_args(self) -> list[str]:
+        return ["--mode", "nchan", "--port", str(PORTS["nchan"]), "--channel-template", "c{i}"]
+
+
+class FloorServer(Server):
+    name = "floor"
+    publishes = False
+
+    def __init__(self, tools: Tools, work: Path):
+        self.tools, self.work = tools, work
+        self.proc: subprocess.Popen | None = None
+        self.out = work / "floor.json"
+
+    def start(self, subscribers: int = 0, channels: int = 1, rate: float = -1, batch: int = 1,
+              duration: float = 10, linger: float = 60, flush_ms: float = 50, **kw) -> None:
+        self.out.unlink(missing_ok=True)
+        argv = [self.tools.floor, "--port", str(PORTS["floor"]), "--subscribers", str(subscribers),
+                "--channels", str(channels), "--rate", str(rate), "--batch", str(batch),
+                "--duration", str(duration), "--linger", str(linger), "--wait", "60", "--start-delay", "1",
+                "--flush-ms", str(flush_ms), "--event-bytes", str(EVENT_BYTES), "--out", str(self.out)]
+        self.proc = subprocess.Popen(pinned(SERVER_CPU, argv), stderr=open(self.work / "floor.err", "w"))
+        if not wait_port(PORTS["floor"], proc=self.proc):
+            raise RuntimeError("floor did not listen")
+
+    def result(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.out.exists() and self.out.stat().st_size > 0:
+                return read_json(self.out)
+            if self.proc and self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        return read_json(self.out)
+
+    def stop(self) -> None:
+        terminate(self.proc)
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid] if self.proc else []
+
+
+class HeraldServer(Server):
+    name = "herald"
+    open_on = "event"
+    sub_path = "/bench/c{i}"
+    auth = True
+
+    def __init__(self, binary: str, tools: Tools, work: Path, index: int = 1):
+        self.bin, self.tools = binary, tools
+        self.root = work / "herald-state"        # keys + database, shared by every Herald run of this invocation
+        self.dir = work / f"herald{index}"
+        self.index = index
+        self.port = PORTS["herald"] if index == 1 else PORTS["herald2"]
+        self.internal = PORTS["herald_internal"] if index == 1 else PORTS["herald2_internal"]
+        self.proc: subprocess.Popen | None = None
+        self.tenant = ""
+        self.users: list[str] = []
+        self.key = ""
+        self.token = ""
+        self._prepare_state()
+
+    @staticmethod
+    def find_binary() -> str | None:
+        env = os.environ.get("HERALD_BIN")
+        if env and os.access(env, os.X_OK):
+            return env
+        cands = [ROOT / "build" / "bench" / "src" / "cli" / "herald"]
+        cands += [Path(p) for p in sorted(glob.glob(str(ROOT / "build" / "**" / "herald"), recursive=True),
+                                              key=lambda p: -os.path.getmtime(p))]
+        for c in cands:
+            if c.is_file() and os.access(c, os.X_OK):
+                return str(c)
+        return None
+
+    def _prepare_state(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        meta = self.root / "state.json"
+        if meta.exists():
+            d = json.loads(meta.read_text())
+            self.tenant, self.users, self.key = d["tenant"], d["users"], d["key"]
+        else:
+            self.tenant = str(uuid.uuid4())
+            self.users = [str(uuid.uuid4()) for _ in range(100)]
+            self.key = secrets.token_hex(32)
+            subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                            "-out", str(self.root / "private.pem")], check=True, capture_output=True)
+            subprocess.run(["openssl", "pkey", "-in", str(self.root / "private.pem"), "-pubout",
+                            "-out", str(self.root / "public.pem")], check=True, capture_output=True)
+            (self.root / "users.txt").write_text("\n".join(self.users) + "\n")
+            meta.write_text(json.dumps(dict(tenant=self.tenant, users=self.users, key=self.key)))
+        self.token = self.mint(1)[0]
+
+    def mint(self, count: int, start: int = 0) -> list[str]:
+        r = subprocess.run([self.tools.jwtmint, "--key", str(self.root / "private.pem"), "--tenant", self.tenant,
+                            "--sub-file", str(self.root / "users.txt"), "--count", str(count), "--ttl", "7200",
+                            "--start", str(start), "--threads", "2"], capture_output=True, text=True, check=True)
+        return r.stdout.split()
+
+    def config(self, bus: str, redis_port: int) -> Path:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tpl = (BENCH / "herald" / "herald.toml.in").read_text()
+        bus_conf = 'kind = "local"'
+        if bus == "redis":
+            bus_conf = f'kind = "redis"\nmode = "native"\nhost = "127.0.0.1"\nport = {redis_port}'
+        text = (tpl.replace("@PORT@", str(self.port)).replace("@INTERNAL_PORT@", str(self.internal))
+                .replace("@KEY@", self.key).replace("@STATE@", str(self.root)).replace("@BUS@", bus_conf))
+        cfg = self.dir / "herald.toml"
+        cfg.write_text(text)
+        return cfg
+
+    def seed(self) -> None:
+        flag = self.root / "seeded"
+        if flag.exists():
+            return
+        db = self.root / "herald.db"
+        sql = ["PRAGMA busy_timeout = 10000;", "BEGIN;",
+               f"INSERT OR IGNORE INTO tenants (id, name) VALUES ('{self.tenant}', 'bench');"]
+        for i, u in enumerate(self.users):
+            sql.append(f"INSERT OR IGNORE INTO users (id, email, is_active) VALUES ('{u}', 'bench{i}@bench.invalid', 1);")
+            sql.append(f"INSERT OR IGNORE INTO memberships (id, user_id, tenant_id, role) "
+                       f"VALUES ('{uuid.uuid4()}', '{u}', '{self.tenant}', 'member');")
+        sql.append("COMMIT;")
+        r = subprocess.run(["sqlite3", str(db)], input="\n".join(sql), capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"seeding the Herald store failed: {r.stderr.strip()}")
+        flag.write_text("ok\n")
+
+    def start(self, bus: str = "local", redis_port: int = PORTS["redis"], **kw) -> None:
+        cfg = self.config(bus, redis_port)
+        self.proc = subprocess.Popen(pinned(SERVER_CPU, [self.bin, "serve", "--config", str(cfg)]),
+                                     stdout=open(self.dir / "herald.out", "a"),
+                                     stderr=open(self.dir / "herald.err", "a"))
+        if not (wait_port(self.port, proc=self.proc) and wait_port(self.internal, proc=self.proc)):
+            err = (self.dir / "herald.err").read_text()[-2000:]
+            terminate(self.proc)
+            raise RuntimeError(f"herald did not start: {err}")
+        self.seed()
+
+    def stop(self) -> None:
+        terminate(self.proc, 15)
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid] if self.proc and self.proc.poll() is None else []
+
+    def publisher_args(self) -> list[str]:
+        return ["--mode", "herald", "--port", str(self.internal), "--key", self.key,
+                "--channel-template", f"bench:{self.tenant}:c{{i}}"]
+
+
+class Redis:
+    def __init__(self, work: Path):
+        self.dir = work / "redis"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        exe = shutil.which("valkey-server") or shutil.which("redis-server")
+        if not exe:
+            raise RuntimeError("redis-server/valkey-server not installed (apt-get install redis-server)")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(pinned(LOAD_CPU, [exe, "--port", str(PORTS["redis"]), "--bind", "127.0.0.1",
+                                                        "--save", "", "--appendonly", "no", "--dir", str(self.dir),
+                                                        "--protected-mode", "yes"]),
+                                     stdout=open(self.dir / "redis.out", "w"), stderr=subprocess.STDOUT)
+        if not wait_port(PORTS["redis"], proc=self.proc):
+            raise RuntimeError("redis did not start")
+        self.exe = exe
+
+    def stop(self) -> None:
+        terminate(self.proc)
+
+    def pid(self) -> int:
+        return self.proc.pid if self.proc else 0
+
+
+# ------------------------------------------------------------------------------------------ the bench
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.tools = Tools(Path(args.bin))
+        self.date = dt.date.today().isoformat()
+        self.results_dir = Path(args.results) if args.results else BENCH / "results" / self.date
+        self.results_dir.mkdir(parents=True, exist_ok=True)
+        self.jsonl = self.results_dir / "results.jsonl"
+        self.work = Path(tempfile.mkdtemp(prefix="herald-bench-"))
+        self.quick = args.quick
+        self.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+        self.herald_bin = HeraldServer.find_binary() if "herald" in self.servers else None
+        self.skipped: list[str] = []
+        if "herald" in self.servers and not self.herald_bin:
+            self.note("herald", "no Herald binary found (build/**/herald); Herald runs skipped")
+            self.servers.remove("herald")
+        ok, why = NchanServer.available()
+        if "nchan" in self.servers and not ok:
+            self.note("nchan", why)
+            self.servers.remove("nchan")
+        self._herald: HeraldServer | None = None
+        self.run_id = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        log(f"work dir {self.work}; results {self.jsonl}; servers {self.servers}")
+
+    def note(self, who: str, msg: str) -> None:
+        log(f"{who}: {msg}")
+        self.skipped.append(f"{who}: {msg}")
+
+    def herald(self) -> HeraldServer:
+        if self._herald is None:
+            self._herald = HeraldServer(self.herald_bin, self.tools, self.work)
+        return self._herald
+
+    def server(self, name: str) -> Server:
+        if name == "herald":
+            return self.herald()
+        if name == "nchan":
+            return NchanServer(self.work)
+        return FloorServer(self.tools, self.work)
+
+    def dur(self, full: float) -> float:
+        return min(full, 5.0) if self.quick else full
+
+    def emit(self, rec: dict) -> None:
+        rec.setdefault("run_id", self.run_id)
+        rec.setdefault("date", self.date)
+        rec.setdefault("time", dt.datetime.now().isoformat(timespec="seconds"))
+        rec.setdefault("quick", self.quick)
+        with open(self.jsonl, "a") as f:
+            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+        brief = {k: rec.get(k) for k in ("scenario", "server", "variant", "deliveries_per_s", "publishes_per_s",
+                                          "lost", "lat_p99_ms", "cpu_us_per_delivery", "cpu_us_per_publish",
+                                          "rss_kib_per_stream", "connects_per_s", "failures", "error")
+                 if rec.get(k) is not None}
+        log(f"result {json.dumps(brief)}")
+
+    # ------------------------------------------------------------------------------------ helpers
+    @staticmethod
+    def latency(rec: dict, lg: dict) -> None:
+        lat = lg.get("latency_ms", {})
+        if lat.get("n"):
+            rec.update(lat_p50_ms=lat.get("p50"), lat_p90_ms=lat.get("p90"), lat_p99_ms=lat.get("p99"),
+                       lat_p999_ms=lat.get("p999"), lat_max_ms=lat.get("max"), lat_n=lat.get("n"))
+        est = lg.get("establish_ms", {})
+        rec.update(est_p50_ms=est.get("p50"), est_p99_ms=est.get("p99"), est_p999_ms=est.get("p999"),
+                   est_max_ms=est.get("max"))
+
+    @staticmethod
+    def loadgen_brief(lg: dict) -> dict:
+        keep = ("connections", "processes", "opened", "started", "connect_fail", "http_fail", "open_timeout",
+                "closed_before_open", "closed_after_open", "still_open", "status", "stream_open_events",
+                "keepalives", "stream_errors", "events", "lost", "lost_head", "lost_gap", "lost_tail", "dups",
+                "no_seq", "bytes", "reads", "wall_s", "cpu_s", "cpu_share", "stream_cpu_s", "stream_cpu_share",
+                "stream_wall_s", "open_phase_s", "opens_per_s", "first_event_ns", "last_event_ns", "latency_ms",
+                "establish_ms", "latency_hist_ns", "lat_negative")
+        return {k: lg[k] for k in keep if k in lg}
+
+    def failures(self, lg: dict, n: int) -> int:
+        return max(0, n - lg.get("opened", 0)) + lg.get("closed_after_open", 0)
+
+    # ---------------------------------------------------------------------------------- scenarios
+    def scenario_idle(self) -> None:
+        for n in ([2000, 4000] if self.quick else [10000, 18000]):
+            for name in self.servers:
+                self.run_idle(name, n)
+
+    def run_idle(self, name: str, n: int) -> None:
+        rec = dict(scenario="idle", server=name, variant=f"N={n}", n=n)
+        quiet = wait_quiet(self.args.quiet_wait)
+        srv = self.server(name)
+        lg = None
+        try:
+            srv.start(rate=-1, subscribers=n, linger=120)
+            time.sleep(1.0)
+            pid = srv.pids()[0]
+            before = proc_mem_kib(pid)
+            tcp0 = tcp_mem_pages()
+            t0 = time.monotonic()
+            lg = LoadGroup(self.tools, self.work, f"idle-{name}-{n}", n, self.port_of(srv), srv.sub_path, 1,
+                           duration=80, open_on=srv.open_on, token=getattr(srv, "token", None))
+            ready = lg.wait_ready(60)
+            open_s = time.monotonic() - t0
+            time.sleep(2.0)      # let the server settle (release request buffers, etc.)
+            after = proc_mem_kib(pid)
+            tcp1 = tcp_mem_pages()
+            win = Window(srv.pids())
+            hold = self.dur(5.0)
+            time.sleep(hold)
+            w = win.close(lg.cpu_s() * 0)  # nothing else of ours runs
+            res = lg.stop()
+            opened = res.get("opened", 0)
+            rec.update(ready=ready, open_s=round(open_s, 2), opened=opened, failures=self.failures(res, n),
+                       rss_before_kib=before.get("VmRSS"), rss_after_kib=after.get("VmRSS"),
+                       rss_anon_before_kib=before.get("RssAnon"), rss_anon_after_kib=after.get("RssAnon"),
+                       mem_before=before, mem_after=after,
+                       rss_kib_per_stream=round((after.get("VmRSS", 0) - before.get("VmRSS", 0)) / opened, 3)
+                       if opened else None,
+                       kernel_tcp_kib_per_stream=round((tcp1 - tcp0) * PAGE / 1024 / opened, 3) if opened else None,
+                       idle_cpu_share=round(w["server_proc_cpu_s"] / w["wall_s"], 4), window=w,
+                       connects_per_s=res.get("opens_per_s"), others_load_before=quiet,
+                       loadgen=self.loadgen_brief(res))
+            self.latency(rec, res)
+        except Exception as e:  # a failed run is recorded, not fatal
+            rec["error"] = str(e)
+            if lg:
+                lg.stop()
+        finally:
+            srv.stop()
+        self.emit(rec)
+
+    def port_of(self, srv: Server) -> int:
+        return {"herald": PORTS["herald"], "nchan": PORTS["nchan"], "floor": PORTS["floor"]}[srv.name] \
+            if not isinstance(srv, HeraldServer) else srv.port
+
+    def scenario_fanout(self) -> None:
+        d = self.dur(20.0)
+        for rate in (20, 200):
+            for name in self.servers:
+                if name == "floor":
+                    self.run_delivery("fanout", "floor", n=5000, channels=1, rate=rate, duration=d, batch=1)
+                else:
+                    self.run_delivery("fanout", name, n=5000, channels=1, rate=rate, duration=d)
+        if "floor" in self.servers:
+            # The physical ceilings: flat out, one event per write and 10 events per write.
+            for batch in (1, 10):
+                self.run_delivery("fanout", "floor", n=5000, channels=1, rate=0, duration=self.dur(10.0),
+                                  batch=batch)
+
+    def scenario_spread(self) -> None:
+        for name in self.servers:
+            self.run_delivery("spread", name, n=5000, channels=1000, rate=0, duration=self.dur(15.0), batch=1)
+
+    def scenario_bus(self) -> None:
+        names = [s for s in self.servers if s in ("herald", "nchan")]
+        if not names:
+            self.note("bus", "needs herald or nchan")
+            return
+        redis = Redis(self.work)
+        try:
+            redis.start()
+        except RuntimeError as e:
+            self.note("bus", str(e))
+            return
+        try:
+            for rate in (20, 200):
+                for name in names:
+                    self.run_delivery("bus", name, n=5000, channels=1, rate=rate, duration=self.dur(20.0),
+                                      bus=True, redis=redis)
+        finally:
+            redis.stop()
+
+    def run_delivery(self, scenario: str, name: str, n: int, channels: int, rate: float, duration: float,
+                     batch: int = 1, bus: bool = False, redis: Redis | None = None) -> None:
+        variant = f"{'flat-out' if rate == 0 else f'{rate:g}/s'}"
+        if name == "floor":
+            variant += f" {batch}/write"
+        rec = dict(scenario=scenario, server=name, variant=variant, n=n, channels=channels, rate=rate,
+                   duration=duration, event_bytes=EVENT_BYTES)
+        if name == "floor":
+            rec["batch"] = batch
+        if bus:
+            rec["bus"] = "redis"
+        quiet = wait_quiet(self.args.quiet_wait)
+        rec["others_load_before"] = quiet
+        srv = self.server(name)
+        lg = None
+        pub = None
+        try:
+            kw = dict(subscribers=n, channels=channels, rate=rate, batch=batch, duration=duration, linger=90,
+                      flush_ms=1000 if batch > 1 else 50)
+            if bus and name == "herald":
+                kw["bus"] = "redis"
+            if bus and name == "nchan":
+                kw["redis_url"] = f"redis://127.0.0.1:{PORTS['redis']}"
+            srv.start(**kw)
+            time.sleep(0.5)
+            pid = srv.pids()[0]
+            mem0 = proc_mem_kib(pid)
+            tag = f"{scenario}-{name}-{variant}".replace(" ", "_").replace("/", "per")
+            lg = LoadGroup(self.tools, self.work, tag,
+                           n, self.port_of(srv), srv.sub_path, channels, duration=duration + 70,
+                           open_on=srv.open_on, token=getattr(srv, "token", None))
+            if not lg.wait_ready(60):
+                raise RuntimeError(f"streams not ready: {lg.progress()}")
+            rec["opened"] = lg.ready_opened()
+            mem1 = proc_mem_kib(pid)
+            load_pids = lg.pids()
+            pub_cpu0 = lg.cpu_s()
+            extra_pids = [redis.pid()] if redis else []
+            extra0 = sum(proc_cpu_s(p) for p in extra_pids)
+            win = Window(srv.pids())
+            if isinstance(srv, FloorServer):
+                fl = srv.result(duration + 20)
+                expected = fl.get("deliveries")
+                lg.wait_settled(expected, cap_s=30)
+                pubres = {}
+            else:
+                pargs = srv.publisher_args() + ["--channels", str(channels), "--rate", str(rate), "--duration",
+                                                str(duration), "--event", EVENT, "--event-bytes", str(EVENT_BYTES)]
+                if rate == 0:
+                    pargs += ["--connections", str(self.args.pub_connections), "--pipeline",
+                              str(self.args.pub_pipeline)]
+                else:
+                    pargs += ["--connections", "2", "--pipeline", "64"]
+                pub, pub_out = run_publisher(self.tools, self.work, tag, pargs)
+                pub_cpu_mark = 0.0
+                while pub.poll() is None:
+                    pub_cpu_mark = proc_cpu_s(pub.pid) or pub_cpu_mark
+                    time.sleep(0.2)
+                pubres = read_json(pub_out)
+                per_channel = n / channels
+                expected = int(pubres.get("ok_2xx", 0) * per_channel)
+                lg.wait_settled(expected, cap_s=30)
+                fl = {}
+            load_cpu = (lg.cpu_s() - pub_cpu0) + pubres.get("cpu_s", 0.0) + \
+                (sum(proc_cpu_s(p) for p in extra_pids) - extra0)
+            w = win.close(load_cpu)
+            mem2 = proc_mem_kib(pid)
+            res = lg.stop()
+            received = res.get("events", 0)
+            span = (res.get("last_event_ns", 0) - res.get("first_event_ns", 0)) / 1e9
+            if isinstance(srv, FloorServer):
+                send_s = fl.get("publish_s", duration)
+                events_published = fl.get("events", 0)
+            else:
+                send_s = pubres.get("send_s", duration)
+                events_published = pubres.get("ok_2xx", 0)
+            # Deliveries/s over the delivery span (first to last event received): a server that falls behind
+            # keeps delivering after the publisher stops, and is measured over that longer time.
+            eff = max(span, send_s) if span > 0 else send_s
+            cpu = w["server_cpu_s"]
+            rec.update(
+                expected=expected, deliveries=received, lost=max(0, (expected or 0) - received) if expected else None,
+                lost_seq=res.get("lost"), dups=res.get("dups"),
+                deliveries_per_s=round(received / eff, 1) if eff else None,
+                offered_deliveries_per_s=round(rate * n / channels, 1) if rate else None,
+                delivery_span_s=round(span, 3), send_s=send_s,
+                publishes=events_published, publishes_per_s=round(events_published / send_s, 1) if send_s else None,
+                cpu_us_per_delivery=round(cpu * 1e6 / received, 3) if received else None,
+                cpu_us_per_delivery_proc=round(w["server_proc_cpu_s"] * 1e6 / received, 3) if received else None,
+                cpu_us_per_publish=round(cpu * 1e6 / events_published, 3) if events_published else None,
+                window=w, server_mem_kib=dict(start=mem0, streams_open=mem1, end=mem2),
+                loadgen_cpu_share=res.get("stream_cpu_share"),
+                publisher_cpu_share=pubres.get("cpu_share"),
+                failures=self.failures(res, n),
+                contended=w["server_core_other"] > 0.1,
+                load_bound=w["load_core_busy"] > 0.95,
+                loadgen=self.loadgen_brief(res), publisher=pubres or None, floor=fl or None)
+            self.latency(rec, res)
+        except Exception as e:
+            rec["error"] = str(e)
+            log(f"run failed: {e}")
+            if lg:
+                lg.stop()
+        finally:
+            terminate(pub)
+            srv.stop()
+        self.emit(rec)
+
+    def scenario_connect(self) -> None:
+        count = 20000 if self.quick else self.args.connect_tokens
+        for name in self.servers:
+            self.run_connect(name, count)
+
+    def token_files(self, count: int, nproc: int) -> list[str]:
+        """Pre-minted RS256 tokens, cached in the build tree (valid 2 h; re-minted after 1 h)."""
+        h = self.herald()
+        cache = Path(self.args.cache) / f"tokens-{h.tenant[:8]}-{count}.txt"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        if not cache.exists() or time.time() - cache.stat().st_mtime > 3600:
+            log(f"minting {count} RS256 tokens (about {count / 4500:.0f} s on 2 cores)")
+            t0 = time.monotonic()
+            toks = h.mint(count)
+            cache.write_text("\n".join(toks) + "\n")
+            log(f"minted in {time.monotonic() - t0:.1f}s")
+        toks = cache.read_text().split()
+        files = []
+        for i in range(nproc):
+            f = self.work / f"tokens.{i}.txt"
+            f.write_text("\n".join(toks[i::nproc]) + "\n")
+            files.append(str(f))
+        return files
+
+    def run_connect(self, name: str, count: int) -> None:
+        rec = dict(scenario="connect", server=name, variant="RS256 JWT + membership" if name == "herald" else "no auth",
+                   count=count, concurrency=self.args.connect_concurrency)
+        srv = self.server(name)
+        lg = None
+        try:
+            files = self.token_files(count, 1) if name == "herald" else None
+            quiet = wait_quiet(self.args.quiet_wait)
+            rec["others_load_before"] = quiet
+            srv.start(rate=-1, subscribers=0, linger=120)
+            time.sleep(0.5)
+            win = Window(srv.pids())
+            extra = [] if files else ["--count", str(count)]
+            lg = LoadGroup(self.tools, self.work, f"connect-{name}", self.args.connect_concurrency,
+                           self.port_of(srv), srv.sub_path, 1000, duration=self.dur(15.0), open_on=srv.open_on,
+                           token_files=files, mode="connect", extra=extra + ["--max-pending",
+                                                                              str(self.args.connect_concurrency)])
+            lg.wait_exit(self.dur(15.0) + 10)
+            load_cpu = lg.cpu_s()
+            res = lg.stop()
+            w = win.close(res.get("cpu_s", load_cpu))
+            opened = res.get("opened", 0)
+            fails = res.get("started", 0) - opened
+            rec.update(opened=opened, failures=fails, status=res.get("status"),
+                       connects_per_s=res.get("opens_per_s"),
+                       cpu_us_per_connect=round(w["server_cpu_s"] * 1e6 / opened, 2) if opened else None,
+                       window=w, loadgen_cpu_share=res.get("cpu_share"),
+                       contended=w["server_core_other"] > 0.1, load_bound=w["load_core_busy"] > 0.95,
+                       loadgen=self.loadgen_brief(res))
+            self.latency(rec, res)
+        except Exception as e:
+            rec["error"] = str(e)
+            log(f"run failed: {e}")
+            if lg:
+                lg.stop()
+        finally:
+            srv.stop()
+        self.emit(rec)
+
+    # --------------------------------------------------------------------------------------- main
+    def machine(self) -> dict:
+        def sh(cmd: str) -> str:
+            try:
+                return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=10).stdout.strip()
+            except Exception:
+                return ""
+        cpu_model = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
+        mem_kib = int(sh("awk '/MemTotal/{print $2}' /proc/meminfo") or 0)
+        return dict(
+            date=dt.datetime.now().isoformat(timespec="seconds"), nproc=os.cpu_count(), cpu_model=cpu_model,
+            kernel=sh("uname -sr"), mem_gib=round(mem_kib / 1048576, 1),
+            hypervisor=sh("lscpu | awk -F: '/Hypervisor vendor/{print $2}'").strip(),
+            nofile_hard=sh("ulimit -Hn"), clk_tck=CLK_TCK,
+            gxx=sh("g++ --version | head -1"), nginx=sh("nginx -v 2>&1"),
+            nchan=sh("dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null"),
+            redis=sh("redis-server --version 2>/dev/null | cut -d' ' -f3"),
+            herald_binary=self.herald_bin, git=sh(f"git -C {ROOT} rev-parse --short HEAD"),
+            git_dirty=bool(sh(f"git -C {ROOT} status --porcelain -- src")),
+            server_cpu=SERVER_CPU, load_cpu=LOAD_CPU,
+            cpu_accounting=self.cpu_accounting(sh))
+
+    @staticmethod
+    def cpu_accounting(sh) -> str:
+        cfg = sh("(cat /boot/config-$(uname -r) 2>/dev/null || zcat /proc/config.gz 2>/dev/null) | "
+                 "grep -E '^CONFIG_(TICK_CPU_ACCOUNTING|VIRT_CPU_ACCOUNTING_GEN|IRQ_TIME_ACCOUNTING)='")
+        if "TICK_CPU_ACCOUNTING=y" in cfg:
+            kind = "tick-sampled"
+        elif "VIRT_CPU_ACCOUNTING_GEN=y" in cfg:
+            kind = "precise (VIRT_CPU_ACCOUNTING_GEN)"
+        else:
+            kind = "unknown"
+        if "IRQ_TIME_ACCOUNTING=y" in cfg:
+            kind += ", IRQ time accounted apart"
+        return kind
+
+    def run(self, scenarios: list[str]) -> None:
+        m = self.machine()
+        (self.results_dir / "machine.json").write_text(json.dumps(m, indent=2) + "\n")
+        for s in scenarios:
+            log(f"=== scenario {s} ===")
+            t0 = time.monotonic()
+            getattr(self, f"scenario_{s}")()
+            log(f"=== {s} done in {time.monotonic() - t0:.0f}s ===")
+        for n in self.skipped:
+            self.emit(dict(scenario="note", server="-", note=n))
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import report
+        report.plots(self.results_dir)
+        (self.results_dir / "summary.md").write_text(report.summary(self.results_dir))
+        report.update_readme(self.results_dir)
+        log(f"summary: {self.results_dir / 'summary.md'}")
+        if not self.args.keep_work:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("scenarios", nargs="*", default=["idle", "fanout", "spread", "connect", "bus"],
+                    help="idle fanout spread connect bus (default: all)")
+    ap.add_argument("--servers", default="herald,nchan,floor")
+    ap.add_argument("--bin", required=True, help="directory with herald-loadgen etc.")
+    ap.add_argument("--results", default="", help="results directory (default bench/results/<date>)")
+    ap.add_argument("--cache", default=str(ROOT / "build" / "bench-cache"))
+    ap.add_argument("--quick", action="store_true", help="short runs (smoke test)")
+    ap.add_argument("--quiet-wait", type=float, default=60.0,
+                    help="seconds to wait for other work on the machine to stop before each run")
+    ap.add_argument("--pub-connections", type=int, default=8)
+    ap.add_argument("--pub-pipeline", type=int, default=4)
+    ap.add_argument("--connect-tokens", type=int, default=60000)
+    ap.add_argument("--connect-concurrency", type=int, default=128)
+    ap.add_argument("--keep-work", action="store_true")
+    args = ap.parse_args()
+    known = {"idle", "fanout", "spread", "connect", "bus"}
+    for s in args.scenarios:
+        if s not in known:
+            sys.exit(f"unknown scenario {s}; choose from {sorted(known)}")
+    Bench(args).run(args.scenarios)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,419 @@
+#include "app/gateway.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/url/parse.hpp>
+#include <chrono>
+#include <random>
+#include <unordered_set>
+
+#include "app/configured_endpoint.hpp"
+#include "app/publish_request.hpp"
+#include "auth/api_key.hpp"
+#include "bus/local_bus.hpp"
+#include "core/metrics.hpp"
+#include "core/redact.hpp"
+#include "sse/encoder.hpp"
+
+namespace herald::app {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using net::handler_outcome;
+using net::http_response;
+
+namespace {
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string error_json(errc code, std::string_view message) {
+  return "{\"error\":{\"code\":" + sse::python_json_string(to_string(code)) +
+         ",\"message\":" + sse::python_json_string(message) + "}}";
+}
+
+http_response error_response(const error& e) {
+  http_response r;
+  r.status = static_cast<http::status>(http_status(e.code));
+  r.body = error_json(e.code, e.message);
+  if (e.code == errc::unauthenticated) {
+    core_metrics::get().auth_failures.inc();
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"herald\"");
+  }
+  if (http_status(e.code) >= 500) core_metrics::get().errors.inc();
+  return r;
+}
+
+http_response json_response(http::status status, std::string body) {
+  return http_response{status, "application/json", {}, std::move(body)};
+}
+
+// Completes when every event has been accepted by the bus, or with the first error.
+template <class Token>
+auto async_publish_all(bus::bus& b, std::vector<sse::event> events, Token&& token) {
+  return asio::async_initiate<Token, void(result<void>)>(
+      [&b](auto handler, std::vector<sse::event> evs) {
+        using handler_t = decltype(handler);
+        struct state {
+          std::mutex mu;
+          std::size_t remaining;
+          std::optional<error> first_error;
+          std::optional<handler_t> h;
+        };
+        auto st = std::make_shared<state>();
+        st->remaining = evs.size();
+        st->h.emplace(std::move(handler));
+        for (auto& e : evs) {
+          b.publish(std::move(e), [st](result<void> r) {
+            std::unique_lock lock(st->mu);
+            if (!r && !st->first_error) st->first_error = r.err();
+            if (--st->remaining != 0) return;
+            result<void> out = st->first_error ? result<void>(*st->first_error) : result<void>();
+            auto h = std::move(*st->h);
+            lock.unlock();
+            auto ex = asio::get_associated_executor(h);
+            asio::post(ex, [h = std::move(h), out = std::move(out)]() mutable { std::move(h)(std::move(out)); });
+          });
+        }
+      },
+      token, std::move(events));
+}
+
+std::unique_ptr<bus::bus> make_event_bus(const bus::bus_config& cfg) {
+  if (cfg.kind == bus::bus_kind::local) return std::make_unique<bus::local_bus>();
+  throw std::runtime_error("bus kind 'redis' is not available in this build");
+}
+
+}  // namespace
+
+// -------------------------------------------------------------------------------------------------
+// Public listener: stream endpoints (+ CORS preflight, + the demo page).
+
+class gateway::public_handler final : public net::request_handler {
+ public:
+  explicit public_handler(gateway& g) : g_(g) {}
+
+  asio::awaitable<handler_outcome> handle(net::http_request& req) override {
+    auto& m = req.message;
+    auto url = boost::urls::parse_origin_form(m.target());
+    if (!url) co_return json_response(http::status::bad_request, error_json(errc::bad_request, "Malformed request target."));
+    std::string path(url->encoded_path());
+
+    const stream_endpoint* matched = nullptr;
+    stream_endpoint* endpoint = nullptr;
+    std::optional<path_params> params;
+    for (auto& e : g_.endpoints_) {
+      params = e->route().match(path);
+      if (params) {
+        endpoint = e.get();
+        matched = endpoint;
+        break;
+      }
+    }
+    if (!matched) {
+      if (path == "/" && !g_.index_page_.empty() && m.method() == http::verb::get)
+        co_return http_response{http::status::ok, "text/html; charset=utf-8", {{"Cache-Control", "no-cache"}}, g_.index_page_};
+      co_return with_cors(m, error_response(make_error(errc::not_found, "Not found.")));
+    }
+    if (m.method() == http::verb::options) co_return preflight(m);
+    if (m.method() != http::verb::get) {
+      auto r = error_response(make_error(errc::method_not_allowed, "Method not allowed."));
+      r.headers.emplace_back("Allow", "GET, OPTIONS");
+      co_return with_cors(m, std::move(r));
+    }
+    // Like django-eventstream: `id: error` on stream-error blocks resumption.
+    if (m[http::field::last_event_id] == "error")
+      co_return with_cors(m, error_response(make_error(errc::bad_request, "Can't resume session after stream-error.")));
+
+    auth::request_credentials creds;
+    if (auto it = m.find(http::field::authorization); it != m.end()) creds.authorization = it->value();
+    std::string access_token;
+    bool has_query_token = false;
+    for (auto p : url->params()) {
+      if (p.key == "access_token") {
+        access_token = p.value;
+        has_query_token = true;
+      }
+    }
+    if (has_query_token) creds.access_token = access_token;
+
+    auto& auth = *g_.authenticator_;
+    auto who = co_await g_.pool_->run([&] { return auth.authenticate(creds, unix_now()); });
+    if (!who) co_return with_cors(m, error_response(who.err()));
+
+    stream_request sreq{*who, *params, req};
+    auto channels = co_await endpoint->resolve(sreq);
+    if (!channels) co_return with_cors(m, error_response(channels.err()));
+    if (channels->empty()) {
+      spdlog::error("endpoint {} resolved no channels for {}: server error", endpoint->route().pattern(),
+                    redact_target(m.target()));
+      co_return with_cors(m, error_response(make_error(errc::internal, "The endpoint resolved no channels.")));
+    }
+    auto& gate = *g_.gate_;
+    auto allowed = co_await g_.pool_->run([&] { return gate.check_connect(&*who, *channels); });
+    if (!allowed) co_return with_cors(m, error_response(allowed.err()));
+
+    net::stream_start start;
+    start.headers = cors_headers(m);
+    start.channels = std::move(*channels);
+    start.tag = std::make_shared<const principal>(std::move(*who));
+    spdlog::debug("stream open {} ({} channels)", redact_target(m.target()), start.channels.size());
+    co_return start;
+  }
+
+ private:
+  // CORS: the request's Origin (not Referer) must be listed exactly, or "*" be configured.
+  std::optional<std::string> allowed_origin(const http::request<http::string_body>& m) const {
+    auto it = m.find(http::field::origin);
+    if (it == m.end()) return std::nullopt;
+    std::string origin(it->value());
+    for (const auto& o : g_.cfg_.cors.allow_origins) {
+      if (o == "*") return g_.cfg_.cors.allow_credentials ? origin : std::string("*");
+      if (o == origin) return origin;
+    }
+    return std::nullopt;
+  }
+
+  net::header_list cors_headers(const http::request<http::string_body>& m) const {
+    net::header_list h;
+    auto origin = allowed_origin(m);
+    if (!origin) return h;
+    h.emplace_back("Access-Control-Allow-Origin", *origin);
+    if (*origin != "*") h.emplace_back("Vary", "Origin");
+    if (g_.cfg_.cors.allow_credentials && *origin != "*")
+      h.emplace_back("Access-Control-Allow-Credentials", "true");
+    if (!g_.cfg_.cors.allow_headers.empty())
+      h.emplace_back("Access-Control-Allow-Headers", g_.cfg_.cors.allow_headers);
+    return h;
+  }
+
+  http_response with_cors(const http::request<http::string_body>& m, http_response r) const {
+    for (auto& h : cors_headers(m)) r.headers.push_back(std::move(h));
+    return r;
+  }
+
+  http_response preflight(const http::request<http::string_body>& m) const {
+    http_response r{http::status::no_content, "", cors_headers(m), ""};
+    if (!r.headers.empty()) {
+      r.headers.emplace_back("Access-Control-Allow-Methods", "GET, OPTIONS");
+      r.headers.emplace_back("Access-Control-Max-Age", std::to_string(g_.cfg_.cors.max_age_seconds));
+    }
+    return r;
+  }
+
+  gateway& g_;
+};
+
+// -------------------------------------------------------------------------------------------------
+// Internal listener: POST /publish, /healthz, /readyz, /metrics.
+
+class gateway::internal_handler final : public net::request_handler {
+ public:
+  explicit internal_handler(gateway& g) : g_(g) {
+    limits_.verbs = &g_.cfg_.events.verbs;
+    limits_.max_data_bytes = g_.cfg_.events.max_data_bytes;
+    limits_.max_batch_events = g_.cfg_.internal.max_batch_events;
+  }
+
+  asio::awaitable<handler_outcome> handle(net::http_request& req) override {
+    auto& m = req.message;
+    std::string_view target(m.target().data(), m.target().size());
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path == "/healthz") co_return json_response(http::status::ok, "{\"status\":\"ok\"}");
+    if (path == "/readyz") {
+      bool ready = g_.bus_->ready() && !g_.stopping_;
+      std::string body = std::string("{\"status\":\"") + (ready ? "ready" : "unavailable") +
+                         "\",\"bus\":" + sse::python_json_string(g_.bus_->describe()) +
+                         ",\"bus_ready\":" + (g_.bus_->ready() ? "true" : "false") + "}";
+      co_return json_response(ready ? http::status::ok : http::status::service_unavailable, std::move(body));
+    }
+    if (path == "/metrics")
+      co_return http_response{http::status::ok, "text/plain; version=0.0.4",
+                              {}, metrics_registry::instance().render_prometheus()};
+    if (path != "/publish") co_return error_response(make_error(errc::not_found, "Not found."));
+    if (m.method() != http::verb::post) {
+      auto r = error_response(make_error(errc::method_not_allowed, "Use POST."));
+      r.headers.emplace_back("Allow", "POST");
+      co_return r;
+    }
+    if (!publisher_authorized(m))
+      co_return error_response(make_error(errc::unauthenticated, "Invalid or missing publisher key."));
+    auto events = parse_publish_body(m.body(), limits_);
+    if (!events) co_return error_response(events.err());
+    const auto n = events->size();
+    auto published = co_await async_publish_all(*g_.bus_, std::move(*events), asio::use_awaitable);
+    if (!published) co_return error_response(make_error(errc::unavailable, published.err().message));
+    core_metrics::get().events_published.inc(static_cast<std::int64_t>(n));
+    co_return json_response(http::status::ok, "{\"published\":" + std::to_string(n) + "}");
+  }
+
+ private:
+  bool publisher_authorized(const http::request<http::string_body>& m) const {
+    const auto& key = g_.cfg_.internal.publisher_key;
+    if (key.empty()) return false;  // publishing disabled without a key
+    auto it = m.find(http::field::authorization);
+    if (it == m.end()) return false;
+    std::string_view v(it->value().data(), it->value().size());
+    constexpr std::string_view bearer = "Bearer ";
+    if (v.substr(0, bearer.size()) != bearer) return false;
+    return auth::constant_time_equal(v.substr(bearer.size()), key);
+  }
+
+  gateway& g_;
+  publish_limits limits_;
+};
+
+// -------------------------------------------------------------------------------------------------
+
+gateway::gateway(config::gateway_config cfg) : cfg_(std::move(cfg)) {
+  if (cfg_.events.verbs.empty()) cfg_.events.verbs = sse::default_verbs();
+  auto db = store::sqlite_store::open(cfg_.store.path, std::max(1u, cfg_.store.pool_threads));
+  if (!db) throw std::runtime_error("cannot open store '" + cfg_.store.path + "': " + db.err().message);
+  store_ = std::move(*db);
+  pool_ = std::make_unique<store::db_pool>(std::max(1u, cfg_.store.pool_threads));
+  verifier_ = std::make_unique<auth::token_verifier>(cfg_.auth.jwt);
+  authenticator_ = std::make_unique<auth::authenticator>(cfg_.auth, *verifier_, *store_);
+  gate_ = std::make_unique<tenancy::tenant_gate>(
+      [s = store_.get()](std::string_view u, std::string_view t) { return s->is_member(u, t); });
+  for (const auto& e : cfg_.endpoints) {
+    if (!e.lookup.empty()) {
+      if (auto ok = store_->check_lookup(e.lookup); !ok)
+        throw std::runtime_error("endpoint " + e.path + ": lookup refused: " + ok.err().message);
+    }
+    endpoints_.push_back(std::make_unique<configured_endpoint>(e, *store_, *pool_));
+  }
+  bus_ = make_event_bus(cfg_.bus);
+
+  public_handler_ = std::make_unique<public_handler>(*this);
+  internal_handler_ = std::make_unique<internal_handler>(*this);
+
+  net::server_options po;
+  po.name = "public";
+  po.threads = cfg_.server.threads ? cfg_.server.threads : std::max(1u, std::thread::hardware_concurrency());
+  po.max_header_bytes = cfg_.server.max_header_bytes;
+  po.max_body_bytes = 4096;  // stream requests carry no body
+  po.header_timeout = std::chrono::milliseconds(cfg_.server.header_timeout_ms);
+  po.max_connections = cfg_.server.max_connections;
+  po.keepalive = std::chrono::seconds(cfg_.server.keepalive_seconds);
+  po.queue_max_events = cfg_.server.queue_max_events;
+  po.queue_max_bytes = cfg_.server.queue_max_bytes;
+  po.sweep_interval = std::min<std::chrono::milliseconds>(
+      std::chrono::milliseconds(250), std::chrono::seconds(cfg_.server.keepalive_seconds) / 4 + std::chrono::milliseconds(1));
+  public_server_ = std::make_unique<net::http_server>(po, *public_handler_);
+
+  net::server_options io;
+  io.name = "internal";
+  io.threads = 1;
+  io.max_header_bytes = cfg_.server.max_header_bytes;
+  io.max_body_bytes = cfg_.internal.max_body_bytes;
+  io.header_timeout = std::chrono::milliseconds(cfg_.server.header_timeout_ms);
+  io.max_connections = 1024;
+  internal_server_ = std::make_unique<net::http_server>(io, *internal_handler_);
+
+  fanout_ = std::make_unique<sse::fanout>(
+      public_server_->executors(), [b = bus_.get()](const std::string& ch, bool present) {
+        if (present)
+          b->add_interest(ch);
+        else
+          b->remove_interest(ch);
+      });
+  public_server_->set_fanout(fanout_.get());
+  internal_server_->set_fanout(fanout_.get());
+}
+
+gateway::~gateway() { stop(); }
+
+void gateway::add_endpoint(std::unique_ptr<stream_endpoint> endpoint) {
+  endpoints_.push_back(std::move(endpoint));
+}
+
+void gateway::set_index_page(std::string body) { index_page_ = std::move(body); }
+
+result<void> gateway::start() {
+  bus_->start([f = fanout_.get()](sse::event e) { f->publish(e); });
+  if (auto r = public_server_->listen(cfg_.server.listen.address, cfg_.server.listen.port); !r) return r;
+  if (auto r = internal_server_->listen(cfg_.internal.listen.address, cfg_.internal.listen.port); !r) return r;
+  public_server_->start();
+  internal_server_->start();
+  started_ = true;
+  if (cfg_.internal.publisher_key.empty())
+    spdlog::warn("no publisher key configured: POST /publish answers 401");
+  if (cfg_.tenancy.recheck_interval_seconds > 0) {
+    recheck_timer_ = std::make_unique<asio::steady_timer>(internal_server_->executors().front());
+    schedule_recheck();
+  }
+  spdlog::info("herald listening: streams on {}:{}, internal on {}:{}, bus {}", cfg_.server.listen.address,
+               public_server_->port(), cfg_.internal.listen.address, internal_server_->port(),
+               bus_->describe());
+  return {};
+}
+
+void gateway::schedule_recheck() {
+  recheck_timer_->expires_after(std::chrono::seconds(cfg_.tenancy.recheck_interval_seconds));
+  recheck_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    recheck_now();
+    schedule_recheck();
+  });
+}
+
+void gateway::recheck_now() {
+  public_server_->collect_tags([this](std::vector<std::shared_ptr<const void>> tags) {
+    if (tags.empty() || stopping_) return;
+    // Off the event loops: one membership query per distinct (user, tenant), one user/key check each.
+    asio::co_spawn(
+        internal_server_->executors().front(),
+        [this, tags = std::move(tags)]() -> asio::awaitable<void> {
+          auto revoked = co_await pool_->run([&] {
+            std::unordered_set<const void*> bad;
+            const auto now = unix_now();
+            for (const auto& t : tags) {
+              const auto* p = static_cast<const principal*>(t.get());
+              auto member = store_->is_member(p->user_id, p->tenant_id);
+              bool ok = member && *member;
+              if (ok) ok = authenticator_->recheck(*p, now).has_value();
+              if (!ok) bad.insert(t.get());
+            }
+            return bad;
+          });
+          if (revoked.empty()) co_return;
+          spdlog::info("re-check: closing streams of {} caller(s) no longer allowed", revoked.size());
+          public_server_->close_streams_if(
+              [revoked = std::move(revoked)](const void* tag) { return revoked.contains(tag); },
+              sse::encode_stream_error("forbidden", "Permission denied: membership or credentials revoked."));
+        },
+        asio::detached);
+  });
+}
+
+void gateway::stop() {
+  if (!started_ || stopping_.exchange(true)) return;
+  spdlog::info("shutting down: closing {} streams", public_server_->stream_count());
+  if (recheck_timer_) asio::post(recheck_timer_->get_executor(), [t = recheck_timer_.get()] { t->cancel(); });
+  std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<std::uint32_t> jitter(0, std::max(1u, cfg_.server.retry_jitter_ms) - 1);
+  public_server_->shutdown(std::chrono::milliseconds(cfg_.server.shutdown_deadline_ms), [&] {
+    // Spread the reconnect storm: every client gets its own delay.
+    return sse::encode_retry(cfg_.server.retry_base_ms + jitter(rng));
+  });
+  internal_server_->shutdown(std::chrono::milliseconds(500), [] { return std::string(); });
+  bus_->stop();
+  pool_->stop();
+}
+
+std::uint16_t gateway::public_port() const { return public_server_->port(); }
+std::uint16_t gateway::internal_port() const { return internal_server_->port(); }
+std::size_t gateway::stream_count() const { return public_server_->stream_count(); }
+
+void gateway::publish(sse::event e, bus::publish_done done) { bus_->publish(std::move(e), std::move(done)); }
+
+}  // namespace herald::app

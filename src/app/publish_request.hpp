@@ -1,0 +1,32 @@
+// Decoding and validating publish requests (`POST /publish` bodies and `herald publish`): pure.
+//   {"channel": "...", "event": "<resource>.<verb>", "data": {...}[, "id": "..."]}
+//   {"events": [ {...}, ... ]}
+#pragma once
+
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "sse/event.hpp"
+
+namespace herald::app {
+
+struct publish_limits {
+  const std::set<std::string, std::less<>>* verbs = nullptr;
+  std::size_t max_data_bytes = 64 * 1024;
+  std::size_t max_batch_events = 1000;
+};
+
+// Every event is validated (channel name, event type, data is a JSON object within the size limit);
+// the first problem is reported with the index of the event ("events[3].event: ...") and nothing is
+// published. data is re-serialised compactly by Boost.JSON.
+result<std::vector<sse::event>> parse_publish_body(std::string_view body, const publish_limits& limits);
+
+// One event from its parts (the CLI path). `data_json` must be a JSON object.
+result<sse::event> make_publish_event(std::string_view channel, std::string_view type,
+                                      std::string_view data_json, std::string_view id,
+                                      const publish_limits& limits);
+
+}  // namespace herald::app

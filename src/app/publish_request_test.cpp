@@ -1,0 +1,85 @@
+#include "app/publish_request.hpp"
+
+#include <gtest/gtest.h>
+
+#include "sse/event_type.hpp"
+
+namespace herald::app {
+namespace {
+
+const std::string tenant = "12646005-9067-4d2a-a098-8bb378604362";
+const std::string channel = "scan-progress:" + tenant + ":42";
+
+publish_limits limits() {
+  publish_limits l;
+  l.verbs = &sse::default_verbs();
+  l.max_data_bytes = 100;
+  l.max_batch_events = 3;
+  return l;
+}
+
+TEST(publish_request, single_event) {
+  auto r = parse_publish_body(
+      R"({"channel":")" + channel + R"(","event":"scan.progress","data":{"checked": 42, "total": 100}})",
+      limits());
+  ASSERT_TRUE(r) << r.err().message;
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].channel, channel);
+  EXPECT_EQ((*r)[0].type, "scan.progress");
+  EXPECT_EQ((*r)[0].data, R"({"checked":42,"total":100})");
+  EXPECT_EQ((*r)[0].id, "");
+}
+
+TEST(publish_request, batch_and_id) {
+  auto r = parse_publish_body(R"({"events":[{"channel":")" + channel +
+                                  R"(","event":"scan.start","data":{}},{"channel":")" + channel +
+                                  R"(","event":"scan.end","data":{"scan_id":"42"},"id":"7"}]})",
+                              limits());
+  ASSERT_TRUE(r) << r.err().message;
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[1].id, "7");
+}
+
+struct bad_case {
+  std::string body;
+  errc code;
+  std::string mentions;
+};
+
+TEST(publish_request, bad_input_names_the_problem) {
+  const std::vector<bad_case> cases = {
+      {"not json", errc::bad_request, "valid JSON"},
+      {"[1]", errc::bad_request, "JSON object"},
+      {R"({"event":"scan.end","data":{}})", errc::bad_request, "channel"},
+      {R"({"channel":"garbage","event":"scan.end","data":{}})", errc::unprocessable, "channel"},
+      {R"({"channel":"a:not-a-uuid:b","event":"scan.end","data":{}})", errc::unprocessable, "channel"},
+      {R"({"channel":")" + channel + R"(","event":"scan.finished","data":{}})", errc::unprocessable, "finished"},
+      {R"({"channel":")" + channel + R"(","event":"scan.end","data":"text"})", errc::unprocessable, "JSON object"},
+      {R"({"channel":")" + channel + R"(","event":"scan.end","data":[1,2]})", errc::unprocessable, "JSON object"},
+      {R"({"channel":")" + channel + R"(","event":"scan.end"})", errc::bad_request, "data"},
+      {R"({"channel":")" + channel + R"(","event":"scan.end","data":{"x":")" + std::string(200, 'a') + R"("}})",
+       errc::payload_too_large, "limit"},
+      {R"({"channel":")" + channel + R"(","event":"scan.end","data":{},"extra":1})", errc::bad_request, "extra"},
+      {R"({"channel":")" + channel + R"(","event":"scan.end","data":{},"id":"a\nb"})", errc::unprocessable, "id"},
+      {R"({"events":[]})", errc::bad_request, "non-empty"},
+      {R"({"events":[{},{},{},{}]})", errc::payload_too_large, "at most 3"},
+      {R"({"events":[{"channel":")" + channel + R"(","event":"scan.end","data":{}},{"channel":"x"}]})",
+       errc::bad_request, "events[1]"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_publish_body(c.body, limits());
+    ASSERT_FALSE(r) << c.body;
+    EXPECT_EQ(r.err().code, c.code) << c.body << " -> " << r.err().message;
+    EXPECT_NE(r.err().message.find(c.mentions), std::string::npos) << r.err().message;
+  }
+}
+
+TEST(publish_request, cli_event_from_parts) {
+  auto e = make_publish_event(channel, "scan.end", R"({"scan_id":"42"})", "", limits());
+  ASSERT_TRUE(e) << e.err().message;
+  EXPECT_EQ(e->data, R"({"scan_id":"42"})");
+  EXPECT_FALSE(make_publish_event(channel, "scan.end", "{oops", "", limits()));
+}
+
+}  // namespace
+}  // namespace herald::app

@@ -1,0 +1,22 @@
+// Byte encodings shared by the JWT and API-key code: strict base64url (RFC 4648 section 5, no
+// padding, as JWS requires) and SHA-256. Kept public so tests and tools can build tokens by hand.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace herald::auth {
+
+// Unpadded base64url.
+std::string base64url_encode(std::string_view bytes);
+// Strict: only [A-Za-z0-9_-], no '=' padding, no whitespace, and the unused low bits of the last
+// character must be zero (so every byte string has exactly one accepted encoding).
+std::optional<std::string> base64url_decode(std::string_view text);
+
+using sha256_digest = std::array<unsigned char, 32>;
+sha256_digest sha256(std::string_view bytes);
+std::string to_hex(std::string_view bytes);  // lower-case
+
+}  // namespace herald::auth

@@ -1,0 +1,131 @@
+#include "bus/bus_factory.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace herald::bus {
+namespace {
+
+env_lookup env(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+bus_config redis_cfg() {
+  bus_config c;
+  c.kind = bus_kind::redis;
+  return c;
+}
+
+}  // namespace
+
+TEST(valkey_env, reads_the_seed_variables) {
+  bus_config c;
+  auto r = apply_valkey_env(c, env({{"VALKEY_HOST", "valkey"},
+                                    {"VALKEY_PORT", "6380"},
+                                    {"VALKEY_USERNAME", "herald"},
+                                    {"VALKEY_PASSWORD", "s3cret"},
+                                    {"VALKEY_SCHEME", "redis"}}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(c.host, "valkey");
+  EXPECT_EQ(c.port, 6380);
+  EXPECT_EQ(c.username, "herald");
+  EXPECT_EQ(c.password, "s3cret");
+  EXPECT_EQ(c.scheme, "redis");
+  EXPECT_EQ(c.kind, bus_kind::local);  // the caller decides the kind
+}
+
+TEST(valkey_env, empty_or_unset_variables_change_nothing) {
+  bus_config c;
+  c.host = "h";
+  c.password = "p";
+  ASSERT_TRUE(apply_valkey_env(c, env({{"VALKEY_HOST", ""}, {"VALKEY_PASSWORD", ""}})));
+  EXPECT_EQ(c.host, "h");
+  EXPECT_EQ(c.password, "p");
+  EXPECT_EQ(c.port, 6379);
+}
+
+TEST(valkey_env, refuses_rediss_and_bad_ports_without_changing_cfg) {
+  bus_config c;
+  auto r = apply_valkey_env(c, env({{"VALKEY_HOST", "x"}, {"VALKEY_SCHEME", "rediss"}}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code, errc::invalid_config);
+  EXPECT_NE(r.err().message.find("TLS"), std::string::npos);
+  EXPECT_EQ(c.host, "127.0.0.1");
+  EXPECT_FALSE(apply_valkey_env(c, env({{"VALKEY_SCHEME", "http"}})));
+  for (const char* p : {"0", "65536", "abc", "63 79", "-1"})
+    EXPECT_FALSE(apply_valkey_env(c, env({{"VALKEY_PORT", p}}))) << p;
+  EXPECT_EQ(c.port, 6379);
+}
+
+TEST(check_bus_config, accepts_defaults) {
+  EXPECT_TRUE(check_bus_config(bus_config{}));
+  EXPECT_TRUE(check_bus_config(redis_cfg()));
+}
+
+TEST(check_bus_config, refuses_what_the_bus_cannot_run) {
+  auto c = redis_cfg();
+  c.scheme = "rediss";
+  EXPECT_FALSE(check_bus_config(c));
+  c = redis_cfg();
+  c.cluster = true;
+  c.mode = bus_mode::compat;
+  auto r = check_bus_config(c);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.err().message.find("cluster = false"), std::string::npos);
+  c = redis_cfg();
+  c.cluster_nodes = {"valkey-0"};
+  EXPECT_FALSE(check_bus_config(c));
+  c = redis_cfg();
+  c.reconnect_min_ms = 500;
+  c.reconnect_max_ms = 100;
+  EXPECT_FALSE(check_bus_config(c));
+  c = redis_cfg();
+  c.max_pending_publishes = 0;
+  EXPECT_FALSE(check_bus_config(c));
+  c = redis_cfg();
+  c.host.clear();
+  EXPECT_FALSE(check_bus_config(c));
+}
+
+TEST(make_bus, builds_the_configured_kind) {
+  auto local = make_bus(bus_config{});
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->describe(), "local");
+  auto c = redis_cfg();
+  c.port = 6390;
+  c.password = "hunter2";
+  auto redis = make_bus(c);
+  ASSERT_TRUE(redis);
+  EXPECT_EQ(redis->describe(), "redis://127.0.0.1:6390 (native, prefix \"herald:\")");
+  EXPECT_EQ(redis->describe().find("hunter2"), std::string::npos);
+  EXPECT_FALSE(redis->ready());  // never started
+  c.scheme = "rediss";
+  EXPECT_THROW(make_bus(c), std::invalid_argument);
+  EXPECT_FALSE(try_make_bus(c));
+}
+
+TEST(redis_bus, refuses_publishes_before_start_and_after_stop) {
+  auto c = redis_cfg();
+  c.port = 1;  // nothing listens; the bus never connects
+  auto b = make_bus(c);
+  std::optional<result<void>> got;
+  b->publish({"p:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:r", "scan.progress", "{}", ""},
+             [&](result<void> r) { got = std::move(r); });
+  ASSERT_TRUE(got.has_value());
+  ASSERT_FALSE(*got);
+  EXPECT_EQ(got->err().code, errc::unavailable);
+  b->start([](sse::event) {});
+  b->stop();
+  got.reset();
+  b->publish({"p:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:r", "scan.progress", "{}", ""},
+             [&](result<void> r) { got = std::move(r); });
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(*got);
+}
+
+}  // namespace herald::bus

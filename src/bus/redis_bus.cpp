@@ -1,0 +1,854 @@
+#include "bus/redis_bus.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cassert>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "bus/backoff.hpp"
+#include "bus/bus_metrics.hpp"
+#include "bus/cluster_topology.hpp"
+#include "bus/key_slot.hpp"
+#include "bus/message_codec.hpp"
+#include "bus/resp.hpp"
+#include "bus/resp_connection.hpp"
+#include "bus/subscription_tracker.hpp"
+#include "core/metrics.hpp"
+
+namespace herald::bus {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+
+namespace {
+
+enum class role { subscriber, publisher };
+const char* role_name(role r) { return r == role::subscriber ? "subscriber" : "publisher"; }
+
+// Channels per multi-channel SUBSCRIBE after a reconnect (classic pub/sub only; SSUBSCRIBE takes one
+// channel per command because all its channels must hash to one slot).
+constexpr std::size_t subscribe_batch = 128;
+// Invalid bus messages logged per second; the rest are only counted.
+constexpr int invalid_logs_per_second = 5;
+
+}  // namespace
+
+namespace {
+
+// One connection role (subscriber or publisher) to one node. Bus thread only.
+struct endpoint {
+  std::shared_ptr<resp_connection> conn;
+  bool up = false;
+  unsigned failures = 0;  // consecutive failed attempts, for log throttling
+  backoff retry_backoff;
+  asio::steady_timer retry_timer;
+  endpoint(asio::io_context& ioc, const bus_config& c)
+      : retry_backoff(milliseconds(c.reconnect_min_ms), milliseconds(c.reconnect_max_ms)),
+        retry_timer(ioc) {}
+};
+
+// Both connections to one node (single-node mode: the only node; cluster: one master). Bus thread only;
+// held by shared_ptr so timers and connection callbacks can check `removed` through a weak_ptr.
+struct shard_link {
+  node_address node;
+  endpoint sub, pub;
+  channel_set subscribed;                           // pub/sub channels (S)SUBSCRIBEd on sub.conn
+  channel_set confirmed;                            // ...of which Valkey confirmed the subscription
+  std::map<std::string, int, std::less<>> unsubs;  // cluster: our SUNSUBSCRIBEs not yet confirmed
+  bool removed = false;
+  shard_link(node_address n, asio::io_context& ioc, const bus_config& c)
+      : node(std::move(n)), sub(ioc, c), pub(ioc, c) {}
+  endpoint& ep(role r) { return r == role::subscriber ? sub : pub; }
+};
+
+// A publish accepted by publish(): the formatted command is kept so a MOVED answer can be retried once.
+struct publish_job {
+  std::uint16_t slot = 0;
+  std::string command;
+  std::size_t bytes = 0;
+  publish_done done;
+  bool redirected = false;
+};
+
+}  // namespace
+
+struct redis_bus::impl {
+  explicit impl(bus_config c)
+      : cfg(std::move(c)),
+        codec(cfg.mode, cfg.prefix, cfg.compat_channel, cfg.max_message_bytes),
+        refresh_timer(ioc),
+        refresh_backoff(milliseconds(cfg.reconnect_min_ms), milliseconds(cfg.reconnect_max_ms)) {}
+
+  // ---- immutable after construction ----
+  const bus_config cfg;
+  const message_codec codec;
+  std::string description;
+
+  // ---- threads ----
+  asio::io_context ioc;  // declared before everything that holds I/O objects: destroyed last
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::thread thread;
+  sink deliver;  // set in start() before the thread exists; then bus thread only
+
+  // ---- shared between threads ----
+  // post_mu orders posts from publish()/add_interest() against stop(): every post made before
+  // `stopping` is set runs before shutdown() completes, so no `done` is ever lost.
+  std::mutex post_mu;
+  bool started = false;   // guarded by post_mu
+  bool stopping = false;  // guarded by post_mu
+  std::atomic<bool> is_ready{false};
+  std::atomic<bool> can_publish{false};
+  std::atomic<std::size_t> pending{0};
+  std::atomic<std::uint64_t> pending_bytes{0};
+  mutable std::mutex err_mu;
+  std::string last_error = "not connected yet";  // guarded by err_mu
+
+  // ---- bus thread only ----
+  bool stopped = false;
+  subscription_tracker tracker;
+  // add_interest_confirmed callbacks per Herald channel, run when its subscription is confirmed.
+  std::map<std::string, std::vector<std::function<void()>>, std::less<>> waiters;
+  std::map<node_address, std::shared_ptr<shard_link>> links;
+  std::vector<shard_link*> slot_owner;  // cluster: per slot, the link of its master (or nullptr)
+  bool have_topology = false;
+  bool topology_complete = false;
+  bool refreshing = false;
+  bool refresh_again = false;
+  asio::steady_timer refresh_timer;
+  backoff refresh_backoff;
+  std::chrono::steady_clock::time_point last_refresh{};
+  std::shared_ptr<resp_connection> refresh_conn;
+  std::chrono::steady_clock::time_point invalid_window{};
+  int invalid_logged = 0;
+  long long invalid_suppressed = 0;
+
+  // ---- bus thread functions ----
+  void begin();
+  void shutdown();
+  void connect(const std::shared_ptr<shard_link>& l, role r);
+  void on_up(const std::shared_ptr<shard_link>& l, role r);
+  void on_down(const std::shared_ptr<shard_link>& l, role r, const std::string& why);
+  void schedule_reconnect(const std::shared_ptr<shard_link>& l, role r);
+  void remove_link(shard_link& l);
+  shard_link* owner_of(std::string_view pubsub_channel) const;
+  channel_set desired_for(const shard_link& l) const;
+  void reconcile(shard_link& l);
+  void send_subscriptions(shard_link& l, const std::vector<std::string>& channels, bool subscribe);
+  void on_push(shard_link& l, const redisReply& r);
+  void on_invalid(std::string_view channel, std::string_view payload, std::string_view reason);
+  void add_interest(const std::string& channel);
+  void remove_interest(const std::string& channel);
+  void add_waiter(const std::string& channel, std::function<void()> subscribed);
+  void on_confirmed(std::string_view pubsub_channel);
+  void do_publish(const std::shared_ptr<publish_job>& job);
+  void send_publish(const std::shared_ptr<publish_job>& job, shard_link& l);
+  void finish(const std::shared_ptr<publish_job>& job, result<void> r);
+  void request_refresh(std::string_view reason);
+  void run_refresh(std::shared_ptr<std::vector<node_address>> candidates, std::size_t i);
+  void apply_topology(cluster_topology t);
+  void update_ready();
+  void set_error(std::string e);
+  std::string error_text() const;
+  resp_connection::options options_for(const node_address& n, std::string name) const;
+};
+
+// ------------------------------------------------------------------------------------------------
+// Public API (any thread)
+
+redis_bus::redis_bus(bus_config cfg) : im_(std::make_unique<impl>(std::move(cfg))) {
+  const auto& c = im_->cfg;
+  std::string mode = c.mode == bus_mode::native ? "native, prefix \"" + c.prefix + "\""
+                                                : "compat, channel \"" + c.compat_channel + "\"";
+  if (c.cluster) {
+    std::string seeds;
+    if (c.cluster_nodes.empty()) {
+      seeds = node_address{c.host, c.port}.str();
+    } else {
+      for (const auto& n : c.cluster_nodes) seeds += (seeds.empty() ? "" : ",") + n;
+    }
+    im_->description = "redis-cluster://" + seeds + " (" + mode + ", sharded pub/sub)";
+  } else {
+    im_->description = "redis://" + node_address{c.host, c.port}.str() + " (" + mode + ")";
+  }
+}
+
+redis_bus::~redis_bus() { stop(); }
+
+void redis_bus::start(sink deliver) {
+  {
+    std::lock_guard lk(im_->post_mu);
+    if (im_->started || im_->stopping) return;
+    im_->started = true;
+  }
+  im_->deliver = std::move(deliver);
+  im_->work.emplace(asio::make_work_guard(im_->ioc));
+  asio::post(im_->ioc, [im = im_.get()] { im->begin(); });
+  im_->thread = std::thread([im = im_.get()] {
+    // One catch-all: a throwing handler is a bug, but must not take the process down with it.
+    for (;;) {
+      try {
+        im->ioc.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("bus: unexpected exception on the bus thread: {}", e.what());
+      }
+    }
+  });
+}
+
+void redis_bus::stop() {
+  {
+    std::lock_guard lk(im_->post_mu);
+    if (im_->stopping) return;
+    im_->stopping = true;
+    if (!im_->started) return;
+    asio::post(im_->ioc, [im = im_.get()] { im->shutdown(); });
+  }
+  im_->work.reset();
+  assert(std::this_thread::get_id() != im_->thread.get_id() && "stop() called from the bus thread");
+  if (im_->thread.joinable()) im_->thread.join();
+  im_->is_ready = false;
+  im_->can_publish = false;
+}
+
+void redis_bus::publish(sse::event e, publish_done done) {
+  auto payload = im_->codec.encode(e);
+  if (!payload) {
+    bus_metrics::get().publish_failures.inc();
+    done(std::move(payload).err());
+    return;
+  }
+  auto job = std::make_shared<publish_job>();
+  const std::string channel = im_->codec.pubsub_channel(e.channel);
+  job->slot = key_slot(channel);
+  job->command = resp::format_command({im_->cfg.cluster ? "SPUBLISH" : "PUBLISH", channel, *payload});
+  job->done = std::move(done);
+  job->bytes = job->command.size();
+
+  std::optional<error> refused;
+  {
+    std::lock_guard lk(im_->post_mu);
+    if (!im_->started || im_->stopping) {
+      refused = make_error(errc::unavailable, "bus unavailable: the bus is stopped");
+    } else if (!im_->can_publish.load()) {
+      refused = make_error(errc::unavailable, "bus unavailable: " + im_->error_text());
+    } else if (im_->pending.fetch_add(1) >= im_->cfg.max_pending_publishes) {
+      im_->pending.fetch_sub(1);
+      refused = make_error(errc::unavailable,
+                           "bus backlog full: " + std::to_string(im_->cfg.max_pending_publishes) +
+                               " publishes are awaiting Valkey");
+    } else if (im_->pending_bytes.fetch_add(job->bytes) + job->bytes >
+                   im_->cfg.max_pending_publish_bytes &&
+               im_->pending.load() > 1) {  // one event alone always fits
+      im_->pending_bytes.fetch_sub(job->bytes);
+      im_->pending.fetch_sub(1);
+      refused = make_error(errc::unavailable,
+                           "bus backlog full: " + std::to_string(im_->cfg.max_pending_publish_bytes) +
+                               " bytes of publishes are awaiting Valkey");
+    } else {
+      bus_metrics::get().pending_publishes.inc();
+      asio::post(im_->ioc, [im = im_.get(), job] { im->do_publish(job); });
+    }
+  }
+  if (refused) {
+    bus_metrics::get().publish_failures.inc();
+    auto d = std::move(job->done);
+    d(std::move(*refused));
+  }
+}
+
+void redis_bus::add_interest(const std::string& channel) {
+  std::lock_guard lk(im_->post_mu);
+  if (im_->stopping) return;
+  // Posted even before start(): the handler runs once the bus thread starts.
+  asio::post(im_->ioc, [im = im_.get(), channel] { im->add_interest(channel); });
+}
+
+void redis_bus::add_interest_confirmed(const std::string& channel,
+                                       std::function<void()> subscribed) {
+  std::lock_guard lk(im_->post_mu);
+  if (im_->stopping) return;
+  asio::post(im_->ioc, [im = im_.get(), channel, cb = std::move(subscribed)]() mutable {
+    im->add_interest(channel);
+    im->add_waiter(channel, std::move(cb));
+  });
+}
+
+void redis_bus::remove_interest(const std::string& channel) {
+  std::lock_guard lk(im_->post_mu);
+  if (im_->stopping) return;
+  asio::post(im_->ioc, [im = im_.get(), channel] { im->remove_interest(channel); });
+}
+
+bool redis_bus::ready() const { return im_->is_ready.load(); }
+std::string redis_bus::describe() const { return im_->description; }
+std::string redis_bus::last_error() const { return im_->error_text(); }
+std::size_t redis_bus::pending_publishes() const { return im_->pending.load(); }
+
+// ------------------------------------------------------------------------------------------------
+// Bus thread
+
+void redis_bus::impl::set_error(std::string e) {
+  std::lock_guard lk(err_mu);
+  last_error = std::move(e);
+}
+
+std::string redis_bus::impl::error_text() const {
+  std::lock_guard lk(err_mu);
+  return last_error;
+}
+
+resp_connection::options redis_bus::impl::options_for(const node_address& n,
+                                                        std::string name) const {
+  resp_connection::options o;
+  o.host = n.host;
+  o.port = n.port;
+  o.username = cfg.username;
+  o.password = cfg.password;
+  o.connect_timeout = milliseconds(cfg.connect_timeout_ms);
+  o.command_timeout = milliseconds(cfg.command_timeout_ms);
+  o.name = std::move(name) + " " + n.str();
+  return o;
+}
+
+void redis_bus::impl::begin() {
+  if (stopped) return;
+  spdlog::info("bus: starting {}", description);
+  if (cfg.cluster) {
+    request_refresh("start");
+    return;
+  }
+  node_address n{cfg.host, cfg.port};
+  auto l = std::make_shared<shard_link>(n, ioc, cfg);
+  links.emplace(n, l);
+  connect(l, role::subscriber);
+  connect(l, role::publisher);
+}
+
+void redis_bus::impl::shutdown() {
+  stopped = true;
+  refresh_timer.cancel();
+  if (refresh_conn) refresh_conn->close();
+  refresh_conn.reset();
+  waiters.clear();  // documented: never called once the bus stops
+  auto all = std::move(links);
+  links.clear();
+  slot_owner.clear();
+  for (auto& [addr, l] : all) remove_link(*l);  // pending publishes fail with unavailable
+  update_ready();
+  set_error("the bus is stopped");
+}
+
+void redis_bus::impl::remove_link(shard_link& l) {
+  l.removed = true;
+  for (role r : {role::subscriber, role::publisher}) {
+    auto& ep = l.ep(r);
+    ep.retry_timer.cancel();
+    ep.up = false;
+    if (auto c = std::move(ep.conn)) c->close();
+  }
+  l.subscribed.clear();
+  l.confirmed.clear();
+  l.unsubs.clear();
+}
+
+void redis_bus::impl::connect(const std::shared_ptr<shard_link>& l, role r) {
+  if (stopped || l->removed) return;
+  auto& ep = l->ep(r);
+  auto c = resp_connection::create(ioc, options_for(l->node, role_name(r)));
+  ep.conn = c;
+  std::weak_ptr<shard_link> w = l;
+  resp_connection* raw = c.get();
+  if (r == role::subscriber) {
+    c->on_push([this, w](const redisReply& reply) {
+      auto link = w.lock();
+      if (link && !link->removed && !stopped) on_push(*link, reply);
+    });
+  }
+  c->on_close([this, w, r, raw](const std::string& why) {
+    auto link = w.lock();
+    if (!link || link->removed || stopped || link->ep(r).conn.get() != raw) return;
+    on_down(link, r, why);
+  });
+  c->connect([this, w, r, raw](result<void> ok) {
+    auto link = w.lock();
+    if (!link || link->removed || stopped || link->ep(r).conn.get() != raw) return;
+    if (ok)
+      on_up(link, r);
+    else
+      on_down(link, r, ok.err().message);
+  });
+}
+
+void redis_bus::impl::on_up(const std::shared_ptr<shard_link>& l, role r) {
+  auto& ep = l->ep(r);
+  ep.up = true;
+  ep.retry_backoff.reset();
+  if (ep.failures > 0)
+    spdlog::info("bus: {} {} connected again after {} failed attempt(s)", role_name(r), l->node.str(),
+                 ep.failures);
+  else
+    spdlog::info("bus: {} {} connected", role_name(r), l->node.str());
+  ep.failures = 0;
+  if (r == role::subscriber) {
+    // A new connection has no subscriptions: resubscribe everything this link should carry.
+    l->subscribed.clear();
+    l->confirmed.clear();
+    l->unsubs.clear();
+    reconcile(*l);
+  }
+  update_ready();
+}
+
+void redis_bus::impl::on_down(const std::shared_ptr<shard_link>& l, role r, const std::string& why) {
+  auto& ep = l->ep(r);
+  const bool was_up = ep.up;
+  ep.up = false;
+  if (auto c = std::move(ep.conn)) c->close();
+  if (r == role::subscriber) {
+    l->subscribed.clear();
+    l->confirmed.clear();
+    l->unsubs.clear();
+  }
+  ++ep.failures;
+  bus_metrics::get().reconnects.inc();
+  set_error(std::string(role_name(r)) + " connection to " + l->node.str() + ": " + why);
+  update_ready();
+  // Log the loss and the first failures; then one line per ten attempts while Valkey stays down.
+  if (was_up)
+    spdlog::warn("bus: lost {} connection to {}: {}; reconnecting", role_name(r), l->node.str(), why);
+  else if (ep.failures <= 3 || ep.failures % 10 == 0)
+    spdlog::warn("bus: {} connection to {} failed (attempt {}): {}", role_name(r), l->node.str(),
+                 ep.failures, why);
+  schedule_reconnect(l, r);
+  // A node that went away may have failed over: ask the cluster who owns what now.
+  if (cfg.cluster) request_refresh("connection lost");
+}
+
+void redis_bus::impl::schedule_reconnect(const std::shared_ptr<shard_link>& l, role r) {
+  if (stopped || l->removed) return;
+  auto& ep = l->ep(r);
+  ep.retry_timer.expires_after(ep.retry_backoff.next());
+  std::weak_ptr<shard_link> w = l;
+  ep.retry_timer.async_wait([this, w, r](boost::system::error_code ec) {
+    if (ec) return;
+    auto link = w.lock();
+    if (!link || link->removed || stopped) return;
+    connect(link, r);
+  });
+}
+
+shard_link* redis_bus::impl::owner_of(std::string_view pubsub_channel) const {
+  if (!cfg.cluster) return links.empty() ? nullptr : links.begin()->second.get();
+  if (slot_owner.empty()) return nullptr;
+  return slot_owner[key_slot(pubsub_channel)];
+}
+
+channel_set redis_bus::impl::desired_for(const shard_link& l) const {
+  channel_set out;
+  if (cfg.mode == bus_mode::compat) {
+    out.emplace(cfg.compat_channel);
+    return out;
+  }
+  for (const auto& ch : tracker.channels()) {
+    auto p = codec.pubsub_channel(ch);
+    if (owner_of(p) == &l) out.emplace(std::move(p));
+  }
+  return out;
+}
+
+void redis_bus::impl::reconcile(shard_link& l) {
+  if (!l.sub.up || !l.sub.conn) return;
+  auto d = subscription_tracker::reconcile(desired_for(l), l.subscribed);
+  if (!d.unsubscribe.empty()) {
+    send_subscriptions(l, d.unsubscribe, false);
+    for (const auto& c : d.unsubscribe) l.subscribed.erase(c);
+  }
+  if (!d.subscribe.empty()) {
+    send_subscriptions(l, d.subscribe, true);
+    for (auto& c : d.subscribe) l.subscribed.emplace(std::move(c));
+  }
+}
+
+void redis_bus::impl::send_subscriptions(shard_link& l, const std::vector<std::string>& channels,
+                                         bool subscribe) {
+  if (!l.sub.conn) return;
+  if (cfg.cluster) {
+    for (const auto& c : channels) {
+      l.sub.conn->send_subscribe(resp::format_command({subscribe ? "SSUBSCRIBE" : "SUNSUBSCRIBE", c}));
+      if (!subscribe) ++l.unsubs[c];
+    }
+    return;
+  }
+  for (const auto& batch : subscription_tracker::batches(channels, subscribe_batch)) {
+    std::vector<std::string_view> args;
+    args.reserve(batch.size() + 1);
+    args.emplace_back(subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE");
+    for (const auto& c : batch) args.emplace_back(c);
+    l.sub.conn->send_subscribe(resp::format_command(args));
+  }
+}
+
+void redis_bus::impl::add_interest(const std::string& channel) {
+  if (stopped || !tracker.add(channel) || cfg.mode == bus_mode::compat) return;
+  auto p = codec.pubsub_channel(channel);
+  shard_link* l = owner_of(p);
+  if (!l || !l->sub.up || l->subscribed.contains(p)) return;  // the next (re)connect subscribes it
+  send_subscriptions(*l, {p}, true);
+  l->subscribed.emplace(std::move(p));
+}
+
+void redis_bus::impl::remove_interest(const std::string& channel) {
+  if (stopped || !tracker.remove(channel)) return;
+  waiters.erase(channel);
+  if (cfg.mode == bus_mode::compat) return;
+  auto p = codec.pubsub_channel(channel);
+  for (auto& [addr, l] : links) {
+    auto it = l->subscribed.find(p);
+    if (it == l->subscribed.end() || !l->sub.up) continue;
+    l->subscribed.erase(it);
+    send_subscriptions(*l, {p}, false);
+  }
+}
+
+void redis_bus::impl::add_waiter(const std::string& channel, std::function<void()> subscribed) {
+  if (stopped || !tracker.contains(channel)) return;
+  const auto p = codec.pubsub_channel(channel);
+  const shard_link* l = owner_of(p);
+  if (l && l->confirmed.contains(p)) {
+    subscribed();
+    return;
+  }
+  waiters[channel].push_back(std::move(subscribed));
+}
+
+void redis_bus::impl::on_confirmed(std::string_view pubsub_channel) {
+  if (waiters.empty()) return;
+  std::vector<std::function<void()>> ready_now;
+  for (auto it = waiters.begin(); it != waiters.end();) {
+    if (codec.pubsub_channel(it->first) == pubsub_channel) {
+      for (auto& f : it->second) ready_now.push_back(std::move(f));
+      it = waiters.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& f : ready_now) f();
+}
+
+void redis_bus::impl::on_push(shard_link& l, const redisReply& r) {
+  using resp::push_kind;
+  const auto kind = resp::classify_push(r);
+  switch (kind) {
+    case push_kind::message:
+    case push_kind::smessage: {
+      // Cluster mode subscribes with SSUBSCRIBE only, so a classic "message" there (or an smessage
+      // on a single node) is not ours.
+      if ((kind == push_kind::smessage) != cfg.cluster) return;
+      auto channel = resp::element_text(r, 1);
+      auto payload = resp::element_text(r, 2);
+      if (!channel || !payload) {
+        on_invalid(channel.value_or(""), "", "message push without channel or payload");
+        return;
+      }
+      auto ev = codec.decode(*channel, *payload);
+      if (!ev) {
+        on_invalid(*channel, *payload, ev.err().message);
+        return;
+      }
+      bus_metrics::get().messages_received.inc();
+      try {
+        deliver(std::move(*ev));
+      } catch (const std::exception& e) {
+        spdlog::error("bus: the sink threw: {}", e.what());
+      }
+      return;
+    }
+    case push_kind::subscribe:
+    case push_kind::ssubscribe: {
+      auto channel = resp::element_text(r, 1);
+      if (!channel || (kind == push_kind::ssubscribe) != cfg.cluster) return;
+      l.confirmed.emplace(*channel);
+      on_confirmed(*channel);
+      return;
+    }
+    case push_kind::unsubscribe: {
+      if (auto channel = resp::element_text(r, 1)) {
+        if (auto it = l.confirmed.find(*channel); it != l.confirmed.end()) l.confirmed.erase(it);
+      }
+      return;
+    }
+    case push_kind::sunsubscribe: {
+      auto channel = resp::element_text(r, 1);
+      if (!channel) return;
+      if (auto it = l.confirmed.find(*channel); it != l.confirmed.end()) l.confirmed.erase(it);
+      if (auto it = l.unsubs.find(*channel); it != l.unsubs.end()) {
+        if (--it->second <= 0) l.unsubs.erase(it);  // confirmation of our own SUNSUBSCRIBE
+        return;
+      }
+      // Server-initiated: the channel's slot moved to another shard (Redis 7 unsubscribes shard
+      // channels of slots a node loses). Forget it here and resubscribe where the slot lives now.
+      spdlog::info("bus: {} dropped shard channel {} (slot moved); refreshing topology",
+                   l.node.str(), resp::printable(*channel, 80));
+      l.subscribed.erase(std::string(*channel));
+      request_refresh("sunsubscribe");
+      return;
+    }
+    case push_kind::none: {
+      if (resp::is_error(r)) {
+        auto text = resp::text(r);
+        if (parse_redirect(text)) {
+          request_refresh("MOVED on subscribe");
+          return;
+        }
+        spdlog::error("bus: {} refused a subscription: {}", l.node.str(), resp::printable(text));
+        set_error("subscription refused by " + l.node.str() + ": " + std::string(text.substr(0, 200)));
+      }
+      return;
+    }
+    default:
+      return;  // pmessage, psubscribe, punsubscribe: never requested
+  }
+}
+
+void redis_bus::impl::on_invalid(std::string_view channel, std::string_view payload,
+                                 std::string_view reason) {
+  core_metrics::get().bus_invalid_messages.inc();
+  const auto now = std::chrono::steady_clock::now();
+  if (now - invalid_window >= 1s) {
+    if (invalid_suppressed > 0)
+      spdlog::warn("bus: {} more invalid message(s) not logged", invalid_suppressed);
+    invalid_window = now;
+    invalid_logged = 0;
+    invalid_suppressed = 0;
+  }
+  if (invalid_logged >= invalid_logs_per_second) {
+    ++invalid_suppressed;
+    return;
+  }
+  ++invalid_logged;
+  spdlog::warn("bus: dropped invalid message on {}: {}: {}", resp::printable(channel, 80), reason,
+               resp::printable(payload, 120));
+}
+
+void redis_bus::impl::finish(const std::shared_ptr<publish_job>& job, result<void> r) {
+  pending.fetch_sub(1);
+  pending_bytes.fetch_sub(job->bytes);
+  auto& m = bus_metrics::get();
+  m.pending_publishes.dec();
+  if (r)
+    m.publishes.inc();
+  else
+    m.publish_failures.inc();
+  auto done = std::move(job->done);
+  if (done) done(std::move(r));
+}
+
+void redis_bus::impl::do_publish(const std::shared_ptr<publish_job>& job) {
+  if (stopped) {
+    finish(job, make_error(errc::unavailable, "bus unavailable: the bus is stopped"));
+    return;
+  }
+  shard_link* l = cfg.cluster ? (slot_owner.empty() ? nullptr : slot_owner[job->slot])
+                              : (links.empty() ? nullptr : links.begin()->second.get());
+  if (!l) {
+    finish(job, make_error(errc::unavailable, "bus unavailable: no Valkey node serves slot " +
+                                                  std::to_string(job->slot) + " (" + error_text() + ")"));
+    return;
+  }
+  if (!l->pub.up || !l->pub.conn) {
+    finish(job, make_error(errc::unavailable, "bus unavailable: " + error_text()));
+    return;
+  }
+  send_publish(job, *l);
+}
+
+void redis_bus::impl::send_publish(const std::shared_ptr<publish_job>& job, shard_link& l) {
+  l.pub.conn->send(job->command, [this, job](result<resp::reply_ptr> r) {
+    if (!r) {
+      finish(job, make_error(errc::unavailable, "bus unavailable: " + r.err().message));
+      return;
+    }
+    const redisReply& reply = **r;
+    if (!resp::is_error(reply)) {
+      finish(job, {});
+      return;
+    }
+    const std::string text(resp::text(reply));
+    if (cfg.cluster) {
+      if (auto rd = parse_redirect(text)) {
+        request_refresh("MOVED on publish");
+        // One retry straight at the node named by MOVED, if we are connected to it already.
+        if (!rd->ask && !job->redirected && !stopped) {
+          job->redirected = true;
+          auto it = links.find(rd->to);
+          if (it != links.end() && it->second->pub.up && it->second->pub.conn) {
+            send_publish(job, *it->second);
+            return;
+          }
+        }
+        finish(job, make_error(errc::unavailable,
+                               "bus unavailable: cluster topology is changing (" + text + "); retry"));
+        return;
+      }
+    }
+    finish(job, make_error(errc::unavailable, "bus unavailable: Valkey refused the publish: " +
+                                                  text.substr(0, 200)));
+  });
+}
+
+void redis_bus::impl::request_refresh(std::string_view reason) {
+  if (!cfg.cluster || stopped) return;
+  if (refreshing) {
+    refresh_again = true;
+    return;
+  }
+  refreshing = true;
+  spdlog::debug("bus: cluster topology refresh ({})", reason);
+  // At most one refresh per reconnect_min_ms, so a storm of MOVED/sunsubscribe costs one CLUSTER SLOTS.
+  const auto earliest = last_refresh + milliseconds(cfg.reconnect_min_ms);
+  const auto now = std::chrono::steady_clock::now();
+  refresh_timer.expires_after(earliest > now ? earliest - now : std::chrono::steady_clock::duration(0));
+  refresh_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped) return;
+    // Seeds first, then the masters we know (a seed may be gone after scaling).
+    auto cands = std::make_shared<std::vector<node_address>>();
+    if (cfg.cluster_nodes.empty()) {
+      cands->push_back({cfg.host, cfg.port});
+    } else {
+      for (const auto& s : cfg.cluster_nodes)
+        if (auto a = parse_node_address(s)) cands->push_back(std::move(*a));
+    }
+    for (const auto& [addr, l] : links)
+      if (std::find(cands->begin(), cands->end(), addr) == cands->end()) cands->push_back(addr);
+    run_refresh(std::move(cands), 0);
+  });
+}
+
+void redis_bus::impl::run_refresh(std::shared_ptr<std::vector<node_address>> cands, std::size_t i) {
+  if (stopped) return;
+  if (i >= cands->size()) {
+    refreshing = false;
+    refresh_again = false;
+    const auto delay = refresh_backoff.next();
+    spdlog::warn("bus: no cluster node answered CLUSTER SLOTS ({}); retrying in {} ms", error_text(),
+                 delay.count());
+    refresh_timer.expires_after(delay);
+    refresh_timer.async_wait([this](boost::system::error_code ec) {
+      if (!ec && !stopped) request_refresh("retry");
+    });
+    return;
+  }
+  const node_address node = (*cands)[i];
+  auto c = resp_connection::create(ioc, options_for(node, "cluster topology"));
+  refresh_conn = c;
+  c->connect([this, c, cands, i, node](result<void> ok) {
+    if (stopped) return;
+    if (!ok) {
+      set_error(ok.err().message);
+      refresh_conn.reset();
+      run_refresh(cands, i + 1);
+      return;
+    }
+    c->send(resp::format_command({"CLUSTER", "SLOTS"}),
+            [this, c, cands, i, node](result<resp::reply_ptr> r) {
+              if (stopped) return;
+              c->close();
+              refresh_conn.reset();
+              std::optional<cluster_topology> t;
+              if (!r) {
+                set_error(r.err().message);
+              } else if (auto parsed = cluster_topology::from_cluster_slots(**r, node); !parsed) {
+                set_error("CLUSTER SLOTS on " + node.str() + ": " + parsed.err().message);
+              } else {
+                t = std::move(*parsed);
+              }
+              if (!t) {
+                run_refresh(cands, i + 1);
+                return;
+              }
+              refreshing = false;
+              last_refresh = std::chrono::steady_clock::now();
+              bus_metrics::get().topology_refreshes.inc();
+              const bool complete = t->covers_all_slots();
+              if (!complete)
+                set_error("cluster has " + std::to_string(t->uncovered_slots()) +
+                          " uncovered slot(s) (cluster state not ok)");
+              apply_topology(std::move(*t));
+              if (complete) refresh_backoff.reset();
+              if (refresh_again || !complete) {
+                refresh_again = false;
+                if (complete) {
+                  request_refresh("changes during refresh");
+                } else {
+                  // Failover in progress: look again after a backoff delay.
+                  refresh_timer.expires_after(refresh_backoff.next());
+                  refresh_timer.async_wait([this](boost::system::error_code ec) {
+                    if (!ec && !stopped) request_refresh("incomplete topology");
+                  });
+                }
+              }
+            });
+  });
+}
+
+void redis_bus::impl::apply_topology(cluster_topology t) {
+  const auto& masters = t.masters();
+  // Links to nodes that are no longer masters go away (their in-flight publishes fail: 503).
+  for (auto it = links.begin(); it != links.end();) {
+    if (std::find(masters.begin(), masters.end(), it->first) == masters.end()) {
+      spdlog::info("bus: {} is no longer a cluster master; dropping its connections", it->first.str());
+      remove_link(*it->second);
+      it = links.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::vector<std::shared_ptr<shard_link>> added;
+  for (const auto& m : masters) {
+    if (links.contains(m)) continue;
+    auto l = std::make_shared<shard_link>(m, ioc, cfg);
+    links.emplace(m, l);
+    added.push_back(l);
+  }
+  slot_owner.assign(cluster_slot_count, nullptr);
+  for (std::uint32_t s = 0; s < cluster_slot_count; ++s)
+    if (const node_address* o = t.owner(static_cast<std::uint16_t>(s))) slot_owner[s] = links[*o].get();
+  have_topology = true;
+  topology_complete = t.covers_all_slots();
+  for (auto& [addr, l] : links) reconcile(*l);
+  for (auto& l : added) {
+    connect(l, role::subscriber);
+    connect(l, role::publisher);
+  }
+  update_ready();
+}
+
+void redis_bus::impl::update_ready() {
+  bool all = !stopped && !links.empty();
+  bool any_pub = false;
+  for (const auto& [addr, l] : links) {
+    all = all && l->sub.up && l->pub.up;
+    any_pub = any_pub || l->pub.up;
+  }
+  if (cfg.cluster) all = all && have_topology && topology_complete;
+  const bool was = is_ready.exchange(all);
+  // Cluster: publish() lets a partially reachable cluster take events for the reachable shards;
+  // do_publish() answers 503 per shard.
+  can_publish = !stopped && any_pub && (!cfg.cluster || have_topology);
+  bus_metrics::get().up.set(all ? 1 : 0);
+  if (was != all) spdlog::info("bus: {}", all ? "ready" : "not ready");
+}
+
+}  // namespace herald::bus

@@ -1,0 +1,511 @@
+// redis_bus against real redis-server processes that each test starts on a free loopback port and
+// kills at the end. Waits are bounded polls (wait_until), never sleeps standing in for assertions.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <condition_variable>
+#include <cstdio>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "bus/bus_factory.hpp"
+#include "bus/message_codec.hpp"
+#include "bus/redis_bus.hpp"
+#include "bus/test_redis_server.hpp"
+#include "core/metrics.hpp"
+
+namespace herald::bus {
+namespace {
+using namespace std::chrono_literals;
+using testing::redis_server;
+using testing::sync_client;
+using testing::wait_until;
+
+const std::string tenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
+std::string channel(const std::string& resource) { return "prowler:" + tenant + ":" + resource; }
+const std::string peer_script = std::string(HERALD_BUS_TESTDATA) + "/django_eventstream_peer.py";
+
+// Collects what a bus delivers; checks the sink runs on the bus thread, not the test thread.
+class collector {
+ public:
+  sink as_sink() {
+    return [this](sse::event e) {
+      std::lock_guard lk(mu_);
+      if (std::this_thread::get_id() == test_thread_) wrong_thread_ = true;
+      events_.push_back(std::move(e));
+      cv_.notify_all();
+    };
+  }
+  std::size_t size() const {
+    std::lock_guard lk(mu_);
+    return events_.size();
+  }
+  std::vector<sse::event> events() const {
+    std::lock_guard lk(mu_);
+    return events_;
+  }
+  bool wait_for(std::size_t n, std::chrono::milliseconds t = 15s) {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, t, [&] { return events_.size() >= n; });
+  }
+  bool wait_for_id(const std::string& id, std::chrono::milliseconds t = 15s) {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, t, [&] {
+      for (const auto& e : events_)
+        if (e.id == id) return true;
+      return false;
+    });
+  }
+  std::map<std::string, int> id_counts() const {
+    std::lock_guard lk(mu_);
+    std::map<std::string, int> m;
+    for (const auto& e : events_) ++m[e.id];
+    return m;
+  }
+  bool wrong_thread() const {
+    std::lock_guard lk(mu_);
+    return wrong_thread_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<sse::event> events_;
+  std::thread::id test_thread_ = std::this_thread::get_id();
+  bool wrong_thread_ = false;
+};
+
+// Outcomes of asynchronous publishes, for tests that fire many and wait for all answers.
+class outcomes {
+ public:
+  publish_done done() {
+    {
+      std::lock_guard lk(mu_);
+      ++issued_;
+    }
+    return [this](result<void> r) {
+      std::lock_guard lk(mu_);
+      if (r)
+        ++ok_;
+      else
+        errors_.push_back(r.err());
+      cv_.notify_all();
+    };
+  }
+  bool wait_all(std::chrono::milliseconds t = 20s) {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, t, [&] { return ok_ + errors_.size() == issued_; });
+  }
+  std::size_t answered() const {
+    std::lock_guard lk(mu_);
+    return ok_ + errors_.size();
+  }
+  std::size_t ok() const {
+    std::lock_guard lk(mu_);
+    return ok_;
+  }
+  std::vector<error> errors() const {
+    std::lock_guard lk(mu_);
+    return errors_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t issued_ = 0, ok_ = 0;
+  std::vector<error> errors_;
+};
+
+// publish() and wait for `done` (bounded). A missing answer is reported as errc::internal.
+result<void> publish_sync(bus& b, sse::event e, std::chrono::milliseconds t = 10s) {
+  auto p = std::make_shared<std::promise<result<void>>>();
+  auto f = p->get_future();
+  b.publish(std::move(e), [p](result<void> r) { p->set_value(std::move(r)); });
+  if (f.wait_for(t) != std::future_status::ready)
+    return make_error(errc::internal, "publish: done was not called in time");
+  return f.get();
+}
+
+sse::event ev(const std::string& ch, const std::string& id, std::string data = "{\"n\": 1}") {
+  return sse::event{ch, "scan.progress", std::move(data), id};
+}
+
+bus_config cfg_for(std::uint16_t port, bus_mode mode = bus_mode::native) {
+  bus_config c;
+  c.kind = bus_kind::redis;
+  c.mode = mode;
+  c.host = "127.0.0.1";
+  c.port = port;
+  c.reconnect_min_ms = 20;
+  c.reconnect_max_ms = 300;
+  c.connect_timeout_ms = 1000;
+  return c;
+}
+
+// A native-mode message as another Herald node would publish it.
+std::string native_payload(const std::string& ch, const std::string& id) {
+  message_codec c(bus_mode::native, "herald:", "events_channel");
+  return *c.encode(ev(ch, id));
+}
+
+}  // namespace
+
+TEST(redis_bus_integration, two_buses_receive_each_others_publishes_exactly_once) {
+  redis_server srv;
+  redis_bus a(cfg_for(srv.port())), b(cfg_for(srv.port()));
+  collector ca, cb;
+  a.start(ca.as_sink());
+  b.start(cb.as_sink());
+  const auto ch = channel("exactly-once");
+  a.add_interest(ch);
+  a.add_interest(ch);  // idempotent: still one subscription
+  b.add_interest(ch);
+  ASSERT_TRUE(wait_until([&] { return a.ready() && b.ready(); })) << a.last_error();
+  sync_client cli(srv.port());
+  ASSERT_TRUE(wait_until([&] { return cli.numsub("herald:" + ch) == 2; }));
+
+  // Many publishes in flight at once from both nodes (pipelined), then one fence per node.
+  constexpr int n = 2000;
+  outcomes out;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    a.publish(ev(ch, "a-" + std::to_string(i)), out.done());
+    b.publish(ev(ch, "b-" + std::to_string(i)), out.done());
+  }
+  ASSERT_TRUE(out.wait_all());
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  EXPECT_EQ(out.ok(), 2u * n) << (out.errors().empty() ? "" : out.errors().front().message);
+  std::printf("[ info ] %d publishes acknowledged in %lld ms\n", 2 * n, static_cast<long long>(ms.count()));
+  ASSERT_TRUE(publish_sync(a, ev(ch, "fence-a")));
+  ASSERT_TRUE(publish_sync(b, ev(ch, "fence-b")));
+
+  for (collector* c : {&ca, &cb}) {
+    ASSERT_TRUE(c->wait_for_id("fence-a"));
+    ASSERT_TRUE(c->wait_for_id("fence-b"));
+    auto counts = c->id_counts();
+    EXPECT_EQ(counts.size(), 2u * n + 2);
+    for (int i = 0; i < n; ++i) {
+      EXPECT_EQ(counts["a-" + std::to_string(i)], 1) << i;  // its own publish too: exactly once
+      EXPECT_EQ(counts["b-" + std::to_string(i)], 1) << i;
+    }
+    EXPECT_EQ(c->size(), 2u * n + 2);
+    EXPECT_FALSE(c->wrong_thread());
+  }
+  auto first = ca.events().front();
+  EXPECT_EQ(first.channel, ch);
+  EXPECT_EQ(first.type, "scan.progress");
+  EXPECT_EQ(first.data, "{\"n\": 1}");
+  a.stop();
+  b.stop();
+}
+
+TEST(redis_bus_integration, native_mode_subscribes_only_channels_with_local_interest) {
+  redis_server srv;
+  redis_bus a(cfg_for(srv.port()));
+  collector ca;
+  a.start(ca.as_sink());
+  ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
+  sync_client cli(srv.port());
+  const auto x = channel("x"), y = channel("y");
+
+  // No local subscriber: not subscribed, so Valkey sends this node none of x's traffic.
+  EXPECT_EQ(cli.numsub("herald:" + x), 0);
+  EXPECT_TRUE(cli.channels("herald:*").empty());
+  EXPECT_EQ(cli.integer({"PUBLISH", "herald:" + x, native_payload(x, "x-0")}), 0);
+
+  a.add_interest(x);
+  ASSERT_TRUE(wait_until([&] { return cli.numsub("herald:" + x) == 1; }));
+  EXPECT_EQ(cli.channels("herald:*"), std::vector<std::string>{"herald:" + x});
+  EXPECT_EQ(cli.integer({"PUBLISH", "herald:" + x, native_payload(x, "x-1")}), 1);
+  ASSERT_TRUE(ca.wait_for_id("x-1"));
+
+  a.remove_interest(x);
+  a.remove_interest(x);  // idempotent
+  ASSERT_TRUE(wait_until([&] { return cli.numsub("herald:" + x) == 0; }));
+  EXPECT_TRUE(cli.channels("herald:*").empty());
+  a.add_interest(y);
+  ASSERT_TRUE(wait_until([&] { return cli.numsub("herald:" + y) == 1; }));
+  EXPECT_EQ(cli.integer({"PUBLISH", "herald:" + x, native_payload(x, "x-2")}), 0);
+  EXPECT_EQ(cli.integer({"PUBLISH", "herald:" + y, native_payload(y, "y-fence")}), 1);
+  ASSERT_TRUE(ca.wait_for_id("y-fence"));
+  auto counts = ca.id_counts();
+  EXPECT_EQ(counts.size(), 2u);  // x-1 and y-fence only
+  EXPECT_EQ(counts["x-1"], 1);
+
+  // The prefix namespaces Herald: a payload for x arriving on another pub/sub channel is refused.
+  const auto invalid_before = core_metrics::get().bus_invalid_messages.get();
+  a.add_interest(x);
+  ASSERT_TRUE(wait_until([&] { return cli.numsub("herald:" + x) == 1; }));
+  EXPECT_EQ(cli.integer({"PUBLISH", "herald:" + x, native_payload(y, "mismatch")}), 1);
+  EXPECT_EQ(cli.integer({"PUBLISH", "herald:" + x, native_payload(x, "x-fence")}), 1);
+  ASSERT_TRUE(ca.wait_for_id("x-fence"));
+  EXPECT_EQ(ca.id_counts().count("mismatch"), 0u);
+  EXPECT_EQ(core_metrics::get().bus_invalid_messages.get() - invalid_before, 1);
+}
+
+TEST(redis_bus_integration, compat_mode_accepts_django_eventstream_messages_and_survives_garbage) {
+  redis_server srv;
+  redis_bus a(cfg_for(srv.port(), bus_mode::compat));
+  collector ca;
+  a.start(ca.as_sink());
+  ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
+  sync_client cli(srv.port());
+  ASSERT_TRUE(wait_until([&] { return cli.numsub("events_channel") == 1; }));
+  const auto ch = channel("scan-1");  // compat ignores interest: every events_channel message counts
+
+  const auto invalid_before = core_metrics::get().bus_invalid_messages.get();
+  std::string out;
+  ASSERT_EQ(testing::run({"/usr/bin/python3", peer_script, "publish", std::to_string(srv.port()), ch}, &out), 0)
+      << out;
+  ASSERT_TRUE(ca.wait_for(3)) << "received " << ca.size();
+  auto evs = ca.events();
+  ASSERT_EQ(evs.size(), 3u);
+  EXPECT_EQ(evs[0].channel, ch);
+  EXPECT_EQ(evs[0].type, "scan.progress");
+  EXPECT_EQ(evs[0].data, "{\"checked\": 1}");
+  EXPECT_EQ(evs[0].id, "");  // pub_id None
+  EXPECT_EQ(evs[1].data, "{\"checked\": 2}");  // 3-key form
+  EXPECT_EQ(evs[1].id, "");
+  EXPECT_EQ(evs[2].data, "{\"checked\": 3, \"text\": \"h\\u00e9llo\"}");
+  EXPECT_EQ(evs[2].id, "42");
+  // Six garbage messages were counted; the listener kept going (it delivered the ones after them).
+  EXPECT_EQ(core_metrics::get().bus_invalid_messages.get() - invalid_before, 6);
+  EXPECT_TRUE(a.ready());
+
+  // Herald's own compat publish reaches Herald too, through the same single channel.
+  ASSERT_TRUE(publish_sync(a, ev(ch, "own")));
+  ASSERT_TRUE(ca.wait_for_id("own"));
+  // add_interest is a no-op in compat mode: still exactly one subscription, to events_channel.
+  a.add_interest(ch);
+  ASSERT_TRUE(publish_sync(a, ev(ch, "own-2")));
+  ASSERT_TRUE(ca.wait_for_id("own-2"));
+  EXPECT_EQ(cli.channels("*"), std::vector<std::string>{"events_channel"});
+}
+
+TEST(redis_bus_integration, compat_publishes_are_what_django_eventstream_receivers_parse) {
+  redis_server srv;
+  redis_bus a(cfg_for(srv.port(), bus_mode::compat));
+  collector ca;
+  a.start(ca.as_sink());
+  ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
+
+  const std::string cmd = "/usr/bin/python3 " + peer_script + " listen " + std::to_string(srv.port());
+  FILE* py = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(py, nullptr);
+  auto line = [&] {
+    char buf[4096];
+    if (!std::fgets(buf, sizeof buf, py)) return std::string("<eof>");
+    std::string s(buf);
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  };
+  ASSERT_EQ(line(), "ready");
+  const auto ch = channel("scan-2");
+  sse::event e{ch, "scan.progress", "{\"checked\": 1, \"text\": \"h\xC3\xA9llo\"}", ""};
+  ASSERT_TRUE(publish_sync(a, e));
+  const std::string raw = line();
+  EXPECT_EQ(raw, *message_codec(bus_mode::compat, "herald:", "events_channel").encode(e));
+  EXPECT_EQ(line(), "true");  // json.dumps(json.loads(raw)) == raw: byte-for-byte Python's output
+  auto fields = boost::json::parse(line()).as_array();
+  EXPECT_EQ(fields[0].as_string(), ch);
+  EXPECT_EQ(fields[1].as_string(), "scan.progress");
+  EXPECT_EQ(fields[2].as_string(), "{\"checked\": 1, \"text\": \"h\xC3\xA9llo\"}");
+  EXPECT_TRUE(fields[3].is_null());
+  EXPECT_EQ(::pclose(py), 0);
+}
+
+TEST(redis_bus_integration, compat_encoding_is_byte_identical_to_python_json_dumps) {
+  std::string out;
+  ASSERT_EQ(testing::run({"/usr/bin/python3", peer_script, "encode"}, &out), 0) << out;
+  message_codec codec(bus_mode::compat, "herald:", "events_channel");
+  std::size_t checked = 0, pos = 0;
+  while (pos < out.size()) {
+    auto nl = out.find('\n', pos);
+    std::string l = out.substr(pos, nl - pos);
+    pos = nl == std::string::npos ? out.size() : nl + 1;
+    auto tab = l.find('\t');
+    ASSERT_NE(tab, std::string::npos) << l;
+    std::string data;
+    for (std::size_t i = 0; i + 1 < tab; i += 2) data += static_cast<char>(std::stoi(l.substr(i, 2), nullptr, 16));
+    auto mine = codec.encode(ev(channel("scan-1"), "", data));
+    ASSERT_TRUE(mine) << mine.err().message;
+    EXPECT_EQ(*mine, l.substr(tab + 1));
+    ++checked;
+  }
+  EXPECT_EQ(checked, 5u);
+}
+
+TEST(redis_bus_integration, auth_with_requirepass_and_with_an_acl_user) {
+  {
+    redis_server srv({"--requirepass", "pw-ZZ9-secret"});
+    auto c = cfg_for(srv.port());
+    c.password = "pw-ZZ9-secret";
+    redis_bus a(c);
+    collector ca;
+    a.start(ca.as_sink());
+    a.add_interest(channel("auth"));
+    ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
+    sync_client cli(srv.port(), "pw-ZZ9-secret");
+    ASSERT_TRUE(wait_until([&] { return cli.numsub("herald:" + channel("auth")) == 1; }));
+    ASSERT_TRUE(publish_sync(a, ev(channel("auth"), "1")));
+    ASSERT_TRUE(ca.wait_for_id("1"));
+  }
+  {
+    redis_server srv({"--user", "herald", "on", ">acl-pw-77", "~*", "&*", "+@all", "--user", "default", "off"});
+    auto c = cfg_for(srv.port());
+    c.username = "herald";
+    c.password = "acl-pw-77";
+    redis_bus a(c);
+    collector ca;
+    a.start(ca.as_sink());
+    a.add_interest(channel("acl"));
+    ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
+    sync_client cli(srv.port(), "acl-pw-77", "herald");
+    ASSERT_TRUE(wait_until([&] { return cli.numsub("herald:" + channel("acl")) == 1; }));
+    ASSERT_TRUE(publish_sync(a, ev(channel("acl"), "2")));
+    ASSERT_TRUE(ca.wait_for_id("2"));
+  }
+}
+
+TEST(redis_bus_integration, wrong_or_missing_password_is_not_ready_and_publish_answers_unavailable) {
+  redis_server srv({"--requirepass", "right-pw"});
+  for (std::string pw : {"pw-ZZ9-wrong", ""}) {
+    auto c = cfg_for(srv.port());
+    c.password = pw;
+    redis_bus a(c);
+    a.start([](sse::event) {});
+    ASSERT_TRUE(wait_until([&] {
+      auto e = a.last_error();
+      return e.find("WRONGPASS") != std::string::npos || e.find("NOAUTH") != std::string::npos;
+    })) << a.last_error();
+    EXPECT_FALSE(a.ready());
+    auto r = publish_sync(a, ev(channel("x"), "1"), 2s);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.err().code, errc::unavailable);
+    EXPECT_TRUE(r.err().message.starts_with("bus unavailable: ")) << r.err().message;
+    if (!pw.empty()) {
+      EXPECT_EQ(r.err().message.find(pw), std::string::npos) << "password leaked";
+    }
+  }
+}
+
+TEST(redis_bus_integration, survives_kill_9_and_resumes_after_restart) {
+  redis_server srv;
+  redis_bus a(cfg_for(srv.port())), b(cfg_for(srv.port()));
+  collector ca, cb;
+  a.start(ca.as_sink());
+  b.start(cb.as_sink());
+  const auto ch = channel("restart");
+  a.add_interest(ch);
+  ASSERT_TRUE(wait_until([&] { return a.ready() && b.ready(); })) << a.last_error();
+  {
+    sync_client cli(srv.port());
+    ASSERT_TRUE(wait_until([&] { return cli.numsub("herald:" + ch) == 1; }));
+  }
+
+  // A steady stream from b while the server dies and comes back: every publish is answered.
+  std::atomic<bool> run{true};
+  outcomes streamed;
+  std::atomic<int> seq{0};
+  std::thread pump([&] {
+    while (run) {
+      b.publish(ev(ch, "s-" + std::to_string(seq++)), streamed.done());
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  ASSERT_TRUE(wait_until([&] { return ca.size() >= 20; }));
+
+  srv.kill9();
+  ASSERT_TRUE(wait_until([&] { return !a.ready() && !b.ready(); }, 10s));
+  // While down: a prompt, explicit 503, never a silent drop.
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = publish_sync(a, ev(ch, "while-down"), 2s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code, errc::unavailable);
+  EXPECT_TRUE(r.err().message.starts_with("bus unavailable")) << r.err().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+
+  srv.start();  // same port, empty server: no subscriptions until the bus resubscribes
+  ASSERT_TRUE(wait_until([&] { return a.ready() && b.ready(); }, 20s)) << a.last_error();
+  sync_client cli(srv.port());
+  ASSERT_TRUE(wait_until([&] { return cli.numsub("herald:" + ch) == 1; }));  // resubscribed
+  const int after_restart = seq.load();
+  ASSERT_TRUE(wait_until([&] { return seq.load() > after_restart + 20; }));
+  run = false;
+  pump.join();
+  ASSERT_TRUE(streamed.wait_all());
+  EXPECT_GT(streamed.ok(), 0u);
+  EXPECT_GT(streamed.errors().size(), 0u);  // some publishes hit the outage...
+  for (const auto& e : streamed.errors()) EXPECT_EQ(e.code, errc::unavailable) << e.message;
+
+  // ...and delivery resumed: publishes after the restart arrive, each exactly once.
+  ASSERT_TRUE(publish_sync(b, ev(ch, "fence")));
+  ASSERT_TRUE(ca.wait_for_id("fence"));
+  auto counts = ca.id_counts();
+  for (const auto& [id, n] : counts) EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(counts.count("while-down"), 0u);
+  ASSERT_TRUE(publish_sync(a, ev(ch, "own-after")));
+  ASSERT_TRUE(ca.wait_for_id("own-after"));
+}
+
+TEST(redis_bus_integration, backlog_cap_and_lost_replies_answer_unavailable) {
+  redis_server srv;
+  auto c = cfg_for(srv.port());
+  c.max_pending_publishes = 50;
+  redis_bus a(c);
+  a.start([](sse::event) {});
+  ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
+  const auto ch = channel("backlog");
+
+  // A stalled server (SIGSTOP) answers nothing: publishes pile up to the cap, then 503 at once.
+  srv.pause();
+  outcomes stalled;
+  for (int i = 0; i < 50; ++i) a.publish(ev(ch, std::to_string(i)), stalled.done());
+  ASSERT_TRUE(wait_until([&] { return a.pending_publishes() == 50; }));
+  auto r = publish_sync(a, ev(ch, "over"), 1s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code, errc::unavailable);
+  EXPECT_TRUE(r.err().message.starts_with("bus backlog full")) << r.err().message;
+  EXPECT_EQ(stalled.answered(), 0u);
+  srv.resume();
+  ASSERT_TRUE(stalled.wait_all());
+  EXPECT_EQ(stalled.ok(), 50u);
+  EXPECT_EQ(a.pending_publishes(), 0u);
+
+  // PUBLISHes whose connection dies before the reply: every one is answered unavailable.
+  srv.pause();
+  outcomes lost;
+  for (int i = 0; i < 10; ++i) a.publish(ev(ch, "l" + std::to_string(i)), lost.done());
+  ASSERT_TRUE(wait_until([&] { return a.pending_publishes() == 10; }));
+  srv.kill9();
+  ASSERT_TRUE(lost.wait_all());
+  EXPECT_EQ(lost.ok(), 0u);
+  for (const auto& e : lost.errors()) EXPECT_EQ(e.code, errc::unavailable);
+  EXPECT_EQ(lost.errors().size(), 10u);
+}
+
+TEST(redis_bus_integration, stop_answers_every_publish_in_flight) {
+  redis_server srv;
+  redis_bus a(cfg_for(srv.port()));
+  collector ca;
+  a.start(ca.as_sink());
+  ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
+  srv.pause();
+  outcomes out;
+  for (int i = 0; i < 5; ++i) a.publish(ev(channel("stop"), std::to_string(i)), out.done());
+  ASSERT_TRUE(wait_until([&] { return a.pending_publishes() == 5; }));
+  a.stop();
+  EXPECT_EQ(out.answered(), 5u);  // before stop() returned
+  EXPECT_EQ(out.ok(), 0u);
+  EXPECT_FALSE(a.ready());
+  auto r = publish_sync(a, ev(channel("stop"), "after"), 1s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code, errc::unavailable);
+  srv.resume();
+}
+
+}  // namespace herald::bus

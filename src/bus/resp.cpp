@@ -1,0 +1,108 @@
+#include "bus/resp.hpp"
+
+#include <hiredis/read.h>
+
+#include <cstdio>
+#include <new>
+
+namespace herald::bus::resp {
+
+void append_command(std::string& out, std::span<const std::string_view> args) {
+  out += '*';
+  out += std::to_string(args.size());
+  out += "\r\n";
+  for (auto a : args) {
+    out += '$';
+    out += std::to_string(a.size());
+    out += "\r\n";
+    out.append(a.data(), a.size());
+    out += "\r\n";
+  }
+}
+
+std::string format_command(std::span<const std::string_view> args) {
+  std::string out;
+  std::size_t n = 16;
+  for (auto a : args) n += a.size() + 16;
+  out.reserve(n);
+  append_command(out, args);
+  return out;
+}
+
+std::string format_command(std::initializer_list<std::string_view> args) {
+  return format_command(std::span<const std::string_view>(args.begin(), args.size()));
+}
+
+reader::reader() : r_(redisReaderCreate()) {
+  if (!r_) throw std::bad_alloc();
+}
+
+result<void> reader::feed(const char* data, std::size_t n) {
+  if (redisReaderFeed(r_.get(), data, n) != REDIS_OK)
+    return make_error(errc::internal, std::string("RESP reader: ") + r_->errstr);
+  return {};
+}
+
+result<reply_ptr> reader::next() {
+  void* out = nullptr;
+  if (redisReaderGetReply(r_.get(), &out) != REDIS_OK)
+    return make_error(errc::bad_request, std::string("RESP protocol error: ") + r_->errstr);
+  return reply_ptr(static_cast<redisReply*>(out));
+}
+
+std::string_view text(const redisReply& r) noexcept {
+  switch (r.type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+      return r.str ? std::string_view(r.str, r.len) : std::string_view();
+    default:
+      return {};
+  }
+}
+
+std::optional<std::string_view> element_text(const redisReply& r, std::size_t i) noexcept {
+  if (r.type != REDIS_REPLY_ARRAY || i >= r.elements || !r.element[i]) return std::nullopt;
+  const redisReply& e = *r.element[i];
+  if (e.type != REDIS_REPLY_STRING && e.type != REDIS_REPLY_STATUS) return std::nullopt;
+  return text(e);
+}
+
+push_kind classify_push(const redisReply& r) noexcept {
+  auto kind = element_text(r, 0);
+  if (!kind || r.elements < 3) return push_kind::none;
+  // Push names are lower-case on the wire; compare exactly.
+  static constexpr struct {
+    std::string_view name;
+    push_kind kind;
+  } names[] = {
+      {"message", push_kind::message},         {"pmessage", push_kind::pmessage},
+      {"smessage", push_kind::smessage},       {"subscribe", push_kind::subscribe},
+      {"unsubscribe", push_kind::unsubscribe}, {"psubscribe", push_kind::psubscribe},
+      {"punsubscribe", push_kind::punsubscribe}, {"ssubscribe", push_kind::ssubscribe},
+      {"sunsubscribe", push_kind::sunsubscribe},
+  };
+  for (const auto& n : names)
+    if (*kind == n.name) return n.kind;
+  return push_kind::none;
+}
+
+std::string printable(std::string_view bytes, std::size_t max_len) {
+  std::string out;
+  const std::size_t n = bytes.size() < max_len ? bytes.size() : max_len;
+  out.reserve(n + 8);
+  for (std::size_t i = 0; i < n; ++i) {
+    unsigned char c = static_cast<unsigned char>(bytes[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  if (bytes.size() > max_len) out += "...";
+  return out;
+}
+
+}  // namespace herald::bus::resp

@@ -1,0 +1,209 @@
+#include "bus/test_redis_server.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace herald::bus::testing {
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return pred();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+namespace {
+
+bool port_free(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const std::string& out_file) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc == 0 ? pid : -1;
+}
+
+}  // namespace
+
+std::uint16_t free_port(bool with_cluster_bus) {
+  // Random starting points keep parallel test processes apart; bind() checks what is free.
+  static thread_local unsigned seed = static_cast<unsigned>(::getpid()) * 7919u;
+  for (int i = 0; i < 1000; ++i) {
+    seed = seed * 1103515245u + 12345u;
+    auto port = static_cast<std::uint16_t>(20000 + (seed >> 8) % 30000);
+    if (port_free(port) && (!with_cluster_bus || port_free(static_cast<std::uint16_t>(port + 10000))))
+      return port;
+  }
+  ADD_FAILURE() << "no free port";
+  return 0;
+}
+
+int run(const std::vector<std::string>& argv, std::string* output) {
+  char tmpl[] = "/tmp/herald-bus-run-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  if (fd < 0) return -1;
+  ::close(fd);
+  pid_t pid = spawn(argv, tmpl);
+  int status = -1;
+  if (pid > 0) ::waitpid(pid, &status, 0);
+  if (output) {
+    std::ifstream in(tmpl);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    *output = ss.str();
+  }
+  ::unlink(tmpl);
+  return pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+redis_server::redis_server(std::vector<std::string> extra_args, bool cluster_bus_port)
+    : args_(std::move(extra_args)) {
+  char tmpl[] = "/tmp/herald-bus-redis-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  port_ = free_port(cluster_bus_port);
+  start();
+}
+
+redis_server::~redis_server() {
+  kill9();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void redis_server::start() {
+  std::vector<std::string> argv = {"redis-server", "--port", std::to_string(port_), "--bind",
+                                   "127.0.0.1",    "--save", "",
+                                   "--appendonly", "no",     "--dir",
+                                   dir_.string(),  "--daemonize", "no"};
+  argv.insert(argv.end(), args_.begin(), args_.end());
+  pid_ = spawn(argv, (dir_ / "redis.log").string());
+  if (pid_ <= 0) throw std::runtime_error("cannot spawn redis-server");
+  // Ready when it answers anything on the socket (PONG, or NOAUTH when a password is required).
+  bool up = wait_until([&] {
+    redisContext* c = redisConnect("127.0.0.1", port_);
+    bool ok = false;
+    if (c && !c->err) {
+      auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
+      ok = r != nullptr && (r->type == REDIS_REPLY_STATUS ||
+                            (r->type == REDIS_REPLY_ERROR && std::string_view(r->str).starts_with("NOAUTH")));
+      if (r) freeReplyObject(r);
+    }
+    if (c) redisFree(c);
+    return ok;
+  }, std::chrono::seconds(20));
+  if (!up) throw std::runtime_error("redis-server did not start:\n" + log());
+}
+
+void redis_server::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);  // also kills a SIGSTOPped server, without letting it run first
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+void redis_server::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void redis_server::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
+std::string redis_server::log() const {
+  std::ifstream in(dir_ / "redis.log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+sync_client::sync_client(std::uint16_t port, std::string password, std::string user) {
+  timeval tv{5, 0};
+  c_ = redisConnectWithTimeout("127.0.0.1", port, tv);
+  if (!c_ || c_->err) {
+    ADD_FAILURE() << "sync_client: cannot connect to port " << port;
+    return;
+  }
+  redisSetTimeout(c_, tv);
+  if (!password.empty()) {
+    auto r = user.empty() ? command({"AUTH", password}) : command({"AUTH", user, password});
+    if (!r || r->type == REDIS_REPLY_ERROR) ADD_FAILURE() << "sync_client: AUTH failed";
+  }
+}
+
+sync_client::~sync_client() {
+  if (c_) redisFree(c_);
+}
+
+resp::reply_ptr sync_client::command(const std::vector<std::string>& args) {
+  if (!c_ || c_->err) return nullptr;
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return resp::reply_ptr(static_cast<redisReply*>(
+      redisCommandArgv(c_, static_cast<int>(args.size()), argv.data(), lens.data())));
+}
+
+long long sync_client::integer(const std::vector<std::string>& args) {
+  auto r = command(args);
+  return r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+}
+
+long long sync_client::numsub(const std::string& channel) {
+  auto r = command({"PUBSUB", "NUMSUB", channel});
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) return -1;
+  return r->element[1]->integer;
+}
+
+long long sync_client::shardnumsub(const std::string& channel) {
+  auto r = command({"PUBSUB", "SHARDNUMSUB", channel});
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) return -1;
+  return r->element[1]->integer;
+}
+
+std::vector<std::string> sync_client::channels(const std::string& pattern) {
+  std::vector<std::string> out;
+  auto r = command({"PUBSUB", "CHANNELS", pattern});
+  if (!r || r->type != REDIS_REPLY_ARRAY) return out;
+  for (std::size_t i = 0; i < r->elements; ++i) out.emplace_back(r->element[i]->str, r->element[i]->len);
+  return out;
+}
+
+}  // namespace herald::bus::testing

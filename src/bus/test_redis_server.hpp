@@ -1,0 +1,69 @@
+// Test support: real redis-server processes on loopback, started and killed by the tests themselves,
+// plus a blocking hiredis client for assertions (PUBSUB NUMSUB, raw PUBLISH). Test-only code.
+#pragma once
+
+#include <hiredis/hiredis.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bus/resp.hpp"
+
+namespace herald::bus::testing {
+
+// Polls `pred` every 10 ms until it holds or `timeout` passes; returns the last value of pred.
+bool wait_until(const std::function<bool()>& pred,
+                std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
+// A loopback TCP port that is free now (and, if `with_cluster_bus`, so is port + 10000).
+std::uint16_t free_port(bool with_cluster_bus = false);
+
+// Runs argv to completion; returns the exit status and stdout+stderr.
+int run(const std::vector<std::string>& argv, std::string* output = nullptr);
+
+class redis_server {
+ public:
+  // Starts `redis-server --port P --save '' --appendonly no --dir <tmp> --daemonize no <extra...>`.
+  explicit redis_server(std::vector<std::string> extra_args = {}, bool cluster_bus_port = false);
+  ~redis_server();  // SIGKILL, reap, remove the temp dir
+  redis_server(const redis_server&) = delete;
+  redis_server& operator=(const redis_server&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  void kill9();        // SIGKILL and reap: the server vanishes mid-stream
+  void start();        // (re)starts on the same port and waits until it answers
+  void pause();        // SIGSTOP: connections stay open, nothing is answered
+  void resume();       // SIGCONT
+  std::string log() const;
+
+ private:
+  std::vector<std::string> args_;
+  std::filesystem::path dir_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// Blocking client for assertions. Fails the calling test (ADD_FAILURE) on connection errors.
+class sync_client {
+ public:
+  explicit sync_client(std::uint16_t port, std::string password = {}, std::string user = {});
+  ~sync_client();
+  sync_client(const sync_client&) = delete;
+  sync_client& operator=(const sync_client&) = delete;
+  resp::reply_ptr command(const std::vector<std::string>& args);
+  long long integer(const std::vector<std::string>& args);  // -1 when the reply is not an integer
+  long long numsub(const std::string& channel);             // PUBSUB NUMSUB channel
+  long long shardnumsub(const std::string& channel);        // PUBSUB SHARDNUMSUB channel
+  std::vector<std::string> channels(const std::string& pattern);  // PUBSUB CHANNELS pattern
+
+ private:
+  redisContext* c_ = nullptr;
+};
+
+}  // namespace herald::bus::testing

@@ -1,0 +1,716 @@
+#include "config/config_loader.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "sse/event_type.hpp"
+
+namespace herald::config {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Fake PEM text: the loader checks the armour, the token verifier parses the key.
+constexpr const char* public_pem =
+    "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n"
+    "-----END PUBLIC KEY-----\n";
+constexpr const char* private_pem =
+    "-----BEGIN PRIVATE "
+    "KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF\n"
+    "-----END PRIVATE KEY-----\n";
+constexpr const char* hs_secret = "0123456789abcdef0123456789abcdef-hs256";
+
+constexpr const char* seed_endpoint = R"(
+[[endpoints]]
+path = "/api/v1/scans/{scan_pk:uuid}/event-stream"
+channels = ["scan-progress:{tenant_id}:{scan_pk}"]
+lookup = "SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id"
+)";
+
+class ConfigLoader : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* v : env_vars) unsetenv(v);
+    char tmpl[] = "/tmp/herald-config-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    fs::create_directories(dir_ / "keys");
+    write("keys/public.pem", public_pem);
+    write("keys/private.pem", private_pem);
+  }
+  void TearDown() override {
+    for (const char* v : env_vars) unsetenv(v);
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  void write(const std::string& rel, const std::string& text) {
+    std::ofstream(dir_ / rel, std::ios::binary) << text;
+  }
+
+  // The smallest valid config: a verification key.
+  static std::string with_key(const std::string& rest) {
+    return "[auth]\nverify_key_file = \"keys/public.pem\"\n" + rest;
+  }
+
+  result<gateway_config> load(const std::string& toml, bool require_endpoints = false) {
+    return load_config_string(toml, dir_.string(), require_endpoints, "test.toml");
+  }
+
+  gateway_config ok(const std::string& toml) {
+    auto r = load(toml);
+    EXPECT_TRUE(r) << (r ? "" : r.err().message);
+    return r ? *r : gateway_config{};
+  }
+
+  std::string fails(const std::string& toml, bool require_endpoints = false) {
+    auto r = load(toml, require_endpoints);
+    EXPECT_FALSE(r) << "expected a refusal for:\n" << toml;
+    if (r) return "";
+    EXPECT_EQ(r.err().code, errc::invalid_config);
+    return r.err().message;
+  }
+
+  static constexpr const char* env_vars[] = {"VALKEY_HOST",         "VALKEY_PORT",
+                                             "VALKEY_USERNAME",     "VALKEY_PASSWORD",
+                                             "VALKEY_SCHEME",       "HERALD_TEST_PUBLISHER_KEY",
+                                             "HERALD_TEST_SECRET",  "HERALD_TEST_BUS_PASSWORD",
+                                             "HERALD_PUBLISHER_KEY"};
+  fs::path dir_;
+};
+
+TEST_F(ConfigLoader, DefaultsMatchConfigHpp) {
+  gateway_config c = ok(with_key(""));
+  gateway_config d;
+  EXPECT_EQ(c.server.listen.address, "127.0.0.1");
+  EXPECT_EQ(c.server.listen.port, 8080);
+  EXPECT_EQ(c.server.threads, d.server.threads);
+  EXPECT_EQ(c.server.keepalive_seconds, 20u);
+  EXPECT_EQ(c.server.max_header_bytes, d.server.max_header_bytes);
+  EXPECT_EQ(c.server.header_timeout_ms, d.server.header_timeout_ms);
+  EXPECT_EQ(c.server.max_connections, d.server.max_connections);
+  EXPECT_EQ(c.server.queue_max_events, d.server.queue_max_events);
+  EXPECT_EQ(c.server.queue_max_bytes, d.server.queue_max_bytes);
+  EXPECT_EQ(c.server.shutdown_deadline_ms, d.server.shutdown_deadline_ms);
+  EXPECT_EQ(c.server.retry_base_ms, d.server.retry_base_ms);
+  EXPECT_EQ(c.server.retry_jitter_ms, d.server.retry_jitter_ms);
+  EXPECT_EQ(c.internal.listen.address, "127.0.0.1");
+  EXPECT_EQ(c.internal.listen.port, 8081);
+  EXPECT_EQ(c.internal.publisher_key, "");
+  EXPECT_EQ(c.internal.max_body_bytes, d.internal.max_body_bytes);
+  EXPECT_EQ(c.internal.max_batch_events, d.internal.max_batch_events);
+  EXPECT_TRUE(c.cors.allow_origins.empty());
+  EXPECT_TRUE(c.cors.allow_credentials);
+  EXPECT_EQ(c.cors.allow_headers, "Cache-Control, Last-Event-ID");
+  EXPECT_EQ(c.cors.max_age_seconds, d.cors.max_age_seconds);
+  EXPECT_EQ(c.auth.jwt.algorithm, auth::jwt_algorithm::rs256);
+  EXPECT_EQ(c.auth.jwt.verify_key, public_pem);
+  EXPECT_EQ(c.auth.jwt.signing_key, "");
+  EXPECT_EQ(c.auth.jwt.leeway_seconds, 0);
+  EXPECT_EQ(c.auth.jwt.user_claim, "sub");
+  EXPECT_EQ(c.auth.jwt.tenant_claim, "tenant_id");
+  EXPECT_EQ(c.auth.jwt.cache_entries, d.auth.jwt.cache_entries);
+  EXPECT_TRUE(c.auth.api_keys_enabled);
+  EXPECT_TRUE(c.auth.check_user_active);
+  EXPECT_EQ(c.store.driver, "sqlite");
+  EXPECT_EQ(c.store.path, (dir_ / "herald.db").string());  // relative to the config dir
+  EXPECT_EQ(c.store.pool_threads, d.store.pool_threads);
+  EXPECT_EQ(c.bus.kind, bus::bus_kind::local);
+  EXPECT_EQ(c.bus.mode, bus::bus_mode::native);
+  EXPECT_EQ(c.bus.host, "127.0.0.1");
+  EXPECT_EQ(c.bus.port, 6379);
+  EXPECT_EQ(c.events.verbs, sse::default_verbs());
+  EXPECT_EQ(c.events.max_data_bytes, d.events.max_data_bytes);
+  EXPECT_EQ(c.tenancy.recheck_interval_seconds, 60u);
+  EXPECT_EQ(c.log.level, "info");
+  EXPECT_TRUE(c.endpoints.empty());
+  EXPECT_EQ(c.demo_page_dir, "");
+  EXPECT_EQ(c.base_dir, dir_.string());
+}
+
+TEST_F(ConfigLoader, MissingVerifyKeyIsAnError) {
+  EXPECT_THAT(fails(""), HasSubstr("no JWT verification key"));
+  EXPECT_THAT(fails("[auth]\nalgorithm = \"ES256\"\n"), HasSubstr("no JWT verification key"));
+  EXPECT_THAT(fails("[auth]\nalgorithm = \"HS256\"\n"), HasSubstr("no secret is configured"));
+}
+
+TEST_F(ConfigLoader, ReadsEverySection) {
+  setenv("HERALD_TEST_BUS_PASSWORD", "bus-pw", 1);
+  gateway_config c = ok(R"(
+[server]
+listen = "0.0.0.0:9000"
+threads = 3
+keepalive_seconds = 5
+max_header_bytes = 4096
+header_timeout_ms = 2500
+max_connections = 100
+queue_max_events = 16
+queue_max_bytes = 65536
+shutdown_deadline_ms = 1500
+retry_base_ms = 100
+retry_jitter_ms = 50
+
+[internal]
+listen = "[::1]:9001"
+publisher_key = "0123456789abcdef-publisher"
+max_body_bytes = 2048
+max_batch_events = 10
+
+[cors]
+allow_origins = ["https://App.Example.com", "http://localhost:3000", "https://app.example.com"]
+allow_credentials = false
+allow_headers = ["Cache-Control", "Last-Event-ID", "X-Requested-With"]
+max_age_seconds = 60
+
+[auth]
+algorithm = "EdDSA"
+verify_key_file = "keys/public.pem"
+signing_key_file = "keys/private.pem"
+audience = "herald"
+issuer = "https://auth.example.com"
+leeway_seconds = 30
+user_claim = "uid"
+tenant_claim = "tid"
+required_type = "access"
+cache_entries = 0
+api_keys = false
+check_user_active = false
+
+[store]
+driver = "sqlite"
+path = "data/herald.db"
+pool_threads = 4
+
+[bus]
+kind = "redis"
+mode = "compat"
+host = "valkey"
+port = 6380
+username = "herald"
+password_env = "HERALD_TEST_BUS_PASSWORD"
+scheme = "redis"
+prefix = "hx:"
+compat_channel = "my_events"
+cluster = true
+cluster_nodes = ["valkey-0:6379", "10.0.0.2:6379", "[fd00::1]:6379"]
+reconnect_min_ms = 50
+reconnect_max_ms = 1000
+max_pending_publishes = 99
+connect_timeout_ms = 250
+command_timeout_ms = 400
+max_message_bytes = 4096
+
+[events]
+extra_verbs = ["retried", "paused"]
+max_data_bytes = 1024
+
+[tenancy]
+recheck_interval_seconds = 0
+
+[log]
+level = "debug"
+
+[demo]
+page_dir = "page"
+)" + std::string(seed_endpoint));
+  EXPECT_EQ(c.server.listen.address, "0.0.0.0");
+  EXPECT_EQ(c.server.listen.port, 9000);
+  EXPECT_EQ(c.server.threads, 3u);
+  EXPECT_EQ(c.server.keepalive_seconds, 5u);
+  EXPECT_EQ(c.server.max_header_bytes, 4096u);
+  EXPECT_EQ(c.server.header_timeout_ms, 2500u);
+  EXPECT_EQ(c.server.max_connections, 100u);
+  EXPECT_EQ(c.server.queue_max_events, 16u);
+  EXPECT_EQ(c.server.queue_max_bytes, 65536u);
+  EXPECT_EQ(c.server.shutdown_deadline_ms, 1500u);
+  EXPECT_EQ(c.server.retry_base_ms, 100u);
+  EXPECT_EQ(c.server.retry_jitter_ms, 50u);
+  EXPECT_EQ(c.internal.listen.address, "::1");
+  EXPECT_EQ(c.internal.listen.port, 9001);
+  EXPECT_EQ(c.internal.publisher_key, "0123456789abcdef-publisher");
+  EXPECT_EQ(c.internal.max_body_bytes, 2048u);
+  EXPECT_EQ(c.internal.max_batch_events, 10u);
+  EXPECT_EQ(c.cors.allow_origins,
+            (std::vector<std::string>{"https://app.example.com", "http://localhost:3000"}));
+  EXPECT_FALSE(c.cors.allow_credentials);
+  EXPECT_EQ(c.cors.allow_headers, "Cache-Control, Last-Event-ID, X-Requested-With");
+  EXPECT_EQ(c.cors.max_age_seconds, 60u);
+  EXPECT_EQ(c.auth.jwt.algorithm, auth::jwt_algorithm::eddsa);
+  EXPECT_EQ(c.auth.jwt.verify_key, public_pem);
+  EXPECT_EQ(c.auth.jwt.signing_key, private_pem);
+  EXPECT_EQ(c.auth.jwt.audience, "herald");
+  EXPECT_EQ(c.auth.jwt.issuer, "https://auth.example.com");
+  EXPECT_EQ(c.auth.jwt.leeway_seconds, 30);
+  EXPECT_EQ(c.auth.jwt.user_claim, "uid");
+  EXPECT_EQ(c.auth.jwt.tenant_claim, "tid");
+  EXPECT_EQ(c.auth.jwt.required_type, "access");
+  EXPECT_EQ(c.auth.jwt.cache_entries, 0u);
+  EXPECT_FALSE(c.auth.api_keys_enabled);
+  EXPECT_FALSE(c.auth.check_user_active);
+  EXPECT_EQ(c.store.path, (dir_ / "data/herald.db").string());
+  EXPECT_EQ(c.store.pool_threads, 4u);
+  EXPECT_EQ(c.bus.kind, bus::bus_kind::redis);
+  EXPECT_EQ(c.bus.mode, bus::bus_mode::compat);
+  EXPECT_EQ(c.bus.host, "valkey");
+  EXPECT_EQ(c.bus.port, 6380);
+  EXPECT_EQ(c.bus.username, "herald");
+  EXPECT_EQ(c.bus.password, "bus-pw");
+  EXPECT_EQ(c.bus.prefix, "hx:");
+  EXPECT_EQ(c.bus.compat_channel, "my_events");
+  EXPECT_TRUE(c.bus.cluster);
+  EXPECT_EQ(c.bus.cluster_nodes.size(), 3u);
+  EXPECT_EQ(c.bus.reconnect_min_ms, 50u);
+  EXPECT_EQ(c.bus.reconnect_max_ms, 1000u);
+  EXPECT_EQ(c.bus.max_pending_publishes, 99u);
+  EXPECT_EQ(c.bus.connect_timeout_ms, 250u);
+  EXPECT_EQ(c.bus.command_timeout_ms, 400u);
+  EXPECT_EQ(c.bus.max_message_bytes, 4096u);
+  EXPECT_TRUE(c.events.verbs.contains("retried"));
+  EXPECT_TRUE(c.events.verbs.contains("paused"));
+  EXPECT_TRUE(c.events.verbs.contains("progress"));
+  EXPECT_EQ(c.events.verbs.size(), sse::default_verbs().size() + 2);
+  EXPECT_EQ(c.events.max_data_bytes, 1024u);
+  EXPECT_EQ(c.tenancy.recheck_interval_seconds, 0u);
+  EXPECT_EQ(c.log.level, "debug");
+  EXPECT_EQ(c.demo_page_dir, (dir_ / "page").string());
+  ASSERT_EQ(c.endpoints.size(), 1u);
+}
+
+TEST_F(ConfigLoader, TheSeedsWorkedExampleEndpoint) {
+  gateway_config c = ok(with_key(seed_endpoint));
+  ASSERT_EQ(c.endpoints.size(), 1u);
+  const endpoint_config& e = c.endpoints[0];
+  EXPECT_EQ(e.path, "/api/v1/scans/{scan_pk:uuid}/event-stream");
+  ASSERT_EQ(e.params.size(), 1u);
+  EXPECT_EQ(e.params[0].name, "scan_pk");
+  EXPECT_EQ(e.params[0].type, param_type::uuid);
+  EXPECT_EQ(e.segments.size(), 5u);
+  EXPECT_EQ(e.channels, (std::vector<std::string>{"scan-progress:{tenant_id}:{scan_pk}"}));
+  EXPECT_EQ(e.lookup, "SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id");
+  EXPECT_TRUE(validate_for_serve(c));
+}
+
+TEST_F(ConfigLoader, RefusesTheSameLookupWithoutTheTenantBinding) {
+  std::string msg = fails(with_key(R"(
+[[endpoints]]
+path = "/api/v1/scans/{scan_pk:uuid}/event-stream"
+channels = ["scan-progress:{tenant_id}:{scan_pk}"]
+lookup = "SELECT 1 FROM scans WHERE id = :scan_pk"
+)"));
+  EXPECT_THAT(
+      msg, HasSubstr("test.toml:7:10: endpoints[0] (/api/v1/scans/{scan_pk:uuid}/event-stream)"));
+  EXPECT_THAT(msg, HasSubstr("must bind the caller's tenant with :tenant_id"));
+}
+
+TEST_F(ConfigLoader, EndpointRefusals) {
+  EXPECT_THAT(fails(with_key("[endpoints]\npath = \"/x\"\n")),
+              HasSubstr("endpoints must be an array of tables"));
+  EXPECT_THAT(fails(with_key("[[endpoints]]\nchannels = [\"a:{tenant_id}:b\"]\n")),
+              HasSubstr("endpoints[0] needs a path"));
+  EXPECT_THAT(fails(with_key("[[endpoints]]\npath = \"/x\"\n")), HasSubstr("needs channels"));
+  EXPECT_THAT(fails(with_key("[[endpoints]]\npath = \"/x\"\nchannels = []\n")),
+              HasSubstr("at least one channel"));
+  EXPECT_THAT(
+      fails(with_key(
+          "[[endpoints]]\npath = \"/x\"\nchannels = [\"a:{tenant_id}:b\"]\nlokup = \"\"\n")),
+      HasSubstr("unknown key 'endpoints[0].lokup'"));
+  EXPECT_THAT(
+      fails(with_key("[[endpoints]]\npath = \"/x/{id:int}\"\nchannels = [\"a:{tenant_id}:b\"]\n")),
+      HasSubstr("unknown type 'int'"));
+  EXPECT_THAT(
+      fails(with_key("[[endpoints]]\npath = \"/x/{id}\"\nchannels = [\"a:{tenant_id}:{scan}\"]\n")),
+      HasSubstr("references {scan}, which is not a parameter"));
+  EXPECT_THAT(
+      fails(with_key(
+          "[[endpoints]]\npath = \"/x\"\nchannels = [\"a:{tenant_id}:b\", \"a:{tenant_id}:b\"]\n")),
+      HasSubstr("listed twice"));
+  std::string dup = fails(with_key(R"(
+[[endpoints]]
+path = "/scans/{scan_pk:uuid}"
+channels = ["a:{tenant_id}:{scan_pk}"]
+[[endpoints]]
+path = "/scans/{id}"
+channels = ["a:{tenant_id}:{id}"]
+)"));
+  EXPECT_THAT(
+      dup, HasSubstr(
+               "endpoints[1]: path '/scans/{id}' duplicates the endpoint '/scans/{scan_pk:uuid}'"));
+}
+
+TEST_F(ConfigLoader, EndpointsAreOptionalUnlessServing) {
+  EXPECT_TRUE(load(with_key("")));
+  EXPECT_THAT(fails(with_key(""), /*require_endpoints=*/true), HasSubstr("no stream endpoints"));
+  EXPECT_TRUE(load(with_key(seed_endpoint), true));
+  gateway_config c = ok(with_key(""));
+  EXPECT_FALSE(validate_for_serve(c));
+}
+
+TEST_F(ConfigLoader, UnknownKeysAndSectionsAreNamed) {
+  EXPECT_THAT(fails(with_key("[server]\nlisten = \"127.0.0.1:8080\"\nthread = 4\n")),
+              HasSubstr("test.toml:5:1: unknown key 'server.thread'"));
+  EXPECT_THAT(fails(with_key("[sever]\nthreads = 4\n")), HasSubstr("unknown section 'sever'"));
+  EXPECT_THAT(fails(with_key("verbose = true\n")), HasSubstr("unknown key 'auth.verbose'"));
+  EXPECT_THAT(fails("top = 1\n" + with_key("")), HasSubstr("test.toml:1:1: unknown section 'top'"));
+  EXPECT_THAT(fails(with_key("[bus]\nhots = \"x\"\n")), HasSubstr("unknown key 'bus.hots'"));
+  EXPECT_THAT(fails(with_key("[cors]\nallow_origin = []\n")),
+              HasSubstr("unknown key 'cors.allow_origin'"));
+  EXPECT_THAT(fails(with_key("[events]\nverbs = []\n")), HasSubstr("unknown key 'events.verbs'"));
+  EXPECT_THAT(fails(with_key("[tenancy]\nrecheck = 1\n")),
+              HasSubstr("unknown key 'tenancy.recheck'"));
+  EXPECT_THAT(fails(with_key("[log]\nlvl = \"x\"\n")), HasSubstr("unknown key 'log.lvl'"));
+  EXPECT_THAT(fails(with_key("[demo]\ndir = \"x\"\n")), HasSubstr("unknown key 'demo.dir'"));
+  EXPECT_THAT(fails(with_key("[store]\nfile = \"x\"\n")), HasSubstr("unknown key 'store.file'"));
+  EXPECT_THAT(fails(with_key("[internal]\nkey = \"x\"\n")),
+              HasSubstr("unknown key 'internal.key'"));
+}
+
+TEST_F(ConfigLoader, TypeAndRangeErrors) {
+  EXPECT_THAT(fails(with_key("[server]\nthreads = \"4\"\n")),
+              HasSubstr("test.toml:4:11: server.threads must be an integer, not a string"));
+  EXPECT_THAT(fails(with_key("[server]\nthreads = 5000\n")),
+              HasSubstr("server.threads must be between 0 and 1024 (got 5000)"));
+  EXPECT_THAT(fails(with_key("[server]\nkeepalive_seconds = 0\n")),
+              HasSubstr("server.keepalive_seconds"));
+  EXPECT_THAT(fails(with_key("[server]\nqueue_max_bytes = -1\n")),
+              HasSubstr("server.queue_max_bytes"));
+  EXPECT_THAT(fails(with_key("[server]\nthreads = 1.5\n")),
+              HasSubstr("must be an integer, not a float"));
+  EXPECT_THAT(fails(with_key("[cors]\nallow_credentials = \"yes\"\n")),
+              HasSubstr("cors.allow_credentials must be a boolean"));
+  EXPECT_THAT(fails(with_key("[cors]\nallow_origins = \"https://a.com\"\n")),
+              HasSubstr("cors.allow_origins must be an array of strings"));
+  EXPECT_THAT(fails(with_key("[cors]\nallow_origins = [1]\n")),
+              HasSubstr("cors.allow_origins must be an array of strings, not an integer"));
+  EXPECT_THAT(fails("server = 1\n" + with_key("")), HasSubstr("'server' must be a table"));
+  EXPECT_THAT(fails(with_key("[log]\nlevel = \"verbose\"\n")), HasSubstr("log.level 'verbose'"));
+  EXPECT_THAT(fails(with_key("[store]\npool_threads = 0\n")), HasSubstr("store.pool_threads"));
+  EXPECT_THAT(fails(with_key("[store]\npath = \"\"\n")), HasSubstr("store.path must not be empty"));
+}
+
+TEST_F(ConfigLoader, TomlSyntaxErrorsCarryFileLineColumn) {
+  std::string msg = fails("[server]\nthreads = = 4\n");
+  EXPECT_THAT(msg, HasSubstr("test.toml:2:"));
+}
+
+TEST_F(ConfigLoader, ListenAddresses) {
+  auto l = parse_listen_address("[::1]:8080");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->address, "::1");
+  EXPECT_EQ(l->port, 8080);
+  auto z = parse_listen_address("127.0.0.1:0");
+  ASSERT_TRUE(z);
+  EXPECT_EQ(z->port, 0);
+  EXPECT_FALSE(parse_listen_address("localhost:8080"));
+  EXPECT_FALSE(parse_listen_address("127.0.0.1"));
+  EXPECT_FALSE(parse_listen_address("127.0.0.1:70000"));
+  EXPECT_FALSE(parse_listen_address("127.0.0.1:http"));
+  EXPECT_FALSE(parse_listen_address("::1:8080"));
+  EXPECT_FALSE(parse_listen_address("[::1]8080"));
+  EXPECT_FALSE(parse_listen_address("[nope]:8080"));
+  EXPECT_FALSE(parse_listen_address("300.1.1.1:80"));
+  EXPECT_THAT(fails(with_key("[server]\nlisten = \"localhost:8080\"\n")),
+              HasSubstr("server.listen: 'localhost:8080' must use an IP address"));
+}
+
+TEST_F(ConfigLoader, InternalListenerMustDifferFromPublic) {
+  EXPECT_THAT(fails(with_key("[internal]\nlisten = \"127.0.0.1:8080\"\n")),
+              HasSubstr("internal.listen (127.0.0.1:8080) must differ from server.listen"));
+  EXPECT_THAT(
+      fails(with_key(
+          "[server]\nlisten = \"0.0.0.0:9000\"\n[internal]\nlisten = \"127.0.0.1:9000\"\n")),
+      HasSubstr("must differ"));
+  EXPECT_TRUE(load(with_key(
+      "[server]\nlisten = \"127.0.0.1:9000\"\n[internal]\nlisten = \"127.0.0.2:9000\"\n")));
+  // Port 0 (tests): the OS picks two different ports.
+  EXPECT_TRUE(
+      load(with_key("[server]\nlisten = \"127.0.0.1:0\"\n[internal]\nlisten = \"127.0.0.1:0\"\n")));
+}
+
+TEST_F(ConfigLoader, PublisherKeySources) {
+  EXPECT_EQ(
+      ok(with_key("[internal]\npublisher_key = \"0123456789abcdef\"\n")).internal.publisher_key,
+      "0123456789abcdef");
+  write("publisher.key", "from-a-file-0123456789\n");
+  gateway_config f = ok(with_key("[internal]\npublisher_key_file = \"publisher.key\"\n"));
+  EXPECT_EQ(f.internal.publisher_key, "from-a-file-0123456789");  // trailing newline trimmed
+  setenv("HERALD_TEST_PUBLISHER_KEY", "from-the-environment-123", 1);
+  gateway_config e =
+      ok(with_key("[internal]\npublisher_key_env = \"HERALD_TEST_PUBLISHER_KEY\"\n"));
+  EXPECT_EQ(e.internal.publisher_key, "from-the-environment-123");
+  EXPECT_THAT(describe(e),
+              HasSubstr("publisher_key = \"[set]\"  # from env HERALD_TEST_PUBLISHER_KEY"));
+
+  EXPECT_THAT(fails(with_key("[internal]\npublisher_key = \"0123456789abcdef\"\n"
+                             "publisher_key_env = \"HERALD_TEST_PUBLISHER_KEY\"\n")),
+              HasSubstr("give only one of internal.publisher_key, internal.publisher_key_env"));
+  unsetenv("HERALD_TEST_PUBLISHER_KEY");
+  EXPECT_THAT(fails(with_key("[internal]\npublisher_key_env = \"HERALD_TEST_PUBLISHER_KEY\"\n")),
+              HasSubstr("environment variable HERALD_TEST_PUBLISHER_KEY is not set"));
+  EXPECT_THAT(fails(with_key("[internal]\npublisher_key_env = \"not a name\"\n")),
+              HasSubstr("must name an environment variable"));
+  EXPECT_THAT(fails(with_key("[internal]\npublisher_key = \"short\"\n")),
+              HasSubstr("at least 16 characters"));
+  EXPECT_THAT(
+      fails(with_key("[internal]\npublisher_key_file = \"missing.key\"\n")),
+      HasSubstr("internal.publisher_key_file: cannot read " + (dir_ / "missing.key").string()));
+  write("empty.key", "\n");
+  EXPECT_THAT(fails(with_key("[internal]\npublisher_key_file = \"empty.key\"\n")),
+              HasSubstr("gives an empty value"));
+}
+
+TEST_F(ConfigLoader, CorsRules) {
+  EXPECT_THAT(fails(with_key("[cors]\nallow_origins = [\"https://app.example.com/\"]\n")),
+              HasSubstr("must not have a path"));
+  EXPECT_THAT(fails(with_key("[cors]\nallow_origins = [\"https://app.example.com/sse\"]\n")),
+              HasSubstr("must not have a path"));
+  EXPECT_THAT(fails(with_key("[cors]\nallow_origins = [\"app.example.com\"]\n")),
+              HasSubstr("scheme://host[:port]"));
+  EXPECT_THAT(fails(with_key("[cors]\nallow_origins = [\"https://a.com:99999\"]\n")),
+              HasSubstr("invalid port"));
+  EXPECT_THAT(fails(with_key("[cors]\nallow_origins = [\"*\"]\n")),
+              HasSubstr("cannot be combined with cors.allow_credentials = true"));
+  gateway_config any = ok(with_key("[cors]\nallow_origins = [\"*\"]\nallow_credentials = false\n"));
+  EXPECT_EQ(any.cors.allow_origins, (std::vector<std::string>{"*"}));
+  gateway_config v6 = ok(with_key("[cors]\nallow_origins = [\"http://[::1]:3000\"]\n"));
+  EXPECT_EQ(v6.cors.allow_origins, (std::vector<std::string>{"http://[::1]:3000"}));
+  gateway_config hdr =
+      ok(with_key("[cors]\nallow_headers = \"Cache-Control,Last-Event-ID , X-Y\"\n"));
+  EXPECT_EQ(hdr.cors.allow_headers, "Cache-Control, Last-Event-ID, X-Y");
+  EXPECT_THAT(fails(with_key("[cors]\nallow_headers = \"X-A\\r\\nSet-Cookie: a=b\"\n")),
+              HasSubstr("is not a valid header name"));
+}
+
+TEST_F(ConfigLoader, AuthAlgorithmsAndKeys) {
+  EXPECT_EQ(ok(with_key("algorithm = \"RS256\"\n")).auth.jwt.algorithm, auth::jwt_algorithm::rs256);
+  EXPECT_EQ(ok(with_key("algorithm = \"ES256\"\n")).auth.jwt.algorithm, auth::jwt_algorithm::es256);
+  EXPECT_EQ(ok(with_key("algorithm = \"eddsa\"\n")).auth.jwt.algorithm, auth::jwt_algorithm::eddsa);
+  EXPECT_THAT(fails(with_key("algorithm = \"none\"\n")),
+              HasSubstr("auth.algorithm 'none' is not supported"));
+  EXPECT_THAT(fails(with_key("algorithm = \"RS512\"\n")), HasSubstr("is not supported"));
+  // Inline PEM.
+  gateway_config inl = ok("[auth]\nverify_key = '''\n" + std::string(public_pem) + "'''\n");
+  EXPECT_EQ(inl.auth.jwt.verify_key, public_pem);
+  EXPECT_THAT(fails("[auth]\nverify_key = \"abc\"\n"), HasSubstr("is not a PEM key"));
+  EXPECT_THAT(fails("[auth]\nverify_key_file = \"keys/private.pem\"\n"),
+              HasSubstr("auth.verify_key holds a PRIVATE key"));
+  EXPECT_THAT(fails("[auth]\nverify_key_file = \"keys/nope.pem\"\n"),
+              HasSubstr("auth.verify_key_file: cannot read " + (dir_ / "keys/nope.pem").string()));
+  EXPECT_THAT(fails(with_key("signing_key_file = \"keys/public.pem\"\n")),
+              HasSubstr("is not a PEM private key"));
+  EXPECT_THAT(fails(with_key("secret = \"x\"\n")), HasSubstr("auth.secret is only for HS256"));
+  EXPECT_THAT(fails("[auth]\nverify_key_file = \"keys/public.pem\"\nverify_key = \"x\"\n"),
+              HasSubstr("give only one of"));
+  EXPECT_THAT(fails(with_key("leeway_seconds = -1\n")), HasSubstr("auth.leeway_seconds"));
+  EXPECT_THAT(fails(with_key("user_claim = \"\"\n")),
+              HasSubstr("auth.user_claim must not be empty"));
+}
+
+TEST_F(ConfigLoader, Hs256Secret) {
+  gateway_config c =
+      ok("[auth]\nalgorithm = \"HS256\"\nsecret = \"" + std::string(hs_secret) + "\"\n");
+  EXPECT_EQ(c.auth.jwt.algorithm, auth::jwt_algorithm::hs256);
+  EXPECT_EQ(c.auth.jwt.verify_key, hs_secret);
+  EXPECT_EQ(c.auth.jwt.signing_key, hs_secret);
+  write("hs.secret", std::string(hs_secret) + "\n");
+  EXPECT_EQ(ok("[auth]\nalgorithm = \"HS256\"\nsecret_file = \"hs.secret\"\n").auth.jwt.verify_key,
+            hs_secret);
+  setenv("HERALD_TEST_SECRET", hs_secret, 1);
+  EXPECT_EQ(ok("[auth]\nalgorithm = \"HS256\"\nsecret_env = \"HERALD_TEST_SECRET\"\n")
+                .auth.jwt.verify_key,
+            hs_secret);
+  EXPECT_THAT(fails("[auth]\nalgorithm = \"HS256\"\nsecret = \"too-short\"\n"),
+              HasSubstr("at least 32 bytes"));
+  EXPECT_THAT(fails("[auth]\nalgorithm = \"HS256\"\nverify_key_file = \"keys/public.pem\"\n"),
+              HasSubstr("with HS256 give secret"));
+  EXPECT_THAT(fails("[auth]\nalgorithm = \"HS256\"\nsecret = \"" + std::string(hs_secret) +
+                    "\"\nsigning_key_file = \"keys/private.pem\"\n"),
+              HasSubstr("the secret both signs and verifies"));
+}
+
+TEST_F(ConfigLoader, RelativeKeyPathsResolveAgainstTheConfigFile) {
+  // Load from a file in a sub-directory while the working directory is elsewhere.
+  fs::create_directories(dir_ / "etc/keys");
+  std::ofstream(dir_ / "etc/keys/public.pem") << public_pem;
+  std::ofstream(dir_ / "etc/herald.toml") << "[auth]\nverify_key_file = \"keys/public.pem\"\n"
+                                          << "[store]\npath = \"../var/herald.db\"\n";
+  auto r = load_config_file((dir_ / "etc/herald.toml").string());
+  ASSERT_TRUE(r) << r.err().message;
+  EXPECT_EQ(r->auth.jwt.verify_key, public_pem);
+  EXPECT_EQ(r->store.path, (dir_ / "var/herald.db").string());
+  EXPECT_EQ(r->config_file, (dir_ / "etc/herald.toml").string());
+  EXPECT_EQ(r->base_dir, (dir_ / "etc").string());
+  // Absolute paths and :memory: are kept.
+  gateway_config abs = ok(with_key("[store]\npath = \"/var/lib/herald/h.db\"\n"));
+  EXPECT_EQ(abs.store.path, "/var/lib/herald/h.db");
+  EXPECT_EQ(ok(with_key("[store]\npath = \":memory:\"\n")).store.path, ":memory:");
+  gateway_config absk =
+      ok("[auth]\nverify_key_file = \"" + (dir_ / "keys/public.pem").string() + "\"\n");
+  EXPECT_EQ(absk.auth.jwt.verify_key, public_pem);
+}
+
+TEST_F(ConfigLoader, FileErrorsNameTheFile) {
+  auto missing = load_config_file((dir_ / "nope.toml").string());
+  ASSERT_FALSE(missing);
+  EXPECT_THAT(missing.err().message, HasSubstr("nope.toml: cannot read the config file"));
+  std::ofstream(dir_ / "bad.toml") << "[server]\nthreads = 4\nthreads = 5\n";
+  auto bad = load_config_file((dir_ / "bad.toml").string());
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.err().message, HasSubstr((dir_ / "bad.toml").string() + ":3:"));
+}
+
+TEST_F(ConfigLoader, StoreDriver) {
+  EXPECT_THAT(
+      fails(with_key("[store]\ndriver = \"postgres\"\n")),
+      HasSubstr("store.driver 'postgres' is not supported (this build supports \"sqlite\" only)"));
+}
+
+TEST_F(ConfigLoader, BusRefusals) {
+  EXPECT_THAT(fails(with_key("[bus]\nkind = \"kafka\"\n")),
+              HasSubstr("bus.kind 'kafka' is not supported"));
+  EXPECT_THAT(fails(with_key("[bus]\nmode = \"fast\"\n")),
+              HasSubstr("bus.mode 'fast' is not supported"));
+  EXPECT_THAT(fails(with_key("[bus]\nport = 0\n")),
+              HasSubstr("bus.port must be between 1 and 65535"));
+  EXPECT_THAT(fails(with_key("[bus]\nscheme = \"http\"\n")), HasSubstr("bus.scheme 'http'"));
+  EXPECT_THAT(fails(with_key("[bus]\nkind = \"redis\"\nscheme = \"rediss\"\n")),
+              HasSubstr("TLS to Valkey/Redis is not supported by the packaged hiredis"));
+  EXPECT_THAT(fails(with_key("[bus]\ncluster_nodes = [\"valkey-0\"]\n")),
+              HasSubstr("must be host:port"));
+  EXPECT_THAT(fails(with_key("[bus]\nhost = \"a b\"\n")), HasSubstr("not a host name"));
+  EXPECT_THAT(fails(with_key("[bus]\nreconnect_min_ms = 500\nreconnect_max_ms = 100\n")),
+              HasSubstr("must not exceed bus.reconnect_max_ms"));
+  EXPECT_THAT(fails(with_key("[bus]\npassword = \"a\"\npassword_env = \"B\"\n")),
+              HasSubstr("give only one of bus.password, bus.password_env"));
+  EXPECT_THAT(fails(with_key("[bus]\ncompat_channel = \"\"\n")), HasSubstr("bus.compat_channel"));
+}
+
+TEST_F(ConfigLoader, ClusterSeedsDefaultToHostAndPort) {
+  gateway_config c = ok(with_key("[bus]\nkind = \"redis\"\ncluster = true\nhost = \"valkey\"\n"));
+  EXPECT_EQ(c.bus.cluster_nodes, (std::vector<std::string>{"valkey:6379"}));
+}
+
+TEST_F(ConfigLoader, ValkeyEnvironmentOverrides) {
+  setenv("VALKEY_HOST", "valkey.internal", 1);
+  setenv("VALKEY_PORT", "6390", 1);
+  setenv("VALKEY_USERNAME", "svc", 1);
+  setenv("VALKEY_PASSWORD", "s3cret-valkey", 1);
+  setenv("VALKEY_SCHEME", "redis", 1);
+  gateway_config c =
+      ok(with_key("[bus]\nkind = \"redis\"\nhost = \"file-host\"\nport = 1234\n"
+                  "password = \"file-password\"\n"));
+  EXPECT_EQ(c.bus.host, "valkey.internal");
+  EXPECT_EQ(c.bus.port, 6390);
+  EXPECT_EQ(c.bus.username, "svc");
+  EXPECT_EQ(c.bus.password, "s3cret-valkey");
+  EXPECT_EQ(c.bus.scheme, "redis");
+  std::string d = describe(c);
+  EXPECT_THAT(d, HasSubstr("host = \"valkey.internal\"  # from env VALKEY_HOST"));
+  EXPECT_THAT(d, HasSubstr("password = \"[set]\"  # from env VALKEY_PASSWORD"));
+  EXPECT_THAT(d, Not(HasSubstr("s3cret-valkey")));
+  EXPECT_THAT(d, Not(HasSubstr("file-password")));
+
+  // Empty variables count as unset (the seed's settings default them to "").
+  setenv("VALKEY_HOST", "", 1);
+  EXPECT_EQ(ok(with_key("[bus]\nhost = \"file-host\"\n")).bus.host, "file-host");
+
+  setenv("VALKEY_PORT", "sixty", 1);
+  EXPECT_THAT(fails(with_key("")), HasSubstr("VALKEY_PORT='sixty' is not a port number"));
+  setenv("VALKEY_PORT", "6379", 1);
+
+  setenv("VALKEY_SCHEME", "rediss", 1);
+  EXPECT_THAT(fails(with_key("[bus]\nkind = \"redis\"\n")),
+              HasSubstr("TLS to Valkey/Redis is not supported by the packaged hiredis"));
+  // With the in-process bus the Valkey settings are unused, so the seed's environment is harmless.
+  EXPECT_TRUE(load(with_key("")));
+  setenv("VALKEY_SCHEME", "unix", 1);
+  EXPECT_THAT(fails(with_key("")), HasSubstr("VALKEY_SCHEME='unix' is not supported"));
+}
+
+TEST_F(ConfigLoader, EventVerbs) {
+  EXPECT_THAT(fails(with_key("[events]\nextra_verbs = [\"Retried\"]\n")),
+              HasSubstr("'Retried' must be 1-32 lowercase letters"));
+  EXPECT_THAT(fails(with_key("[events]\nextra_verbs = [\"re-tried\"]\n")),
+              HasSubstr("lowercase letters"));
+  EXPECT_THAT(fails(with_key("[events]\nextra_verbs = [\"\"]\n")), HasSubstr("lowercase letters"));
+  EXPECT_THAT(fails(with_key("[events]\nmax_data_bytes = 0\n")),
+              HasSubstr("events.max_data_bytes"));
+  gateway_config c = ok(with_key("[events]\nextra_verbs = [\"progress\", \"retried\"]\n"));
+  EXPECT_EQ(c.events.verbs.size(), sse::default_verbs().size() + 1);
+  EXPECT_TRUE(sse::validate_event_type("scan.retried", c.events.verbs));
+}
+
+TEST_F(ConfigLoader, DescribeHidesSecrets) {
+  setenv("HERALD_TEST_BUS_PASSWORD", "bus-password-value", 1);
+  gateway_config rs =
+      ok(with_key("signing_key_file = \"keys/private.pem\"\n"
+                  "[internal]\npublisher_key = \"publisher-key-value-0123\"\n"
+                  "[bus]\nkind = \"redis\"\npassword_env = \"HERALD_TEST_BUS_PASSWORD\"\n" +
+                  std::string(seed_endpoint)));
+  std::string d = describe(rs);
+  EXPECT_THAT(d, Not(HasSubstr("publisher-key-value-0123")));
+  EXPECT_THAT(d, Not(HasSubstr("bus-password-value")));
+  EXPECT_THAT(d, Not(HasSubstr("PRIVATE KEY")));
+  EXPECT_THAT(d, Not(HasSubstr("BEGIN")));
+  EXPECT_THAT(d, HasSubstr("publisher_key = \"[set]\"  # from inline"));
+  EXPECT_THAT(d, HasSubstr("password = \"[set]\"  # from env HERALD_TEST_BUS_PASSWORD"));
+  EXPECT_THAT(
+      d, HasSubstr("verify_key = \"[set]\"  # from file " + (dir_ / "keys/public.pem").string()));
+  EXPECT_THAT(
+      d, HasSubstr("signing_key = \"[set]\"  # from file " + (dir_ / "keys/private.pem").string()));
+  EXPECT_THAT(d, HasSubstr("algorithm = \"RS256\""));
+  EXPECT_THAT(d, HasSubstr("path = \"/api/v1/scans/{scan_pk:uuid}/event-stream\""));
+  EXPECT_THAT(d, HasSubstr("channels = [\"scan-progress:{tenant_id}:{scan_pk}\"]"));
+
+  gateway_config hs =
+      ok("[auth]\nalgorithm = \"HS256\"\nsecret = \"" + std::string(hs_secret) + "\"\n");
+  std::string h = describe(hs);
+  EXPECT_THAT(h, Not(HasSubstr(hs_secret)));
+  EXPECT_THAT(h, HasSubstr("secret = \"[set]\""));
+  EXPECT_THAT(h, HasSubstr("publisher_key = \"[unset]\""));
+  EXPECT_THAT(h, HasSubstr("no [[endpoints]]"));
+
+  // The description is itself valid TOML-ish text that names every section.
+  for (const char* s : {"[server]", "[internal]", "[cors]", "[auth]", "[store]", "[bus]",
+                        "[events]", "[tenancy]", "[log]"})
+    EXPECT_THAT(d, HasSubstr(s));
+}
+
+// The checked-in configs must load (with keys and the publisher key supplied as the docs describe).
+TEST_F(ConfigLoader, CheckedInExampleConfigsLoad) {
+  auto read = [](const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  const std::string src = HERALD_SOURCE_DIR;
+  setenv("HERALD_PUBLISHER_KEY", "example-publisher-key-0123456789", 1);
+  write("publisher.key", "demo-publisher-key-0123456789\n");
+  for (const char* name : {"config/herald.example.toml", "config/demo.toml"}) {
+    std::string text = read(src + "/" + name);
+    ASSERT_FALSE(text.empty()) << name;
+    auto r = load_config_string(text, dir_.string(), /*require_endpoints=*/true, name);
+    ASSERT_TRUE(r) << r.err().message;
+    ASSERT_FALSE(r->endpoints.empty());
+    EXPECT_EQ(r->endpoints[0].path, "/api/v1/scans/{scan_pk:uuid}/event-stream");
+    EXPECT_EQ(r->endpoints[0].channels[0], "scan-progress:{tenant_id}:{scan_pk}");
+  }
+  auto demo = load_config_string(read(src + "/config/demo.toml"), dir_.string(), true, "demo.toml");
+  ASSERT_TRUE(demo);
+  EXPECT_EQ(demo->bus.kind, bus::bus_kind::local);
+  EXPECT_EQ(demo->auth.jwt.algorithm, auth::jwt_algorithm::rs256);
+  EXPECT_EQ(demo->auth.jwt.signing_key, private_pem);
+  EXPECT_EQ(demo->store.path, (dir_ / "herald.db").string());
+  EXPECT_EQ(demo->internal.publisher_key, "demo-publisher-key-0123456789");
+  EXPECT_EQ(demo->auth.jwt.audience, "herald-demo");
+}
+
+}  // namespace
+}  // namespace herald::config

@@ -1,0 +1,53 @@
+// The narrow interface between the transport (net/) and the domain (app/): a request in, either an
+// ordinary response or "turn this connection into an SSE stream on these channels" out.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http.hpp>
+#include <memory>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace herald::net {
+
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+struct http_request {
+  http::request<http::string_body> message;
+  tcp::endpoint remote;
+};
+
+struct http_response {
+  http::status status = http::status::ok;
+  std::string content_type = "application/json";
+  header_list headers;
+  std::string body;
+};
+
+// Accept the request as an SSE stream. net/ writes the status line, the SSE headers
+// (Content-Type: text/event-stream, Cache-Control: no-cache, X-Accel-Buffering: no,
+// Referrer-Policy: no-referrer) plus `headers`, then the padding + stream-open preamble, subscribes
+// the stream to `channels` and delivers from then on.
+struct stream_start {
+  header_list headers;
+  std::vector<std::string> channels;
+  // App-owned identity of the stream's caller (opaque here); see http_server::close_streams_if.
+  std::shared_ptr<const void> tag;
+};
+
+using handler_outcome = std::variant<http_response, stream_start>;
+
+// Implemented by app/. handle() runs on the connection's event-loop thread; it must not block (it
+// co_awaits the database pool for store work). Exceptions are caught per connection and become 500s.
+class request_handler {
+ public:
+  virtual ~request_handler() = default;
+  virtual boost::asio::awaitable<handler_outcome> handle(http_request& req) = 0;
+};
+
+}  // namespace herald::net

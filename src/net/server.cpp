@@ -1,0 +1,447 @@
+#include "net/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <mutex>
+#include <unordered_set>
+
+#include "core/metrics.hpp"
+#include "core/redact.hpp"
+#include "net/shard.hpp"
+#include "net/sse_stream.hpp"
+#include "sse/encoder.hpp"
+
+namespace herald::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::use_awaitable;
+constexpr auto use_tuple = asio::as_tuple(use_awaitable);
+
+namespace {
+
+std::string error_body(std::string_view code, std::string_view message) {
+  return "{\"error\":{\"code\":" + sse::python_json_string(code) +
+         ",\"message\":" + sse::python_json_string(message) + "}}";
+}
+
+std::string build_stream_head(const header_list& extra) {
+  std::string head =
+      "HTTP/1.1 200 OK\r\n"
+      "Content-Type: text/event-stream\r\n"
+      "Cache-Control: no-cache\r\n"
+      "X-Accel-Buffering: no\r\n"
+      "Referrer-Policy: no-referrer\r\n"
+      "Connection: close\r\n";  // the body is delimited by the connection's end
+  for (const auto& [k, v] : extra) head += k + ": " + v + "\r\n";
+  head += "\r\n";
+  return head;
+}
+
+// Writes an ordinary response; returns false if the connection must close.
+asio::awaitable<bool> write_response(tcp::socket& sock, http_response& r, unsigned version,
+                                     bool keep_alive) {
+  http::response<http::string_body> res{r.status, version};
+  res.set(http::field::server, "herald");
+  if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
+  for (auto& [k, v] : r.headers) res.set(k, v);
+  res.body() = std::move(r.body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  auto [ec, n] = co_await http::async_write(sock, res, use_tuple);
+  co_return !ec && keep_alive;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// shard
+
+shard::shard(http_server& s, std::size_t i) : server(s), index(i) {}
+
+shard::~shard() {
+  // Unlink whatever is left so auto_unlink hooks don't point into freed lists.
+  pending.clear();
+  active.clear();
+  closing.clear();
+}
+
+void shard::start_accepting() { asio::co_spawn(ioc, accept_loop(), asio::detached); }
+
+asio::awaitable<void> shard::accept_loop() {
+  asio::steady_timer backoff(ioc);
+  while (acceptor && acceptor->is_open()) {
+    auto [ec, sock] = co_await acceptor->async_accept(use_tuple);
+    if (ec) {
+      if (stopping || ec == asio::error::operation_aborted) break;
+      // EMFILE/ENFILE: wait a little instead of spinning; the connection stays in the backlog.
+      spdlog::warn("{} listener: accept failed: {}", server.opts_.name, ec.message());
+      backoff.expires_after(std::chrono::milliseconds(50));
+      co_await backoff.async_wait(use_tuple);
+      continue;
+    }
+    boost::system::error_code ignored;
+    sock.set_option(tcp::no_delay(true), ignored);
+    asio::co_spawn(ioc, session(std::move(sock)), [](const std::exception_ptr& e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {  // the one catch-all per connection
+        core_metrics::get().errors.inc();
+        spdlog::error("connection failed: {}", ex.what());
+      }
+    });
+  }
+}
+
+asio::awaitable<void> shard::session(tcp::socket sock) {
+  auto& opts = server.opts_;
+  server.connections_.fetch_add(1);
+  core_metrics::get().http_connections.inc();
+  bool handed_off = false;
+  struct guard {
+    http_server& s;
+    bool& handed_off;
+    ~guard() {
+      if (!handed_off) {
+        s.connections_.fetch_sub(1);
+        core_metrics::get().http_connections.dec();
+      }
+    }
+  } g{server, handed_off};
+
+  boost::system::error_code ep_ec;
+  tcp::endpoint remote = sock.remote_endpoint(ep_ec);
+
+  if (server.connections_.load() > opts.max_connections) {
+    http_response r{http::status::service_unavailable, "application/json", {},
+                    error_body("too_many_connections", "The server is at its connection limit.")};
+    co_await write_response(sock, r, 11, false);
+    co_return;
+  }
+
+  beast::flat_buffer buffer;
+  pending_request deadline;
+  deadline.socket = &sock;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(opts.max_header_bytes);
+    parser.body_limit(opts.max_body_bytes);
+    deadline.deadline = clock::now() + opts.header_timeout;
+    pending.push_back(deadline);
+    auto [ec, n] = co_await http::async_read_header(sock, buffer, parser, use_tuple);
+    if (!ec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
+      // curl sends Expect for bodies over 1 KiB and would otherwise wait a second.
+      static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+      auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(cont), use_tuple);
+      ec = wec;
+    }
+    if (!ec && !parser.is_done()) {
+      auto [rec, rn] = co_await http::async_read(sock, buffer, parser, use_tuple);
+      ec = rec;
+    }
+    deadline.unlink();
+    if (ec) {
+      if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+          ec == asio::error::eof || ec == asio::error::connection_reset || !sock.is_open())
+        co_return;
+      http_response r{http::status::bad_request, "application/json", {}, {}};
+      if (ec == http::error::header_limit) {
+        r.status = http::status::request_header_fields_too_large;
+        r.body = error_body("header_too_large", "Request headers exceed the configured limit.");
+      } else if (ec == http::error::body_limit) {
+        r.status = http::status::payload_too_large;
+        r.body = error_body("payload_too_large", "Request body exceeds the configured limit.");
+      } else {
+        r.body = error_body("bad_request", "Malformed HTTP request: " + ec.message());
+      }
+      co_await write_response(sock, r, 11, false);
+      co_return;
+    }
+
+    http_request req{parser.release(), remote};
+    const bool keep_alive = req.message.keep_alive();
+    const unsigned version = req.message.version();
+    handler_outcome out;
+    try {
+      out = co_await server.handler_.handle(req);
+    } catch (const std::exception& e) {
+      core_metrics::get().errors.inc();
+      spdlog::error("{} {} failed: {}", std::string(req.message.method_string()),
+                    redact_target(req.message.target()), e.what());
+      out = http_response{http::status::internal_server_error, "application/json", {},
+                          error_body("internal", "Internal server error.")};
+    }
+    if (auto* resp = std::get_if<http_response>(&out)) {
+      if (stopping) {
+        co_await write_response(sock, *resp, version, false);
+        co_return;
+      }
+      if (!co_await write_response(sock, *resp, version, keep_alive)) co_return;
+      continue;
+    }
+
+    auto& start = std::get<stream_start>(out);
+    if (stopping) co_return;
+    std::string head = build_stream_head(start.headers);
+    const std::string_view preamble = sse::stream_preamble();
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(preamble)};
+    auto [wec, wn] = co_await asio::async_write(sock, bufs, use_tuple);
+    if (wec) co_return;
+    auto stream = std::make_shared<sse_stream>(std::move(sock), *this, std::move(start.channels),
+                                               std::move(start.tag));
+    handed_off = true;
+    stream->start();
+    co_return;  // the coroutine frame and request buffers are released here
+  }
+}
+
+void shard::stream_opened(sse_stream& s) {
+  s.node.last_activity = clock::now();
+  active.push_back(s.node);
+}
+
+void shard::touch(sse_stream& s) {
+  s.node.last_activity = clock::now();
+  s.node.unlink();
+  active.push_back(s.node);
+}
+
+void shard::mark_closing(sse_stream& s) {
+  s.node.close_deadline = clock::now() + server.opts_.close_grace;
+  s.node.unlink();
+  closing.push_back(s.node);
+}
+
+void shard::mark_dirty(std::shared_ptr<sse_stream> s) {
+  dirty_.push_back(std::move(s));
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    // Posted, not run inline: every delivery queued before this runs first (e.g. the rest of a
+    // publish burst), so a busy stream sends many events in one write.
+    asio::post(ioc, [this] { flush_dirty(); });
+  }
+}
+
+void shard::flush_dirty() {
+  flush_posted_ = false;
+  std::vector<std::shared_ptr<sse_stream>> batch;
+  batch.swap(dirty_);
+  for (auto& s : batch) s->flush();
+  if (dirty_.empty() && dirty_.capacity() < batch.capacity()) dirty_.swap(batch), dirty_.clear();
+}
+
+void shard::start_sweeping() {
+  sweep_timer.expires_after(server.opts_.sweep_interval);
+  sweep_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    sweep();
+    if (!ioc.stopped()) start_sweeping();
+  });
+}
+
+void shard::sweep() {
+  const auto now = clock::now();
+  // Requests that did not arrive in time: close their sockets (the read completes with an error).
+  for (auto it = pending.begin(); it != pending.end();) {
+    auto& p = *it++;
+    if (p.deadline <= now && p.socket) {
+      boost::system::error_code ignored;
+      p.socket->close(ignored);
+      p.unlink();
+    }
+  }
+  // Idle streams get a keep-alive; the list is ordered by last write, so stop at the first fresh one.
+  static const sse::frame keepalive =
+      std::make_shared<const std::string>(std::string(sse::keep_alive()));
+  const auto idle = server.opts_.keepalive;
+  std::vector<std::shared_ptr<sse_stream>> due;
+  for (auto& n : active) {
+    if (n.last_activity + idle > now) break;
+    due.push_back(n.stream->shared_from_this());
+  }
+  for (auto& s : due) {
+    touch(*s);  // the keep-alive counts as activity even if the write is still pending
+    s->deliver(keepalive);
+  }
+  // Closing streams that could not flush in time are cut.
+  std::vector<std::shared_ptr<sse_stream>> overdue;
+  for (auto& n : closing)
+    if (n.close_deadline <= now) overdue.push_back(n.stream->shared_from_this());
+  for (auto& s : overdue) s->abort();
+}
+
+void shard::stop_accepting() {
+  stopping = true;
+  if (acceptor) {
+    boost::system::error_code ignored;
+    acceptor->close(ignored);
+  }
+}
+
+void shard::close_pending_requests() {
+  for (auto it = pending.begin(); it != pending.end();) {
+    auto& p = *it++;
+    boost::system::error_code ignored;
+    if (p.socket) p.socket->close(ignored);
+    p.unlink();
+  }
+}
+
+template <class F>
+void shard::for_each_stream(F&& f) {
+  std::vector<std::shared_ptr<sse_stream>> all;
+  for (auto& n : active) all.push_back(n.stream->shared_from_this());
+  for (auto& n : closing) all.push_back(n.stream->shared_from_this());
+  for (auto& s : all) f(*s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// http_server
+
+http_server::http_server(server_options opts, request_handler& handler)
+    : opts_(std::move(opts)), handler_(handler) {
+  if (opts_.threads == 0) opts_.threads = 1;
+  if (opts_.threads > 64) opts_.threads = 64;  // fanout's shard mask is 64 bits
+  for (unsigned i = 0; i < opts_.threads; ++i) shards_.push_back(std::make_unique<shard>(*this, i));
+}
+
+http_server::~http_server() {
+  if (started_ && !stopped_) shutdown(std::chrono::milliseconds(0), [] { return std::string(); });
+}
+
+std::vector<asio::any_io_executor> http_server::executors() const {
+  std::vector<asio::any_io_executor> v;
+  for (auto& s : shards_) v.push_back(s->ioc.get_executor());
+  return v;
+}
+
+void http_server::set_fanout(sse::fanout* f) { fanout_ = f; }
+
+result<void> http_server::listen(const std::string& address, std::uint16_t port) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(address, ec);
+  if (ec) return make_error(errc::invalid_config, "bad listen address '" + address + "'");
+  for (auto& s : shards_) {
+    tcp::endpoint ep(addr, port_ != 0 ? port_ : port);
+    tcp::acceptor acc(s->ioc);
+    acc.open(ep.protocol(), ec);
+    if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) {
+      int one = 1;  // SO_REUSEPORT: one acceptor per shard, the kernel balances connections
+      if (::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+        ec.assign(errno, boost::system::system_category());
+    }
+    if (!ec) acc.bind(ep, ec);
+    if (!ec) acc.listen(4096, ec);
+    if (ec)
+      return make_error(errc::invalid_config, "cannot listen on " + address + ":" +
+                                                  std::to_string(ep.port()) + ": " + ec.message());
+    if (port_ == 0) port_ = acc.local_endpoint().port();
+    s->acceptor.emplace(std::move(acc));
+  }
+  return {};
+}
+
+void http_server::start() {
+  started_ = true;
+  for (auto& s : shards_) {
+    s->start_accepting();
+    s->start_sweeping();
+    s->thread = std::thread([sh = s.get()] {
+      for (;;) {
+        try {
+          sh->ioc.run();
+          break;
+        } catch (const std::exception& e) {  // a handler threw: log, keep the loop alive
+          core_metrics::get().errors.inc();
+          spdlog::error("event loop: {}", e.what());
+        }
+      }
+    });
+  }
+}
+
+void http_server::shutdown(std::chrono::milliseconds deadline,
+                           const std::function<std::string()>& final_bytes) {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  const auto until = clock::now() + deadline;
+  std::mutex mu;
+  for (auto& s : shards_) {
+    // Frames are built here (on the caller's thread) so final_bytes needs no synchronisation.
+    asio::post(s->ioc, [sh = s.get(), &final_bytes, &mu] {
+      sh->stop_accepting();
+      sh->close_pending_requests();
+      sh->for_each_stream([&](sse_stream& st) {
+        std::string bytes;
+        {
+          std::lock_guard lock(mu);
+          bytes = final_bytes();
+        }
+        st.close_after(std::make_shared<const std::string>(std::move(bytes)));
+      });
+    });
+  }
+  while (streams_.load() > 0 && clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (auto& s : shards_) {
+    asio::post(s->ioc, [sh = s.get()] {
+      sh->close_pending_requests();
+      sh->for_each_stream([](sse_stream& st) { st.abort(); });
+      sh->sweep_timer.cancel();
+    });
+  }
+  // Let the aborts run (they unsubscribe from the fanout), then stop the loops.
+  const auto grace = clock::now() + std::chrono::milliseconds(500);
+  while (streams_.load() > 0 && clock::now() < grace)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (auto& s : shards_) s->ioc.stop();
+  for (auto& s : shards_)
+    if (s->thread.joinable()) s->thread.join();
+}
+
+void http_server::collect_tags(std::function<void(std::vector<std::shared_ptr<const void>>)> done) {
+  struct gather {
+    std::mutex mu;
+    std::vector<std::shared_ptr<const void>> tags;
+    std::unordered_set<const void*> seen;
+    std::size_t remaining;
+    std::function<void(std::vector<std::shared_ptr<const void>>)> done;
+  };
+  auto g = std::make_shared<gather>();
+  g->remaining = shards_.size();
+  g->done = std::move(done);
+  for (auto& s : shards_) {
+    asio::post(s->ioc, [sh = s.get(), g] {
+      std::vector<std::shared_ptr<const void>> local;
+      for (auto& n : sh->active)
+        if (n.stream->tag()) local.push_back(n.stream->tag_ptr());
+      std::lock_guard lock(g->mu);
+      for (auto& t : local)
+        if (g->seen.insert(t.get()).second) g->tags.push_back(std::move(t));
+      if (--g->remaining == 0) g->done(std::move(g->tags));
+    });
+  }
+}
+
+void http_server::close_streams_if(std::function<bool(const void*)> pred, std::string final_bytes) {
+  auto frame = std::make_shared<const std::string>(std::move(final_bytes));
+  auto p = std::make_shared<std::function<bool(const void*)>>(std::move(pred));
+  for (auto& s : shards_) {
+    asio::post(s->ioc, [sh = s.get(), frame, p] {
+      sh->for_each_stream([&](sse_stream& st) {
+        if ((*p)(st.tag())) st.close_after(frame);
+      });
+    });
+  }
+}
+
+}  // namespace herald::net

@@ -1,0 +1,82 @@
+// One event-loop thread of an http_server: its io_context, acceptor, housekeeping timer and the
+// intrusive lists of its pending requests and streams. Everything here is touched only on the
+// shard's own thread (except post()ing to its io_context).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/intrusive/list.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "net/http_types.hpp"
+
+namespace herald::net {
+
+class http_server;
+class sse_stream;
+
+using clock = std::chrono::steady_clock;
+using auto_unlink_hook =
+    boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+
+// A request being read: lives in the session coroutine's frame; the sweep closes its socket when
+// the deadline passes. auto_unlink removes it from the list when the frame goes away.
+struct pending_request : auto_unlink_hook {
+  clock::time_point deadline;
+  tcp::socket* socket = nullptr;
+};
+
+// A stream's place in its shard's activity or closing list (embedded in the stream).
+struct stream_node : auto_unlink_hook {
+  sse_stream* stream = nullptr;
+  clock::time_point last_activity;
+  clock::time_point close_deadline;
+};
+
+class shard {
+ public:
+  shard(http_server& server, std::size_t index);
+  ~shard();
+
+  void start_accepting();
+  void start_sweeping();
+  boost::asio::awaitable<void> session(tcp::socket socket);
+
+  // Stream bookkeeping (shard thread only).
+  void stream_opened(sse_stream& s);
+  void touch(sse_stream& s);         // moves s to the tail of the activity list
+  void mark_closing(sse_stream& s);  // moves s to the closing list (close_grace applies)
+  void mark_dirty(std::shared_ptr<sse_stream> s);  // s has queued frames: flush soon, batched
+
+  void stop_accepting();
+  void close_pending_requests();
+  template <class F>
+  void for_each_stream(F&& f);
+
+  http_server& server;
+  std::size_t index;
+  boost::asio::io_context ioc{1};
+  std::optional<tcp::acceptor> acceptor;
+  boost::asio::steady_timer sweep_timer{ioc};
+  std::thread thread;
+  bool stopping = false;
+
+  boost::intrusive::list<pending_request, boost::intrusive::constant_time_size<false>> pending;
+  // Streams ordered by last write (head = idle longest) and streams waiting to flush before close.
+  boost::intrusive::list<stream_node, boost::intrusive::constant_time_size<false>> active;
+  boost::intrusive::list<stream_node, boost::intrusive::constant_time_size<false>> closing;
+
+ private:
+  boost::asio::awaitable<void> accept_loop();
+  void sweep();
+  void flush_dirty();
+  std::vector<std::shared_ptr<sse_stream>> dirty_;
+  bool flush_posted_ = false;
+};
+
+}  // namespace herald::net

@@ -1,0 +1,144 @@
+#include "net/sse_stream.hpp"
+
+#include <array>
+#include <boost/asio/write.hpp>
+
+#include "core/metrics.hpp"
+#include "net/server.hpp"
+#include "sse/encoder.hpp"
+
+namespace herald::net {
+
+namespace {
+const sse::frame& slow_consumer_frame() {
+  static const sse::frame f = std::make_shared<const std::string>(sse::encode_stream_error(
+      "slow-consumer", "The stream fell behind and was closed; reconnect and refetch state."));
+  return f;
+}
+}  // namespace
+
+sse_stream::sse_stream(tcp::socket socket, shard& owner, std::vector<std::string> channels,
+                       std::shared_ptr<const void> tag)
+    : socket_(std::move(socket)), shard_(owner), channels_(std::move(channels)), tag_(std::move(tag)) {
+  node.stream = this;
+}
+
+sse_stream::~sse_stream() = default;
+
+void sse_stream::start() {
+  auto& server = shard_.server;
+  server.streams_.fetch_add(1);
+  core_metrics::get().connections.inc();
+  for (const auto& ch : channels_) server.fanout_->subscribe(shard_.index, ch, this);
+  shard_.stream_opened(*this);
+  watch_reads();
+}
+
+void sse_stream::watch_reads() {
+  // A stream's client never sends after the request: readable means EOF (disconnect) or junk.
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->state_ == state::closed) {
+      self->finish();
+      return;
+    }
+    std::array<char, 512> sink;
+    boost::system::error_code rec;
+    std::size_t n = self->socket_.read_some(boost::asio::buffer(sink), rec);
+    if (rec == boost::asio::error::would_block) {
+      self->watch_reads();
+      return;
+    }
+    if (rec || n == 0) {
+      self->finish();
+      return;
+    }
+    self->watch_reads();  // ignore stray bytes
+  });
+}
+
+void sse_stream::deliver(const sse::frame& f) {
+  if (state_ != state::open) return;
+  const auto& opts = shard_.server.options();
+  if (queue_.size() + inflight_.size() >= opts.queue_max_events ||
+      queued_bytes_ + f->size() > opts.queue_max_bytes) {
+    core_metrics::get().slow_consumer_drops.inc();
+    queue_.clear();
+    queued_bytes_ = 0;
+    close_after(slow_consumer_frame());
+    return;
+  }
+  queue_.push_back(f);
+  queued_bytes_ += f->size();
+  if (!writing_ && !dirty_) {
+    dirty_ = true;
+    shard_.mark_dirty(shared_from_this());
+  }
+}
+
+void sse_stream::close_after(sse::frame last) {
+  if (state_ != state::open) return;
+  state_ = state::closing;
+  queue_.push_back(std::move(last));
+  shard_.mark_closing(*this);
+  if (!writing_ && !dirty_) {
+    dirty_ = true;
+    shard_.mark_dirty(shared_from_this());
+  }
+}
+
+void sse_stream::flush() {
+  dirty_ = false;
+  if (writing_ || state_ == state::closed) return;
+  if (queue_.empty()) {
+    if (state_ == state::closing) finish();
+    return;
+  }
+  inflight_.swap(queue_);
+  queued_bytes_ = 0;
+  buffers_.clear();
+  buffers_.reserve(inflight_.size());
+  for (const auto& f : inflight_) buffers_.emplace_back(f->data(), f->size());
+  writing_ = true;
+  if (state_ == state::open) shard_.touch(*this);
+  boost::asio::async_write(socket_, buffers_,
+                           [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                             self->on_written(ec);
+                           });
+}
+
+void sse_stream::on_written(const boost::system::error_code& ec) {
+  writing_ = false;
+  inflight_.clear();
+  if (ec || state_ == state::closed) {
+    finish();
+    return;
+  }
+  if (!queue_.empty()) {
+    flush();
+    return;
+  }
+  if (state_ == state::closing) {
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    finish();
+  }
+}
+
+void sse_stream::abort() { finish(); }
+
+void sse_stream::finish() {
+  if (state_ == state::closed) return;
+  state_ = state::closed;
+  auto& server = shard_.server;
+  for (const auto& ch : channels_) server.fanout_->unsubscribe(shard_.index, ch, this);
+  node.unlink();  // from the activity or closing list
+  queue_.clear();
+  boost::system::error_code ignored;
+  socket_.close(ignored);  // completes pending ops with operation_aborted; they drop their refs
+  server.streams_.fetch_sub(1);
+  server.connections_.fetch_sub(1);
+  core_metrics::get().connections.dec();
+  core_metrics::get().http_connections.dec();
+}
+
+}  // namespace herald::net

@@ -1,0 +1,64 @@
+// One open SSE stream. Created by the session once the response head and preamble are written; from
+// then on it is driven by completion handlers (no coroutine frame, no request buffers, no timer kept
+// per stream) so an idle stream costs little memory.
+//
+// Queue policy (named: "close-on-overflow"): frames wait in a bounded queue (count and bytes). When a
+// delivery would exceed either bound the stream is a slow consumer: the unsent queue is dropped, it
+// gets `stream-error {"condition": "slow-consumer"}`, is counted, and is closed once that is flushed
+// (or after close_grace). Other streams are unaffected.
+//
+// Writes are batched: every frame queued since the last write goes out in one gather write of the
+// shared, immutable frames (no copy).
+//
+// Ownership: shared_ptr held by pending async operations and the shard's dirty list; lives on one
+// shard thread and is touched only there.
+#pragma once
+
+#include <boost/asio/buffer.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/shard.hpp"
+#include "sse/fanout.hpp"
+
+namespace herald::net {
+
+class sse_stream final : public sse::subscriber,
+                         public std::enable_shared_from_this<sse_stream> {
+ public:
+  sse_stream(tcp::socket socket, shard& owner, std::vector<std::string> channels,
+             std::shared_ptr<const void> tag);
+  ~sse_stream();
+
+  void start();
+  void deliver(const sse::frame& f) override;
+  // Queue `last` after what is already queued, then close. Idempotent.
+  void close_after(sse::frame last);
+  void abort();  // close now, dropping anything queued
+  void flush();  // start a gather write of everything queued (called by the shard, batched)
+
+  const void* tag() const { return tag_.get(); }
+  const std::shared_ptr<const void>& tag_ptr() const { return tag_; }
+  stream_node node;  // the shard's activity/closing list hook
+
+ private:
+  enum class state : unsigned char { open, closing, closed };
+  void watch_reads();
+  void on_written(const boost::system::error_code& ec);
+  void finish();
+
+  tcp::socket socket_;
+  shard& shard_;
+  std::vector<std::string> channels_;
+  std::shared_ptr<const void> tag_;
+  std::vector<sse::frame> queue_;     // waiting for the next write
+  std::vector<sse::frame> inflight_;  // being written now
+  std::vector<boost::asio::const_buffer> buffers_;
+  std::size_t queued_bytes_ = 0;
+  state state_ = state::open;
+  bool writing_ = false;
+  bool dirty_ = false;
+};
+
+}  // namespace herald::net

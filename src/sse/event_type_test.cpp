@@ -1,0 +1,37 @@
+#include "sse/event_type.hpp"
+
+#include <gtest/gtest.h>
+
+namespace herald::sse {
+
+TEST(event_type, accepts_every_platform_verb) {
+  for (const auto& v : default_verbs())
+    EXPECT_TRUE(validate_event_type("scan." + v, default_verbs())) << v;
+  EXPECT_TRUE(validate_event_type("lighthouse-session.delta", default_verbs()));
+  EXPECT_TRUE(validate_event_type("tool_call.start", default_verbs()));
+}
+
+TEST(event_type, refuses_bad_shapes) {
+  for (const char* bad : {"", "scan", "scan.", ".progress", "scan.progress.x", "Scan.progress",
+                          "scan.Progress", "scan.finished", "1scan.end", "scan progress.end",
+                          "scan:x.end", "message"}) {
+    auto r = validate_event_type(bad, default_verbs());
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.err().code, errc::unprocessable);
+  }
+}
+
+TEST(event_type, extra_verbs_extend_the_vocabulary) {
+  auto verbs = default_verbs();
+  EXPECT_FALSE(validate_event_type("job.checkpoint", verbs));
+  verbs.insert("checkpoint");
+  EXPECT_TRUE(validate_event_type("job.checkpoint", verbs));
+}
+
+TEST(event_type, error_names_the_problem) {
+  auto r = validate_event_type("scan.finished", default_verbs());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.err().message.find("finished"), std::string::npos);
+}
+
+}  // namespace herald::sse

@@ -1,0 +1,99 @@
+#include "sse/fanout.hpp"
+
+#include <algorithm>
+#include <boost/asio/dispatch.hpp>
+
+#include "core/metrics.hpp"
+#include "sse/encoder.hpp"
+
+namespace herald::sse {
+
+struct fanout::shard {
+  boost::asio::any_io_executor executor;
+  std::unordered_map<std::string, std::vector<subscriber*>> subscribers;
+};
+
+fanout::fanout(std::vector<boost::asio::any_io_executor> shard_executors, interest_hook hook)
+    : hook_(std::move(hook)) {
+  for (auto& ex : shard_executors) {
+    auto s = std::make_unique<shard>();
+    s->executor = std::move(ex);
+    shards_.push_back(std::move(s));
+  }
+}
+
+fanout::~fanout() = default;
+
+void fanout::subscribe(std::size_t shard_index, const std::string& channel, subscriber* s) {
+  shards_[shard_index]->subscribers[channel].push_back(s);
+  bool first = false;
+  {
+    std::lock_guard lock(mu_);
+    auto& counts = counts_[channel];
+    if (counts.empty()) {
+      counts.assign(shards_.size(), 0);
+      first = true;
+    }
+    ++counts[shard_index];
+  }
+  if (first && hook_) hook_(channel, true);
+}
+
+void fanout::unsubscribe(std::size_t shard_index, const std::string& channel, subscriber* s) {
+  auto& table = shards_[shard_index]->subscribers;
+  auto it = table.find(channel);
+  if (it == table.end()) return;
+  auto& v = it->second;
+  auto pos = std::find(v.begin(), v.end(), s);
+  if (pos == v.end()) return;
+  *pos = v.back();  // order among subscribers carries no meaning
+  v.pop_back();
+  if (v.empty()) table.erase(it);
+  bool last = false;
+  {
+    std::lock_guard lock(mu_);
+    auto c = counts_.find(channel);
+    if (c != counts_.end()) {
+      --c->second[shard_index];
+      if (std::all_of(c->second.begin(), c->second.end(), [](std::uint32_t n) { return n == 0; })) {
+        counts_.erase(c);
+        last = true;
+      }
+    }
+  }
+  if (last && hook_) hook_(channel, false);
+}
+
+void fanout::publish(const event& e) {
+  publish_frame(e.channel, std::make_shared<const std::string>(encode(e)));
+}
+
+void fanout::publish_frame(const std::string& channel, frame f) {
+  // Which shards have subscribers: read under the lock, deliver outside it.
+  std::uint64_t mask = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = counts_.find(channel);
+    if (it == counts_.end()) return;
+    for (std::size_t i = 0; i < it->second.size() && i < 64; ++i)
+      if (it->second[i] != 0) mask |= (std::uint64_t{1} << i);
+  }
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    if ((mask & (std::uint64_t{1} << i)) == 0) continue;
+    shard* sh = shards_[i].get();
+    // dispatch: runs inline when already on that shard's thread (no handler allocation).
+    boost::asio::dispatch(sh->executor, [sh, channel, f] {
+      auto it = sh->subscribers.find(channel);
+      if (it == sh->subscribers.end()) return;
+      for (subscriber* s : it->second) s->deliver(f);
+      core_metrics::get().events_delivered.inc(static_cast<std::int64_t>(it->second.size()));
+    });
+  }
+}
+
+std::size_t fanout::channel_count() const {
+  std::lock_guard lock(mu_);
+  return counts_.size();
+}
+
+}  // namespace herald::sse

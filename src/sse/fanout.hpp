@@ -1,0 +1,68 @@
+// fanout: channel -> local subscribers, sharded by event-loop thread.
+//
+// Each event is encoded once into an immutable frame; the same frame (one shared_ptr) is handed to
+// every subscriber's queue on every shard. Shard i's subscriber table is owned by shard i's thread
+// (its io_context executor) and touched only there, so the per-delivery path takes no lock.
+// The cross-shard index (which shards have subscribers for a channel, and the bus interest
+// refcount) is guarded by one mutex, taken once per publish and once per subscribe/unsubscribe.
+//
+// Ownership: created by app/ after the public server's io_contexts exist; outlives every stream.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "sse/event.hpp"
+
+namespace herald::sse {
+
+// A stream's delivery hook (implemented by net's SSE stream). deliver() runs on the subscriber's
+// shard thread and must not call fanout::unsubscribe synchronously (defer closing via post).
+class subscriber {
+ public:
+  virtual void deliver(const frame& f) = 0;
+
+ protected:
+  ~subscriber() = default;
+};
+
+class fanout {
+ public:
+  // Called with (channel, true) when the first local subscriber appears on any shard and
+  // (channel, false) when the last one leaves. Called under no lock, from a shard thread.
+  using interest_hook = std::function<void(const std::string& channel, bool present)>;
+
+  fanout(std::vector<boost::asio::any_io_executor> shard_executors, interest_hook hook);
+  ~fanout();
+  fanout(const fanout&) = delete;
+  fanout& operator=(const fanout&) = delete;
+
+  std::size_t shard_count() const { return shards_.size(); }
+
+  // Shard-thread only.
+  void subscribe(std::size_t shard, const std::string& channel, subscriber* s);
+  void unsubscribe(std::size_t shard, const std::string& channel, subscriber* s);
+
+  // Any thread: encode once and deliver to every local subscriber of e.channel.
+  void publish(const event& e);
+  // Any thread: deliver an already encoded frame.
+  void publish_frame(const std::string& channel, frame f);
+
+  // Number of channels with at least one local subscriber (for tests and metrics).
+  std::size_t channel_count() const;
+
+ private:
+  struct shard;
+  std::vector<std::unique_ptr<shard>> shards_;
+  interest_hook hook_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::vector<std::uint32_t>> counts_;  // channel -> per-shard count
+};
+
+}  // namespace herald::sse

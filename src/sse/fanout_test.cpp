@@ -1,0 +1,89 @@
+#include "sse/fanout.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <thread>
+
+namespace herald::sse {
+namespace {
+
+struct recorder final : subscriber {
+  std::vector<frame> got;
+  void deliver(const frame& f) override { got.push_back(f); }
+};
+
+TEST(fanout, one_encoded_buffer_is_shared_by_every_subscriber) {
+  boost::asio::io_context a, b;
+  std::vector<std::pair<std::string, bool>> interest;
+  fanout f({a.get_executor(), b.get_executor()},
+           [&](const std::string& ch, bool on) { interest.emplace_back(ch, on); });
+  recorder r1, r2, r3, other;
+  f.subscribe(0, "c:1", &r1);
+  f.subscribe(0, "c:1", &r2);
+  f.subscribe(1, "c:1", &r3);
+  f.subscribe(1, "c:2", &other);
+  f.publish(event{"c:1", "scan.progress", "{\"checked\": 1}", ""});
+  a.run();
+  b.run();
+  ASSERT_EQ(r1.got.size(), 1u);
+  ASSERT_EQ(r2.got.size(), 1u);
+  ASSERT_EQ(r3.got.size(), 1u);
+  EXPECT_TRUE(other.got.empty());
+  EXPECT_EQ(r1.got[0].get(), r2.got[0].get());  // same buffer, not a copy
+  EXPECT_EQ(r1.got[0].get(), r3.got[0].get());
+  EXPECT_EQ(*r1.got[0], "event: scan.progress\ndata: {\"checked\": 1}\n\n");
+  EXPECT_EQ(interest.size(), 2u);  // c:1 and c:2 appeared once each
+}
+
+TEST(fanout, interest_follows_first_and_last_subscriber) {
+  boost::asio::io_context a, b;
+  std::vector<std::pair<std::string, bool>> interest;
+  fanout f({a.get_executor(), b.get_executor()},
+           [&](const std::string& ch, bool on) { interest.emplace_back(ch, on); });
+  recorder r1, r2;
+  f.subscribe(0, "x", &r1);
+  f.subscribe(1, "x", &r2);
+  f.unsubscribe(0, "x", &r1);
+  EXPECT_EQ(interest.size(), 1u);
+  f.unsubscribe(1, "x", &r2);
+  ASSERT_EQ(interest.size(), 2u);
+  EXPECT_EQ(interest[1], std::make_pair(std::string("x"), false));
+  EXPECT_EQ(f.channel_count(), 0u);
+  f.publish(event{"x", "a.end", "{}", ""});
+  a.run();
+  b.run();
+  EXPECT_TRUE(r1.got.empty());
+  EXPECT_TRUE(r2.got.empty());
+}
+
+TEST(fanout, unsubscribing_an_unknown_subscriber_is_harmless) {
+  boost::asio::io_context a;
+  fanout f({a.get_executor()}, nullptr);
+  recorder r;
+  f.unsubscribe(0, "nope", &r);
+  f.subscribe(0, "x", &r);
+  recorder other;
+  f.unsubscribe(0, "x", &other);
+  EXPECT_EQ(f.channel_count(), 1u);
+}
+
+TEST(fanout, publish_from_another_thread_is_delivered_on_the_shard_thread) {
+  boost::asio::io_context a;
+  fanout f({a.get_executor()}, nullptr);
+  struct thread_recorder final : subscriber {
+    std::thread::id seen;
+    int n = 0;
+    void deliver(const frame&) override { seen = std::this_thread::get_id(); ++n; }
+  } r;
+  f.subscribe(0, "x", &r);
+  std::thread t([&] { f.publish(event{"x", "a.end", "{}", ""}); });
+  t.join();
+  a.run();
+  EXPECT_EQ(r.n, 1);
+  EXPECT_EQ(r.seen, std::this_thread::get_id());
+}
+
+}  // namespace
+}  // namespace herald::sse
