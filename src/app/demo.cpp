@@ -17,6 +17,7 @@
 #include "app/demo_page.hpp"
 #include "app/gateway.hpp"
 #include "app/run.hpp"
+#include "auth/api_key.hpp"
 #include "auth/token_verifier.hpp"
 #include "config/config_loader.hpp"
 

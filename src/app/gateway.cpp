@@ -16,10 +16,11 @@
 #include "app/configured_endpoint.hpp"
 #include "app/publish_request.hpp"
 #include "auth/api_key.hpp"
-#include "bus/local_bus.hpp"
+#include "bus/bus_factory.hpp"
 #include "core/metrics.hpp"
 #include "core/redact.hpp"
 #include "sse/encoder.hpp"
+#include "sse/event_type.hpp"
 
 namespace herald::app {
 
@@ -88,11 +89,6 @@ auto async_publish_all(bus::bus& b, std::vector<sse::event> events, Token&& toke
       token, std::move(events));
 }
 
-std::unique_ptr<bus::bus> make_event_bus(const bus::bus_config& cfg) {
-  if (cfg.kind == bus::bus_kind::local) return std::make_unique<bus::local_bus>();
-  throw std::runtime_error("bus kind 'redis' is not available in this build");
-}
-
 }  // namespace
 
 // -------------------------------------------------------------------------------------------------
@@ -131,7 +127,7 @@ class gateway::public_handler final : public net::request_handler {
       co_return with_cors(m, std::move(r));
     }
     // Like django-eventstream: `id: error` on stream-error blocks resumption.
-    if (m[http::field::last_event_id] == "error")
+    if (m["Last-Event-ID"] == "error")
       co_return with_cors(m, error_response(make_error(errc::bad_request, "Can't resume session after stream-error.")));
 
     auth::request_credentials creds;
@@ -291,7 +287,9 @@ gateway::gateway(config::gateway_config cfg) : cfg_(std::move(cfg)) {
     }
     endpoints_.push_back(std::make_unique<configured_endpoint>(e, *store_, *pool_));
   }
-  bus_ = make_event_bus(cfg_.bus);
+  auto b = bus::try_make_bus(cfg_.bus);
+  if (!b) throw std::runtime_error("bus: " + b.err().message);
+  bus_ = std::move(*b);
 
   public_handler_ = std::make_unique<public_handler>(*this);
   internal_handler_ = std::make_unique<internal_handler>(*this);
@@ -414,6 +412,11 @@ std::uint16_t gateway::public_port() const { return public_server_->port(); }
 std::uint16_t gateway::internal_port() const { return internal_server_->port(); }
 std::size_t gateway::stream_count() const { return public_server_->stream_count(); }
 
-void gateway::publish(sse::event e, bus::publish_done done) { bus_->publish(std::move(e), std::move(done)); }
+void gateway::publish(sse::event e, bus::publish_done done) {
+  bus_->publish(std::move(e), [done = std::move(done)](result<void> r) {
+    if (r) core_metrics::get().events_published.inc();
+    done(std::move(r));
+  });
+}
 
 }  // namespace herald::app

@@ -109,6 +109,20 @@ TEST(make_bus, builds_the_configured_kind) {
   EXPECT_FALSE(try_make_bus(c));
 }
 
+TEST(local_bus, delivers_synchronously_and_confirms_interest_at_once) {
+  auto b = make_bus(bus_config{});
+  std::vector<sse::event> got;
+  b->start([&](sse::event e) { got.push_back(std::move(e)); });
+  bool confirmed = false;
+  b->add_interest_confirmed("p:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:r", [&] { confirmed = true; });
+  EXPECT_TRUE(confirmed);
+  bool ok = false;
+  b->publish({"p:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:r", "scan.progress", "{}", ""},
+             [&](result<void> r) { ok = r.has_value(); });
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(got.size(), 1u);
+}
+
 TEST(redis_bus, refuses_publishes_before_start_and_after_stop) {
   auto c = redis_cfg();
   c.port = 1;  // nothing listens; the bus never connects

@@ -63,9 +63,19 @@ struct endpoint {
 struct shard_link {
   node_address node;
   endpoint sub, pub;
-  channel_set subscribed;                           // pub/sub channels (S)SUBSCRIBEd on sub.conn
-  channel_set confirmed;                            // ...of which Valkey confirmed the subscription
-  std::map<std::string, int, std::less<>> unsubs;  // cluster: our SUNSUBSCRIBEs not yet confirmed
+  channel_set subscribed;  // pub/sub channels (S)SUBSCRIBEd on sub.conn (sent, maybe not confirmed)
+  // Our (S)(UN)SUBSCRIBEs per channel whose confirmation push has not arrived yet. Confirmations
+  // come back in command order, so a channel is live when it is in `subscribed` with nothing in
+  // flight, and an sunsubscribe with nothing in flight was initiated by the server (slot moved).
+  std::map<std::string, int, std::less<>> in_flight;
+  bool live(std::string_view c) const { return subscribed.contains(c) && !in_flight.contains(c); }
+  // Counts one confirmation for `c`; false if none was expected.
+  bool confirm(std::string_view c) {
+    auto it = in_flight.find(c);
+    if (it == in_flight.end()) return false;
+    if (--it->second <= 0) in_flight.erase(it);
+    return true;
+  }
   bool removed = false;
   shard_link(node_address n, asio::io_context& ioc, const bus_config& c)
       : node(std::move(n)), sub(ioc, c), pub(ioc, c) {}
@@ -359,8 +369,7 @@ void redis_bus::impl::remove_link(shard_link& l) {
     if (auto c = std::move(ep.conn)) c->close();
   }
   l.subscribed.clear();
-  l.confirmed.clear();
-  l.unsubs.clear();
+  l.in_flight.clear();
 }
 
 void redis_bus::impl::connect(const std::shared_ptr<shard_link>& l, role r) {
@@ -404,8 +413,7 @@ void redis_bus::impl::on_up(const std::shared_ptr<shard_link>& l, role r) {
   if (r == role::subscriber) {
     // A new connection has no subscriptions: resubscribe everything this link should carry.
     l->subscribed.clear();
-    l->confirmed.clear();
-    l->unsubs.clear();
+    l->in_flight.clear();
     reconcile(*l);
   }
   update_ready();
@@ -418,8 +426,7 @@ void redis_bus::impl::on_down(const std::shared_ptr<shard_link>& l, role r, cons
   if (auto c = std::move(ep.conn)) c->close();
   if (r == role::subscriber) {
     l->subscribed.clear();
-    l->confirmed.clear();
-    l->unsubs.clear();
+    l->in_flight.clear();
   }
   ++ep.failures;
   bus_metrics::get().reconnects.inc();
@@ -484,11 +491,10 @@ void redis_bus::impl::reconcile(shard_link& l) {
 void redis_bus::impl::send_subscriptions(shard_link& l, const std::vector<std::string>& channels,
                                          bool subscribe) {
   if (!l.sub.conn) return;
+  for (const auto& c : channels) ++l.in_flight[c];
   if (cfg.cluster) {
-    for (const auto& c : channels) {
+    for (const auto& c : channels)
       l.sub.conn->send_subscribe(resp::format_command({subscribe ? "SSUBSCRIBE" : "SUNSUBSCRIBE", c}));
-      if (!subscribe) ++l.unsubs[c];
-    }
     return;
   }
   for (const auto& batch : subscription_tracker::batches(channels, subscribe_batch)) {
@@ -526,7 +532,7 @@ void redis_bus::impl::add_waiter(const std::string& channel, std::function<void(
   if (stopped || !tracker.contains(channel)) return;
   const auto p = codec.pubsub_channel(channel);
   const shard_link* l = owner_of(p);
-  if (l && l->confirmed.contains(p)) {
+  if (l && l->live(p)) {
     subscribed();
     return;
   }
@@ -576,26 +582,18 @@ void redis_bus::impl::on_push(shard_link& l, const redisReply& r) {
       return;
     }
     case push_kind::subscribe:
-    case push_kind::ssubscribe: {
-      auto channel = resp::element_text(r, 1);
-      if (!channel || (kind == push_kind::ssubscribe) != cfg.cluster) return;
-      l.confirmed.emplace(*channel);
-      on_confirmed(*channel);
-      return;
-    }
+    case push_kind::ssubscribe:
     case push_kind::unsubscribe: {
-      if (auto channel = resp::element_text(r, 1)) {
-        if (auto it = l.confirmed.find(*channel); it != l.confirmed.end()) l.confirmed.erase(it);
-      }
+      auto channel = resp::element_text(r, 1);
+      if (channel && l.confirm(*channel) && l.live(*channel)) on_confirmed(*channel);
       return;
     }
     case push_kind::sunsubscribe: {
       auto channel = resp::element_text(r, 1);
       if (!channel) return;
-      if (auto it = l.confirmed.find(*channel); it != l.confirmed.end()) l.confirmed.erase(it);
-      if (auto it = l.unsubs.find(*channel); it != l.unsubs.end()) {
-        if (--it->second <= 0) l.unsubs.erase(it);  // confirmation of our own SUNSUBSCRIBE
-        return;
+      if (l.confirm(*channel)) {
+        if (l.live(*channel)) on_confirmed(*channel);
+        return;  // confirmation of our own SUNSUBSCRIBE
       }
       // Server-initiated: the channel's slot moved to another shard (Redis 7 unsubscribes shard
       // channels of slots a node loses). Forget it here and resubscribe where the slot lives now.

@@ -160,12 +160,16 @@ TEST(redis_bus_cluster, events_on_channels_in_different_slots_reach_two_buses) {
   a.start(ca.as_sink());
   b.start(cb.as_sink());
   auto chans = channels_on_each_master(c);
+  std::vector<std::future<void>> confirmed;
   for (const auto& ch : chans) {
     ASSERT_FALSE(ch.empty());
     a.add_interest(ch);
-    b.add_interest(ch);
+    auto p = std::make_shared<std::promise<void>>();
+    confirmed.push_back(p->get_future());
+    b.add_interest_confirmed(ch, [p] { p->set_value(); });  // SSUBSCRIBE confirmed by its shard
   }
   ASSERT_TRUE(wait_until([&] { return a.ready() && b.ready(); }, 20s)) << a.last_error();
+  for (auto& f : confirmed) ASSERT_EQ(f.wait_for(20s), std::future_status::ready);
 
   // Each channel is SSUBSCRIBEd by both buses on the master that owns its slot, and nowhere else.
   for (int i = 0; i < 3; ++i) {

@@ -15,6 +15,7 @@
 #include "bus/bus_factory.hpp"
 #include "bus/message_codec.hpp"
 #include "bus/redis_bus.hpp"
+#include "bus/resp.hpp"
 #include "bus/test_redis_server.hpp"
 #include "core/metrics.hpp"
 
@@ -355,17 +356,19 @@ TEST(redis_bus_integration, auth_with_requirepass_and_with_an_acl_user) {
     ASSERT_TRUE(ca.wait_for_id("1"));
   }
   {
-    redis_server srv({"--user", "herald", "on", ">acl-pw-77", "~*", "&*", "+@all", "--user", "default", "off"});
+    // The least-privilege ACL documented in docs/scaling-and-bus.md (native mode, single node).
+    redis_server srv({"--user", "herald", "on", ">acl-pw-77", "resetchannels", "&herald:*", "-@all", "+ping",
+                      "+publish", "+subscribe", "+unsubscribe", "--user", "default", "off"});
     auto c = cfg_for(srv.port());
     c.username = "herald";
     c.password = "acl-pw-77";
     redis_bus a(c);
     collector ca;
     a.start(ca.as_sink());
-    a.add_interest(channel("acl"));
+    auto sub = std::make_shared<std::promise<void>>();
+    a.add_interest_confirmed(channel("acl"), [sub] { sub->set_value(); });
     ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
-    sync_client cli(srv.port(), "acl-pw-77", "herald");
-    ASSERT_TRUE(wait_until([&] { return cli.numsub("herald:" + channel("acl")) == 1; }));
+    ASSERT_EQ(sub->get_future().wait_for(10s), std::future_status::ready);
     ASSERT_TRUE(publish_sync(a, ev(channel("acl"), "2")));
     ASSERT_TRUE(ca.wait_for_id("2"));
   }
@@ -486,6 +489,68 @@ TEST(redis_bus_integration, backlog_cap_and_lost_replies_answer_unavailable) {
   EXPECT_EQ(lost.ok(), 0u);
   for (const auto& e : lost.errors()) EXPECT_EQ(e.code, errc::unavailable);
   EXPECT_EQ(lost.errors().size(), 10u);
+}
+
+TEST(redis_bus_integration, backlog_is_also_capped_in_bytes) {
+  redis_server srv;
+  const std::string big(900, 'x');
+  const auto ch = channel("bytes");
+  // Size of one PUBLISH on the wire (single-digit ids: all the same size); room for 4.5 of them.
+  message_codec codec(bus_mode::native, "herald:", "events_channel");
+  const auto one = resp::format_command({"PUBLISH", "herald:" + ch, *codec.encode(ev(ch, "0", big))}).size();
+  auto c = cfg_for(srv.port());
+  c.max_pending_publish_bytes = one * 9 / 2;
+  redis_bus a(c);
+  a.start([](sse::event) {});
+  ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
+  srv.pause();
+  outcomes out;
+  for (int i = 0; i < 10; ++i) a.publish(ev(ch, std::to_string(i), big), out.done());
+  ASSERT_TRUE(wait_until([&] { return out.answered() == 6; }));
+  for (const auto& e : out.errors()) EXPECT_TRUE(e.message.starts_with("bus backlog full")) << e.message;
+  EXPECT_EQ(a.pending_publishes(), 4u);
+  srv.resume();
+  ASSERT_TRUE(out.wait_all());
+  EXPECT_EQ(out.ok(), 4u);
+}
+
+TEST(redis_bus_integration, add_interest_confirmed_means_the_next_publish_is_received) {
+  redis_server srv;
+  redis_bus a(cfg_for(srv.port())), b(cfg_for(srv.port()));
+  collector ca;
+  a.start(ca.as_sink());
+  b.start([](sse::event) {});
+  ASSERT_TRUE(wait_until([&] { return a.ready() && b.ready(); })) << a.last_error();
+
+  // No polling of PUBSUB NUMSUB: the callback alone says the subscription is live.
+  for (int i = 0; i < 30; ++i) {
+    const auto ch = channel("confirmed-" + std::to_string(i));
+    auto p = std::make_shared<std::promise<void>>();
+    a.add_interest_confirmed(ch, [p] { p->set_value(); });
+    ASSERT_EQ(p->get_future().wait_for(5s), std::future_status::ready) << i;
+    ASSERT_TRUE(publish_sync(b, ev(ch, "c-" + std::to_string(i))));
+  }
+  ASSERT_TRUE(ca.wait_for(30));
+  EXPECT_EQ(ca.id_counts().size(), 30u);
+
+  // Already subscribed: the callback runs at once (on the bus thread).
+  auto again = std::make_shared<std::promise<void>>();
+  a.add_interest_confirmed(channel("confirmed-0"), [again] { again->set_value(); });
+  EXPECT_EQ(again->get_future().wait_for(5s), std::future_status::ready);
+
+  // While Valkey is down the callback waits for the reconnect and resubscribe.
+  srv.kill9();
+  ASSERT_TRUE(wait_until([&] { return !a.ready(); }));
+  auto later = std::make_shared<std::promise<void>>();
+  auto later_f = later->get_future();
+  const auto ch = channel("confirmed-late");
+  a.add_interest_confirmed(ch, [later] { later->set_value(); });
+  EXPECT_EQ(later_f.wait_for(200ms), std::future_status::timeout);
+  srv.start();
+  ASSERT_EQ(later_f.wait_for(20s), std::future_status::ready);
+  ASSERT_TRUE(wait_until([&] { return b.ready(); }, 20s));
+  ASSERT_TRUE(publish_sync(b, ev(ch, "late")));
+  ASSERT_TRUE(ca.wait_for_id("late"));
 }
 
 TEST(redis_bus_integration, stop_answers_every_publish_in_flight) {
