@@ -143,9 +143,9 @@ def summary(results_dir: Path) -> str:
     fo = by("fanout")
     if fo:
         out.append("## fanout — 5,000 subscribers on one channel, ~220-byte events\n")
-        out.append("CPU per delivery = server process time (utime+stime) + the server core's softirq time "
-                   "(the loopback delivery work the kernel does not charge to the process), over the delivery "
-                   "window. `× floor` divides by the floor's flat-out cost (one event per write, and 10 per write); "
+        out.append("CPU per delivery = server process time (utime+stime) + ksoftirqd on the server core (loopback "
+                   "delivery work the kernel deferred), over the delivery window, divided by deliveries. "
+                   "`× floor` divides by the floor's flat-out cost (one event per write, and 10 per write); "
                    f"floor 1/write = {fmt(f1, 2)} µs, 10/write = {fmt(f10, 2)} µs.\n")
         rows = []
         for r in fo:

@@ -64,7 +64,7 @@ TEST(publish_request, bad_input_names_the_problem) {
       {R"({"events":[]})", errc::bad_request, "non-empty"},
       {R"({"events":[{},{},{},{}]})", errc::payload_too_large, "at most 3"},
       {R"({"events":[{"channel":")" + channel + R"(","event":"scan.end","data":{}},{"channel":"x"}]})",
-       errc::bad_request, "events[1]"},
+       errc::unprocessable, "events[1]"},
   };
   for (const auto& c : cases) {
     auto r = parse_publish_body(c.body, limits());

@@ -1,6 +1,7 @@
-// Reconnect delays: exponential growth with "full jitter" (a uniformly random delay up to the current
-// ceiling) so that many Herald nodes that lost the same Valkey do not reconnect in lock-step.
-// Pure: no clock, no timers; the caller sleeps. Owner: one connection slot of redis_bus (bus thread only).
+// Reconnect delays: exponential growth with "full jitter" (a uniformly random delay up to the
+// current ceiling) so that many Herald nodes that lost the same Valkey do not reconnect in
+// lock-step. Pure: no clock, no timers; the caller sleeps. Owner: one connection slot of redis_bus
+// (bus thread only).
 #pragma once
 
 #include <chrono>
@@ -11,8 +12,9 @@ namespace herald::bus {
 
 class backoff {
  public:
-  // Delays are drawn from [min, ceiling] where ceiling = min(max, min * 2^attempt). The floor keeps a
-  // dead server from being hammered in a tight loop; the first delay after reset() is exactly `min`.
+  // Delays are drawn from [min, ceiling] where ceiling = min(max, min * 2^attempt). The floor keeps
+  // a dead server from being hammered in a tight loop; the first delay after reset() is exactly
+  // `min`.
   backoff(std::chrono::milliseconds min, std::chrono::milliseconds max, std::uint64_t seed);
   backoff(std::chrono::milliseconds min, std::chrono::milliseconds max);  // random seed
 

@@ -57,7 +57,8 @@ TEST(backoff, many_attempts_do_not_overflow) {
 }
 
 TEST(backoff, same_seed_same_sequence) {
-  backoff a(milliseconds(100), milliseconds(5000), 11), b(milliseconds(100), milliseconds(5000), 11);
+  backoff a(milliseconds(100), milliseconds(5000), 11),
+      b(milliseconds(100), milliseconds(5000), 11);
   for (int i = 0; i < 50; ++i) EXPECT_EQ(a.next(), b.next());
 }
 

@@ -30,11 +30,11 @@ struct bus_config {
   std::uint32_t reconnect_min_ms = 100;   // backoff start, doubled per failure, with full jitter
   std::uint32_t reconnect_max_ms = 5000;
   std::uint32_t max_pending_publishes = 10000;  // pipelined PUBLISHes awaiting replies before 503
-  // Added by the redis bus (defaults are fine for production; tests shorten them).
-  std::uint32_t connect_timeout_ms = 3000;   // resolve + connect + AUTH + PING, per attempt
-  std::uint32_t command_timeout_ms = 10000;  // a connection whose oldest reply is this late is dropped
-  std::uint32_t max_message_bytes = 1 << 20; // larger bus messages are refused (publish) / dropped (receive)
-  std::uint64_t max_pending_publish_bytes = 64ull << 20;  // bytes of unacknowledged PUBLISHes before 503
+  // Added with the redis bus; the defaults suit production (tests shorten the timeouts).
+  std::uint64_t max_pending_publish_bytes = 64ull << 20;  // ...and their bytes, before 503
+  std::uint32_t connect_timeout_ms = 3000;    // resolve + connect + AUTH + PING, per attempt
+  std::uint32_t command_timeout_ms = 10000;   // oldest reply this late: drop the connection
+  std::uint32_t max_message_bytes = 1 << 20;  // refused on publish, dropped on receipt
 };
 
 }  // namespace herald::bus

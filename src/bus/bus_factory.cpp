@@ -16,10 +16,11 @@ error config_error(std::string msg) { return make_error(errc::invalid_config, st
 result<void> check_scheme(std::string_view scheme, std::string_view source) {
   if (scheme == "redis") return {};
   if (scheme == "rediss")
-    return config_error(std::string(source) +
-                        " \"rediss\" (TLS) is not supported: Debian 12's hiredis 0.14 has no TLS. "
-                        "Reach Valkey over a private network or a TLS tunnel (e.g. stunnel) and use "
-                        "\"redis\"");
+    return config_error(
+        std::string(source) +
+        " \"rediss\" (TLS) is not supported: Debian 12's hiredis 0.14 has no TLS. "
+        "Reach Valkey over a private network or a TLS tunnel (e.g. stunnel) and use "
+        "\"redis\"");
   return config_error(std::string(source) + " \"" + std::string(scheme) +
                       "\" is not supported (use \"redis\")");
 }
@@ -35,15 +36,19 @@ result<void> check_bus_config(const bus_config& c) {
     return config_error("bus.compat_channel must not be empty in compat mode");
   if (c.cluster && c.mode == bus_mode::compat)
     return config_error(
-        "bus.mode \"compat\" cannot be combined with bus.cluster = true: django-eventstream publishes "
-        "with classic PUBLISH on one channel, which Redis/Valkey Cluster broadcasts to every node, so "
+        "bus.mode \"compat\" cannot be combined with bus.cluster = true: django-eventstream "
+        "publishes "
+        "with classic PUBLISH on one channel, which Redis/Valkey Cluster broadcasts to every node, "
+        "so "
         "set cluster = false and point bus.host/bus.port at any one node of the cluster");
   for (const auto& n : c.cluster_nodes)
-    if (auto a = parse_node_address(n); !a) return config_error("bus.cluster_nodes: " + a.err().message);
+    if (auto a = parse_node_address(n); !a)
+      return config_error("bus.cluster_nodes: " + a.err().message);
   if (c.reconnect_min_ms == 0) return config_error("bus.reconnect_min_ms must be at least 1");
   if (c.reconnect_max_ms < c.reconnect_min_ms)
     return config_error("bus.reconnect_max_ms must not be below bus.reconnect_min_ms");
-  if (c.max_pending_publishes == 0) return config_error("bus.max_pending_publishes must be at least 1");
+  if (c.max_pending_publishes == 0)
+    return config_error("bus.max_pending_publishes must be at least 1");
   if (c.connect_timeout_ms == 0 || c.command_timeout_ms == 0)
     return config_error("bus connect/command timeouts must be at least 1 ms");
   if (c.max_message_bytes < 256) return config_error("bus.max_message_bytes must be at least 256");

@@ -1,5 +1,6 @@
-// Bus metrics beyond core_metrics::bus_invalid_messages, registered once in the process-wide registry
-// (so every bus instance in a process adds to the same series). Thread-safety: relaxed atomics.
+// Bus metrics beyond core_metrics::bus_invalid_messages, registered once in the process-wide
+// registry (so every bus instance in a process adds to the same series). Thread-safety: relaxed
+// atomics.
 #pragma once
 
 #include "core/metrics.hpp"

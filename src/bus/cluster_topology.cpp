@@ -67,7 +67,7 @@ std::optional<redirect> parse_redirect(std::string_view e) {
 
 result<cluster_topology> cluster_topology::from_cluster_slots(const redisReply& reply,
                                                               const node_address& queried) {
-  auto bad = [](std::string why) {
+  auto bad = [](const std::string& why) {
     return make_error(errc::unavailable, "unexpected CLUSTER SLOTS reply: " + why);
   };
   if (resp::is_error(reply)) return make_error(errc::unavailable, std::string(resp::text(reply)));
@@ -81,21 +81,24 @@ result<cluster_topology> cluster_topology::from_cluster_slots(const redisReply& 
   std::vector<range> ranges;
   for (std::size_t i = 0; i < reply.elements; ++i) {
     const redisReply* e = reply.element[i];
-    if (!e || e->type != REDIS_REPLY_ARRAY || e->elements < 3) return bad("entry is not [start, end, node]");
+    if (!e || e->type != REDIS_REPLY_ARRAY || e->elements < 3)
+      return bad("entry is not [start, end, node]");
     const redisReply* s = e->element[0];
     const redisReply* t = e->element[1];
     const redisReply* m = e->element[2];
     if (s->type != REDIS_REPLY_INTEGER || t->type != REDIS_REPLY_INTEGER) return bad("slot bounds");
     if (s->integer < 0 || t->integer >= cluster_slot_count || s->integer > t->integer)
       return bad("slot range out of bounds");
-    if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 || m->element[1]->type != REDIS_REPLY_INTEGER)
+    if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
+        m->element[1]->type != REDIS_REPLY_INTEGER)
       return bad("node is not [host, port, ...]");
     std::string host(resp::text(*m->element[0]));
     long long port = m->element[1]->integer;
     if (port <= 0 || port > 65535) return bad("port out of range");
     if (host.empty()) host = queried.host;
     if (host == "?") continue;  // endpoint unknown to the cluster: treat the range as uncovered
-    ranges.push_back({s->integer, t->integer, node_address{host, static_cast<std::uint16_t>(port)}});
+    ranges.push_back(
+        {s->integer, t->integer, node_address{host, static_cast<std::uint16_t>(port)}});
   }
 
   cluster_topology t;
@@ -104,11 +107,13 @@ result<cluster_topology> cluster_topology::from_cluster_slots(const redisReply& 
   t.masters_.erase(std::unique(t.masters_.begin(), t.masters_.end()), t.masters_.end());
   t.slot_owner_.assign(cluster_slot_count, -1);
   for (const auto& r : ranges) {
-    auto idx = std::lower_bound(t.masters_.begin(), t.masters_.end(), r.master) - t.masters_.begin();
-    for (long long s = r.start; s <= r.end; ++s) t.slot_owner_[static_cast<std::size_t>(s)] =
-        static_cast<std::int32_t>(idx);
+    auto idx =
+        std::lower_bound(t.masters_.begin(), t.masters_.end(), r.master) - t.masters_.begin();
+    for (long long s = r.start; s <= r.end; ++s)
+      t.slot_owner_[static_cast<std::size_t>(s)] = static_cast<std::int32_t>(idx);
   }
-  t.uncovered_ = static_cast<std::size_t>(std::count(t.slot_owner_.begin(), t.slot_owner_.end(), -1));
+  t.uncovered_ =
+      static_cast<std::size_t>(std::count(t.slot_owner_.begin(), t.slot_owner_.end(), -1));
   return t;
 }
 

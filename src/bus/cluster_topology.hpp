@@ -1,15 +1,15 @@
 // Valkey/Redis Cluster topology as the bus needs it: which master serves each slot. Built from a
-// CLUSTER SLOTS reply (available on Redis >= 3 and Valkey; simpler to walk than CLUSTER SHARDS and it
-// lists exactly the masters with their slot ranges). Pure: parsing and lookups, no I/O.
+// CLUSTER SLOTS reply (available on Redis >= 3 and Valkey; simpler to walk than CLUSTER SHARDS and
+// it lists exactly the masters with their slot ranges). Pure: parsing and lookups, no I/O.
 #pragma once
+
+#include <hiredis/hiredis.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <hiredis/hiredis.h>
 
 #include "core/result.hpp"
 
@@ -36,8 +36,8 @@ std::optional<redirect> parse_redirect(std::string_view error_text);
 
 class cluster_topology {
  public:
-  // `queried` is the node that answered; a master reported with an empty host means "the address you
-  // used to reach me" (cluster-preferred-endpoint-type unknown-endpoint / announce settings).
+  // `queried` is the node that answered; a master reported with an empty host means "the address
+  // you used to reach me" (cluster-preferred-endpoint-type unknown-endpoint / announce settings).
   static result<cluster_topology> from_cluster_slots(const redisReply& reply,
                                                      const node_address& queried);
 
@@ -48,8 +48,8 @@ class cluster_topology {
   std::size_t uncovered_slots() const noexcept { return uncovered_; }
 
  private:
-  std::vector<node_address> masters_;       // sorted, unique
-  std::vector<std::int32_t> slot_owner_;   // index into masters_, -1 = uncovered
+  std::vector<node_address> masters_;     // sorted, unique
+  std::vector<std::int32_t> slot_owner_;  // index into masters_, -1 = uncovered
   std::size_t uncovered_ = 16384;         // a default-constructed topology covers nothing
 };
 

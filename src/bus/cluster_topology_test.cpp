@@ -8,7 +8,9 @@
 namespace herald::bus {
 namespace {
 
-std::string bulk(std::string_view s) { return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n"; }
+std::string bulk(std::string_view s) {
+  return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n";
+}
 std::string num(long long v) { return ":" + std::to_string(v) + "\r\n"; }
 std::string node(std::string_view host, int port) {
   return "*3\r\n" + bulk(host) + num(port) + bulk("0123456789abcdef0123456789abcdef01234567");
@@ -45,7 +47,8 @@ TEST(cluster_topology, maps_every_slot_to_its_master) {
 }
 
 TEST(cluster_topology, several_ranges_per_master_and_gaps) {
-  auto reply = parse("*2\r\n" + range(0, 99, node("10.0.0.1", 6379)) + range(200, 16383, node("10.0.0.1", 6379)));
+  auto reply = parse("*2\r\n" + range(0, 99, node("10.0.0.1", 6379)) +
+                     range(200, 16383, node("10.0.0.1", 6379)));
   auto t = cluster_topology::from_cluster_slots(*reply, queried);
   ASSERT_TRUE(t);
   EXPECT_EQ(t->masters().size(), 1u);
@@ -67,8 +70,10 @@ TEST(cluster_topology, refuses_errors_and_malformed_replies) {
       *parse("-ERR This instance has cluster support disabled\r\n"), queried));
   EXPECT_FALSE(cluster_topology::from_cluster_slots(*parse(":1\r\n"), queried));
   EXPECT_FALSE(cluster_topology::from_cluster_slots(*parse("*1\r\n*2\r\n:0\r\n:5\r\n"), queried));
-  EXPECT_FALSE(cluster_topology::from_cluster_slots(*parse("*1\r\n" + range(5, 2, node("h", 1))), queried));
-  EXPECT_FALSE(cluster_topology::from_cluster_slots(*parse("*1\r\n" + range(0, 16384, node("h", 1))), queried));
+  EXPECT_FALSE(
+      cluster_topology::from_cluster_slots(*parse("*1\r\n" + range(5, 2, node("h", 1))), queried));
+  EXPECT_FALSE(cluster_topology::from_cluster_slots(
+      *parse("*1\r\n" + range(0, 16384, node("h", 1))), queried));
 }
 
 TEST(cluster_topology, default_covers_nothing) {

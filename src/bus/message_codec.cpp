@@ -110,8 +110,8 @@ result<sse::event> message_codec::decode(std::string_view pubsub_channel,
       return invalid("compat message on unexpected pub/sub channel");
     auto type = string_member(o, "event_type");
     if (!type) return std::move(type).err();
-    // django-eventstream sends data as json.dumps(data): a JSON text inside a JSON string. The text is
-    // exactly what goes on the SSE data: lines, so it is passed through without re-parsing.
+    // django-eventstream sends data as json.dumps(data): a JSON text inside a JSON string. The text
+    // is exactly what goes on the SSE data: lines, so it is passed through without re-parsing.
     auto data = string_member(o, "data");
     if (!data) return std::move(data).err();
     e.type.assign(*type);
@@ -167,13 +167,27 @@ std::string python_json_dumps_string(std::string_view s) {
     if (c < 0x80) {
       ++i;
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
         default:
           if (c < 0x20 || c == 0x7f)
             u16(c);
@@ -216,10 +230,17 @@ bool is_valid_utf8(std::string_view s) noexcept {
     }
     std::size_t len;
     std::uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
-    else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
-    else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
-    else return false;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      cp = c & 0x07;
+    } else
+      return false;
     if (i + len > n) return false;
     for (std::size_t k = 1; k < len; ++k) {
       if ((p[i + k] & 0xc0) != 0x80) return false;

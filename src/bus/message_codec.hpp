@@ -3,14 +3,17 @@
 // native: pub/sub channel = <prefix><herald channel>; payload = Herald's own compact JSON
 //   {"channel":"<herald channel>","event":"<type>","data":"<payload text>","id":"<sse id>"}
 //   with "id" omitted when empty. "data" is always a JSON string holding the SSE payload text.
-// compat: pub/sub channel = <compat_channel> (django-eventstream's "events_channel"); payload exactly as
+// compat: pub/sub channel = <compat_channel> (django-eventstream's "events_channel"); payload
+// exactly as
 //   django-eventstream's send_event builds it (research §2):
-//   json.dumps({"channel": ch, "event_type": t, "data": <json text as a string>, "pub_id": "42" | None})
-//   Python's default separators (", " and ": ") and ensure_ascii=True. Herald emits pub_id null when
-//   the event has no id, else the id string. Decoding also accepts the 3-key form of 5.3.0-5.3.2.
+//   json.dumps({"channel": ch, "event_type": t, "data": <json text as a string>, "pub_id": "42" |
+//   None}) Python's default separators (", " and ": ") and ensure_ascii=True. Herald emits pub_id
+//   null when the event has no id, else the id string. Decoding also accepts the 3-key form
+//   of 5.3.0-5.3.2.
 //
-// Decoding is strict about types and channel names (tenancy::parse_channel_name) because messages come
-// from any process that can reach Valkey; a refusal is an errc::bad_request with a short reason.
+// Decoding is strict about types and channel names (tenancy::parse_channel_name) because messages
+// come from any process that can reach Valkey; a refusal is an errc::bad_request with a short
+// reason.
 #pragma once
 
 #include <cstddef>
@@ -33,11 +36,12 @@ class message_codec {
   // The pub/sub channel that carries `herald_channel` (compat: always compat_channel).
   std::string pubsub_channel(std::string_view herald_channel) const;
 
-  // Refuses (errc::unprocessable) an invalid Herald channel name, an empty type, and text that is not
-  // valid UTF-8 (it could not be decoded by the receivers, nor by Python's json.loads).
+  // Refuses (errc::unprocessable) an invalid Herald channel name, an empty type, and text that is
+  // not valid UTF-8 (it could not be decoded by the receivers, nor by Python's json.loads).
   result<std::string> encode(const sse::event& e) const;
 
-  // `pubsub_channel` is where the message arrived; native mode checks it matches the payload's channel.
+  // `pubsub_channel` is where the message arrived; native mode checks it matches the payload's
+  // channel.
   result<sse::event> decode(std::string_view pubsub_channel, std::string_view payload) const;
 
  private:

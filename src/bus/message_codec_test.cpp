@@ -23,19 +23,23 @@ sse::event ev(std::string type, std::string data, std::string id = {}) {
 TEST(compat_codec, encodes_exactly_like_python_json_dumps) {
   auto out = compat().encode(ev("scan.progress", "{\"checked\": 1}"));
   ASSERT_TRUE(out);
-  EXPECT_EQ(*out,
-            "{\"channel\": \"prowler:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:scan-1\", \"event_type\": "
-            "\"scan.progress\", \"data\": \"{\\\"checked\\\": 1}\", \"pub_id\": null}");
+  EXPECT_EQ(
+      *out,
+      "{\"channel\": \"prowler:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:scan-1\", \"event_type\": "
+      "\"scan.progress\", \"data\": \"{\\\"checked\\\": 1}\", \"pub_id\": null}");
 }
 
-// Python: data = '{"t": "h\u00e9 \U0001F600 \x7f \x1f \u2028 /"}' (real characters), then json.dumps.
+// Python: data = '{"t": "h\u00e9 \U0001F600 \x7f \x1f \u2028 /"}' (real characters), then
+// json.dumps.
 TEST(compat_codec, escapes_non_ascii_and_controls_like_ensure_ascii) {
-  auto out = compat().encode(ev("scan.progress", "{\"t\": \"h\xC3\xA9 \xF0\x9F\x98\x80 \x7f \x1f \xE2\x80\xA8 /\"}"));
+  auto out = compat().encode(
+      ev("scan.progress", "{\"t\": \"h\xC3\xA9 \xF0\x9F\x98\x80 \x7f \x1f \xE2\x80\xA8 /\"}"));
   ASSERT_TRUE(out);
-  EXPECT_EQ(*out,
-            "{\"channel\": \"prowler:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:scan-1\", \"event_type\": "
-            "\"scan.progress\", \"data\": \"{\\\"t\\\": \\\"h\\u00e9 \\ud83d\\ude00 \\u007f \\u001f "
-            "\\u2028 /\\\"}\", \"pub_id\": null}");
+  EXPECT_EQ(
+      *out,
+      "{\"channel\": \"prowler:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:scan-1\", \"event_type\": "
+      "\"scan.progress\", \"data\": \"{\\\"t\\\": \\\"h\\u00e9 \\ud83d\\ude00 \\u007f \\u001f "
+      "\\u2028 /\\\"}\", \"pub_id\": null}");
 }
 
 TEST(compat_codec, short_escapes_match_python) {
@@ -55,9 +59,10 @@ TEST(compat_codec, all_pub_channels_are_the_compat_channel) {
 }
 
 TEST(compat_codec, decodes_the_four_key_form) {
-  auto e = compat().decode("events_channel",
-                           R"({"channel": ")" + ch +
-                               R"(", "event_type": "scan.progress", "data": "{\"checked\": 1}", "pub_id": "42"})");
+  auto e = compat().decode(
+      "events_channel",
+      R"({"channel": ")" + ch +
+          R"(", "event_type": "scan.progress", "data": "{\"checked\": 1}", "pub_id": "42"})");
   ASSERT_TRUE(e) << e.err().message;
   EXPECT_EQ(e->channel, ch);
   EXPECT_EQ(e->type, "scan.progress");
@@ -66,12 +71,14 @@ TEST(compat_codec, decodes_the_four_key_form) {
 }
 
 TEST(compat_codec, decodes_pub_id_null_and_the_three_key_form) {
-  auto a = compat().decode("events_channel", R"({"channel": ")" + ch +
-                                                 R"(", "event_type": "message", "data": "{}", "pub_id": null})");
+  auto a = compat().decode(
+      "events_channel",
+      R"({"channel": ")" + ch + R"(", "event_type": "message", "data": "{}", "pub_id": null})");
   ASSERT_TRUE(a) << a.err().message;
   EXPECT_EQ(a->id, "");
-  auto b = compat().decode("events_channel",
-                           R"({"channel": ")" + ch + R"(", "event_type": "message", "data": "{\"text\": \"hi\"}"})");
+  auto b = compat().decode(
+      "events_channel",
+      R"({"channel": ")" + ch + R"(", "event_type": "message", "data": "{\"text\": \"hi\"}"})");
   ASSERT_TRUE(b) << b.err().message;
   EXPECT_EQ(b->data, "{\"text\": \"hi\"}");
   EXPECT_EQ(b->id, "");
@@ -98,7 +105,8 @@ TEST(native_codec, prefixes_the_pubsub_channel) {
 TEST(native_codec, encodes_compact_json_and_round_trips) {
   auto bytes = native().encode(ev("scan.progress", "{\"checked\":1}", "abc"));
   ASSERT_TRUE(bytes);
-  EXPECT_EQ(*bytes, R"({"channel":")" + ch + R"(","event":"scan.progress","data":"{\"checked\":1}","id":"abc"})");
+  EXPECT_EQ(*bytes, R"({"channel":")" + ch +
+                        R"(","event":"scan.progress","data":"{\"checked\":1}","id":"abc"})");
   auto e = native().decode("herald:" + ch, *bytes);
   ASSERT_TRUE(e) << e.err().message;
   EXPECT_EQ(e->data, "{\"checked\":1}");
@@ -161,16 +169,23 @@ TEST(compat_codec, refuses_garbage) {
       {"missing channel", R"({"event_type": "m", "data": "x", "pub_id": null})"},
       {"missing event_type", R"({"channel": )" + good_ch + R"(, "data": "x", "pub_id": null})"},
       {"missing data", R"({"channel": )" + good_ch + R"(, "event_type": "m", "pub_id": null})"},
-      {"data is an object (json_encode=False)", R"({"channel": )" + good_ch + R"(, "event_type": "m", "data": {"a": 1}, "pub_id": null})"},
-      {"data is a number", R"({"channel": )" + good_ch + R"(, "event_type": "m", "data": 1, "pub_id": null})"},
+      {"data is an object (json_encode=False)",
+       R"({"channel": )" + good_ch + R"(, "event_type": "m", "data": {"a": 1}, "pub_id": null})"},
+      {"data is a number",
+       R"({"channel": )" + good_ch + R"(, "event_type": "m", "data": 1, "pub_id": null})"},
       {"channel is a number", R"({"channel": 5, "event_type": "m", "data": "x", "pub_id": null})"},
       {"event_type is null", R"({"channel": )" + good_ch + R"(, "event_type": null, "data": "x"})"},
-      {"pub_id is a number", R"({"channel": )" + good_ch + R"(, "event_type": "m", "data": "x", "pub_id": 42})"},
-      {"not a Herald channel", R"({"channel": "test", "event_type": "m", "data": "x", "pub_id": null})"},
-      {"tenant is not a uuid", R"({"channel": "prowler:tenant:scan", "event_type": "m", "data": "x"})"},
-      {"four segments", R"({"channel": "p:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:a:b", "event_type": "m", "data": "x"})"},
+      {"pub_id is a number",
+       R"({"channel": )" + good_ch + R"(, "event_type": "m", "data": "x", "pub_id": 42})"},
+      {"not a Herald channel",
+       R"({"channel": "test", "event_type": "m", "data": "x", "pub_id": null})"},
+      {"tenant is not a uuid",
+       R"({"channel": "prowler:tenant:scan", "event_type": "m", "data": "x"})"},
+      {"four segments",
+       R"({"channel": "p:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:a:b", "event_type": "m", "data": "x"})"},
       {"empty event type", R"({"channel": )" + good_ch + R"(, "event_type": "", "data": "x"})"},
-      {"invalid utf-8", "{\"channel\": " + good_ch + ", \"event_type\": \"m\", \"data\": \"\xff\"}"},
+      {"invalid utf-8",
+       "{\"channel\": " + good_ch + ", \"event_type\": \"m\", \"data\": \"\xff\"}"},
       {"deeply nested", std::string(10000, '[') + std::string(10000, ']')},
   };
   for (const auto& c : cases) {
@@ -193,7 +208,8 @@ TEST(native_codec, refuses_garbage) {
   const std::string good_ch = "\"" + ch + "\"";
   const garbage_case cases[] = {
       {"not json", "{{{"},
-      {"compat format", R"({"channel": )" + good_ch + R"(, "event_type": "m", "data": "x", "pub_id": null})"},
+      {"compat format",
+       R"({"channel": )" + good_ch + R"(, "event_type": "m", "data": "x", "pub_id": null})"},
       {"data not a string", R"({"channel": )" + good_ch + R"(, "event": "m", "data": {"a": 1}})"},
       {"id not a string", R"({"channel": )" + good_ch + R"(, "event": "m", "data": "x", "id": 3})"},
       {"missing event", R"({"channel": )" + good_ch + R"(, "data": "x"})"},
@@ -203,7 +219,8 @@ TEST(native_codec, refuses_garbage) {
 
 TEST(codec_decode, refuses_oversized_messages) {
   message_codec c(bus_mode::compat, "herald:", "events_channel", 300);
-  std::string big = R"({"channel": ")" + ch + R"(", "event_type": "m", "data": ")" + std::string(400, 'x') + "\"}";
+  std::string big = R"({"channel": ")" + ch + R"(", "event_type": "m", "data": ")" +
+                    std::string(400, 'x') + "\"}";
   EXPECT_FALSE(c.decode("events_channel", big));
 }
 

@@ -36,8 +36,8 @@ namespace {
 enum class role { subscriber, publisher };
 const char* role_name(role r) { return r == role::subscriber ? "subscriber" : "publisher"; }
 
-// Channels per multi-channel SUBSCRIBE after a reconnect (classic pub/sub only; SSUBSCRIBE takes one
-// channel per command because all its channels must hash to one slot).
+// Channels per multi-channel SUBSCRIBE after a reconnect (classic pub/sub only; SSUBSCRIBE takes
+// one channel per command because all its channels must hash to one slot).
 constexpr std::size_t subscribe_batch = 128;
 // Invalid bus messages logged per second; the rest are only counted.
 constexpr int invalid_logs_per_second = 5;
@@ -58,8 +58,9 @@ struct endpoint {
         retry_timer(ioc) {}
 };
 
-// Both connections to one node (single-node mode: the only node; cluster: one master). Bus thread only;
-// held by shared_ptr so timers and connection callbacks can check `removed` through a weak_ptr.
+// Both connections to one node (single-node mode: the only node; cluster: one master). Bus thread
+// only; held by shared_ptr so timers and connection callbacks can check `removed` through a
+// weak_ptr.
 struct shard_link {
   node_address node;
   endpoint sub, pub;
@@ -82,7 +83,8 @@ struct shard_link {
   endpoint& ep(role r) { return r == role::subscriber ? sub : pub; }
 };
 
-// A publish accepted by publish(): the formatted command is kept so a MOVED answer can be retried once.
+// A publish accepted by publish(): the formatted command is kept so a MOVED answer can be retried
+// once.
 struct publish_job {
   std::uint16_t slot = 0;
   std::string command;
@@ -165,8 +167,8 @@ struct redis_bus::impl {
   void send_publish(const std::shared_ptr<publish_job>& job, shard_link& l);
   void finish(const std::shared_ptr<publish_job>& job, result<void> r);
   void request_refresh(std::string_view reason);
-  void run_refresh(std::shared_ptr<std::vector<node_address>> candidates, std::size_t i);
-  void apply_topology(cluster_topology t);
+  void run_refresh(const std::shared_ptr<std::vector<node_address>>& candidates, std::size_t i);
+  void apply_topology(const cluster_topology& t);
   void update_ready();
   void set_error(std::string e);
   std::string error_text() const;
@@ -242,7 +244,8 @@ void redis_bus::publish(sse::event e, publish_done done) {
   auto job = std::make_shared<publish_job>();
   const std::string channel = im_->codec.pubsub_channel(e.channel);
   job->slot = key_slot(channel);
-  job->command = resp::format_command({im_->cfg.cluster ? "SPUBLISH" : "PUBLISH", channel, *payload});
+  job->command =
+      resp::format_command({im_->cfg.cluster ? "SPUBLISH" : "PUBLISH", channel, *payload});
   job->done = std::move(done);
   job->bytes = job->command.size();
 
@@ -263,9 +266,10 @@ void redis_bus::publish(sse::event e, publish_done done) {
                im_->pending.load() > 1) {  // one event alone always fits
       im_->pending_bytes.fetch_sub(job->bytes);
       im_->pending.fetch_sub(1);
-      refused = make_error(errc::unavailable,
-                           "bus backlog full: " + std::to_string(im_->cfg.max_pending_publish_bytes) +
-                               " bytes of publishes are awaiting Valkey");
+      refused =
+          make_error(errc::unavailable,
+                     "bus backlog full: " + std::to_string(im_->cfg.max_pending_publish_bytes) +
+                         " bytes of publishes are awaiting Valkey");
     } else {
       bus_metrics::get().pending_publishes.inc();
       asio::post(im_->ioc, [im = im_.get(), job] { im->do_publish(job); });
@@ -320,7 +324,7 @@ std::string redis_bus::impl::error_text() const {
 }
 
 resp_connection::options redis_bus::impl::options_for(const node_address& n,
-                                                        std::string name) const {
+                                                      std::string name) const {
   resp_connection::options o;
   o.host = n.host;
   o.port = n.port;
@@ -390,7 +394,7 @@ void redis_bus::impl::connect(const std::shared_ptr<shard_link>& l, role r) {
     if (!link || link->removed || stopped || link->ep(r).conn.get() != raw) return;
     on_down(link, r, why);
   });
-  c->connect([this, w, r, raw](result<void> ok) {
+  c->connect([this, w, r, raw](const result<void>& ok) {
     auto link = w.lock();
     if (!link || link->removed || stopped || link->ep(r).conn.get() != raw) return;
     if (ok)
@@ -405,8 +409,8 @@ void redis_bus::impl::on_up(const std::shared_ptr<shard_link>& l, role r) {
   ep.up = true;
   ep.retry_backoff.reset();
   if (ep.failures > 0)
-    spdlog::info("bus: {} {} connected again after {} failed attempt(s)", role_name(r), l->node.str(),
-                 ep.failures);
+    spdlog::info("bus: {} {} connected again after {} failed attempt(s)", role_name(r),
+                 l->node.str(), ep.failures);
   else
     spdlog::info("bus: {} {} connected", role_name(r), l->node.str());
   ep.failures = 0;
@@ -419,7 +423,8 @@ void redis_bus::impl::on_up(const std::shared_ptr<shard_link>& l, role r) {
   update_ready();
 }
 
-void redis_bus::impl::on_down(const std::shared_ptr<shard_link>& l, role r, const std::string& why) {
+void redis_bus::impl::on_down(const std::shared_ptr<shard_link>& l, role r,
+                              const std::string& why) {
   auto& ep = l->ep(r);
   const bool was_up = ep.up;
   ep.up = false;
@@ -434,7 +439,8 @@ void redis_bus::impl::on_down(const std::shared_ptr<shard_link>& l, role r, cons
   update_ready();
   // Log the loss and the first failures; then one line per ten attempts while Valkey stays down.
   if (was_up)
-    spdlog::warn("bus: lost {} connection to {}: {}; reconnecting", role_name(r), l->node.str(), why);
+    spdlog::warn("bus: lost {} connection to {}: {}; reconnecting", role_name(r), l->node.str(),
+                 why);
   else if (ep.failures <= 3 || ep.failures % 10 == 0)
     spdlog::warn("bus: {} connection to {} failed (attempt {}): {}", role_name(r), l->node.str(),
                  ep.failures, why);
@@ -494,7 +500,8 @@ void redis_bus::impl::send_subscriptions(shard_link& l, const std::vector<std::s
   for (const auto& c : channels) ++l.in_flight[c];
   if (cfg.cluster) {
     for (const auto& c : channels)
-      l.sub.conn->send_subscribe(resp::format_command({subscribe ? "SSUBSCRIBE" : "SUNSUBSCRIBE", c}));
+      l.sub.conn->send_subscribe(
+          resp::format_command({subscribe ? "SSUBSCRIBE" : "SUNSUBSCRIBE", c}));
     return;
   }
   for (const auto& batch : subscription_tracker::batches(channels, subscribe_batch)) {
@@ -611,7 +618,8 @@ void redis_bus::impl::on_push(shard_link& l, const redisReply& r) {
           return;
         }
         spdlog::error("bus: {} refused a subscription: {}", l.node.str(), resp::printable(text));
-        set_error("subscription refused by " + l.node.str() + ": " + std::string(text.substr(0, 200)));
+        set_error("subscription refused by " + l.node.str() + ": " +
+                  std::string(text.substr(0, 200)));
       }
       return;
     }
@@ -662,7 +670,8 @@ void redis_bus::impl::do_publish(const std::shared_ptr<publish_job>& job) {
                               : (links.empty() ? nullptr : links.begin()->second.get());
   if (!l) {
     finish(job, make_error(errc::unavailable, "bus unavailable: no Valkey node serves slot " +
-                                                  std::to_string(job->slot) + " (" + error_text() + ")"));
+                                                  std::to_string(job->slot) + " (" + error_text() +
+                                                  ")"));
     return;
   }
   if (!l->pub.up || !l->pub.conn) {
@@ -696,13 +705,14 @@ void redis_bus::impl::send_publish(const std::shared_ptr<publish_job>& job, shar
             return;
           }
         }
-        finish(job, make_error(errc::unavailable,
-                               "bus unavailable: cluster topology is changing (" + text + "); retry"));
+        finish(job,
+               make_error(errc::unavailable,
+                          "bus unavailable: cluster topology is changing (" + text + "); retry"));
         return;
       }
     }
-    finish(job, make_error(errc::unavailable, "bus unavailable: Valkey refused the publish: " +
-                                                  text.substr(0, 200)));
+    finish(job, make_error(errc::unavailable,
+                           "bus unavailable: Valkey refused the publish: " + text.substr(0, 200)));
   });
 }
 
@@ -714,10 +724,12 @@ void redis_bus::impl::request_refresh(std::string_view reason) {
   }
   refreshing = true;
   spdlog::debug("bus: cluster topology refresh ({})", reason);
-  // At most one refresh per reconnect_min_ms, so a storm of MOVED/sunsubscribe costs one CLUSTER SLOTS.
+  // At most one refresh per reconnect_min_ms, so a storm of MOVED/sunsubscribe costs one CLUSTER
+  // SLOTS.
   const auto earliest = last_refresh + milliseconds(cfg.reconnect_min_ms);
   const auto now = std::chrono::steady_clock::now();
-  refresh_timer.expires_after(earliest > now ? earliest - now : std::chrono::steady_clock::duration(0));
+  refresh_timer.expires_after(earliest > now ? earliest - now
+                                             : std::chrono::steady_clock::duration(0));
   refresh_timer.async_wait([this](boost::system::error_code ec) {
     if (ec || stopped) return;
     // Seeds first, then the masters we know (a seed may be gone after scaling).
@@ -734,14 +746,15 @@ void redis_bus::impl::request_refresh(std::string_view reason) {
   });
 }
 
-void redis_bus::impl::run_refresh(std::shared_ptr<std::vector<node_address>> cands, std::size_t i) {
+void redis_bus::impl::run_refresh(const std::shared_ptr<std::vector<node_address>>& cands,
+                                  std::size_t i) {
   if (stopped) return;
   if (i >= cands->size()) {
     refreshing = false;
     refresh_again = false;
     const auto delay = refresh_backoff.next();
-    spdlog::warn("bus: no cluster node answered CLUSTER SLOTS ({}); retrying in {} ms", error_text(),
-                 delay.count());
+    spdlog::warn("bus: no cluster node answered CLUSTER SLOTS ({}); retrying in {} ms",
+                 error_text(), delay.count());
     refresh_timer.expires_after(delay);
     refresh_timer.async_wait([this](boost::system::error_code ec) {
       if (!ec && !stopped) request_refresh("retry");
@@ -751,7 +764,7 @@ void redis_bus::impl::run_refresh(std::shared_ptr<std::vector<node_address>> can
   const node_address node = (*cands)[i];
   auto c = resp_connection::create(ioc, options_for(node, "cluster topology"));
   refresh_conn = c;
-  c->connect([this, c, cands, i, node](result<void> ok) {
+  c->connect([this, c, cands, i, node](const result<void>& ok) {
     if (stopped) return;
     if (!ok) {
       set_error(ok.err().message);
@@ -801,12 +814,13 @@ void redis_bus::impl::run_refresh(std::shared_ptr<std::vector<node_address>> can
   });
 }
 
-void redis_bus::impl::apply_topology(cluster_topology t) {
+void redis_bus::impl::apply_topology(const cluster_topology& t) {
   const auto& masters = t.masters();
   // Links to nodes that are no longer masters go away (their in-flight publishes fail: 503).
   for (auto it = links.begin(); it != links.end();) {
     if (std::find(masters.begin(), masters.end(), it->first) == masters.end()) {
-      spdlog::info("bus: {} is no longer a cluster master; dropping its connections", it->first.str());
+      spdlog::info("bus: {} is no longer a cluster master; dropping its connections",
+                   it->first.str());
       remove_link(*it->second);
       it = links.erase(it);
     } else {
@@ -822,7 +836,8 @@ void redis_bus::impl::apply_topology(cluster_topology t) {
   }
   slot_owner.assign(cluster_slot_count, nullptr);
   for (std::uint32_t s = 0; s < cluster_slot_count; ++s)
-    if (const node_address* o = t.owner(static_cast<std::uint16_t>(s))) slot_owner[s] = links[*o].get();
+    if (const node_address* o = t.owner(static_cast<std::uint16_t>(s)))
+      slot_owner[s] = links[*o].get();
   have_topology = true;
   topology_complete = t.covers_all_slots();
   for (auto& [addr, l] : links) reconcile(*l);

@@ -1,27 +1,30 @@
 // The Valkey/Redis bus: events reach every Herald node through Valkey pub/sub.
 //
 // Connections: per Valkey node, one subscriber connection (SUBSCRIBE / SSUBSCRIBE only) and one
-// publisher connection (pipelined PUBLISH / SPUBLISH, replies matched in order). Single node: one node
-// (cfg.host:cfg.port). Cluster (cfg.cluster): one pair per master, found with CLUSTER SLOTS from the
-// seeds; channels routed by key_slot(pub/sub channel); the topology is refreshed on MOVED, on a
-// server-initiated sunsubscribe (its slot moved) and on connection loss, then subscriptions are
-// reconciled so every channel is SSUBSCRIBEd on the master that owns its slot.
+// publisher connection (pipelined PUBLISH / SPUBLISH, replies matched in order). Single node: one
+// node (cfg.host:cfg.port). Cluster (cfg.cluster): one pair per master, found with CLUSTER SLOTS
+// from the seeds; channels routed by key_slot(pub/sub channel); the topology is refreshed on MOVED,
+// on a server-initiated sunsubscribe (its slot moved) and on connection loss, then subscriptions
+// are reconciled so every channel is SSUBSCRIBEd on the master that owns its slot.
 //
-// Modes (message_codec.hpp): native subscribes <prefix><channel> only for channels with local interest
-// (add_interest/remove_interest); compat subscribes cfg.compat_channel once and ignores interest.
-// Exactly once: a node receives its own publishes through its subscription; nothing is short-circuited.
+// Modes (message_codec.hpp): native subscribes <prefix><channel> only for channels with local
+// interest (add_interest/remove_interest); compat subscribes cfg.compat_channel once and ignores
+// interest. Exactly once: a node receives its own publishes through its subscription; nothing is
+// short-circuited.
 //
 // Faults: a lost connection is retried with exponential backoff and full jitter; on reconnect the
 // subscriber re-AUTHs and resubscribes everything the subscription_tracker holds. ready() is false
-// while any connection is down (cluster: or a slot is uncovered). publish() answers errc::unavailable
-// at once while the publisher connection is down or cfg.max_pending_publishes are in flight, and for
-// every PUBLISH whose connection dies before Valkey acknowledged it. Never a silent drop.
+// while any connection is down (cluster: or a slot is uncovered). publish() answers
+// errc::unavailable at once while the publisher connection is down or cfg.max_pending_publishes are
+// in flight, and for every PUBLISH whose connection dies before Valkey acknowledged it. Never a
+// silent drop.
 //
-// Threads: the bus owns one io_context and one thread ("bus thread") that runs every connection, timer
-// and the sink. publish(), add_interest(), remove_interest(), ready(), describe() may be called from
-// any thread: they post to the bus thread (ready() reads an atomic). start()/stop() from one owner
-// thread, never from the sink. `done` callbacks run on the bus thread, or on the caller's thread when a
-// publish is refused up front. Lock order: post_mu_ then err_mu_ (see redis_bus.cpp).
+// Threads: the bus owns one io_context and one thread ("bus thread") that runs every connection,
+// timer and the sink. publish(), add_interest(), remove_interest(), ready(), describe() may be
+// called from any thread: they post to the bus thread (ready() reads an atomic). start()/stop()
+// from one owner thread, never from the sink. `done` callbacks run on the bus thread, or on the
+// caller's thread when a publish is refused up front. Lock order: post_mu_ then err_mu_ (see
+// redis_bus.cpp).
 #pragma once
 
 #include <cstddef>
@@ -46,7 +49,8 @@ class redis_bus final : public bus {
   void publish(sse::event e, publish_done done) override;
   void add_interest(const std::string& channel) override;
   void remove_interest(const std::string& channel) override;
-  void add_interest_confirmed(const std::string& channel, std::function<void()> subscribed) override;
+  void add_interest_confirmed(const std::string& channel,
+                              std::function<void()> subscribed) override;
   bool ready() const override;
   std::string describe() const override;
 

@@ -66,26 +66,35 @@ class test_cluster {
   test_cluster() {
     for (int i = 0; i < 3; ++i)
       nodes_.push_back(std::make_unique<redis_server>(
-          std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                                   "--cluster-node-timeout", "2000"},
+          std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
+                                   "nodes.conf", "--cluster-node-timeout", "2000",
+                                   // The buses log in as the least-privilege user documented in
+                                   // docs/scaling-and-bus.md; the default user stays for redis-cli.
+                                   "--user", "herald", "on", ">cluster-pw", "resetchannels",
+                                   "&herald:*", "-@all", "+ping", "+spublish", "+ssubscribe",
+                                   "+sunsubscribe", "+cluster|slots"},
           /*cluster_bus_port=*/true));
     std::vector<std::string> argv = {"redis-cli", "--cluster", "create"};
     for (auto& n : nodes_) argv.push_back("127.0.0.1:" + std::to_string(n->port()));
     argv.insert(argv.end(), {"--cluster-replicas", "0", "--cluster-yes"});
     std::string out;
-    if (testing::run(argv, &out) != 0) throw std::runtime_error("redis-cli --cluster create failed:\n" + out);
+    if (testing::run(argv, &out) != 0)
+      throw std::runtime_error("redis-cli --cluster create failed:\n" + out);
     // Every node must see the whole cluster as ok before the bus reads the topology.
-    bool ok = wait_until([&] {
-      for (auto& n : nodes_) {
-        sync_client c(n->port());
-        auto r = c.command({"CLUSTER", "INFO"});
-        if (!r || std::string_view(r->str, r->len).find("cluster_state:ok") == std::string_view::npos)
-          return false;
-        auto t = topology(n->port());
-        if (!t || !t->covers_all_slots() || t->masters().size() != 3) return false;
-      }
-      return true;
-    }, 30s);
+    bool ok = wait_until(
+        [&] {
+          for (auto& n : nodes_) {
+            sync_client c(n->port());
+            auto r = c.command({"CLUSTER", "INFO"});
+            if (!r ||
+                std::string_view(r->str, r->len).find("cluster_state:ok") == std::string_view::npos)
+              return false;
+            auto t = topology(n->port());
+            if (!t || !t->covers_all_slots() || t->masters().size() != 3) return false;
+          }
+          return true;
+        },
+        30s);
     if (!ok) throw std::runtime_error("cluster did not become ok");
   }
 
@@ -122,6 +131,8 @@ bus_config cluster_cfg(const test_cluster& c) {
   cfg.kind = bus_kind::redis;
   cfg.cluster = true;
   cfg.cluster_nodes = {c.seed()};
+  cfg.username = "herald";
+  cfg.password = "cluster-pw";
   cfg.reconnect_min_ms = 20;
   cfg.reconnect_max_ms = 300;
   cfg.connect_timeout_ms = 1000;
@@ -148,14 +159,16 @@ std::vector<std::string> channels_on_each_master(const test_cluster& c) {
 TEST(redis_bus_cluster, key_slot_agrees_with_the_cluster) {
   test_cluster c;
   sync_client cli(c.port(0));
-  for (const std::string& k : std::vector<std::string>{"foo", "herald:prowler:" + tenant + ":scan-1", "herald:{t}:a", "x{}y"})
+  for (const std::string& k : std::vector<std::string>{
+           "foo", "herald:prowler:" + tenant + ":scan-1", "herald:{t}:a", "x{}y"})
     EXPECT_EQ(cli.integer({"CLUSTER", "KEYSLOT", k}), key_slot(k)) << k;
 }
 
 TEST(redis_bus_cluster, events_on_channels_in_different_slots_reach_two_buses) {
   test_cluster c;
   redis_bus a(cluster_cfg(c)), b(cluster_cfg(c));
-  EXPECT_EQ(a.describe(), "redis-cluster://" + c.seed() + " (native, prefix \"herald:\", sharded pub/sub)");
+  EXPECT_EQ(a.describe(),
+            "redis-cluster://" + c.seed() + " (native, prefix \"herald:\", sharded pub/sub)");
   collector ca, cb;
   a.start(ca.as_sink());
   b.start(cb.as_sink());
@@ -183,7 +196,8 @@ TEST(redis_bus_cluster, events_on_channels_in_different_slots_reach_two_buses) {
 
   for (int i = 0; i < 3; ++i) {
     const auto& ch = chans[static_cast<std::size_t>(i)];
-    ASSERT_TRUE(publish_sync(a, {ch, "scan.progress", "{\"shard\": " + std::to_string(i) + "}", "a" + std::to_string(i)}));
+    ASSERT_TRUE(publish_sync(a, {ch, "scan.progress", "{\"shard\": " + std::to_string(i) + "}",
+                                 "a" + std::to_string(i)}));
     ASSERT_TRUE(publish_sync(b, {ch, "scan.progress", "{}", "b" + std::to_string(i)}));
   }
   for (collector* col : {&ca, &cb}) {
@@ -229,7 +243,8 @@ TEST(redis_bus_cluster, resubscribes_where_a_slot_moved) {
   ASSERT_TRUE(ok(n0.command({"CLUSTER", "SETSLOT", s, "NODE", id1})));
   ASSERT_TRUE(ok(n2.command({"CLUSTER", "SETSLOT", s, "NODE", id1})));
 
-  // Node 0 drops the shard channel (sunsubscribe push); both buses refresh and SSUBSCRIBE on node 1.
+  // Node 0 drops the shard channel (sunsubscribe push); both buses refresh and SSUBSCRIBE on
+  // node 1.
   ASSERT_TRUE(wait_until([&] { return n1.shardnumsub(p) == 2; }, 20s))
       << "node1 has " << n1.shardnumsub(p) << ", node0 has " << n0.shardnumsub(p);
   EXPECT_EQ(n0.shardnumsub(p), 0);
@@ -256,6 +271,37 @@ TEST(redis_bus_cluster, a_dead_master_makes_the_bus_not_ready_and_its_shard_unav
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().code, errc::unavailable) << r.err().message;
   a.stop();  // prompt even while every node is unreachable
+}
+
+}  // namespace herald::bus
+
+namespace herald::bus {
+
+// docs/scaling-and-bus.md: compat mode with a cluster = cluster=false pointed at one node, because
+// the cluster broadcasts classic PUBLISH (what django-eventstream sends) to every node.
+TEST(redis_bus_cluster, compat_mode_on_one_cluster_node_receives_publishes_made_on_another) {
+  test_cluster c;
+  bus_config cfg;
+  cfg.kind = bus_kind::redis;
+  cfg.mode = bus_mode::compat;
+  cfg.port = c.port(0);
+  cfg.reconnect_min_ms = 20;
+  cfg.reconnect_max_ms = 300;
+  redis_bus a(cfg);
+  collector ca;
+  a.start(ca.as_sink());
+  auto sub = std::make_shared<std::promise<void>>();
+  const std::string ch = "prowler:" + tenant + ":scan-9";
+  a.add_interest_confirmed(ch, [sub] { sub->set_value(); });
+  ASSERT_EQ(sub->get_future().wait_for(20s), std::future_status::ready) << a.last_error();
+  sync_client other(c.port(2));
+  other.command(
+      {"PUBLISH", "events_channel",
+       "{\"channel\": \"" + ch +
+           "\", \"event_type\": \"scan.progress\", \"data\": \"{}\", \"pub_id\": \"5\"}"});
+  ASSERT_TRUE(ca.wait_for_id("5"));
+  ASSERT_TRUE(publish_sync(a, {ch, "scan.progress", "{}", "6"}));  // classic PUBLISH on node 0
+  ASSERT_TRUE(ca.wait_for_id("6"));
 }
 
 }  // namespace herald::bus

@@ -178,9 +178,11 @@ TEST(redis_bus_integration, two_buses_receive_each_others_publishes_exactly_once
     b.publish(ev(ch, "b-" + std::to_string(i)), out.done());
   }
   ASSERT_TRUE(out.wait_all());
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   EXPECT_EQ(out.ok(), 2u * n) << (out.errors().empty() ? "" : out.errors().front().message);
-  std::printf("[ info ] %d publishes acknowledged in %lld ms\n", 2 * n, static_cast<long long>(ms.count()));
+  std::printf("[ info ] %d publishes acknowledged in %lld ms\n", 2 * n,
+              static_cast<long long>(ms.count()));
   ASSERT_TRUE(publish_sync(a, ev(ch, "fence-a")));
   ASSERT_TRUE(publish_sync(b, ev(ch, "fence-b")));
 
@@ -256,11 +258,14 @@ TEST(redis_bus_integration, compat_mode_accepts_django_eventstream_messages_and_
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
   sync_client cli(srv.port());
   ASSERT_TRUE(wait_until([&] { return cli.numsub("events_channel") == 1; }));
-  const auto ch = channel("scan-1");  // compat ignores interest: every events_channel message counts
+  const auto ch =
+      channel("scan-1");  // compat ignores interest: every events_channel message counts
 
   const auto invalid_before = core_metrics::get().bus_invalid_messages.get();
   std::string out;
-  ASSERT_EQ(testing::run({"/usr/bin/python3", peer_script, "publish", std::to_string(srv.port()), ch}, &out), 0)
+  ASSERT_EQ(testing::run(
+                {"/usr/bin/python3", peer_script, "publish", std::to_string(srv.port()), ch}, &out),
+            0)
       << out;
   ASSERT_TRUE(ca.wait_for(3)) << "received " << ca.size();
   auto evs = ca.events();
@@ -268,7 +273,7 @@ TEST(redis_bus_integration, compat_mode_accepts_django_eventstream_messages_and_
   EXPECT_EQ(evs[0].channel, ch);
   EXPECT_EQ(evs[0].type, "scan.progress");
   EXPECT_EQ(evs[0].data, "{\"checked\": 1}");
-  EXPECT_EQ(evs[0].id, "");  // pub_id None
+  EXPECT_EQ(evs[0].id, "");                    // pub_id None
   EXPECT_EQ(evs[1].data, "{\"checked\": 2}");  // 3-key form
   EXPECT_EQ(evs[1].id, "");
   EXPECT_EQ(evs[2].data, "{\"checked\": 3, \"text\": \"h\\u00e9llo\"}");
@@ -294,7 +299,8 @@ TEST(redis_bus_integration, compat_publishes_are_what_django_eventstream_receive
   a.start(ca.as_sink());
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
 
-  const std::string cmd = "/usr/bin/python3 " + peer_script + " listen " + std::to_string(srv.port());
+  const std::string cmd =
+      "/usr/bin/python3 " + peer_script + " listen " + std::to_string(srv.port());
   FILE* py = ::popen(cmd.c_str(), "r");
   ASSERT_NE(py, nullptr);
   auto line = [&] {
@@ -331,7 +337,8 @@ TEST(redis_bus_integration, compat_encoding_is_byte_identical_to_python_json_dum
     auto tab = l.find('\t');
     ASSERT_NE(tab, std::string::npos) << l;
     std::string data;
-    for (std::size_t i = 0; i + 1 < tab; i += 2) data += static_cast<char>(std::stoi(l.substr(i, 2), nullptr, 16));
+    for (std::size_t i = 0; i + 1 < tab; i += 2)
+      data += static_cast<char>(std::stoi(l.substr(i, 2), nullptr, 16));
     auto mine = codec.encode(ev(channel("scan-1"), "", data));
     ASSERT_TRUE(mine) << mine.err().message;
     EXPECT_EQ(*mine, l.substr(tab + 1));
@@ -357,8 +364,9 @@ TEST(redis_bus_integration, auth_with_requirepass_and_with_an_acl_user) {
   }
   {
     // The least-privilege ACL documented in docs/scaling-and-bus.md (native mode, single node).
-    redis_server srv({"--user", "herald", "on", ">acl-pw-77", "resetchannels", "&herald:*", "-@all", "+ping",
-                      "+publish", "+subscribe", "+unsubscribe", "--user", "default", "off"});
+    redis_server srv({"--user", "herald", "on", ">acl-pw-77", "resetchannels", "&herald:*", "-@all",
+                      "+ping", "+publish", "+subscribe", "+unsubscribe", "--user", "default",
+                      "off"});
     auto c = cfg_for(srv.port());
     c.username = "herald";
     c.password = "acl-pw-77";
@@ -374,7 +382,8 @@ TEST(redis_bus_integration, auth_with_requirepass_and_with_an_acl_user) {
   }
 }
 
-TEST(redis_bus_integration, wrong_or_missing_password_is_not_ready_and_publish_answers_unavailable) {
+TEST(redis_bus_integration,
+     wrong_or_missing_password_is_not_ready_and_publish_answers_unavailable) {
   redis_server srv({"--requirepass", "right-pw"});
   for (std::string pw : {"pw-ZZ9-wrong", ""}) {
     auto c = cfg_for(srv.port());
@@ -497,7 +506,8 @@ TEST(redis_bus_integration, backlog_is_also_capped_in_bytes) {
   const auto ch = channel("bytes");
   // Size of one PUBLISH on the wire (single-digit ids: all the same size); room for 4.5 of them.
   message_codec codec(bus_mode::native, "herald:", "events_channel");
-  const auto one = resp::format_command({"PUBLISH", "herald:" + ch, *codec.encode(ev(ch, "0", big))}).size();
+  const auto one =
+      resp::format_command({"PUBLISH", "herald:" + ch, *codec.encode(ev(ch, "0", big))}).size();
   auto c = cfg_for(srv.port());
   c.max_pending_publish_bytes = one * 9 / 2;
   redis_bus a(c);
@@ -507,7 +517,8 @@ TEST(redis_bus_integration, backlog_is_also_capped_in_bytes) {
   outcomes out;
   for (int i = 0; i < 10; ++i) a.publish(ev(ch, std::to_string(i), big), out.done());
   ASSERT_TRUE(wait_until([&] { return out.answered() == 6; }));
-  for (const auto& e : out.errors()) EXPECT_TRUE(e.message.starts_with("bus backlog full")) << e.message;
+  for (const auto& e : out.errors())
+    EXPECT_TRUE(e.message.starts_with("bus backlog full")) << e.message;
   EXPECT_EQ(a.pending_publishes(), 4u);
   srv.resume();
   ASSERT_TRUE(out.wait_all());

@@ -76,9 +76,9 @@ push_kind classify_push(const redisReply& r) noexcept {
     std::string_view name;
     push_kind kind;
   } names[] = {
-      {"message", push_kind::message},         {"pmessage", push_kind::pmessage},
-      {"smessage", push_kind::smessage},       {"subscribe", push_kind::subscribe},
-      {"unsubscribe", push_kind::unsubscribe}, {"psubscribe", push_kind::psubscribe},
+      {"message", push_kind::message},           {"pmessage", push_kind::pmessage},
+      {"smessage", push_kind::smessage},         {"subscribe", push_kind::subscribe},
+      {"unsubscribe", push_kind::unsubscribe},   {"psubscribe", push_kind::psubscribe},
       {"punsubscribe", push_kind::punsubscribe}, {"ssubscribe", push_kind::ssubscribe},
       {"sunsubscribe", push_kind::sunsubscribe},
   };

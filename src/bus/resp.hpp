@@ -1,6 +1,6 @@
-// RESP2 pieces that never touch a socket: the command serializer, hiredis's reply parser (redisReader,
-// the event-loop-free part of hiredis) behind a small RAII wrapper, and helpers to read replies.
-// Unit tests feed bytes in and look at replies; resp_connection does the I/O.
+// RESP2 pieces that never touch a socket: the command serializer, hiredis's reply parser
+// (redisReader, the event-loop-free part of hiredis) behind a small RAII wrapper, and helpers to
+// read replies. Unit tests feed bytes in and look at replies; resp_connection does the I/O.
 #pragma once
 
 #include <hiredis/hiredis.h>
@@ -36,8 +36,8 @@ class reader {
 
   // Appends received bytes. Fails only on allocation failure.
   result<void> feed(const char* data, std::size_t n);
-  // The next complete reply; a null reply_ptr when more bytes are needed; an error (bad_request) on a
-  // protocol error, after which the stream is unusable and the connection must be dropped.
+  // The next complete reply; a null reply_ptr when more bytes are needed; an error (bad_request) on
+  // a protocol error, after which the stream is unusable and the connection must be dropped.
   result<reply_ptr> next();
 
  private:
@@ -57,12 +57,20 @@ std::optional<std::string_view> element_text(const redisReply& r, std::size_t i)
 // Pub/sub push kinds as RESP2 delivers them on a subscribed connection (first array element).
 enum class push_kind {
   none,  // not a pub/sub push
-  message, pmessage, smessage,
-  subscribe, unsubscribe, psubscribe, punsubscribe, ssubscribe, sunsubscribe,
+  message,
+  pmessage,
+  smessage,
+  subscribe,
+  unsubscribe,
+  psubscribe,
+  punsubscribe,
+  ssubscribe,
+  sunsubscribe,
 };
 push_kind classify_push(const redisReply& r) noexcept;
 
-// Printable, length-limited rendering of untrusted bytes for logs: non-printables as \xNN, then "...".
+// Printable, length-limited rendering of untrusted bytes for logs: non-printables as \xNN, then
+// "...".
 std::string printable(std::string_view bytes, std::size_t max_len = 120);
 
 }  // namespace herald::bus::resp

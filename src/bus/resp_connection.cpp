@@ -57,11 +57,12 @@ void resp_connection::connect(ready_handler ready) {
   connect_timer_.expires_after(opts_.connect_timeout);
   connect_timer_.async_wait([self](boost::system::error_code ec) {
     if (ec || self->state_ == state::open || self->state_ == state::closed) return;
-    self->fail("no connection within " + std::to_string(self->opts_.connect_timeout.count()) + " ms");
+    self->fail("no connection within " + std::to_string(self->opts_.connect_timeout.count()) +
+               " ms");
   });
   resolver_.async_resolve(
       opts_.host, std::to_string(opts_.port),
-      [self](boost::system::error_code ec, tcp::resolver::results_type results) {
+      [self](boost::system::error_code ec, const tcp::resolver::results_type& results) {
         if (self->state_ == state::closed) return;
         if (ec) {
           self->fail("cannot resolve " + self->opts_.host + ": " + ec.message());
@@ -158,7 +159,8 @@ void resp_connection::flush() {
                         return;
                       }
                       // Keep the buffer for reuse unless a burst made it large.
-                      if (self->writing_.capacity() > (1u << 20)) std::string().swap(self->writing_);
+                      if (self->writing_.capacity() > (1u << 20))
+                        std::string().swap(self->writing_);
                       self->writing_.clear();
                       self->flush();
                     });
@@ -212,7 +214,8 @@ void resp_connection::arm_watchdog() {
   watchdog_.async_wait([self](boost::system::error_code ec) {
     if (ec || self->state_ == state::closed) return;
     if (!self->pending_.empty() &&
-        std::chrono::steady_clock::now() - self->pending_.front().queued > self->opts_.command_timeout) {
+        std::chrono::steady_clock::now() - self->pending_.front().queued >
+            self->opts_.command_timeout) {
       self->fail("no reply within " + std::to_string(self->opts_.command_timeout.count()) + " ms");
       return;
     }

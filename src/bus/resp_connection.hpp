@@ -1,22 +1,24 @@
 // One RESP2 connection to one Valkey/Redis node, driven by Boost.Asio.
 //
-// Why not hiredis's redisAsyncContext with an Asio adapter: hiredis 0.14.1 (Debian 12's libhiredis) has
-// an event-loop-agnostic async API, but its reply dispatcher predates Redis 7 sharded pub/sub. It does
-// not know SSUBSCRIBE/smessage and hits assert() -> abort() on the first smessage (async.c:478
-// "Assertion (c->flags & REDIS_SUBSCRIBED || c->flags & REDIS_MONITORING) failed", reproduced against
-// redis-server 7.0.15), and it asserts on any push it does not expect. A gateway must not abort on a
-// server's bytes. Boost.Redis (the Asio-native client) needs Boost >= 1.84; Debian 12 ships 1.81.
-// So hiredis does what is event-loop-free (redisReader, the RESP parser: resp.hpp) and Asio owns the
-// socket: async resolve/connect/read/write on the bus's own io_context thread.
+// Why not hiredis's redisAsyncContext with an Asio adapter: hiredis 0.14.1 (Debian 12's libhiredis)
+// has an event-loop-agnostic async API, but its reply dispatcher predates Redis 7 sharded pub/sub.
+// It does not know SSUBSCRIBE/smessage and hits assert() -> abort() on the first smessage
+// (async.c:478 "Assertion (c->flags & REDIS_SUBSCRIBED || c->flags & REDIS_MONITORING) failed",
+// reproduced against redis-server 7.0.15), and it asserts on any push it does not expect. A gateway
+// must not abort on a server's bytes. Boost.Redis (the Asio-native client) needs Boost >= 1.84;
+// Debian 12 ships 1.81. So hiredis does what is event-loop-free (redisReader, the RESP parser:
+// resp.hpp) and Asio owns the socket: async resolve/connect/read/write on the bus's own io_context
+// thread.
 //
-// Replies are matched to commands in order (a FIFO of handlers), so any number of commands can be in
-// flight (pipelining). A connection that sent a subscribe-family command routes pub/sub pushes to the
-// push handler instead. Invariant the owner keeps: after the first subscribe-family command, only
-// subscribe-family commands are sent on that connection (RESP2 allows little else), so an error reply
-// with no handler waiting is the answer to a (S)SUBSCRIBE and also goes to the push handler.
+// Replies are matched to commands in order (a FIFO of handlers), so any number of commands can be
+// in flight (pipelining). A connection that sent a subscribe-family command routes pub/sub pushes
+// to the push handler instead. Invariant the owner keeps: after the first subscribe-family command,
+// only subscribe-family commands are sent on that connection (RESP2 allows little else), so an
+// error reply with no handler waiting is the answer to a (S)SUBSCRIBE and also goes to the push
+// handler.
 //
-// Ownership and threads: created and used only on one io_context thread (redis_bus's bus thread); no
-// locks. Held by shared_ptr; pending async operations keep it alive until they complete.
+// Ownership and threads: created and used only on one io_context thread (redis_bus's bus thread);
+// no locks. Held by shared_ptr; pending async operations keep it alive until they complete.
 #pragma once
 
 #include <array>
@@ -60,12 +62,12 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   // Called once if an open connection is lost (not after close(), not if connect() failed).
   void on_close(close_handler h) { on_close_ = std::move(h); }
 
-  // Resolves, connects, sends AUTH (if a password is set) and PING; `ready` gets ok once PING answered,
-  // or the error (wrong password, NOAUTH, refused, timeout). Call once.
+  // Resolves, connects, sends AUTH (if a password is set) and PING; `ready` gets ok once PING
+  // answered, or the error (wrong password, NOAUTH, refused, timeout). Call once.
   void connect(ready_handler ready);
 
-  // Queues an already formatted command (resp::format_command). Commands sent before the connection is
-  // open go out after the handshake.
+  // Queues an already formatted command (resp::format_command). Commands sent before the connection
+  // is open go out after the handshake.
   void send(std::string_view command, reply_handler h);
   // Queues a subscribe-family command: no reply handler; confirmations arrive as pushes.
   void send_subscribe(std::string_view command);

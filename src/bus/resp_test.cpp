@@ -66,8 +66,10 @@ TEST(resp_reader, reports_protocol_errors) {
 }
 
 TEST(resp_push, classifies_pubsub_pushes) {
-  EXPECT_EQ(classify_push(*parse_one("*3\r\n$8\r\nsmessage\r\n$1\r\nc\r\n$1\r\np\r\n")), push_kind::smessage);
-  EXPECT_EQ(classify_push(*parse_one("*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n")), push_kind::subscribe);
+  EXPECT_EQ(classify_push(*parse_one("*3\r\n$8\r\nsmessage\r\n$1\r\nc\r\n$1\r\np\r\n")),
+            push_kind::smessage);
+  EXPECT_EQ(classify_push(*parse_one("*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n")),
+            push_kind::subscribe);
   EXPECT_EQ(classify_push(*parse_one("*3\r\n$12\r\nsunsubscribe\r\n$1\r\nc\r\n:0\r\n")),
             push_kind::sunsubscribe);
   EXPECT_EQ(classify_push(*parse_one("*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$1\r\nc\r\n$1\r\np\r\n")),

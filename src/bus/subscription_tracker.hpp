@@ -1,7 +1,7 @@
-// What Valkey must hear: the set of Herald channels this node has local subscribers on, plus the pure
-// set arithmetic that turns "desired" and "currently subscribed on this connection" into the
-// SUBSCRIBE/UNSUBSCRIBE commands to send (after a reconnect: everything; after a topology change: the
-// channels that moved). Shape borrowed from Boost.Redis's detail::subscription_tracker.
+// What Valkey must hear: the set of Herald channels this node has local subscribers on, plus the
+// pure set arithmetic that turns "desired" and "currently subscribed on this connection" into the
+// SUBSCRIBE/UNSUBSCRIBE commands to send (after a reconnect: everything; after a topology change:
+// the channels that moved). Shape borrowed from Boost.Redis's detail::subscription_tracker.
 //
 // Not thread-safe; owner: redis_bus, touched only on the bus thread. Reference counting of local
 // subscribers is the caller's job (fanout): add()/remove() are idempotent set operations.
@@ -21,7 +21,9 @@ class subscription_tracker {
  public:
   bool add(std::string_view channel);     // true if the channel was not tracked yet
   bool remove(std::string_view channel);  // true if the channel was tracked
-  bool contains(std::string_view channel) const { return channels_.find(channel) != channels_.end(); }
+  bool contains(std::string_view channel) const {
+    return channels_.find(channel) != channels_.end();
+  }
   const channel_set& channels() const noexcept { return channels_; }
   std::size_t size() const noexcept { return channels_.size(); }
   void clear() noexcept { channels_.clear(); }

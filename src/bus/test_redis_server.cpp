@@ -64,7 +64,8 @@ std::uint16_t free_port(bool with_cluster_bus) {
   for (int i = 0; i < 1000; ++i) {
     seed = seed * 1103515245u + 12345u;
     auto port = static_cast<std::uint16_t>(20000 + (seed >> 8) % 30000);
-    if (port_free(port) && (!with_cluster_bus || port_free(static_cast<std::uint16_t>(port + 10000))))
+    if (port_free(port) &&
+        (!with_cluster_bus || port_free(static_cast<std::uint16_t>(port + 10000))))
       return port;
   }
   ADD_FAILURE() << "no free port";
@@ -105,26 +106,38 @@ redis_server::~redis_server() {
 }
 
 void redis_server::start() {
-  std::vector<std::string> argv = {"redis-server", "--port", std::to_string(port_), "--bind",
-                                   "127.0.0.1",    "--save", "",
-                                   "--appendonly", "no",     "--dir",
-                                   dir_.string(),  "--daemonize", "no"};
+  std::vector<std::string> argv = {"redis-server",
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--dir",
+                                   dir_.string(),
+                                   "--daemonize",
+                                   "no"};
   argv.insert(argv.end(), args_.begin(), args_.end());
   pid_ = spawn(argv, (dir_ / "redis.log").string());
   if (pid_ <= 0) throw std::runtime_error("cannot spawn redis-server");
   // Ready when it answers anything on the socket (PONG, or NOAUTH when a password is required).
-  bool up = wait_until([&] {
-    redisContext* c = redisConnect("127.0.0.1", port_);
-    bool ok = false;
-    if (c && !c->err) {
-      auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
-      ok = r != nullptr && (r->type == REDIS_REPLY_STATUS ||
-                            (r->type == REDIS_REPLY_ERROR && std::string_view(r->str).starts_with("NOAUTH")));
-      if (r) freeReplyObject(r);
-    }
-    if (c) redisFree(c);
-    return ok;
-  }, std::chrono::seconds(20));
+  bool up = wait_until(
+      [&] {
+        redisContext* c = redisConnect("127.0.0.1", port_);
+        bool ok = false;
+        if (c && !c->err) {
+          auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
+          ok = r != nullptr &&
+               (r->type == REDIS_REPLY_STATUS ||
+                (r->type == REDIS_REPLY_ERROR && std::string_view(r->str).starts_with("NOAUTH")));
+          if (r) freeReplyObject(r);
+        }
+        if (c) redisFree(c);
+        return ok;
+      },
+      std::chrono::seconds(20));
   if (!up) throw std::runtime_error("redis-server did not start:\n" + log());
 }
 
@@ -202,7 +215,8 @@ std::vector<std::string> sync_client::channels(const std::string& pattern) {
   std::vector<std::string> out;
   auto r = command({"PUBSUB", "CHANNELS", pattern});
   if (!r || r->type != REDIS_REPLY_ARRAY) return out;
-  for (std::size_t i = 0; i < r->elements; ++i) out.emplace_back(r->element[i]->str, r->element[i]->len);
+  for (std::size_t i = 0; i < r->elements; ++i)
+    out.emplace_back(r->element[i]->str, r->element[i]->len);
   return out;
 }
 

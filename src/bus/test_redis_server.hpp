@@ -1,5 +1,6 @@
-// Test support: real redis-server processes on loopback, started and killed by the tests themselves,
-// plus a blocking hiredis client for assertions (PUBSUB NUMSUB, raw PUBLISH). Test-only code.
+// Test support: real redis-server processes on loopback, started and killed by the tests
+// themselves, plus a blocking hiredis client for assertions (PUBSUB NUMSUB, raw PUBLISH). Test-only
+// code.
 #pragma once
 
 #include <hiredis/hiredis.h>
@@ -36,10 +37,10 @@ class redis_server {
 
   std::uint16_t port() const { return port_; }
   const std::filesystem::path& dir() const { return dir_; }
-  void kill9();        // SIGKILL and reap: the server vanishes mid-stream
-  void start();        // (re)starts on the same port and waits until it answers
-  void pause();        // SIGSTOP: connections stay open, nothing is answered
-  void resume();       // SIGCONT
+  void kill9();   // SIGKILL and reap: the server vanishes mid-stream
+  void start();   // (re)starts on the same port and waits until it answers
+  void pause();   // SIGSTOP: connections stay open, nothing is answered
+  void resume();  // SIGCONT
   std::string log() const;
 
  private:

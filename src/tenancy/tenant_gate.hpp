@@ -30,6 +30,14 @@ class tenant_gate {
   // membership (403). A store failure is 503.
   result<void> check_connect(const principal* caller, const std::vector<std::string>& channels) const;
 
+  // The two halves of check_connect, so the gateway can refuse a non-member (403) before running an
+  // endpoint's resource lookup (which would otherwise answer 404), in the same database call as
+  // authentication:
+  //   check_caller:   anonymous -> 401; no membership of the caller's own tenant -> 403.
+  //   check_channels: pure; empty -> server error; malformed or another tenant's channel -> 403.
+  result<void> check_caller(const principal* caller) const;
+  static result<void> check_channels(const principal& caller, const std::vector<std::string>& channels);
+
  private:
   membership_lookup lookup_;
 };

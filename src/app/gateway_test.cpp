@@ -1,0 +1,425 @@
+// The gateway over real loopback sockets: SQLite store in a temp dir, RS256 keys made at test time,
+// the in-process bus. Exact bytes for streams, JSON error bodies, CORS, publishing, the live
+// re-check, and graceful shutdown.
+#include "app/gateway.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "app/demo.hpp"
+#include "auth/api_key.hpp"
+#include "config/config_loader.hpp"
+#include "core/metrics.hpp"
+#include "core/uuid.hpp"
+#include "sse/encoder.hpp"
+#include "tenancy/channel_name.hpp"
+
+namespace herald::app {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+const std::string kPublisherKey = "test-publisher-key-0123456789";
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+template <class F>
+bool eventually(F f, std::chrono::milliseconds limit = 5s) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (f()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return f();
+}
+
+struct conn {
+  asio::io_context ioc;
+  tcp::socket sock{ioc};
+  std::string buf;
+  explicit conn(std::uint16_t port) { sock.connect({asio::ip::make_address("127.0.0.1"), port}); }
+  void send(const std::string& s) { asio::write(sock, asio::buffer(s)); }
+  std::string read_until(const std::string& needle) {
+    boost::system::error_code ec;
+    while (buf.find(needle) == std::string::npos && !ec) {
+      char tmp[65536];
+      std::size_t n = sock.read_some(asio::buffer(tmp), ec);
+      buf.append(tmp, n);
+    }
+    return buf;
+  }
+  std::string read_to_eof() {
+    boost::system::error_code ec;
+    while (!ec) {
+      char tmp[65536];
+      std::size_t n = sock.read_some(asio::buffer(tmp), ec);
+      buf.append(tmp, n);
+    }
+    return buf;
+  }
+  // Consumes and returns the next complete SSE block (up to and including "\n\n").
+  std::string next_block() {
+    read_until("\n\n");
+    auto pos = buf.find("\n\n");
+    if (pos == std::string::npos) return {};
+    std::string b = buf.substr(0, pos + 2);
+    buf.erase(0, pos + 2);
+    return b;
+  }
+};
+
+struct reply {
+  unsigned status = 0;
+  std::string head, body;
+};
+
+reply request(std::uint16_t port, const std::string& raw) {
+  conn c(port);
+  c.send(raw);
+  std::string all = c.read_to_eof();
+  reply r;
+  auto split = all.find("\r\n\r\n");
+  r.head = all.substr(0, split);
+  r.body = split == std::string::npos ? "" : all.substr(split + 4);
+  if (all.size() > 12) r.status = static_cast<unsigned>(std::stoi(all.substr(9, 3)));
+  return r;
+}
+
+// A C++ endpoint (the library interface) that misbehaves on purpose.
+struct rogue_endpoint final : stream_endpoint {
+  url_template route_{"/rogue/{what}"};
+  const url_template& route() const override { return route_; }
+  asio::awaitable<result<std::vector<std::string>>> resolve(const stream_request& r) override {
+    if (r.param("what") == "empty") co_return std::vector<std::string>{};
+    if (r.param("what") == "foreign")  // a channel of another tenant: the gate must refuse it
+      co_return std::vector<std::string>{*tenancy::make_channel_name("x", random_uuid(), "1")};
+    co_return make_error(errc::forbidden, "Nope.");
+  }
+};
+
+class gateway_test : public ::testing::Test {
+ protected:
+  fs::path dir;
+  std::string user = random_uuid(), other_user = random_uuid();
+  std::string tenant = random_uuid(), tenant2 = random_uuid(), foreign = random_uuid();
+  std::string scan = random_uuid(), foreign_scan = random_uuid();
+  std::unique_ptr<gateway> gw;
+  std::unique_ptr<auth::token_minter> minter;
+  config::gateway_config cfg;
+
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("herald-gw-" + random_uuid());
+    fs::create_directories(dir);
+    ensure_rsa_keys(dir.string());
+  }
+
+  void start(const std::string& extra = "", unsigned keepalive = 20) {
+    std::string toml =
+        "[server]\nlisten = \"127.0.0.1:0\"\nthreads = 2\nkeepalive_seconds = " +
+        std::to_string(keepalive) +
+        "\nretry_base_ms = 1000\nretry_jitter_ms = 500\nshutdown_deadline_ms = 2000\n"
+        "[internal]\nlisten = \"127.0.0.1:0\"\npublisher_key = \"" + kPublisherKey +
+        "\"\nmax_body_bytes = 2048\n"
+        "[auth]\nalgorithm = \"RS256\"\nverify_key_file = \"keys/public.pem\"\n"
+        "signing_key_file = \"keys/private.pem\"\naudience = \"herald-test\"\nissuer = \"herald-test\"\n"
+        "[store]\npath = \"herald.db\"\n"
+        "[cors]\nallow_origins = [\"https://app.example.com\"]\n"
+        "[tenancy]\nrecheck_interval_seconds = 0\n"
+        "[[endpoints]]\npath = \"/api/v1/scans/{scan_pk:uuid}/event-stream\"\n"
+        "channels = [\"scan-progress:{tenant_id}:{scan_pk}\"]\n"
+        "lookup = \"SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id\"\n" + extra;
+    auto c = config::load_config_string(toml, dir.string(), true);
+    ASSERT_TRUE(c) << c.err().message;
+    cfg = *c;
+    gw = std::make_unique<gateway>(cfg);
+    auto& db = gw->db();
+    ASSERT_TRUE(db.add_tenant(tenant, "t1"));
+    ASSERT_TRUE(db.add_tenant(tenant2, "t2"));
+    ASSERT_TRUE(db.add_tenant(foreign, "t3"));
+    ASSERT_TRUE(db.add_user(user, "u@x.io", true));
+    ASSERT_TRUE(db.add_user(other_user, "o@x.io", true));
+    ASSERT_TRUE(db.add_membership(user, tenant, "member"));
+    ASSERT_TRUE(db.add_membership(user, tenant2, "member"));
+    ASSERT_TRUE(db.add_membership(other_user, foreign, "member"));
+    ASSERT_TRUE(db.add_scan(scan, tenant, "s", "executing"));
+    ASSERT_TRUE(db.add_scan(foreign_scan, foreign, "f", "executing"));
+    gw->add_endpoint(std::make_unique<rogue_endpoint>());
+    auto r = gw->start();
+    ASSERT_TRUE(r) << r.err().message;
+    minter = std::make_unique<auth::token_minter>(auth::jwt_algorithm::rs256,
+                                                  read_file(dir / "keys/private.pem"));
+  }
+
+  void TearDown() override {
+    gw.reset();
+    fs::remove_all(dir);
+  }
+
+  std::string token(const std::string& sub, const std::string& ten, std::int64_t exp_in = 3600) {
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    return minter->mint("{\"sub\":\"" + sub + "\",\"tenant_id\":\"" + ten + "\",\"exp\":" +
+                        std::to_string(now + exp_in) +
+                        ",\"aud\":\"herald-test\",\"iss\":\"herald-test\"}");
+  }
+
+  std::string stream_path(const std::string& s) { return "/api/v1/scans/" + s + "/event-stream"; }
+  std::string channel(const std::string& s) { return "scan-progress:" + tenant + ":" + s; }
+
+  std::string get(const std::string& target, const std::string& headers = "") {
+    return "GET " + target + " HTTP/1.1\r\nHost: t\r\n" + headers + "\r\n";
+  }
+
+  reply publish(const std::string& body, const std::string& key = kPublisherKey) {
+    return request(gw->internal_port(),
+                   "POST /publish HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer " +
+                       key + "\r\nContent-Type: application/json\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n" + body);
+  }
+
+  // Opens a stream and consumes the head and preamble.
+  std::unique_ptr<conn> open(const std::string& target, const std::string& headers) {
+    auto c = std::make_unique<conn>(gw->public_port());
+    c->send(get(target, headers));
+    auto got = c->read_until("event: stream-open\ndata:\n\n");
+    EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got.substr(0, 300);
+    c->buf.erase(0, got.find("\r\n\r\n") + 4 + sse::stream_preamble().size());
+    return c;
+  }
+};
+
+TEST_F(gateway_test, stream_headers_preamble_and_published_event_bytes) {
+  start();
+  auto c = std::make_unique<conn>(gw->public_port());
+  c->send(get(stream_path(scan), "Authorization: Bearer " + token(user, tenant) +
+                                      "\r\nOrigin: https://app.example.com\r\n"));
+  auto got = c->read_until("event: stream-open\ndata:\n\n");
+  const std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+      "X-Accel-Buffering: no\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n"
+      "Access-Control-Allow-Origin: https://app.example.com\r\nVary: Origin\r\n"
+      "Access-Control-Allow-Credentials: true\r\n"
+      "Access-Control-Allow-Headers: Cache-Control, Last-Event-ID\r\n\r\n";
+  EXPECT_EQ(got, head + std::string(sse::stream_preamble()));
+  c->buf.clear();
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
+  auto r = publish("{\"channel\":\"" + channel(scan) +
+                   "\",\"event\":\"scan.progress\",\"data\":{\"checked\": 42, \"total\": 100}}");
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.body, "{\"published\":1}");
+  EXPECT_EQ(c->next_block(), "event: scan.progress\ndata: {\"checked\":42,\"total\":100}\n\n");
+  r = publish("{\"events\":[{\"channel\":\"" + channel(scan) +
+              "\",\"event\":\"scan.end\",\"data\":{\"scan_id\":\"" + scan + "\"},\"id\":\"9\"}]}");
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(c->next_block(), "event: scan.end\nid: 9\ndata: {\"scan_id\":\"" + scan + "\"}\n\n");
+}
+
+TEST_F(gateway_test, unlisted_origin_gets_no_cors_headers) {
+  start();
+  auto c = std::make_unique<conn>(gw->public_port());
+  c->send(get(stream_path(scan), "Authorization: Bearer " + token(user, tenant) +
+                                      "\r\nOrigin: https://evil.example.com\r\nReferer: https://app.example.com/\r\n"));
+  auto got = c->read_until("event: stream-open");
+  EXPECT_EQ(got.find("Access-Control-Allow-Origin"), std::string::npos);
+}
+
+TEST_F(gateway_test, preflight) {
+  start();
+  auto r = request(gw->public_port(),
+                   "OPTIONS " + stream_path(scan) +
+                       " HTTP/1.1\r\nHost: t\r\nConnection: close\r\nOrigin: https://app.example.com\r\n"
+                       "Access-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: last-event-id\r\n\r\n");
+  EXPECT_EQ(r.status, 204u);
+  EXPECT_NE(r.head.find("Access-Control-Allow-Origin: https://app.example.com"), std::string::npos);
+  EXPECT_NE(r.head.find("Access-Control-Allow-Methods: GET, OPTIONS"), std::string::npos);
+  EXPECT_NE(r.head.find("Access-Control-Allow-Headers: Cache-Control, Last-Event-ID"), std::string::npos);
+  EXPECT_NE(r.head.find("Access-Control-Allow-Credentials: true"), std::string::npos);
+}
+
+TEST_F(gateway_test, keep_alive_after_the_configured_idle_interval) {
+  start("", 1);
+  auto c = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(c->next_block(), "event: keep-alive\ndata:\n\n");
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 700ms);
+}
+
+TEST_F(gateway_test, access_token_query_parameter_works_without_a_header) {
+  start();
+  auto c = open(stream_path(scan) + "?access_token=" + token(user, tenant), "");
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
+  publish("{\"channel\":\"" + channel(scan) + "\",\"event\":\"scan.start\",\"data\":{}}");
+  EXPECT_EQ(c->next_block(), "event: scan.start\ndata: {}\n\n");
+}
+
+TEST_F(gateway_test, error_bodies_401_403_404) {
+  start();
+  struct tc {
+    std::string target, headers;
+    unsigned status;
+    std::string body;
+  };
+  const std::string good = token(user, tenant);
+  const std::vector<tc> cases = {
+      {stream_path(scan), "", 401,
+       R"({"error":{"code":"unauthenticated","message":"Authentication credentials were not provided."}})"},
+      // An invalid query token is a 401, never anonymous.
+      {stream_path(scan) + "?access_token=not.a.jwt", "", 401, ""},
+      // The header wins: an invalid header with a valid query token is still 401.
+      {stream_path(scan) + "?access_token=" + good, "Authorization: Bearer garbage\r\n", 401, ""},
+      {stream_path(scan), "Authorization: Basic dXNlcjpwYXNz\r\n", 401, ""},
+      {stream_path(scan), "Authorization: Bearer " + token(user, tenant, -10) + "\r\n", 401, "expired"},
+      // Token scoped to a tenant the user is not a member of.
+      {stream_path(scan), "Authorization: Bearer " + token(user, foreign) + "\r\n", 403, "forbidden"},
+      // Another tenant's scan: not found (the lookup is bound to the caller's tenant).
+      {stream_path(foreign_scan), "Authorization: Bearer " + good + "\r\n", 404,
+       R"({"error":{"code":"not_found","message":"Not found."}})"},
+      {"/api/v1/scans/not-a-uuid/event-stream", "Authorization: Bearer " + good + "\r\n", 404, ""},
+      {"/rogue/foreign", "Authorization: Bearer " + good + "\r\n", 403, "another tenant"},
+      {"/rogue/empty", "Authorization: Bearer " + good + "\r\n", 500, "no channels"},
+      {"/rogue/other", "Authorization: Bearer " + good + "\r\n", 403, "Nope."},
+      {stream_path(scan), "Authorization: Bearer " + good + "\r\nLast-Event-ID: error\r\n", 400, "stream-error"},
+  };
+  for (const auto& c : cases) {
+    auto r = request(gw->public_port(), get(c.target, c.headers + "Connection: close\r\n"));
+    EXPECT_EQ(r.status, c.status) << c.target << " " << c.headers << "\n" << r.head << r.body;
+    EXPECT_NE(r.head.find("Content-Type: application/json"), std::string::npos) << c.target;
+    if (c.body.front() == '{')
+      EXPECT_EQ(r.body, c.body);
+    else
+      EXPECT_NE(r.body.find(c.body), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(gw->stream_count(), 0u);
+}
+
+TEST_F(gateway_test, api_key_in_header_works_and_is_refused_in_the_query) {
+  start();
+  auto key = auth::generate_api_key();
+  store::api_key_record rec{random_uuid(), key.prefix, key.key_hash, tenant, user, "k", 0, false};
+  ASSERT_TRUE(gw->db().insert_api_key(rec));
+  auto c = open(stream_path(scan), "Authorization: Api-Key " + key.full_key + "\r\n");
+  auto r = request(gw->public_port(), get(stream_path(scan) + "?access_token=" + key.full_key, "Connection: close\r\n"));
+  EXPECT_EQ(r.status, 401u);
+  EXPECT_NE(r.body.find("API keys are not accepted"), std::string::npos) << r.body;
+}
+
+TEST_F(gateway_test, publish_api_refuses_bad_input_with_json_errors) {
+  start();
+  const std::string ch = channel(scan);
+  EXPECT_EQ(publish("{}", "wrong-key-wrong-key-wrong").status, 401u);
+  EXPECT_EQ(publish("not json").status, 400u);
+  auto r = publish("{\"channel\":\"" + ch + "\",\"event\":\"scan.finished\",\"data\":{}}");
+  EXPECT_EQ(r.status, 422u);
+  EXPECT_NE(r.body.find("finished"), std::string::npos);
+  r = publish("{\"channel\":\"garbage\",\"event\":\"scan.end\",\"data\":{}}");
+  EXPECT_EQ(r.status, 422u);
+  r = publish("{\"channel\":\"" + ch + "\",\"event\":\"scan.end\",\"data\":[1]}");
+  EXPECT_EQ(r.status, 422u);
+  r = publish("{\"channel\":\"" + ch + "\",\"event\":\"scan.end\",\"data\":{\"x\":\"" + std::string(4000, 'a') + "\"}}");
+  EXPECT_EQ(r.status, 413u) << r.body;
+  auto get_pub = request(gw->internal_port(), "GET /publish HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(get_pub.status, 405u);
+}
+
+TEST_F(gateway_test, health_ready_and_metrics) {
+  start();
+  auto h = request(gw->internal_port(), "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(h.status, 200u);
+  auto r = request(gw->internal_port(), "GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_NE(r.body.find("\"bus\":\"local\""), std::string::npos) << r.body;
+  auto c = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
+  auto m = request(gw->internal_port(), "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(m.status, 200u);
+  for (const char* name : {"herald_connections ", "herald_events_published_total ",
+                           "herald_events_delivered_total ", "herald_slow_consumer_drops_total ",
+                           "herald_errors_total "})
+    EXPECT_NE(m.body.find(name), std::string::npos) << name;
+  EXPECT_NE(m.body.find("\nherald_connections 1\n"), std::string::npos) << m.body;
+  c.reset();
+  EXPECT_TRUE(eventually([&] { return gw->stream_count() == 0; }));
+  EXPECT_EQ(core_metrics::get().connections.get(), 0);
+}
+
+TEST_F(gateway_test, recheck_closes_streams_whose_membership_was_removed) {
+  start();
+  auto kept = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
+  // The other user joins the tenant, opens a stream, then loses the membership.
+  ASSERT_TRUE(gw->db().add_membership(other_user, tenant, "member"));
+  auto lost = open(stream_path(scan), "Authorization: Bearer " + token(other_user, tenant) + "\r\n");
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == 2; }));
+  ASSERT_TRUE(gw->db().remove_membership(other_user, tenant));
+  gw->recheck_now();
+  auto rest = lost->read_to_eof();
+  EXPECT_EQ(rest, sse::encode_stream_error(
+                      "forbidden", "Permission denied: membership or credentials revoked."));
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
+  publish("{\"channel\":\"" + channel(scan) + "\",\"event\":\"scan.end\",\"data\":{}}");
+  EXPECT_EQ(kept->next_block(), "event: scan.end\ndata: {}\n\n");
+}
+
+TEST_F(gateway_test, recheck_closes_streams_of_a_revoked_api_key) {
+  start();
+  auto key = auth::generate_api_key();
+  store::api_key_record rec{random_uuid(), key.prefix, key.key_hash, tenant, user, "k", 0, false};
+  ASSERT_TRUE(gw->db().insert_api_key(rec));
+  auto c = open(stream_path(scan), "Authorization: Api-Key " + key.full_key + "\r\n");
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
+  gw->recheck_now();  // still valid: nothing happens
+  ASSERT_TRUE(gw->db().revoke_api_key(key.prefix));
+  gw->recheck_now();
+  EXPECT_NE(c->read_to_eof().find("\"condition\": \"forbidden\""), std::string::npos);
+}
+
+TEST_F(gateway_test, graceful_stop_sends_a_jittered_retry_hint_and_closes) {
+  start();
+  std::vector<std::unique_ptr<conn>> streams;
+  for (int i = 0; i < 20; ++i)
+    streams.push_back(open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n"));
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == 20; }));
+  auto t0 = std::chrono::steady_clock::now();
+  gw->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  std::set<std::string> hints;
+  for (auto& c : streams) {
+    auto rest = c->read_to_eof();
+    ASSERT_EQ(rest.rfind("retry: ", 0), 0u) << rest;
+    int ms = std::stoi(rest.substr(7));
+    EXPECT_GE(ms, 1000);
+    EXPECT_LT(ms, 1500);
+    hints.insert(rest);
+  }
+  EXPECT_GT(hints.size(), 1u);  // jitter: not every client reconnects at the same moment
+}
+
+TEST_F(gateway_test, cross_tenant_streams_never_see_each_others_events) {
+  start();
+  std::string other_scan = random_uuid();
+  ASSERT_TRUE(gw->db().add_scan(other_scan, foreign, "o", "executing"));
+  auto mine = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
+  auto theirs = open(stream_path(other_scan), "Authorization: Bearer " + token(other_user, foreign) + "\r\n");
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == 2; }));
+  publish("{\"channel\":\"scan-progress:" + foreign + ":" + other_scan +
+          "\",\"event\":\"scan.progress\",\"data\":{\"n\":1}}");
+  publish("{\"channel\":\"" + channel(scan) + "\",\"event\":\"scan.progress\",\"data\":{\"n\":2}}");
+  EXPECT_EQ(mine->next_block(), "event: scan.progress\ndata: {\"n\":2}\n\n");
+  EXPECT_EQ(theirs->next_block(), "event: scan.progress\ndata: {\"n\":1}\n\n");
+}
+
+}  // namespace
+}  // namespace herald::app
