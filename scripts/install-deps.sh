@@ -16,7 +16,7 @@ pkgs=(
 )
 # Test-only packages: real third-party peers (redis-server, chromium, node, python redis client).
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(redis-server chromium python3-redis nodejs npm postgresql)
+  pkgs+=(redis-server chromium python3-redis nodejs npm)
 fi
 
 missing=()
