@@ -742,7 +742,7 @@ void redis_bus::impl::request_refresh(std::string_view reason) {
     }
     for (const auto& [addr, l] : links)
       if (std::find(cands->begin(), cands->end(), addr) == cands->end()) cands->push_back(addr);
-    run_refresh(std::move(cands), 0);
+    run_refresh(cands, 0);
   });
 }
 
@@ -796,7 +796,7 @@ void redis_bus::impl::run_refresh(const std::shared_ptr<std::vector<node_address
               if (!complete)
                 set_error("cluster has " + std::to_string(t->uncovered_slots()) +
                           " uncovered slot(s) (cluster state not ok)");
-              apply_topology(std::move(*t));
+              apply_topology(*t);
               if (complete) refresh_backoff.reset();
               if (refresh_again || !complete) {
                 refresh_again = false;

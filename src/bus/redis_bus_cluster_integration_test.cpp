@@ -218,8 +218,8 @@ TEST(redis_bus_cluster, events_on_channels_in_different_slots_reach_two_buses) {
 
 TEST(redis_bus_cluster, resubscribes_where_a_slot_moved) {
   test_cluster c;
-  redis_bus a(cluster_cfg(c)), b(cluster_cfg(c));
   collector ca, cb;
+  redis_bus a(cluster_cfg(c)), b(cluster_cfg(c));
   a.start(ca.as_sink());
   b.start(cb.as_sink());
   const std::string ch = channels_on_each_master(c)[0];  // served by node 0
@@ -287,8 +287,8 @@ TEST(redis_bus_cluster, compat_mode_on_one_cluster_node_receives_publishes_made_
   cfg.port = c.port(0);
   cfg.reconnect_min_ms = 20;
   cfg.reconnect_max_ms = 300;
-  redis_bus a(cfg);
   collector ca;
+  redis_bus a(cfg);
   a.start(ca.as_sink());
   auto sub = std::make_shared<std::promise<void>>();
   const std::string ch = "prowler:" + tenant + ":scan-9";

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <cstdio>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -157,8 +158,9 @@ std::string native_payload(const std::string& ch, const std::string& id) {
 
 TEST(redis_bus_integration, two_buses_receive_each_others_publishes_exactly_once) {
   redis_server srv;
-  redis_bus a(cfg_for(srv.port())), b(cfg_for(srv.port()));
+  outcomes out;  // outlives the buses: their done callbacks use it
   collector ca, cb;
+  redis_bus a(cfg_for(srv.port())), b(cfg_for(srv.port()));
   a.start(ca.as_sink());
   b.start(cb.as_sink());
   const auto ch = channel("exactly-once");
@@ -171,7 +173,6 @@ TEST(redis_bus_integration, two_buses_receive_each_others_publishes_exactly_once
 
   // Many publishes in flight at once from both nodes (pipelined), then one fence per node.
   constexpr int n = 2000;
-  outcomes out;
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i) {
     a.publish(ev(ch, "a-" + std::to_string(i)), out.done());
@@ -208,8 +209,8 @@ TEST(redis_bus_integration, two_buses_receive_each_others_publishes_exactly_once
 
 TEST(redis_bus_integration, native_mode_subscribes_only_channels_with_local_interest) {
   redis_server srv;
-  redis_bus a(cfg_for(srv.port()));
   collector ca;
+  redis_bus a(cfg_for(srv.port()));
   a.start(ca.as_sink());
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
   sync_client cli(srv.port());
@@ -252,8 +253,8 @@ TEST(redis_bus_integration, native_mode_subscribes_only_channels_with_local_inte
 
 TEST(redis_bus_integration, compat_mode_accepts_django_eventstream_messages_and_survives_garbage) {
   redis_server srv;
-  redis_bus a(cfg_for(srv.port(), bus_mode::compat));
   collector ca;
+  redis_bus a(cfg_for(srv.port(), bus_mode::compat));
   a.start(ca.as_sink());
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
   sync_client cli(srv.port());
@@ -294,8 +295,8 @@ TEST(redis_bus_integration, compat_mode_accepts_django_eventstream_messages_and_
 
 TEST(redis_bus_integration, compat_publishes_are_what_django_eventstream_receivers_parse) {
   redis_server srv;
-  redis_bus a(cfg_for(srv.port(), bus_mode::compat));
   collector ca;
+  redis_bus a(cfg_for(srv.port(), bus_mode::compat));
   a.start(ca.as_sink());
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
 
@@ -352,8 +353,8 @@ TEST(redis_bus_integration, auth_with_requirepass_and_with_an_acl_user) {
     redis_server srv({"--requirepass", "pw-ZZ9-secret"});
     auto c = cfg_for(srv.port());
     c.password = "pw-ZZ9-secret";
-    redis_bus a(c);
     collector ca;
+    redis_bus a(c);
     a.start(ca.as_sink());
     a.add_interest(channel("auth"));
     ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
@@ -370,8 +371,8 @@ TEST(redis_bus_integration, auth_with_requirepass_and_with_an_acl_user) {
     auto c = cfg_for(srv.port());
     c.username = "herald";
     c.password = "acl-pw-77";
-    redis_bus a(c);
     collector ca;
+    redis_bus a(c);
     a.start(ca.as_sink());
     auto sub = std::make_shared<std::promise<void>>();
     a.add_interest_confirmed(channel("acl"), [sub] { sub->set_value(); });
@@ -407,8 +408,9 @@ TEST(redis_bus_integration,
 
 TEST(redis_bus_integration, survives_kill_9_and_resumes_after_restart) {
   redis_server srv;
-  redis_bus a(cfg_for(srv.port())), b(cfg_for(srv.port()));
+  outcomes streamed;  // outlives the buses: their done callbacks use it
   collector ca, cb;
+  redis_bus a(cfg_for(srv.port())), b(cfg_for(srv.port()));
   a.start(ca.as_sink());
   b.start(cb.as_sink());
   const auto ch = channel("restart");
@@ -421,7 +423,6 @@ TEST(redis_bus_integration, survives_kill_9_and_resumes_after_restart) {
 
   // A steady stream from b while the server dies and comes back: every publish is answered.
   std::atomic<bool> run{true};
-  outcomes streamed;
   std::atomic<int> seq{0};
   std::thread pump([&] {
     while (run) {
@@ -429,6 +430,15 @@ TEST(redis_bus_integration, survives_kill_9_and_resumes_after_restart) {
       std::this_thread::sleep_for(2ms);
     }
   });
+  // A failed ASSERT returns early: stop and join the pump first (a joinable thread would
+  // terminate).
+  struct joiner {
+    std::function<void()> f;
+    ~joiner() { f(); }
+  } stop_pump{[&] {
+    run = false;
+    if (pump.joinable()) pump.join();
+  }};
   ASSERT_TRUE(wait_until([&] { return ca.size() >= 20; }));
 
   srv.kill9();
@@ -468,6 +478,8 @@ TEST(redis_bus_integration, backlog_cap_and_lost_replies_answer_unavailable) {
   redis_server srv;
   auto c = cfg_for(srv.port());
   c.max_pending_publishes = 50;
+  outcomes stalled;  // outlives the buses: their done callbacks use it
+  outcomes lost;     // outlives the buses: their done callbacks use it
   redis_bus a(c);
   a.start([](sse::event) {});
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
@@ -475,7 +487,6 @@ TEST(redis_bus_integration, backlog_cap_and_lost_replies_answer_unavailable) {
 
   // A stalled server (SIGSTOP) answers nothing: publishes pile up to the cap, then 503 at once.
   srv.pause();
-  outcomes stalled;
   for (int i = 0; i < 50; ++i) a.publish(ev(ch, std::to_string(i)), stalled.done());
   ASSERT_TRUE(wait_until([&] { return a.pending_publishes() == 50; }));
   auto r = publish_sync(a, ev(ch, "over"), 1s);
@@ -490,7 +501,6 @@ TEST(redis_bus_integration, backlog_cap_and_lost_replies_answer_unavailable) {
 
   // PUBLISHes whose connection dies before the reply: every one is answered unavailable.
   srv.pause();
-  outcomes lost;
   for (int i = 0; i < 10; ++i) a.publish(ev(ch, "l" + std::to_string(i)), lost.done());
   ASSERT_TRUE(wait_until([&] { return a.pending_publishes() == 10; }));
   srv.kill9();
@@ -510,11 +520,11 @@ TEST(redis_bus_integration, backlog_is_also_capped_in_bytes) {
       resp::format_command({"PUBLISH", "herald:" + ch, *codec.encode(ev(ch, "0", big))}).size();
   auto c = cfg_for(srv.port());
   c.max_pending_publish_bytes = one * 9 / 2;
+  outcomes out;  // outlives the buses: their done callbacks use it
   redis_bus a(c);
   a.start([](sse::event) {});
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
   srv.pause();
-  outcomes out;
   for (int i = 0; i < 10; ++i) a.publish(ev(ch, std::to_string(i), big), out.done());
   ASSERT_TRUE(wait_until([&] { return out.answered() == 6; }));
   for (const auto& e : out.errors())
@@ -527,8 +537,8 @@ TEST(redis_bus_integration, backlog_is_also_capped_in_bytes) {
 
 TEST(redis_bus_integration, add_interest_confirmed_means_the_next_publish_is_received) {
   redis_server srv;
-  redis_bus a(cfg_for(srv.port())), b(cfg_for(srv.port()));
   collector ca;
+  redis_bus a(cfg_for(srv.port())), b(cfg_for(srv.port()));
   a.start(ca.as_sink());
   b.start([](sse::event) {});
   ASSERT_TRUE(wait_until([&] { return a.ready() && b.ready(); })) << a.last_error();
@@ -566,12 +576,12 @@ TEST(redis_bus_integration, add_interest_confirmed_means_the_next_publish_is_rec
 
 TEST(redis_bus_integration, stop_answers_every_publish_in_flight) {
   redis_server srv;
-  redis_bus a(cfg_for(srv.port()));
+  outcomes out;  // outlives the buses: their done callbacks use it
   collector ca;
+  redis_bus a(cfg_for(srv.port()));
   a.start(ca.as_sink());
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
   srv.pause();
-  outcomes out;
   for (int i = 0; i < 5; ++i) a.publish(ev(channel("stop"), std::to_string(i)), out.done());
   ASSERT_TRUE(wait_until([&] { return a.pending_publishes() == 5; }));
   a.stop();

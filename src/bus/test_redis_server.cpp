@@ -5,16 +5,15 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-extern char** environ;
 
 namespace herald::bus::testing {
 
@@ -41,19 +40,42 @@ bool port_free(std::uint16_t port) {
   return ok;
 }
 
+// PATH lookup done before fork(): the child only makes async-signal-safe calls.
+std::string find_program(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::string_view rest = path ? path : "/usr/bin:/bin";
+  while (!rest.empty()) {
+    auto colon = rest.find(':');
+    std::string dir(rest.substr(0, colon));
+    rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return name;
+}
+
+// fork+exec rather than posix_spawn so the child gets PR_SET_PDEATHSIG: a test process that crashes
+// or is killed by ctest's timeout takes its redis-servers with it instead of leaking them.
 pid_t spawn(const std::vector<std::string>& argv, const std::string& out_file) {
+  const std::string program = find_program(argv.at(0));
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  return rc == 0 ? pid : -1;
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;  // parent (or -1)
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+  int out = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  int in = ::open("/dev/null", O_RDONLY);
+  if (out < 0 || in < 0) ::_exit(127);
+  ::dup2(in, 0);
+  ::dup2(out, 1);
+  ::dup2(out, 2);
+  ::execv(program.c_str(), args.data());
+  ::_exit(127);
 }
 
 }  // namespace
@@ -164,7 +186,7 @@ std::string redis_server::log() const {
   return ss.str();
 }
 
-sync_client::sync_client(std::uint16_t port, std::string password, std::string user) {
+sync_client::sync_client(std::uint16_t port, const std::string& password, const std::string& user) {
   timeval tv{5, 0};
   c_ = redisConnectWithTimeout("127.0.0.1", port, tv);
   if (!c_ || c_->err) {

@@ -53,7 +53,8 @@ class redis_server {
 // Blocking client for assertions. Fails the calling test (ADD_FAILURE) on connection errors.
 class sync_client {
  public:
-  explicit sync_client(std::uint16_t port, std::string password = {}, std::string user = {});
+  explicit sync_client(std::uint16_t port, const std::string& password = {},
+                       const std::string& user = {});
   ~sync_client();
   sync_client(const sync_client&) = delete;
   sync_client& operator=(const sync_client&) = delete;

@@ -68,11 +68,11 @@ std::string python_json_string(std::string_view s) {
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
       default:
-        if (c < 0x20) {
+        if (c < 0x20 || c == 0x7f) {  // Python escapes everything outside ' '..'~'
           char buf[8];
           std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out += buf;
-        } else if (c < 0x80) {
+        } else if (c < 0x7f) {
           out += static_cast<char>(c);
         } else {
           // Decode UTF-8 and emit \uXXXX (surrogate pairs above the BMP), as ensure_ascii does.

@@ -53,6 +53,7 @@ TEST(encoder, stream_error_matches_python_json) {
 TEST(encoder, python_json_string_escapes_like_ensure_ascii) {
   EXPECT_EQ(python_json_string("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
   EXPECT_EQ(python_json_string("caf\xc3\xa9"), "\"caf\\u00e9\"");
+  EXPECT_EQ(python_json_string("\x7f~"), "\"\\u007f~\"");
   EXPECT_EQ(python_json_string("\xf0\x9f\x98\x80"), "\"\\ud83d\\ude00\"");
 }
 

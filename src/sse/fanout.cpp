@@ -26,17 +26,14 @@ fanout::~fanout() = default;
 
 void fanout::subscribe(std::size_t shard_index, const std::string& channel, subscriber* s) {
   shards_[shard_index]->subscribers[channel].push_back(s);
-  bool first = false;
-  {
-    std::lock_guard lock(mu_);
-    auto& counts = counts_[channel];
-    if (counts.empty()) {
-      counts.assign(shards_.size(), 0);
-      first = true;
-    }
-    ++counts[shard_index];
+  std::lock_guard lock(mu_);
+  auto& counts = counts_[channel];
+  if (counts.empty()) {
+    counts.assign(shards_.size(), 0);
+    // Under the lock so interest changes reach the bus in the order they happened on any shard.
+    if (hook_) hook_(channel, true);
   }
-  if (first && hook_) hook_(channel, true);
+  ++counts[shard_index];
 }
 
 void fanout::unsubscribe(std::size_t shard_index, const std::string& channel, subscriber* s) {
@@ -49,19 +46,14 @@ void fanout::unsubscribe(std::size_t shard_index, const std::string& channel, su
   *pos = v.back();  // order among subscribers carries no meaning
   v.pop_back();
   if (v.empty()) table.erase(it);
-  bool last = false;
-  {
-    std::lock_guard lock(mu_);
-    auto c = counts_.find(channel);
-    if (c != counts_.end()) {
-      --c->second[shard_index];
-      if (std::all_of(c->second.begin(), c->second.end(), [](std::uint32_t n) { return n == 0; })) {
-        counts_.erase(c);
-        last = true;
-      }
-    }
+  std::lock_guard lock(mu_);
+  auto c = counts_.find(channel);
+  if (c == counts_.end()) return;
+  --c->second[shard_index];
+  if (std::all_of(c->second.begin(), c->second.end(), [](std::uint32_t n) { return n == 0; })) {
+    counts_.erase(c);
+    if (hook_) hook_(channel, false);
   }
-  if (last && hook_) hook_(channel, false);
 }
 
 void fanout::publish(const event& e) {

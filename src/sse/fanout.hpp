@@ -35,7 +35,9 @@ class subscriber {
 class fanout {
  public:
   // Called with (channel, true) when the first local subscriber appears on any shard and
-  // (channel, false) when the last one leaves. Called under no lock, from a shard thread.
+  // (channel, false) when the last one leaves. Called from a shard thread UNDER the fanout's lock,
+  // so transitions reach the bus in order; it must be quick and must not call back into the fanout
+  // (the buses only record/post the change).
   using interest_hook = std::function<void(const std::string& channel, bool present)>;
 
   fanout(std::vector<boost::asio::any_io_executor> shard_executors, interest_hook hook);

@@ -19,6 +19,7 @@ import {
   startDemo,
   startServe,
   waitFor,
+  withTimeout,
   writeConfig,
 } from "./lib/herald.mjs";
 
@@ -43,7 +44,9 @@ function openEventSource(t, url, init) {
     waitFor(
       () => rec.ofType(type).length >= n,
       timeoutMs,
-      () => `${n} '${type}' event(s) on ${url}; got ${JSON.stringify(rec.events)} errors ${JSON.stringify(rec.errors)}`,
+      () =>
+        `${n} '${type}' event(s); got ${JSON.stringify(rec.events.slice(-10))}, ` +
+        `${rec.errors.length} error(s), last ${JSON.stringify(rec.errors.slice(-3))}`,
     );
   t.after(() => es.close());
   return rec;
@@ -90,8 +93,8 @@ test(`eventsource@${eventsourceVersion}: Authorization: Bearer (custom fetch) re
     { type: "stream-open", data: "", lastEventId: "" },
     { type: "scan.progress", data: `{"scan_id":"${scan}","checked":42,"total":100}`, lastEventId: "" },
     { type: "scan.progress", data: `{"scan_id":"${scan}","checked":100,"total":100}`, lastEventId: "p-100" },
-    // The id of the previous event stays the stream's last event id (WHATWG semantics).
-    { type: "scan.end", data: `{"scan_id":"${scan}","state":"completed"}`, lastEventId: "p-100" },
+    // (This client reports each event's own id as lastEventId, "" when the event has none.)
+    { type: "scan.end", data: `{"scan_id":"${scan}","state":"completed"}`, lastEventId: "" },
   ]);
   assert.deepEqual(rec.errors, []);
   assert.equal(JSON.parse(rec.ofType("scan.end")[0].data).scan_id, scan, "scan.end carries the scan id");
@@ -142,13 +145,15 @@ test("eventsource: the same EventSource reconnects after a server restart (SIGTE
   await rec.waitCount("stream-open", 1);
   await waitFor(() => raw.body.includes("event: stream-open\n"), 5000, "the raw observer's stream-open");
 
-  await publishOk(env, { channel: env.channel(scan), event: "scan.progress", data: progress(scan, 1, 80) });
+  // With an id, the client's reconnect carries `Last-Event-ID: r-1` (Herald has no replay and accepts it).
+  await publishOk(env, { channel: env.channel(scan), event: "scan.progress", data: progress(scan, 1, 80), id: "r-1" });
   await rec.waitCount("scan.progress", 1);
+  assert.equal(rec.ofType("scan.progress")[0].lastEventId, "r-1");
 
   // Graceful stop: each stream gets `retry: <base + jitter>` and is closed; the process exits 0.
   const exit = await server.stop("SIGTERM", 10000);
   assert.deepEqual(exit, { code: 0, signal: null }, server.describe());
-  await raw.closed;
+  await withTimeout(raw.closed, 5000, "Herald to close the raw stream");
   const tail = raw.body.match(/retry: (\d+)\n\n$/);
   assert.ok(tail, `the stream ended with a retry hint; last bytes: ${JSON.stringify(raw.body.slice(-80))}`);
   const retry = Number(tail[1]);
@@ -177,6 +182,34 @@ test("eventsource: the same EventSource reconnects after a server restart (SIGTE
     ],
   );
   assert.ok(rec.errors.every((e) => e.readyState === EventSource.CONNECTING), JSON.stringify(rec.errors));
+});
+
+test("eventsource: a revoked membership ends the stream with stream-error (id: error) and the client does not resume", async (t) => {
+  const { dir, token } = await prepareDemoDir(t);
+  const { config, port, internalPort } = await writeConfig(dir, {
+    server: { retry_base_ms: 200, retry_jitter_ms: 100 },
+    extra: "\n[tenancy]\nrecheck_interval_seconds = 1\n",
+  });
+  const env = envFor(dir, config, port, internalPort, token, null);
+  const scan = DEMO_SCANS.aws;
+  await startServe(t, config, port, internalPort);
+  const rec = openEventSource(t, `${env.streamUrl(scan)}?access_token=${encodeURIComponent(token)}`);
+  await rec.waitCount("stream-open", 1);
+  await publishOk(env, { channel: env.channel(scan), event: "scan.progress", data: progress(scan, 1, 120) });
+  await rec.waitCount("scan.progress", 1);
+
+  const removed = await runHerald(["member", "remove", "--config", config, "--user", DEMO_USER, "--tenant", env.channel(scan).split(":")[1]]);
+  assert.equal(removed.code, 0, removed.stderr);
+
+  await rec.waitCount("stream-error", 1, 10000);
+  const se = rec.ofType("stream-error")[0];
+  assert.equal(se.lastEventId, "error");
+  assert.equal(JSON.parse(se.data).condition, "forbidden");
+  // The client reconnects with Last-Event-ID: error, which Herald refuses (400, like django-eventstream),
+  // so the EventSource stops for good.
+  await waitFor(() => rec.es.readyState === EventSource.CLOSED, 10000, () => `the EventSource to close; errors ${JSON.stringify(rec.errors)}`);
+  assert.equal(rec.errors.at(-1).code, 400);
+  assert.equal(rec.ofType("stream-open").length, 1, "never re-opened");
 });
 
 /** Wait for the EventSource to fail for good; returns the error. */

@@ -191,6 +191,21 @@ export async function waitFor(fn, timeoutMs, what, intervalMs = 25) {
   }
 }
 
+/** `promise`, or a rejection naming `what` after timeoutMs. */
+export async function withTimeout(promise, timeoutMs, what) {
+  let timer;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 // Temp dirs and ports
 
@@ -258,8 +273,7 @@ export async function startDemo(t, { stepMs = 3_600_000, dir } = {}) {
     ["demo", "--data-dir", dir, "--port", String(port), "--internal-port", String(internalPort), "--step-ms", String(stepMs)],
     { name: "herald demo" },
   );
-  const m = await proc.waitForOutput(/Press Ctrl-C to stop\./, 20000);
-  void m;
+  await proc.waitForOutput(/Press Ctrl-C to stop\./, 20000);
   const tok = proc.stdout.match(/Authorization: Bearer ([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)"/);
   if (!tok) throw new Error(`no dev token in the demo banner\n${proc.describe()}`);
   return envFor(dir, path.join(dir, "herald.toml"), port, internalPort, tok[1], proc);
@@ -278,9 +292,10 @@ export async function prepareDemoDir(t) {
 
 /**
  * Write `name` (default e2e.toml) into a demo data dir: the demo's keys, store and endpoint, fresh
- * ports, and the extra [server] / [log] settings given. Returns {config, port, internalPort}.
+ * ports, and the extra [server] / [log] settings given; `extra` is appended verbatim (more tables).
+ * Returns {config, port, internalPort}.
  */
-export async function writeConfig(dir, { name = "e2e.toml", server = {}, log = "info", lookup, ports } = {}) {
+export async function writeConfig(dir, { name = "e2e.toml", server = {}, log = "info", lookup, ports, extra = "" } = {}) {
   const [port, internalPort] = ports ?? (await freePorts(2));
   const serverExtra = Object.entries(server)
     .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
@@ -316,7 +331,7 @@ level = "${log}"
 path = "/api/v1/scans/{scan_pk:uuid}/event-stream"
 channels = ["scan-progress:{tenant_id}:{scan_pk}"]
 lookup = ${JSON.stringify(lookup ?? "SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id")}
-`;
+${extra}`;
   const config = path.join(dir, name);
   writeFileSync(config, toml);
   return { config, port, internalPort };
@@ -413,4 +428,15 @@ export function rawGet(port, target, headers = {}) {
   req.end();
   state.destroy = () => req.destroy();
   return state;
+}
+
+/** The internal listener's Prometheus metrics as {name: number} (unlabelled series only). */
+export async function metrics(internalPort) {
+  const res = await fetch(`http://127.0.0.1:${internalPort}/metrics`);
+  const out = {};
+  for (const line of (await res.text()).split("\n")) {
+    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*) (\S+)$/);
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
 }
