@@ -14,7 +14,8 @@ class configured_endpoint final : public stream_endpoint {
  public:
   configured_endpoint(config::endpoint_config cfg, store::store& db, store::db_pool& pool);
   const url_template& route() const override { return route_; }
-  boost::asio::awaitable<result<std::vector<std::string>>> resolve(const stream_request& req) override;
+  boost::asio::awaitable<result<std::vector<std::string>>> resolve(
+      const stream_request& req) override;
 
  private:
   config::endpoint_config cfg_;

@@ -55,13 +55,15 @@ std::string read_file(const fs::path& p) {
 
 std::string demo_config_toml(const demo_options& o) {
   return "# Written by `herald demo`; run it again with: herald serve --config " +
-         (fs::path(o.data_dir) / "herald.toml").string() +
-         "\n[server]\nlisten = \"" + o.address + ":" + std::to_string(o.port) +
+         (fs::path(o.data_dir) / "herald.toml").string() + "\n[server]\nlisten = \"" + o.address +
+         ":" + std::to_string(o.port) +
          "\"\nkeepalive_seconds = 20\n\n"
-         "[internal]\nlisten = \"" + o.address + ":" + std::to_string(o.internal_port) +
+         "[internal]\nlisten = \"" +
+         o.address + ":" + std::to_string(o.internal_port) +
          "\"\npublisher_key_file = \"publisher.key\"\n\n"
          "[auth]\nalgorithm = \"RS256\"\nverify_key_file = \"keys/public.pem\"\n"
-         "signing_key_file = \"keys/private.pem\"\naudience = \"herald-demo\"\nissuer = \"herald-demo\"\n\n"
+         "signing_key_file = \"keys/private.pem\"\naudience = \"herald-demo\"\nissuer = "
+         "\"herald-demo\"\n\n"
          "[store]\ndriver = \"sqlite\"\npath = \"herald.db\"\n\n"
          "[bus]\nkind = \"local\"\n\n"
          "# The seed's worked example: a scan's progress stream, resolved per request.\n"
@@ -86,8 +88,9 @@ std::string make_token(const config::gateway_config& cfg, std::int64_t ttl) {
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
   std::string claims = std::string("{\"typ\":\"access\",\"sub\":\"") + demo_user_id +
-                       "\",\"tenant_id\":\"" + demo_tenant_id + "\",\"iat\":" + std::to_string(now) +
-                       ",\"nbf\":" + std::to_string(now) + ",\"exp\":" + std::to_string(now + ttl) +
+                       "\",\"tenant_id\":\"" + demo_tenant_id +
+                       "\",\"iat\":" + std::to_string(now) + ",\"nbf\":" + std::to_string(now) +
+                       ",\"exp\":" + std::to_string(now + ttl) +
                        ",\"aud\":\"herald-demo\",\"iss\":\"herald-demo\",\"jti\":\"demo\"}";
   return minter.mint(claims);
 }
@@ -124,16 +127,18 @@ class scan_simulator {
       int checked[3] = {0, 0, 0};
       bool done[3] = {false, false, false};
       for (int i = 0; i < 3; ++i)
-        publish(kScans[i], "scan.start", std::string("{\"scan_id\":\"") + kScans[i].id + "\",\"round\":" +
-                                             std::to_string(round) + "}");
+        publish(kScans[i], "scan.start",
+                std::string("{\"scan_id\":\"") + kScans[i].id +
+                    "\",\"round\":" + std::to_string(round) + "}");
       while (!(done[0] && done[1] && done[2])) {
         if (!sleep_ms(step_ms_)) return;
         for (int i = 0; i < 3; ++i) {
           if (done[i]) continue;
           checked[i] = std::min(kScans[i].total, checked[i] + 1 + (i == 2 ? 1 : 0));
           publish(kScans[i], "scan.progress",
-                  std::string("{\"scan_id\":\"") + kScans[i].id + "\",\"checked\":" +
-                      std::to_string(checked[i]) + ",\"total\":" + std::to_string(kScans[i].total) + "}");
+                  std::string("{\"scan_id\":\"") + kScans[i].id +
+                      "\",\"checked\":" + std::to_string(checked[i]) +
+                      ",\"total\":" + std::to_string(kScans[i].total) + "}");
           if (checked[i] == kScans[i].total) {
             publish(kScans[i], "scan.end",
                     std::string("{\"scan_id\":\"") + kScans[i].id + "\",\"state\":\"completed\"}");
@@ -213,8 +218,8 @@ int run_demo(const demo_options& o) {
             << "    curl -N -H \"Authorization: Bearer " << token << "\" \\\n      " << base
             << "/api/v1/scans/" << kScans[0].id << "/event-stream\n\n"
             << "  Another tenant's scan answers 404:\n"
-            << "    curl -i -H \"Authorization: Bearer " << token << "\" " << base << "/api/v1/scans/"
-            << kForeignScan << "/event-stream\n\n"
+            << "    curl -i -H \"Authorization: Bearer " << token << "\" " << base
+            << "/api/v1/scans/" << kForeignScan << "/event-stream\n\n"
             << "  Metrics: http://" << o.address << ":" << g.internal_port() << "/metrics\n"
             << "  Press Ctrl-C to stop.\n"
             << std::endl;

@@ -15,8 +15,8 @@ struct demo_options {
   std::string address = "127.0.0.1";
   std::uint16_t port = 8080;
   std::uint16_t internal_port = 8081;
-  unsigned step_ms = 250;        // time between progress events of a scan
-  unsigned duration_seconds = 0; // 0 = until SIGINT/SIGTERM
+  unsigned step_ms = 250;         // time between progress events of a scan
+  unsigned duration_seconds = 0;  // 0 = until SIGINT/SIGTERM
 };
 
 // Fixed ids so the printed curl line and docs stay valid across runs.

@@ -82,7 +82,9 @@ auto async_publish_all(bus::bus& b, std::vector<sse::event> events, Token&& toke
             auto h = std::move(*st->h);
             lock.unlock();
             auto ex = asio::get_associated_executor(h);
-            asio::post(ex, [h = std::move(h), out = std::move(out)]() mutable { std::move(h)(std::move(out)); });
+            asio::post(ex, [h = std::move(h), out = std::move(out)]() mutable {
+              std::move(h)(std::move(out));
+            });
           });
         }
       },
@@ -101,7 +103,9 @@ class gateway::public_handler final : public net::request_handler {
   asio::awaitable<handler_outcome> handle(net::http_request& req) override {
     auto& m = req.message;
     auto url = boost::urls::parse_origin_form(m.target());
-    if (!url) co_return json_response(http::status::bad_request, error_json(errc::bad_request, "Malformed request target."));
+    if (!url)
+      co_return json_response(http::status::bad_request,
+                              error_json(errc::bad_request, "Malformed request target."));
     std::string path(url->encoded_path());
 
     const stream_endpoint* matched = nullptr;
@@ -117,7 +121,10 @@ class gateway::public_handler final : public net::request_handler {
     }
     if (!matched) {
       if (path == "/" && !g_.index_page_.empty() && m.method() == http::verb::get)
-        co_return http_response{http::status::ok, "text/html; charset=utf-8", {{"Cache-Control", "no-cache"}}, g_.index_page_};
+        co_return http_response{http::status::ok,
+                                "text/html; charset=utf-8",
+                                {{"Cache-Control", "no-cache"}},
+                                g_.index_page_};
       co_return with_cors(m, error_response(make_error(errc::not_found, "Not found.")));
     }
     if (m.method() == http::verb::options) co_return preflight(m);
@@ -128,10 +135,12 @@ class gateway::public_handler final : public net::request_handler {
     }
     // Like django-eventstream: `id: error` on stream-error blocks resumption.
     if (m["Last-Event-ID"] == "error")
-      co_return with_cors(m, error_response(make_error(errc::bad_request, "Can't resume session after stream-error.")));
+      co_return with_cors(m, error_response(make_error(
+                                 errc::bad_request, "Can't resume session after stream-error.")));
 
     auth::request_credentials creds;
-    if (auto it = m.find(http::field::authorization); it != m.end()) creds.authorization = it->value();
+    if (auto it = m.find(http::field::authorization); it != m.end())
+      creds.authorization = it->value();
     std::string access_token;
     bool has_query_token = false;
     for (auto p : url->params()) {
@@ -158,9 +167,10 @@ class gateway::public_handler final : public net::request_handler {
     auto channels = co_await endpoint->resolve(sreq);
     if (!channels) co_return with_cors(m, error_response(channels.err()));
     if (channels->empty()) {  // a bug in the endpoint, never an empty stream
-      spdlog::error("endpoint {} resolved no channels for {}: server error", endpoint->route().pattern(),
-                    redact_target(m.target()));
-      co_return with_cors(m, error_response(make_error(errc::internal, "The endpoint resolved no channels.")));
+      spdlog::error("endpoint {} resolved no channels for {}: server error",
+                    endpoint->route().pattern(), redact_target(m.target()));
+      co_return with_cors(
+          m, error_response(make_error(errc::internal, "The endpoint resolved no channels.")));
     }
     if (auto ok = tenancy::tenant_gate::check_channels(*who, *channels); !ok)
       co_return with_cors(m, error_response(ok.err()));
@@ -208,7 +218,8 @@ class gateway::public_handler final : public net::request_handler {
     http_response r{http::status::no_content, "", cors_headers(m), ""};
     if (!r.headers.empty()) {
       r.headers.emplace_back("Access-Control-Allow-Methods", "GET, OPTIONS");
-      r.headers.emplace_back("Access-Control-Max-Age", std::to_string(g_.cfg_.cors.max_age_seconds));
+      r.headers.emplace_back("Access-Control-Max-Age",
+                             std::to_string(g_.cfg_.cors.max_age_seconds));
     }
     return r;
   }
@@ -237,11 +248,14 @@ class gateway::internal_handler final : public net::request_handler {
       std::string body = std::string("{\"status\":\"") + (ready ? "ready" : "unavailable") +
                          "\",\"bus\":" + sse::python_json_string(g_.bus_->describe()) +
                          ",\"bus_ready\":" + (g_.bus_->ready() ? "true" : "false") + "}";
-      co_return json_response(ready ? http::status::ok : http::status::service_unavailable, std::move(body));
+      co_return json_response(ready ? http::status::ok : http::status::service_unavailable,
+                              std::move(body));
     }
     if (path == "/metrics")
-      co_return http_response{http::status::ok, "text/plain; version=0.0.4",
-                              {}, metrics_registry::instance().render_prometheus()};
+      co_return http_response{http::status::ok,
+                              "text/plain; version=0.0.4",
+                              {},
+                              metrics_registry::instance().render_prometheus()};
     if (path != "/publish") co_return error_response(make_error(errc::not_found, "Not found."));
     if (m.method() != http::verb::post) {
       auto r = error_response(make_error(errc::method_not_allowed, "Use POST."));
@@ -249,12 +263,14 @@ class gateway::internal_handler final : public net::request_handler {
       co_return r;
     }
     if (!publisher_authorized(m))
-      co_return error_response(make_error(errc::unauthenticated, "Invalid or missing publisher key."));
+      co_return error_response(
+          make_error(errc::unauthenticated, "Invalid or missing publisher key."));
     auto events = parse_publish_body(m.body(), limits_);
     if (!events) co_return error_response(events.err());
     const auto n = events->size();
     auto published = co_await async_publish_all(*g_.bus_, std::move(*events), asio::use_awaitable);
-    if (!published) co_return error_response(make_error(errc::unavailable, published.err().message));
+    if (!published)
+      co_return error_response(make_error(errc::unavailable, published.err().message));
     core_metrics::get().events_published.inc(static_cast<std::int64_t>(n));
     co_return json_response(http::status::ok, "{\"published\":" + std::to_string(n) + "}");
   }
@@ -280,7 +296,8 @@ class gateway::internal_handler final : public net::request_handler {
 gateway::gateway(config::gateway_config cfg) : cfg_(std::move(cfg)) {
   if (cfg_.events.verbs.empty()) cfg_.events.verbs = sse::default_verbs();
   auto db = store::sqlite_store::open(cfg_.store.path, std::max(1u, cfg_.store.pool_threads));
-  if (!db) throw std::runtime_error("cannot open store '" + cfg_.store.path + "': " + db.err().message);
+  if (!db)
+    throw std::runtime_error("cannot open store '" + cfg_.store.path + "': " + db.err().message);
   store_ = std::move(*db);
   pool_ = std::make_unique<store::db_pool>(std::max(1u, cfg_.store.pool_threads));
   verifier_ = std::make_unique<auth::token_verifier>(cfg_.auth.jwt);
@@ -303,7 +320,8 @@ gateway::gateway(config::gateway_config cfg) : cfg_(std::move(cfg)) {
 
   net::server_options po;
   po.name = "public";
-  po.threads = cfg_.server.threads ? cfg_.server.threads : std::max(1u, std::thread::hardware_concurrency());
+  po.threads =
+      cfg_.server.threads ? cfg_.server.threads : std::max(1u, std::thread::hardware_concurrency());
   po.max_header_bytes = cfg_.server.max_header_bytes;
   po.max_body_bytes = 4096;  // stream requests carry no body
   po.header_timeout = std::chrono::milliseconds(cfg_.server.header_timeout_ms);
@@ -312,7 +330,8 @@ gateway::gateway(config::gateway_config cfg) : cfg_(std::move(cfg)) {
   po.queue_max_events = cfg_.server.queue_max_events;
   po.queue_max_bytes = cfg_.server.queue_max_bytes;
   po.sweep_interval = std::min<std::chrono::milliseconds>(
-      std::chrono::milliseconds(250), std::chrono::seconds(cfg_.server.keepalive_seconds) / 4 + std::chrono::milliseconds(1));
+      std::chrono::milliseconds(250),
+      std::chrono::seconds(cfg_.server.keepalive_seconds) / 4 + std::chrono::milliseconds(1));
   public_server_ = std::make_unique<net::http_server>(po, *public_handler_);
 
   net::server_options io;
@@ -324,13 +343,13 @@ gateway::gateway(config::gateway_config cfg) : cfg_(std::move(cfg)) {
   io.max_connections = 1024;
   internal_server_ = std::make_unique<net::http_server>(io, *internal_handler_);
 
-  fanout_ = std::make_unique<sse::fanout>(
-      public_server_->executors(), [b = bus_.get()](const std::string& ch, bool present) {
-        if (present)
-          b->add_interest(ch);
-        else
-          b->remove_interest(ch);
-      });
+  fanout_ = std::make_unique<sse::fanout>(public_server_->executors(),
+                                          [b = bus_.get()](const std::string& ch, bool present) {
+                                            if (present)
+                                              b->add_interest(ch);
+                                            else
+                                              b->remove_interest(ch);
+                                          });
   public_server_->set_fanout(fanout_.get());
   internal_server_->set_fanout(fanout_.get());
 }
@@ -345,8 +364,11 @@ void gateway::set_index_page(std::string body) { index_page_ = std::move(body); 
 
 result<void> gateway::start() {
   bus_->start([f = fanout_.get()](sse::event e) { f->publish(e); });
-  if (auto r = public_server_->listen(cfg_.server.listen.address, cfg_.server.listen.port); !r) return r;
-  if (auto r = internal_server_->listen(cfg_.internal.listen.address, cfg_.internal.listen.port); !r) return r;
+  if (auto r = public_server_->listen(cfg_.server.listen.address, cfg_.server.listen.port); !r)
+    return r;
+  if (auto r = internal_server_->listen(cfg_.internal.listen.address, cfg_.internal.listen.port);
+      !r)
+    return r;
   public_server_->start();
   internal_server_->start();
   started_ = true;
@@ -356,9 +378,9 @@ result<void> gateway::start() {
     recheck_timer_ = std::make_unique<asio::steady_timer>(internal_server_->executors().front());
     schedule_recheck();
   }
-  spdlog::info("herald listening: streams on {}:{}, internal on {}:{}, bus {}", cfg_.server.listen.address,
-               public_server_->port(), cfg_.internal.listen.address, internal_server_->port(),
-               bus_->describe());
+  spdlog::info("herald listening: streams on {}:{}, internal on {}:{}, bus {}",
+               cfg_.server.listen.address, public_server_->port(), cfg_.internal.listen.address,
+               internal_server_->port(), bus_->describe());
   return {};
 }
 
@@ -374,7 +396,8 @@ void gateway::schedule_recheck() {
 void gateway::recheck_now() {
   public_server_->collect_tags([this](std::vector<std::shared_ptr<const void>> tags) {
     if (tags.empty() || stopping_) return;
-    // Off the event loops: one membership query per distinct (user, tenant), one user/key check each.
+    // Off the event loops: one membership query per distinct (user, tenant), one user/key check
+    // each.
     asio::co_spawn(
         internal_server_->executors().front(),
         [this, tags = std::move(tags)]() -> asio::awaitable<void> {
@@ -391,10 +414,12 @@ void gateway::recheck_now() {
             return bad;
           });
           if (revoked.empty()) co_return;
-          spdlog::info("re-check: closing streams of {} caller(s) no longer allowed", revoked.size());
+          spdlog::info("re-check: closing streams of {} caller(s) no longer allowed",
+                       revoked.size());
           public_server_->close_streams_if(
               [revoked = std::move(revoked)](const void* tag) { return revoked.contains(tag); },
-              sse::encode_stream_error("forbidden", "Permission denied: membership or credentials revoked."));
+              sse::encode_stream_error("forbidden",
+                                       "Permission denied: membership or credentials revoked."));
         },
         asio::detached);
   });
@@ -403,9 +428,11 @@ void gateway::recheck_now() {
 void gateway::stop() {
   if (!started_ || stopping_.exchange(true)) return;
   spdlog::info("shutting down: closing {} streams", public_server_->stream_count());
-  if (recheck_timer_) asio::post(recheck_timer_->get_executor(), [t = recheck_timer_.get()] { t->cancel(); });
+  if (recheck_timer_)
+    asio::post(recheck_timer_->get_executor(), [t = recheck_timer_.get()] { t->cancel(); });
   std::mt19937 rng{std::random_device{}()};
-  std::uniform_int_distribution<std::uint32_t> jitter(0, std::max(1u, cfg_.server.retry_jitter_ms) - 1);
+  std::uniform_int_distribution<std::uint32_t> jitter(
+      0, std::max(1u, cfg_.server.retry_jitter_ms) - 1);
   public_server_->shutdown(std::chrono::milliseconds(cfg_.server.shutdown_deadline_ms), [&] {
     // Spread the reconnect storm: every client gets its own delay.
     return sse::encode_retry(cfg_.server.retry_base_ms + jitter(rng));

@@ -131,16 +131,19 @@ class gateway_test : public ::testing::Test {
         "[server]\nlisten = \"127.0.0.1:0\"\nthreads = 2\nkeepalive_seconds = " +
         std::to_string(keepalive) +
         "\nretry_base_ms = 1000\nretry_jitter_ms = 500\nshutdown_deadline_ms = 2000\n"
-        "[internal]\nlisten = \"127.0.0.1:0\"\npublisher_key = \"" + kPublisherKey +
+        "[internal]\nlisten = \"127.0.0.1:0\"\npublisher_key = \"" +
+        kPublisherKey +
         "\"\nmax_body_bytes = 2048\n"
         "[auth]\nalgorithm = \"RS256\"\nverify_key_file = \"keys/public.pem\"\n"
-        "signing_key_file = \"keys/private.pem\"\naudience = \"herald-test\"\nissuer = \"herald-test\"\n"
+        "signing_key_file = \"keys/private.pem\"\naudience = \"herald-test\"\nissuer = "
+        "\"herald-test\"\n"
         "[store]\npath = \"herald.db\"\n"
         "[cors]\nallow_origins = [\"https://app.example.com\"]\n"
         "[tenancy]\nrecheck_interval_seconds = 0\n"
         "[[endpoints]]\npath = \"/api/v1/scans/{scan_pk:uuid}/event-stream\"\n"
         "channels = [\"scan-progress:{tenant_id}:{scan_pk}\"]\n"
-        "lookup = \"SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id\"\n" + extra;
+        "lookup = \"SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id\"\n" +
+        extra;
     auto c = config::load_config_string(toml, dir.string(), true);
     ASSERT_TRUE(c) << c.err().message;
     cfg = *c;
@@ -172,8 +175,8 @@ class gateway_test : public ::testing::Test {
     auto now = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
-    return minter->mint("{\"sub\":\"" + sub + "\",\"tenant_id\":\"" + ten + "\",\"exp\":" +
-                        std::to_string(now + exp_in) +
+    return minter->mint("{\"sub\":\"" + sub + "\",\"tenant_id\":\"" + ten +
+                        "\",\"exp\":" + std::to_string(now + exp_in) +
                         ",\"aud\":\"herald-test\",\"iss\":\"herald-test\"}");
   }
 
@@ -185,10 +188,11 @@ class gateway_test : public ::testing::Test {
   }
 
   reply publish(const std::string& body, const std::string& key = kPublisherKey) {
-    return request(gw->internal_port(),
-                   "POST /publish HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer " +
-                       key + "\r\nContent-Type: application/json\r\nContent-Length: " +
-                       std::to_string(body.size()) + "\r\n\r\n" + body);
+    return request(
+        gw->internal_port(),
+        "POST /publish HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer " + key +
+            "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\n\r\n" + body);
   }
 
   // Opens a stream and consumes the head and preamble.
@@ -206,7 +210,7 @@ TEST_F(gateway_test, stream_headers_preamble_and_published_event_bytes) {
   start();
   auto c = std::make_unique<conn>(gw->public_port());
   c->send(get(stream_path(scan), "Authorization: Bearer " + token(user, tenant) +
-                                      "\r\nOrigin: https://app.example.com\r\n"));
+                                     "\r\nOrigin: https://app.example.com\r\n"));
   auto got = c->read_until("event: stream-open\ndata:\n\n");
   const std::string head =
       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
@@ -231,22 +235,26 @@ TEST_F(gateway_test, stream_headers_preamble_and_published_event_bytes) {
 TEST_F(gateway_test, unlisted_origin_gets_no_cors_headers) {
   start();
   auto c = std::make_unique<conn>(gw->public_port());
-  c->send(get(stream_path(scan), "Authorization: Bearer " + token(user, tenant) +
-                                      "\r\nOrigin: https://evil.example.com\r\nReferer: https://app.example.com/\r\n"));
+  c->send(get(stream_path(scan),
+              "Authorization: Bearer " + token(user, tenant) +
+                  "\r\nOrigin: https://evil.example.com\r\nReferer: https://app.example.com/\r\n"));
   auto got = c->read_until("event: stream-open");
   EXPECT_EQ(got.find("Access-Control-Allow-Origin"), std::string::npos);
 }
 
 TEST_F(gateway_test, preflight) {
   start();
-  auto r = request(gw->public_port(),
-                   "OPTIONS " + stream_path(scan) +
-                       " HTTP/1.1\r\nHost: t\r\nConnection: close\r\nOrigin: https://app.example.com\r\n"
-                       "Access-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: last-event-id\r\n\r\n");
+  auto r =
+      request(gw->public_port(),
+              "OPTIONS " + stream_path(scan) +
+                  " HTTP/1.1\r\nHost: t\r\nConnection: close\r\nOrigin: https://app.example.com\r\n"
+                  "Access-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: "
+                  "last-event-id\r\n\r\n");
   EXPECT_EQ(r.status, 204u);
   EXPECT_NE(r.head.find("Access-Control-Allow-Origin: https://app.example.com"), std::string::npos);
   EXPECT_NE(r.head.find("Access-Control-Allow-Methods: GET, OPTIONS"), std::string::npos);
-  EXPECT_NE(r.head.find("Access-Control-Allow-Headers: Cache-Control, Last-Event-ID"), std::string::npos);
+  EXPECT_NE(r.head.find("Access-Control-Allow-Headers: Cache-Control, Last-Event-ID"),
+            std::string::npos);
   EXPECT_NE(r.head.find("Access-Control-Allow-Credentials: true"), std::string::npos);
 }
 
@@ -282,9 +290,11 @@ TEST_F(gateway_test, error_bodies_401_403_404) {
       // The header wins: an invalid header with a valid query token is still 401.
       {stream_path(scan) + "?access_token=" + good, "Authorization: Bearer garbage\r\n", 401, ""},
       {stream_path(scan), "Authorization: Basic dXNlcjpwYXNz\r\n", 401, ""},
-      {stream_path(scan), "Authorization: Bearer " + token(user, tenant, -10) + "\r\n", 401, "expired"},
+      {stream_path(scan), "Authorization: Bearer " + token(user, tenant, -10) + "\r\n", 401,
+       "expired"},
       // Token scoped to a tenant the user is not a member of.
-      {stream_path(scan), "Authorization: Bearer " + token(user, foreign) + "\r\n", 403, "forbidden"},
+      {stream_path(scan), "Authorization: Bearer " + token(user, foreign) + "\r\n", 403,
+       "forbidden"},
       // Another tenant's scan: not found (the lookup is bound to the caller's tenant).
       {stream_path(foreign_scan), "Authorization: Bearer " + good + "\r\n", 404,
        R"({"error":{"code":"not_found","message":"Not found."}})"},
@@ -292,7 +302,8 @@ TEST_F(gateway_test, error_bodies_401_403_404) {
       {"/rogue/foreign", "Authorization: Bearer " + good + "\r\n", 403, "another tenant"},
       {"/rogue/empty", "Authorization: Bearer " + good + "\r\n", 500, "no channels"},
       {"/rogue/other", "Authorization: Bearer " + good + "\r\n", 403, "Nope."},
-      {stream_path(scan), "Authorization: Bearer " + good + "\r\nLast-Event-ID: error\r\n", 400, "stream-error"},
+      {stream_path(scan), "Authorization: Bearer " + good + "\r\nLast-Event-ID: error\r\n", 400,
+       "stream-error"},
   };
   for (const auto& c : cases) {
     auto r = request(gw->public_port(), get(c.target, c.headers + "Connection: close\r\n"));
@@ -312,7 +323,8 @@ TEST_F(gateway_test, api_key_in_header_works_and_is_refused_in_the_query) {
   store::api_key_record rec{random_uuid(), key.prefix, key.key_hash, tenant, user, "k", 0, false};
   ASSERT_TRUE(gw->db().insert_api_key(rec));
   auto c = open(stream_path(scan), "Authorization: Api-Key " + key.full_key + "\r\n");
-  auto r = request(gw->public_port(), get(stream_path(scan) + "?access_token=" + key.full_key, "Connection: close\r\n"));
+  auto r = request(gw->public_port(), get(stream_path(scan) + "?access_token=" + key.full_key,
+                                          "Connection: close\r\n"));
   EXPECT_EQ(r.status, 401u);
   EXPECT_NE(r.body.find("API keys are not accepted"), std::string::npos) << r.body;
 }
@@ -329,26 +341,31 @@ TEST_F(gateway_test, publish_api_refuses_bad_input_with_json_errors) {
   EXPECT_EQ(r.status, 422u);
   r = publish("{\"channel\":\"" + ch + "\",\"event\":\"scan.end\",\"data\":[1]}");
   EXPECT_EQ(r.status, 422u);
-  r = publish("{\"channel\":\"" + ch + "\",\"event\":\"scan.end\",\"data\":{\"x\":\"" + std::string(4000, 'a') + "\"}}");
+  r = publish("{\"channel\":\"" + ch + "\",\"event\":\"scan.end\",\"data\":{\"x\":\"" +
+              std::string(4000, 'a') + "\"}}");
   EXPECT_EQ(r.status, 413u) << r.body;
-  auto get_pub = request(gw->internal_port(), "GET /publish HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  auto get_pub =
+      request(gw->internal_port(), "GET /publish HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(get_pub.status, 405u);
 }
 
 TEST_F(gateway_test, health_ready_and_metrics) {
   start();
-  auto h = request(gw->internal_port(), "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  auto h =
+      request(gw->internal_port(), "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(h.status, 200u);
-  auto r = request(gw->internal_port(), "GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  auto r =
+      request(gw->internal_port(), "GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(r.status, 200u);
   EXPECT_NE(r.body.find("\"bus\":\"local\""), std::string::npos) << r.body;
   auto c = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
   ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
-  auto m = request(gw->internal_port(), "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  auto m =
+      request(gw->internal_port(), "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(m.status, 200u);
-  for (const char* name : {"herald_connections ", "herald_events_published_total ",
-                           "herald_events_delivered_total ", "herald_slow_consumer_drops_total ",
-                           "herald_errors_total "})
+  for (const char* name :
+       {"herald_connections ", "herald_events_published_total ", "herald_events_delivered_total ",
+        "herald_slow_consumer_drops_total ", "herald_errors_total "})
     EXPECT_NE(m.body.find(name), std::string::npos) << name;
   EXPECT_NE(m.body.find("\nherald_connections 1\n"), std::string::npos) << m.body;
   c.reset();
@@ -361,7 +378,8 @@ TEST_F(gateway_test, recheck_closes_streams_whose_membership_was_removed) {
   auto kept = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
   // The other user joins the tenant, opens a stream, then loses the membership.
   ASSERT_TRUE(gw->db().add_membership(other_user, tenant, "member"));
-  auto lost = open(stream_path(scan), "Authorization: Bearer " + token(other_user, tenant) + "\r\n");
+  auto lost =
+      open(stream_path(scan), "Authorization: Bearer " + token(other_user, tenant) + "\r\n");
   ASSERT_TRUE(eventually([&] { return gw->stream_count() == 2; }));
   ASSERT_TRUE(gw->db().remove_membership(other_user, tenant));
   gw->recheck_now();
@@ -390,7 +408,8 @@ TEST_F(gateway_test, graceful_stop_sends_a_jittered_retry_hint_and_closes) {
   start();
   std::vector<std::unique_ptr<conn>> streams;
   for (int i = 0; i < 20; ++i)
-    streams.push_back(open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n"));
+    streams.push_back(
+        open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n"));
   ASSERT_TRUE(eventually([&] { return gw->stream_count() == 20; }));
   auto t0 = std::chrono::steady_clock::now();
   gw->stop();
@@ -412,7 +431,8 @@ TEST_F(gateway_test, cross_tenant_streams_never_see_each_others_events) {
   std::string other_scan = random_uuid();
   ASSERT_TRUE(gw->db().add_scan(other_scan, foreign, "o", "executing"));
   auto mine = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
-  auto theirs = open(stream_path(other_scan), "Authorization: Bearer " + token(other_user, foreign) + "\r\n");
+  auto theirs =
+      open(stream_path(other_scan), "Authorization: Bearer " + token(other_user, foreign) + "\r\n");
   ASSERT_TRUE(eventually([&] { return gw->stream_count() == 2; }));
   publish("{\"channel\":\"scan-progress:" + foreign + ":" + other_scan +
           "\",\"event\":\"scan.progress\",\"data\":{\"n\":1}}");

@@ -21,14 +21,15 @@ result<sse::event> event_from(const json::value& v, const publish_limits& limits
       return make_error(errc::bad_request, where + "unknown field '" + std::string(k) + "'");
   }
   auto* ch = o.if_contains("channel");
-  if (!ch || !ch->is_string()) return make_error(errc::bad_request, where + "channel: required string");
+  if (!ch || !ch->is_string())
+    return make_error(errc::bad_request, where + "channel: required string");
   auto channel = std::string(ch->as_string());
   if (!tenancy::parse_channel_name(channel))
-    return make_error(errc::unprocessable,
-                      where + "channel: '" + channel.substr(0, 100) +
-                          "' is not <prefix>:<tenant_uuid>:<resource_id>");
+    return make_error(errc::unprocessable, where + "channel: '" + channel.substr(0, 100) +
+                                               "' is not <prefix>:<tenant_uuid>:<resource_id>");
   auto* ev = o.if_contains("event");
-  if (!ev || !ev->is_string()) return make_error(errc::bad_request, where + "event: required string");
+  if (!ev || !ev->is_string())
+    return make_error(errc::bad_request, where + "event: required string");
   auto type = std::string(ev->as_string());
   if (auto ok = sse::validate_event_type(type, *limits.verbs); !ok)
     return make_error(ok.err().code, where + "event: " + ok.err().message);
@@ -54,7 +55,8 @@ result<sse::event> event_from(const json::value& v, const publish_limits& limits
 
 }  // namespace
 
-result<std::vector<sse::event>> parse_publish_body(std::string_view body, const publish_limits& limits) {
+result<std::vector<sse::event>> parse_publish_body(std::string_view body,
+                                                   const publish_limits& limits) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (ec) return make_error(errc::bad_request, "body is not valid JSON: " + ec.message());
@@ -67,9 +69,9 @@ result<std::vector<sse::event>> parse_publish_body(std::string_view body, const 
       return make_error(errc::bad_request, "events: must be a non-empty array");
     const auto& arr = events->as_array();
     if (arr.size() > limits.max_batch_events)
-      return make_error(errc::payload_too_large, "events: at most " +
-                                                     std::to_string(limits.max_batch_events) +
-                                                     " events per request");
+      return make_error(
+          errc::payload_too_large,
+          "events: at most " + std::to_string(limits.max_batch_events) + " events per request");
     out.reserve(arr.size());
     for (std::size_t i = 0; i < arr.size(); ++i) {
       auto e = event_from(arr[i], limits, "events[" + std::to_string(i) + "].");

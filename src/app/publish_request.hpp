@@ -22,7 +22,8 @@ struct publish_limits {
 // Every event is validated (channel name, event type, data is a JSON object within the size limit);
 // the first problem is reported with the index of the event ("events[3].event: ...") and nothing is
 // published. data is re-serialised compactly by Boost.JSON.
-result<std::vector<sse::event>> parse_publish_body(std::string_view body, const publish_limits& limits);
+result<std::vector<sse::event>> parse_publish_body(std::string_view body,
+                                                   const publish_limits& limits);
 
 // One event from its parts (the CLI path). `data_json` must be a JSON object.
 result<sse::event> make_publish_event(std::string_view channel, std::string_view type,

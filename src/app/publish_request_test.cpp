@@ -19,9 +19,10 @@ publish_limits limits() {
 }
 
 TEST(publish_request, single_event) {
-  auto r = parse_publish_body(
-      R"({"channel":")" + channel + R"(","event":"scan.progress","data":{"checked": 42, "total": 100}})",
-      limits());
+  auto r =
+      parse_publish_body(R"({"channel":")" + channel +
+                             R"(","event":"scan.progress","data":{"checked": 42, "total": 100}})",
+                         limits());
   ASSERT_TRUE(r) << r.err().message;
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].channel, channel);
@@ -52,18 +53,26 @@ TEST(publish_request, bad_input_names_the_problem) {
       {"[1]", errc::bad_request, "JSON object"},
       {R"({"event":"scan.end","data":{}})", errc::bad_request, "channel"},
       {R"({"channel":"garbage","event":"scan.end","data":{}})", errc::unprocessable, "channel"},
-      {R"({"channel":"a:not-a-uuid:b","event":"scan.end","data":{}})", errc::unprocessable, "channel"},
-      {R"({"channel":")" + channel + R"(","event":"scan.finished","data":{}})", errc::unprocessable, "finished"},
-      {R"({"channel":")" + channel + R"(","event":"scan.end","data":"text"})", errc::unprocessable, "JSON object"},
-      {R"({"channel":")" + channel + R"(","event":"scan.end","data":[1,2]})", errc::unprocessable, "JSON object"},
+      {R"({"channel":"a:not-a-uuid:b","event":"scan.end","data":{}})", errc::unprocessable,
+       "channel"},
+      {R"({"channel":")" + channel + R"(","event":"scan.finished","data":{}})", errc::unprocessable,
+       "finished"},
+      {R"({"channel":")" + channel + R"(","event":"scan.end","data":"text"})", errc::unprocessable,
+       "JSON object"},
+      {R"({"channel":")" + channel + R"(","event":"scan.end","data":[1,2]})", errc::unprocessable,
+       "JSON object"},
       {R"({"channel":")" + channel + R"(","event":"scan.end"})", errc::bad_request, "data"},
-      {R"({"channel":")" + channel + R"(","event":"scan.end","data":{"x":")" + std::string(200, 'a') + R"("}})",
+      {R"({"channel":")" + channel + R"(","event":"scan.end","data":{"x":")" +
+           std::string(200, 'a') + R"("}})",
        errc::payload_too_large, "limit"},
-      {R"({"channel":")" + channel + R"(","event":"scan.end","data":{},"extra":1})", errc::bad_request, "extra"},
-      {R"({"channel":")" + channel + R"(","event":"scan.end","data":{},"id":"a\nb"})", errc::unprocessable, "id"},
+      {R"({"channel":")" + channel + R"(","event":"scan.end","data":{},"extra":1})",
+       errc::bad_request, "extra"},
+      {R"({"channel":")" + channel + R"(","event":"scan.end","data":{},"id":"a\nb"})",
+       errc::unprocessable, "id"},
       {R"({"events":[]})", errc::bad_request, "non-empty"},
       {R"({"events":[{},{},{},{}]})", errc::payload_too_large, "at most 3"},
-      {R"({"events":[{"channel":")" + channel + R"(","event":"scan.end","data":{}},{"channel":"x"}]})",
+      {R"({"events":[{"channel":")" + channel +
+           R"(","event":"scan.end","data":{}},{"channel":"x"}]})",
        errc::unprocessable, "events[1]"},
   };
   for (const auto& c : cases) {

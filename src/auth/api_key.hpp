@@ -1,5 +1,6 @@
-// Herald's own API keys: `hk_<8 chars>.<43-char base64url secret>`. Only the SHA-256 of the secret is
-// stored (the secret has 256 bits of entropy, so a slow hash buys nothing); comparison is constant-time.
+// Herald's own API keys: `hk_<8 chars>.<43-char base64url secret>`. Only the SHA-256 of the secret
+// is stored (the secret has 256 bits of entropy, so a slow hash buys nothing); comparison is
+// constant-time.
 #pragma once
 
 #include <optional>

@@ -20,14 +20,15 @@ struct jwt_config {
   std::int64_t leeway_seconds = 0;  // clock skew allowed on exp/nbf/iat
   std::string user_claim = "sub";
   std::string tenant_claim = "tenant_id";
-  std::string required_type;        // e.g. "access" (Prowler's `typ` claim); empty disables
-  std::size_t cache_entries = 100000;  // verified-token cache (by token hash, until exp); 0 disables
+  std::string required_type;  // e.g. "access" (Prowler's `typ` claim); empty disables
+  std::size_t cache_entries =
+      100000;  // verified-token cache (by token hash, until exp); 0 disables
 };
 
 struct auth_config {
   jwt_config jwt;
-  bool api_keys_enabled = true;     // `Authorization: Api-Key <key>` against the store's api_keys
-  bool check_user_active = true;    // the user row must exist and be active (store lookup)
+  bool api_keys_enabled = true;   // `Authorization: Api-Key <key>` against the store's api_keys
+  bool check_user_active = true;  // the user row must exist and be active (store lookup)
 };
 
 }  // namespace herald::auth

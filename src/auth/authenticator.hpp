@@ -1,9 +1,11 @@
 // SSEAuthentication, in C++: which credential a request carries and who it proves the caller to be.
 //
 // Precedence (the seed's SSEAuthentication + CombinedJWTOrAPIKeyAuthentication):
-//   1. An Authorization header, if present, always wins: `Bearer <jwt>` or `Api-Key <key>`; any other
+//   1. An Authorization header, if present, always wins: `Bearer <jwt>` or `Api-Key <key>`; any
+//   other
 //      scheme (or an empty value) is a 401.
-//   2. Only with no Authorization header: `?access_token=<jwt>`. JWT only: an API key there is a 401.
+//   2. Only with no Authorization header: `?access_token=<jwt>`. JWT only: an API key there is a
+//   401.
 //      An invalid or expired query token is a 401, never anonymous.
 //   3. Neither: 401 "Authentication credentials were not provided."
 //

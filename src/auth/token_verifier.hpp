@@ -1,6 +1,6 @@
 // JWT verification with OpenSSL. The algorithm is pinned by configuration and never taken from the
-// token: a token whose header `alg` differs (including "none", or HS256 when RS256 is configured) is
-// refused. Checks: signature, exp, nbf, iat-in-future, aud, iss (with leeway), required claims.
+// token: a token whose header `alg` differs (including "none", or HS256 when RS256 is configured)
+// is refused. Checks: signature, exp, nbf, iat-in-future, aud, iss (with leeway), required claims.
 //
 // Hand-written on OpenSSL because Debian 12 packages no C++ JWT library; only the compact JWS form
 // with one pinned algorithm is supported, which keeps the surface small.
@@ -26,9 +26,9 @@ class token_verifier {
   token_verifier(const token_verifier&) = delete;
   token_verifier& operator=(const token_verifier&) = delete;
 
-  // A principal with kind jwt, user from cfg.user_claim, tenant from cfg.tenant_claim (must be a UUID),
-  // expires_at = exp. Errors are errc::unauthenticated with a message safe to show the client
-  // (e.g. "Token is expired", "Token is invalid"); the token itself is never in the message.
+  // A principal with kind jwt, user from cfg.user_claim, tenant from cfg.tenant_claim (must be a
+  // UUID), expires_at = exp. Errors are errc::unauthenticated with a message safe to show the
+  // client (e.g. "Token is expired", "Token is invalid"); the token itself is never in the message.
   result<principal> verify(std::string_view token, std::int64_t now_unix) const;
 
   // Entries currently in the verified-token cache (for tests and a metrics gauge).
@@ -57,6 +57,7 @@ class token_minter {
 };
 
 std::string_view to_string(jwt_algorithm a);
-result<jwt_algorithm> parse_jwt_algorithm(std::string_view s);  // "RS256", "ES256", "EdDSA", "HS256"
+result<jwt_algorithm> parse_jwt_algorithm(
+    std::string_view s);  // "RS256", "ES256", "EdDSA", "HS256"
 
 }  // namespace herald::auth

@@ -27,8 +27,8 @@ class bus {
   virtual void stop() = 0;
 
   // Publishes one event to every node (this one included) exactly once. `done` gets an error with
-  // errc::unavailable when the bus cannot take the event now: never a silent drop. `done` may run on
-  // any thread, possibly before publish() returns.
+  // errc::unavailable when the bus cannot take the event now: never a silent drop. `done` may run
+  // on any thread, possibly before publish() returns.
   virtual void publish(sse::event e, publish_done done) = 0;
 
   // This node gained its first / lost its last local subscriber on `channel`. A bus that routes per
@@ -37,9 +37,11 @@ class bus {
   virtual void remove_interest(const std::string& channel) = 0;
   // add_interest(), then `subscribed` runs once this node is receiving the channel's traffic, so a
   // caller can open a stream (or publish) with no window where an event slips by. A broadcast bus
-  // calls it at once; the redis bus after Valkey confirmed the subscription (after a reconnect if the
-  // bus is down). Runs on any thread; never runs if the bus stops or the interest is removed first.
-  virtual void add_interest_confirmed(const std::string& channel, std::function<void()> subscribed) {
+  // calls it at once; the redis bus after Valkey confirmed the subscription (after a reconnect if
+  // the bus is down). Runs on any thread; never runs if the bus stops or the interest is removed
+  // first.
+  virtual void add_interest_confirmed(const std::string& channel,
+                                      std::function<void()> subscribed) {
     add_interest(channel);
     subscribed();
   }

@@ -1,4 +1,5 @@
-// Bus settings (filled by config/ from the TOML file and the seed's VALKEY_* environment variables).
+// Bus settings (filled by config/ from the TOML file and the seed's VALKEY_* environment
+// variables).
 #pragma once
 
 #include <cstdint>
@@ -9,8 +10,9 @@ namespace herald::bus {
 
 enum class bus_kind { local, redis };
 
-// native: one pub/sub channel per Herald channel, named <prefix><channel>, Herald's own JSON format.
-// compat: django-eventstream's single `events_channel` and its {"channel","event_type","data","pub_id"}
+// native: one pub/sub channel per Herald channel, named <prefix><channel>, Herald's own JSON
+// format. compat: django-eventstream's single `events_channel` and its
+// {"channel","event_type","data","pub_id"}
 //         messages, so existing Python publishers (send_event) reach Herald's clients unchanged.
 enum class bus_mode { native, compat };
 
@@ -24,10 +26,11 @@ struct bus_config {
   std::string scheme = "redis";    // VALKEY_SCHEME; only "redis" (plain TCP) is supported
   std::string prefix = "herald:";  // native mode: prefix on every pub/sub channel
   std::string compat_channel = "events_channel";
-  // Cluster: sharded pub/sub (SSUBSCRIBE/SPUBLISH) with one connection per shard. Seed nodes host:port.
+  // Cluster: sharded pub/sub (SSUBSCRIBE/SPUBLISH) with one connection per shard. Seed nodes
+  // host:port.
   bool cluster = false;
   std::vector<std::string> cluster_nodes;
-  std::uint32_t reconnect_min_ms = 100;   // backoff start, doubled per failure, with full jitter
+  std::uint32_t reconnect_min_ms = 100;  // backoff start, doubled per failure, with full jitter
   std::uint32_t reconnect_max_ms = 5000;
   std::uint32_t max_pending_publishes = 10000;  // pipelined PUBLISHes awaiting replies before 503
   // Added with the redis bus; the defaults suit production (tests shorten the timeouts).

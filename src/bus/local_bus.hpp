@@ -10,7 +10,10 @@ namespace herald::bus {
 
 class local_bus final : public bus {
  public:
-  void start(sink deliver) override { deliver_ = std::move(deliver); running_ = true; }
+  void start(sink deliver) override {
+    deliver_ = std::move(deliver);
+    running_ = true;
+  }
   void stop() override { running_ = false; }
   void publish(sse::event e, publish_done done) override {
     if (!running_) {

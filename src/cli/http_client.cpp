@@ -19,7 +19,8 @@ result<http_url> parse_http_url(std::string_view url) {
     return make_error(errc::bad_request, "expected an http:// URL, got '" + std::string(url) + "'");
   http_url out;
   out.host = std::string(u->encoded_host());
-  if (!out.host.empty() && out.host.front() == '[') out.host = out.host.substr(1, out.host.size() - 2);
+  if (!out.host.empty() && out.host.front() == '[')
+    out.host = out.host.substr(1, out.host.size() - 2);
   out.port = u->has_port() ? std::string(u->port()) : "80";
   out.target = std::string(u->encoded_path());
   if (out.target.empty()) out.target = "/";
@@ -59,7 +60,9 @@ result<http_reply> http_post(const http_url& url,
   beast::flat_buffer buf;
   http::response<http::string_body> res;
   if (!ec) http::read(stream, buf, res, ec);
-  if (ec) return make_error(errc::unavailable, "request to " + url.host + ":" + url.port + " failed: " + ec.message());
+  if (ec)
+    return make_error(errc::unavailable,
+                      "request to " + url.host + ":" + url.port + " failed: " + ec.message());
   return http_reply{res.result_int(), res.body()};
 }
 

@@ -1,5 +1,5 @@
-// A small blocking HTTP/1.1 client for the CLI (`herald publish`, `herald subscribe`). Plain TCP only:
-// the CLI talks to Herald's own listeners, which are loopback/internal by design.
+// A small blocking HTTP/1.1 client for the CLI (`herald publish`, `herald subscribe`). Plain TCP
+// only: the CLI talks to Herald's own listeners, which are loopback/internal by design.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +26,8 @@ struct http_reply {
 };
 
 // POST with a JSON body. Connection errors are errc::unavailable.
-result<http_reply> http_post(const http_url& url, const std::vector<std::pair<std::string, std::string>>& headers,
+result<http_reply> http_post(const http_url& url,
+                             const std::vector<std::pair<std::string, std::string>>& headers,
                              const std::string& body, unsigned timeout_seconds = 30);
 
 // GET an SSE stream; `on_chunk` receives body bytes as they arrive and returns false to stop.

@@ -1,5 +1,6 @@
 // `herald`: one binary, subcommands serve, demo, publish, subscribe, token, check-config, api-key,
-// member. Exit codes: 0 success, 1 runtime failure (server unreachable, 5xx), 2 invalid input/config.
+// member. Exit codes: 0 success, 1 runtime failure (server unreachable, 5xx), 2 invalid
+// input/config.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -106,7 +107,8 @@ int cmd_publish(const publish_args& a) {
     if (key.empty()) key = cfg->internal.publisher_key;
   }
   if (url.empty()) return fail(2, "give --config or --url");
-  if (key.empty()) return fail(2, "no publisher key (give --config with [internal] publisher_key, or --key)");
+  if (key.empty())
+    return fail(2, "no publisher key (give --config with [internal] publisher_key, or --key)");
   std::string body;
   if (!a.file.empty()) {
     std::ifstream in(a.file == "-" ? "/dev/stdin" : a.file);
@@ -114,15 +116,17 @@ int cmd_publish(const publish_args& a) {
     std::stringstream ss;
     ss << in.rdbuf();
     body = ss.str();
-    auto ok = app::parse_publish_body(body, limits);  // same validation as the server, before sending
+    auto ok =
+        app::parse_publish_body(body, limits);  // same validation as the server, before sending
     if (!ok) return fail(2, ok.err().message);
   } else {
     if (a.channel.empty() || a.event.empty())
       return fail(2, "give --channel, --event and --data (or --file)");
-    auto e = app::make_publish_event(a.channel, a.event, a.data.empty() ? "{}" : a.data, a.id, limits);
+    auto e =
+        app::make_publish_event(a.channel, a.event, a.data.empty() ? "{}" : a.data, a.id, limits);
     if (!e) return fail(2, e.err().message);
-    body = "{\"channel\":" + sse::python_json_string(e->channel) + ",\"event\":" +
-           sse::python_json_string(e->type) + ",\"data\":" + e->data +
+    body = "{\"channel\":" + sse::python_json_string(e->channel) +
+           ",\"event\":" + sse::python_json_string(e->type) + ",\"data\":" + e->data +
            (e->id.empty() ? "" : ",\"id\":" + sse::python_json_string(e->id)) + "}";
   }
   auto u = cli::parse_http_url(url);
@@ -178,13 +182,17 @@ int cmd_token(const std::string& config_path, const std::string& sub, const std:
   std::string claims = "{\"typ\":\"access\",\"sub\":" + sse::python_json_string(sub) +
                        ",\"tenant_id\":" + sse::python_json_string(tenant) +
                        ",\"iat\":" + std::to_string(now) + ",\"nbf\":" + std::to_string(now) +
-                       ",\"exp\":" + std::to_string(now + ttl) + ",\"jti\":\"" + random_uuid() + "\"";
-  if (!cfg->auth.jwt.audience.empty()) claims += ",\"aud\":" + sse::python_json_string(cfg->auth.jwt.audience);
-  if (!cfg->auth.jwt.issuer.empty()) claims += ",\"iss\":" + sse::python_json_string(cfg->auth.jwt.issuer);
+                       ",\"exp\":" + std::to_string(now + ttl) + ",\"jti\":\"" + random_uuid() +
+                       "\"";
+  if (!cfg->auth.jwt.audience.empty())
+    claims += ",\"aud\":" + sse::python_json_string(cfg->auth.jwt.audience);
+  if (!cfg->auth.jwt.issuer.empty())
+    claims += ",\"iss\":" + sse::python_json_string(cfg->auth.jwt.issuer);
   for (const auto& kv : extra) {
     auto eq = kv.find('=');
     if (eq == std::string::npos) return fail(2, "--claim takes key=value");
-    claims += "," + sse::python_json_string(kv.substr(0, eq)) + ":" + sse::python_json_string(kv.substr(eq + 1));
+    claims += "," + sse::python_json_string(kv.substr(0, eq)) + ":" +
+              sse::python_json_string(kv.substr(eq + 1));
   }
   claims += "}";
   try {
@@ -239,7 +247,8 @@ int cmd_member(const std::string& config_path, const std::string& action, const 
     std::cout << "removed " << user << " from " << tenant << "\n";
     return 0;
   }
-  if (auto r = s.add_tenant(tenant, "tenant " + tenant.substr(0, 8)); !r) return fail(2, r.err().message);
+  if (auto r = s.add_tenant(tenant, "tenant " + tenant.substr(0, 8)); !r)
+    return fail(2, r.err().message);
   if (auto r = s.add_user(user, email.empty() ? user + "@herald.local" : email, true); !r)
     return fail(2, r.err().message);
   if (auto r = s.add_membership(user, tenant, role); !r) return fail(2, r.err().message);
@@ -258,24 +267,29 @@ int main(int argc, char** argv) {
   serve->add_option("--config,-c", config_path, "TOML configuration file")->required();
 
   app::demo_options demo;
-  auto* demo_cmd = app.add_subcommand("demo", "Run the demo on the embedded default (SQLite, in-process bus)");
+  auto* demo_cmd =
+      app.add_subcommand("demo", "Run the demo on the embedded default (SQLite, in-process bus)");
   demo_cmd->add_option("--data-dir", demo.data_dir, "Where keys, config and the database go");
   demo_cmd->add_option("--address", demo.address, "Listen address");
   demo_cmd->add_option("--port", demo.port, "Public (stream) port");
   demo_cmd->add_option("--internal-port", demo.internal_port, "Internal (publish/metrics) port");
   demo_cmd->add_option("--step-ms", demo.step_ms, "Milliseconds between progress events");
-  demo_cmd->add_option("--duration", demo.duration_seconds, "Stop after N seconds (0 = until Ctrl-C)");
+  demo_cmd->add_option("--duration", demo.duration_seconds,
+                       "Stop after N seconds (0 = until Ctrl-C)");
 
   publish_args pub;
-  auto* publish = app.add_subcommand("publish", "Publish an event through a running gateway's internal listener");
+  auto* publish = app.add_subcommand(
+      "publish", "Publish an event through a running gateway's internal listener");
   publish->add_option("--config,-c", pub.config, "Configuration (gives the URL and publisher key)");
   publish->add_option("--url", pub.url, "Publish URL, e.g. http://127.0.0.1:8081/publish");
-  publish->add_option("--key", pub.key, "Publisher key (prefer --config: argv is visible to other users)");
+  publish->add_option("--key", pub.key,
+                      "Publisher key (prefer --config: argv is visible to other users)");
   publish->add_option("--channel", pub.channel, "<prefix>:<tenant_id>:<resource_id>");
   publish->add_option("--event", pub.event, "<resource>.<verb>, e.g. scan.progress");
   publish->add_option("--data", pub.data, "JSON object payload");
   publish->add_option("--id", pub.id, "Optional SSE id");
-  publish->add_option("--file", pub.file, "A whole request body ({...} or {\"events\":[...]}); - for stdin");
+  publish->add_option("--file", pub.file,
+                      "A whole request body ({...} or {\"events\":[...]}); - for stdin");
 
   std::string sub_url, sub_token, sub_key;
   int sub_count = 0;
@@ -288,14 +302,16 @@ int main(int argc, char** argv) {
   std::string tok_sub, tok_tenant;
   std::int64_t tok_ttl = 3600;
   std::vector<std::string> tok_claims;
-  auto* token = app.add_subcommand("token", "Mint a JWT with the configured signing key (development)");
+  auto* token =
+      app.add_subcommand("token", "Mint a JWT with the configured signing key (development)");
   token->add_option("--config,-c", config_path)->required();
   token->add_option("--sub", tok_sub, "User id (sub)")->required();
   token->add_option("--tenant", tok_tenant, "Tenant id (tenant_id claim)")->required();
   token->add_option("--ttl", tok_ttl, "Lifetime in seconds");
   token->add_option("--claim", tok_claims, "Extra string claim key=value (repeatable)");
 
-  auto* check = app.add_subcommand("check-config", "Validate a configuration and print it without secrets");
+  auto* check =
+      app.add_subcommand("check-config", "Validate a configuration and print it without secrets");
   check->add_option("--config,-c", config_path)->required();
 
   std::string key_user, key_tenant, key_name = "cli", key_prefix;
@@ -315,7 +331,8 @@ int main(int argc, char** argv) {
   std::string m_user, m_tenant, m_email, m_role = "member";
   auto* member = app.add_subcommand("member", "Manage tenant memberships in the store");
   member->require_subcommand(1);
-  auto* m_add = member->add_subcommand("add", "Add a membership (creates the user and tenant if missing)");
+  auto* m_add =
+      member->add_subcommand("add", "Add a membership (creates the user and tenant if missing)");
   auto* m_remove = member->add_subcommand("remove", "Remove a membership");
   for (auto* c : {m_add, m_remove}) {
     c->add_option("--config,-c", config_path)->required();
@@ -340,7 +357,8 @@ int main(int argc, char** argv) {
     if (*subscribe) return cmd_subscribe(sub_url, sub_token, sub_key, sub_count);
     if (*token) return cmd_token(config_path, tok_sub, tok_tenant, tok_ttl, tok_claims);
     if (*check) return cmd_check_config(config_path);
-    if (*key_create) return cmd_api_key_create(config_path, key_user, key_tenant, key_name, key_ttl_days);
+    if (*key_create)
+      return cmd_api_key_create(config_path, key_user, key_tenant, key_name, key_ttl_days);
     if (*key_revoke) return cmd_api_key_revoke(config_path, key_prefix);
     if (*m_add) return cmd_member(config_path, "add", m_user, m_tenant, m_email, m_role);
     if (*m_remove) return cmd_member(config_path, "remove", m_user, m_tenant, m_email, m_role);

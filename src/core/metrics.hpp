@@ -1,5 +1,6 @@
 // Process-wide counters and gauges rendered as Prometheus text on the internal listener's /metrics.
-// Thread-safety: every metric is a relaxed atomic; registration happens at start-up (before threads).
+// Thread-safety: every metric is a relaxed atomic; registration happens at start-up (before
+// threads).
 #pragma once
 
 #include <atomic>
@@ -44,14 +45,14 @@ class metrics_registry {
 
 // The metrics every module shares, by name, so tests and docs can rely on them.
 struct core_metrics {
-  metric& connections;          // gauge: open SSE streams
-  metric& http_connections;     // gauge: open TCP connections on the public listener
-  metric& events_published;     // counter: events accepted for publishing (API, CLI, bus)
-  metric& events_delivered;     // counter: event deliveries queued to streams
-  metric& slow_consumer_drops;  // counter: streams closed by the slow-consumer policy
-  metric& errors;               // counter: server-side errors (5xx, internal)
-  metric& auth_failures;        // counter: 401 answers
-  metric& bus_invalid_messages; // counter: messages on the bus that could not be decoded
+  metric& connections;           // gauge: open SSE streams
+  metric& http_connections;      // gauge: open TCP connections on the public listener
+  metric& events_published;      // counter: events accepted for publishing (API, CLI, bus)
+  metric& events_delivered;      // counter: event deliveries queued to streams
+  metric& slow_consumer_drops;   // counter: streams closed by the slow-consumer policy
+  metric& errors;                // counter: server-side errors (5xx, internal)
+  metric& auth_failures;         // counter: 401 answers
+  metric& bus_invalid_messages;  // counter: messages on the bus that could not be decoded
   static core_metrics& get();
 };
 

@@ -13,8 +13,8 @@ bool iequals(std::string_view a, std::string_view b) {
                   std::tolower(static_cast<unsigned char>(y));
          });
 }
-constexpr std::array<std::string_view, 5> kSecretParams = {"access_token", "token", "api_key", "key",
-                                                           "jwt"};
+constexpr std::array<std::string_view, 5> kSecretParams = {"access_token", "token", "api_key",
+                                                           "key", "jwt"};
 }  // namespace
 
 std::string redact_target(std::string_view target) {
@@ -44,8 +44,8 @@ std::string redact_target(std::string_view target) {
 }
 
 std::string redact_header(std::string_view name, std::string_view value) {
-  if (iequals(name, "authorization") || iequals(name, "cookie") || iequals(name, "x-publisher-key") ||
-      iequals(name, "proxy-authorization"))
+  if (iequals(name, "authorization") || iequals(name, "cookie") ||
+      iequals(name, "x-publisher-key") || iequals(name, "proxy-authorization"))
     return "[redacted]";
   return std::string(value);
 }

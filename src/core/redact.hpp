@@ -7,7 +7,8 @@
 
 namespace herald {
 
-// Replaces the value of any `access_token`, `token`, `api_key` or `key` query parameter with "[redacted]".
+// Replaces the value of any `access_token`, `token`, `api_key` or `key` query parameter with
+// "[redacted]".
 std::string redact_target(std::string_view target);
 // Returns "[redacted]" for Authorization / Cookie / X-Publisher-Key style headers, else the value.
 std::string redact_header(std::string_view name, std::string_view value);

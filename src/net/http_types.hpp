@@ -43,7 +43,8 @@ struct stream_start {
 using handler_outcome = std::variant<http_response, stream_start>;
 
 // Implemented by app/. handle() runs on the connection's event-loop thread; it must not block (it
-// co_awaits the database pool for store work). Exceptions are caught per connection and become 500s.
+// co_awaits the database pool for store work). Exceptions are caught per connection and become
+// 500s.
 class request_handler {
  public:
   virtual ~request_handler() = default;

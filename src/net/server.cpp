@@ -121,7 +121,9 @@ asio::awaitable<void> shard::session(tcp::socket sock) {
   tcp::endpoint remote = sock.remote_endpoint(ep_ec);
 
   if (server.connections_.load() > opts.max_connections) {
-    http_response r{http::status::service_unavailable, "application/json", {},
+    http_response r{http::status::service_unavailable,
+                    "application/json",
+                    {},
                     error_body("too_many_connections", "The server is at its connection limit.")};
     co_await write_response(sock, r, 11, false);
     co_return;
@@ -176,7 +178,9 @@ asio::awaitable<void> shard::session(tcp::socket sock) {
       core_metrics::get().errors.inc();
       spdlog::error("{} {} failed: {}", std::string(req.message.method_string()),
                     redact_target(req.message.target()), e.what());
-      out = http_response{http::status::internal_server_error, "application/json", {},
+      out = http_response{http::status::internal_server_error,
+                          "application/json",
+                          {},
                           error_body("internal", "Internal server error.")};
     }
     if (auto* resp = std::get_if<http_response>(&out)) {
@@ -258,7 +262,8 @@ void shard::sweep() {
       p.unlink();
     }
   }
-  // Idle streams get a keep-alive; the list is ordered by last write, so stop at the first fresh one.
+  // Idle streams get a keep-alive; the list is ordered by last write, so stop at the first fresh
+  // one.
   static const sse::frame keepalive =
       std::make_shared<const std::string>(std::string(sse::keep_alive()));
   const auto idle = server.opts_.keepalive;

@@ -3,7 +3,8 @@
 //
 // No thread and no timer per connection: each shard has ONE housekeeping timer that sweeps
 //  - requests whose headers did not arrive within header_timeout (their sockets are closed),
-//  - streams idle for keepalive (they get `event: keep-alive`), kept in an intrusive list ordered by
+//  - streams idle for keepalive (they get `event: keep-alive`), kept in an intrusive list ordered
+//  by
 //    last write so the sweep touches only the streams that are due,
 //  - closing streams that could not flush within close_grace (force-closed).
 //
@@ -27,16 +28,17 @@
 namespace herald::net {
 
 struct server_options {
-  std::string name = "public";                  // for logs
+  std::string name = "public";  // for logs
   unsigned threads = 1;
   std::uint32_t max_header_bytes = 8192;
   std::uint32_t max_body_bytes = 1u << 20;
   std::chrono::milliseconds header_timeout{10000};
   std::uint32_t max_connections = 20000;
   std::chrono::milliseconds keepalive{20000};
-  std::uint32_t queue_max_events = 4096;        // per-stream bound (count) ...
-  std::uint32_t queue_max_bytes = 4u << 20;     // ... and bytes; overflow closes with slow-consumer
-  std::chrono::milliseconds close_grace{5000};  // a closing stream that cannot flush is cut after this
+  std::uint32_t queue_max_events = 4096;     // per-stream bound (count) ...
+  std::uint32_t queue_max_bytes = 4u << 20;  // ... and bytes; overflow closes with slow-consumer
+  std::chrono::milliseconds close_grace{
+      5000};  // a closing stream that cannot flush is cut after this
   std::chrono::milliseconds sweep_interval{250};
 };
 
@@ -61,8 +63,10 @@ class http_server {
 
   // Graceful stop: stop accepting, close idle keep-alive connections, give every stream
   // `final_bytes()` (called once per stream, e.g. a jittered `retry:` hint) and close it once
-  // flushed; returns when every stream is gone or `deadline` passed, then stops and joins the loops.
-  void shutdown(std::chrono::milliseconds deadline, const std::function<std::string()>& final_bytes);
+  // flushed; returns when every stream is gone or `deadline` passed, then stops and joins the
+  // loops.
+  void shutdown(std::chrono::milliseconds deadline,
+                const std::function<std::string()>& final_bytes);
 
   // Gathers the tags of every live stream (duplicates removed), then calls `done` on some thread.
   void collect_tags(std::function<void(std::vector<std::shared_ptr<const void>>)> done);

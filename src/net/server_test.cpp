@@ -43,7 +43,9 @@ struct harness {
     EXPECT_TRUE(r);
     server->start();
   }
-  ~harness() { server->shutdown(1s, [] { return std::string(); }); }
+  ~harness() {
+    server->shutdown(1s, [] { return std::string(); });
+  }
 };
 
 struct client {
@@ -108,7 +110,8 @@ TEST(server, stream_head_preamble_and_event_bytes) {
   std::string got = open_stream(c, "ch-1");
   const std::string head =
       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-      "X-Accel-Buffering: no\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\nX-Test: 1\r\n\r\n";
+      "X-Accel-Buffering: no\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\nX-Test: "
+      "1\r\n\r\n";
   EXPECT_EQ(got, head + std::string(sse::stream_preamble()));
   ASSERT_TRUE(eventually([&] { return h.fan->channel_count() == 1; }));
   c.buf.clear();
@@ -216,7 +219,8 @@ TEST(server, slow_consumer_is_closed_while_others_keep_receiving) {
     // The fast client keeps reading as events arrive.
     fast_bytes = fast.read_at_least((i + 1) * (payload.size() + 26)).size();
   }
-  EXPECT_TRUE(eventually([&] { return core_metrics::get().slow_consumer_drops.get() > drops_before; }));
+  EXPECT_TRUE(
+      eventually([&] { return core_metrics::get().slow_consumer_drops.get() > drops_before; }));
   // The fast client got every event.
   EXPECT_EQ(fast_bytes, events * (payload.size() + 26));
   // The slow client, reading at last, finds the stream-error and then EOF.
@@ -261,7 +265,8 @@ TEST(server, thousand_concurrent_streams_all_receive) {
   for (auto& c : clients) c->read_until("event: stream-open\ndata:\n\n"), c->buf.clear();
   ASSERT_TRUE(eventually([&] { return h.server->stream_count() == 1000; }));
   h.fan->publish(sse::event{"many", "fleet.updated", "{\"n\": 1}", ""});
-  for (auto& c : clients) EXPECT_EQ(c->read_until("\n\n"), "event: fleet.updated\ndata: {\"n\": 1}\n\n");
+  for (auto& c : clients)
+    EXPECT_EQ(c->read_until("\n\n"), "event: fleet.updated\ndata: {\"n\": 1}\n\n");
   clients.clear();
   EXPECT_TRUE(eventually([&] { return h.server->stream_count() == 0; }));
 }

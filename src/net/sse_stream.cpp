@@ -19,7 +19,10 @@ const sse::frame& slow_consumer_frame() {
 
 sse_stream::sse_stream(tcp::socket socket, shard& owner, std::vector<std::string> channels,
                        std::shared_ptr<const void> tag)
-    : socket_(std::move(socket)), shard_(owner), channels_(std::move(channels)), tag_(std::move(tag)) {
+    : socket_(std::move(socket)),
+      shard_(owner),
+      channels_(std::move(channels)),
+      tag_(std::move(tag)) {
   node.stream = this;
 }
 
@@ -36,24 +39,25 @@ void sse_stream::start() {
 
 void sse_stream::watch_reads() {
   // A stream's client never sends after the request: readable means EOF (disconnect) or junk.
-  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
-    if (ec || self->state_ == state::closed) {
-      self->finish();
-      return;
-    }
-    std::array<char, 512> sink;
-    boost::system::error_code rec;
-    std::size_t n = self->socket_.read_some(boost::asio::buffer(sink), rec);
-    if (rec == boost::asio::error::would_block) {
-      self->watch_reads();
-      return;
-    }
-    if (rec || n == 0) {
-      self->finish();
-      return;
-    }
-    self->watch_reads();  // ignore stray bytes
-  });
+  socket_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this()](boost::system::error_code ec) {
+                       if (ec || self->state_ == state::closed) {
+                         self->finish();
+                         return;
+                       }
+                       std::array<char, 512> sink;
+                       boost::system::error_code rec;
+                       std::size_t n = self->socket_.read_some(boost::asio::buffer(sink), rec);
+                       if (rec == boost::asio::error::would_block) {
+                         self->watch_reads();
+                         return;
+                       }
+                       if (rec || n == 0) {
+                         self->finish();
+                         return;
+                       }
+                       self->watch_reads();  // ignore stray bytes
+                     });
 }
 
 void sse_stream::deliver(const sse::frame& f) {

@@ -1,11 +1,11 @@
 // One open SSE stream. Created by the session once the response head and preamble are written; from
-// then on it is driven by completion handlers (no coroutine frame, no request buffers, no timer kept
-// per stream) so an idle stream costs little memory.
+// then on it is driven by completion handlers (no coroutine frame, no request buffers, no timer
+// kept per stream) so an idle stream costs little memory.
 //
-// Queue policy (named: "close-on-overflow"): frames wait in a bounded queue (count and bytes). When a
-// delivery would exceed either bound the stream is a slow consumer: the unsent queue is dropped, it
-// gets `stream-error {"condition": "slow-consumer"}`, is counted, and is closed once that is flushed
-// (or after close_grace). Other streams are unaffected.
+// Queue policy (named: "close-on-overflow"): frames wait in a bounded queue (count and bytes). When
+// a delivery would exceed either bound the stream is a slow consumer: the unsent queue is dropped,
+// it gets `stream-error {"condition": "slow-consumer"}`, is counted, and is closed once that is
+// flushed (or after close_grace). Other streams are unaffected.
 //
 // Writes are batched: every frame queued since the last write goes out in one gather write of the
 // shared, immutable frames (no copy).
@@ -24,8 +24,7 @@
 
 namespace herald::net {
 
-class sse_stream final : public sse::subscriber,
-                         public std::enable_shared_from_this<sse_stream> {
+class sse_stream final : public sse::subscriber, public std::enable_shared_from_this<sse_stream> {
  public:
   sse_stream(tcp::socket socket, shard& owner, std::vector<std::string> channels,
              std::shared_ptr<const void> tag);

@@ -20,7 +20,8 @@ std::string_view stream_open() { return kOpen; }
 std::string_view keep_alive() { return "event: keep-alive\ndata:\n\n"; }
 std::string_view stream_preamble() { return kPreamble; }
 
-void encode_to(std::string& out, std::string_view type, std::string_view data, std::string_view id) {
+void encode_to(std::string& out, std::string_view type, std::string_view data,
+               std::string_view id) {
   out.reserve(out.size() + type.size() + id.size() + data.size() + 24);
   out += "event: ";
   append_sanitized(out, type);
@@ -60,13 +61,27 @@ std::string python_json_string(std::string_view s) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {  // Python escapes everything outside ' '..'~'
           char buf[8];
@@ -78,15 +93,24 @@ std::string python_json_string(std::string_view s) {
           // Decode UTF-8 and emit \uXXXX (surrogate pairs above the BMP), as ensure_ascii does.
           unsigned cp = 0;
           int extra = 0;
-          if ((c & 0xe0) == 0xc0) { cp = c & 0x1f; extra = 1; }
-          else if ((c & 0xf0) == 0xe0) { cp = c & 0x0f; extra = 2; }
-          else if ((c & 0xf8) == 0xf0) { cp = c & 0x07; extra = 3; }
-          else { cp = 0xfffd; }
+          if ((c & 0xe0) == 0xc0) {
+            cp = c & 0x1f;
+            extra = 1;
+          } else if ((c & 0xf0) == 0xe0) {
+            cp = c & 0x0f;
+            extra = 2;
+          } else if ((c & 0xf8) == 0xf0) {
+            cp = c & 0x07;
+            extra = 3;
+          } else {
+            cp = 0xfffd;
+          }
           for (int k = 0; k < extra && i + 1 < s.size(); ++k) cp = (cp << 6) | (s[++i] & 0x3f);
           char buf[16];
           if (cp >= 0x10000) {
             cp -= 0x10000;
-            std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x", 0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+            std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x", 0xd800 + (cp >> 10),
+                          0xdc00 + (cp & 0x3ff));
           } else {
             std::snprintf(buf, sizeof buf, "\\u%04x", cp);
           }

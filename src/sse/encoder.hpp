@@ -1,5 +1,6 @@
-// SSE framing, byte-compatible with django-eventstream 5.3.4 (utils.sse_encode_event and views.stream),
-// so clients written for the seed's system see the same bytes. Pure functions; no sockets.
+// SSE framing, byte-compatible with django-eventstream 5.3.4 (utils.sse_encode_event and
+// views.stream), so clients written for the seed's system see the same bytes. Pure functions; no
+// sockets.
 #pragma once
 
 #include <string>
@@ -18,8 +19,8 @@ std::string_view keep_alive();
 // The first chunk of every stream: padding_comment() + stream_open().
 std::string_view stream_preamble();
 
-// `event: <type>\n[id: <id>\n](data: <line>\n)+\n`: CR/LF/NUL stripped from type and id, data split on
-// CRLF, CR or LF; an empty id produces no id line.
+// `event: <type>\n[id: <id>\n](data: <line>\n)+\n`: CR/LF/NUL stripped from type and id, data split
+// on CRLF, CR or LF; an empty id produces no id line.
 std::string encode(std::string_view type, std::string_view data, std::string_view id = {});
 inline std::string encode(const event& e) { return encode(e.type, e.data, e.id); }
 // Appends to `out` (used to batch several events into one buffer).

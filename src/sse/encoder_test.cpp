@@ -16,7 +16,8 @@ TEST(encoder, django_eventstream_sanitize_case) {
 }
 
 TEST(encoder, data_split_on_crlf_cr_lf) {
-  EXPECT_EQ(encode("a.delta", "1\r\n2\r3\n4"), "event: a.delta\ndata: 1\ndata: 2\ndata: 3\ndata: 4\n\n");
+  EXPECT_EQ(encode("a.delta", "1\r\n2\r3\n4"),
+            "event: a.delta\ndata: 1\ndata: 2\ndata: 3\ndata: 4\n\n");
   EXPECT_EQ(encode("a.delta", "x\n"), "event: a.delta\ndata: x\ndata: \n\n");
   EXPECT_EQ(encode("a.delta", "\r\n\r\n"), "event: a.delta\ndata: \ndata: \ndata: \n\n");
 }
@@ -26,7 +27,10 @@ TEST(encoder, empty_data_has_space_after_colon) {
 }
 
 TEST(encoder, nul_stripped_from_type_and_id) {
-  EXPECT_EQ(encode(std::string("sc\0an.end", 9), "{}", std::string("4\0" "2", 3)),
+  EXPECT_EQ(encode(std::string("sc\0an.end", 9), "{}",
+                   std::string("4\0"
+                               "2",
+                               3)),
             "event: scan.end\nid: 42\ndata: {}\n\n");
 }
 

@@ -9,8 +9,8 @@ namespace herald::sse {
 struct event {
   std::string channel;  // "<prefix>:<tenant_id>:<resource_id>"
   std::string type;     // "<resource>.<verb>", e.g. "scan.progress"
-  std::string data;     // the payload as sent on the wire: serialized flat JSON object (or raw text)
-  std::string id;       // optional SSE id; empty means no `id:` line
+  std::string data;  // the payload as sent on the wire: serialized flat JSON object (or raw text)
+  std::string id;    // optional SSE id; empty means no `id:` line
 };
 
 // An encoded SSE frame. Encoded once per event and shared, immutable, by every subscriber's queue.

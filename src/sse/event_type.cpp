@@ -3,8 +3,8 @@
 namespace herald::sse {
 
 const std::set<std::string, std::less<>>& default_verbs() {
-  static const std::set<std::string, std::less<>> v = {
-      "delta", "start", "end", "progress", "created", "updated", "deleted", "error"};
+  static const std::set<std::string, std::less<>> v = {"delta",   "start",   "end",     "progress",
+                                                       "created", "updated", "deleted", "error"};
   return v;
 }
 
@@ -25,8 +25,8 @@ result<void> validate_event_type(std::string_view type,
       return make_error(errc::unprocessable, "event resource '" + std::string(resource) +
                                                  "' may only contain [a-z0-9_-]");
   if (!verbs.contains(verb))
-    return make_error(errc::unprocessable, "event verb '" + std::string(verb) +
-                                               "' is not in the vocabulary");
+    return make_error(errc::unprocessable,
+                      "event verb '" + std::string(verb) + "' is not in the vocabulary");
   return {};
 }
 

@@ -12,9 +12,9 @@ TEST(event_type, accepts_every_platform_verb) {
 }
 
 TEST(event_type, refuses_bad_shapes) {
-  for (const char* bad : {"", "scan", "scan.", ".progress", "scan.progress.x", "Scan.progress",
-                          "scan.Progress", "scan.finished", "1scan.end", "scan progress.end",
-                          "scan:x.end", "message"}) {
+  for (const char* bad :
+       {"", "scan", "scan.", ".progress", "scan.progress.x", "Scan.progress", "scan.Progress",
+        "scan.finished", "1scan.end", "scan progress.end", "scan:x.end", "message"}) {
     auto r = validate_event_type(bad, default_verbs());
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.err().code, errc::unprocessable);

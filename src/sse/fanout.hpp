@@ -64,7 +64,8 @@ class fanout {
   std::vector<std::unique_ptr<shard>> shards_;
   interest_hook hook_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, std::vector<std::uint32_t>> counts_;  // channel -> per-shard count
+  std::unordered_map<std::string, std::vector<std::uint32_t>>
+      counts_;  // channel -> per-shard count
 };
 
 }  // namespace herald::sse

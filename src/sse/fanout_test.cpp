@@ -75,7 +75,10 @@ TEST(fanout, publish_from_another_thread_is_delivered_on_the_shard_thread) {
   struct thread_recorder final : subscriber {
     std::thread::id seen;
     int n = 0;
-    void deliver(const frame&) override { seen = std::this_thread::get_id(); ++n; }
+    void deliver(const frame&) override {
+      seen = std::this_thread::get_id();
+      ++n;
+    }
   } r;
   f.subscribe(0, "x", &r);
   std::thread t([&] { f.publish(event{"x", "a.end", "{}", ""}); });

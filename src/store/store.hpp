@@ -2,7 +2,8 @@
 // with the seed's table names (users, tenants, memberships, api_keys, scans).
 //
 // Calls are BLOCKING. They never run on an event-loop thread: app/ runs them on the database pool
-// (see store/db_pool.hpp). Implementations must be safe to call concurrently from the pool's threads.
+// (see store/db_pool.hpp). Implementations must be safe to call concurrently from the pool's
+// threads.
 #pragma once
 
 #include <cstdint>
@@ -23,9 +24,9 @@ struct user_record {
 };
 
 struct api_key_record {
-  std::string id;         // UUID
-  std::string prefix;     // public part shown to humans, e.g. "hk_7KQ2M9XA"
-  std::string key_hash;   // hex SHA-256 of the secret part
+  std::string id;        // UUID
+  std::string prefix;    // public part shown to humans, e.g. "hk_7KQ2M9XA"
+  std::string key_hash;  // hex SHA-256 of the secret part
   std::string tenant_id;
   std::string user_id;
   std::string name;
@@ -47,8 +48,8 @@ class store {
   virtual result<void> insert_api_key(const api_key_record& key) = 0;
   virtual result<void> revoke_api_key(std::string_view prefix) = 0;
 
-  // Runs an endpoint's resource lookup: true if it returns at least one row. Every `:name` in the SQL
-  // must have a parameter; parameters the SQL does not use are ignored.
+  // Runs an endpoint's resource lookup: true if it returns at least one row. Every `:name` in the
+  // SQL must have a parameter; parameters the SQL does not use are ignored.
   virtual result<bool> row_exists(std::string_view sql, const lookup_params& params) = 0;
   // Prepares (without running) a lookup, to refuse a broken one at config load.
   virtual result<void> check_lookup(std::string_view sql) = 0;

@@ -17,7 +17,10 @@ result<std::string> make_channel_name(std::string_view prefix, std::string_view 
   }
   std::string out;
   out.reserve(prefix.size() + tenant_id.size() + resource_id.size() + 2);
-  out.append(prefix).append(1, channel_separator).append(tenant_id).append(1, channel_separator)
+  out.append(prefix)
+      .append(1, channel_separator)
+      .append(tenant_id)
+      .append(1, channel_separator)
       .append(resource_id);
   if (out.size() > max_channel_name_length)
     return make_error(errc::bad_request, "channel name is longer than 255 bytes");

@@ -1,5 +1,6 @@
 // The single place that builds and parses channel names: `<prefix>:<tenant_id>:<resource_id>`.
-// Publishers, the tenant gate, endpoints and the bus all go through here so they agree byte for byte.
+// Publishers, the tenant gate, endpoints and the bus all go through here so they agree byte for
+// byte.
 #pragma once
 
 #include <optional>

@@ -16,8 +16,10 @@ result<void> tenant_gate::check_caller(const principal* caller) const {
   if (caller == nullptr || !caller->authenticated())
     return make_error(errc::unauthenticated, "Authentication credentials were not provided.");
   auto member = lookup_(caller->user_id, caller->tenant_id);
-  if (!member) return make_error(errc::unavailable, "membership lookup failed: " + member.err().message);
-  if (!*member) return make_error(errc::forbidden, "Permission denied: not a member of this tenant.");
+  if (!member)
+    return make_error(errc::unavailable, "membership lookup failed: " + member.err().message);
+  if (!*member)
+    return make_error(errc::forbidden, "Permission denied: not a member of this tenant.");
   return {};
 }
 
@@ -27,8 +29,9 @@ result<void> tenant_gate::check_channels(const principal& caller,
   for (const auto& ch : channels) {
     auto tenant = tenant_id_from_channel(ch);
     if (!tenant) return make_error(errc::forbidden, "Permission denied: malformed channel.");
-    // Membership of the caller's own tenant was checked by check_caller; any other tenant is refused
-    // outright, even one the user also belongs to: a stream is scoped to the token's tenant.
+    // Membership of the caller's own tenant was checked by check_caller; any other tenant is
+    // refused outright, even one the user also belongs to: a stream is scoped to the token's
+    // tenant.
     if (*tenant != caller.tenant_id)
       return make_error(errc::forbidden, "Permission denied: channel belongs to another tenant.");
   }
