@@ -39,6 +39,6 @@ fi
 if [ "${1:-}" = "--test" ]; then
   # npm `eventsource` is the third-party SSE client the integration tests drive.
   if [ ! -d "$here/test/node/node_modules/eventsource" ]; then
-    (cd "$here/test/node" && npm install --no-audit --no-fund --silent)
+    (cd "$here/test/node" && npm ci --no-audit --no-fund --silent)
   fi
 fi

@@ -46,13 +46,6 @@ void write_file(const fs::path& p, const std::string& content) {
   if (!out) throw std::runtime_error("cannot write " + p.string());
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string demo_config_toml(const demo_options& o) {
   return "# Written by `herald demo`; run it again with: herald serve --config " +
          (fs::path(o.data_dir) / "herald.toml").string() + "\n[server]\nlisten = \"" + o.address +

@@ -41,7 +41,7 @@ SCANS.forEach((scan, i) => {
   const url = "/api/v1/scans/" + scan.id + "/event-stream?access_token=" + encodeURIComponent(TOKEN);
   const es = new EventSource(url);
   es.addEventListener("stream-open", () => { state.textContent = "live"; state.className = "state live"; });
-  es.addEventListener("scan.start", () => { bar.value = 0; });
+  es.addEventListener("scan.start", () => { bar.value = 0; n = 0; events.textContent = "0 events"; });
   es.addEventListener("scan.progress", (e) => {
     const d = JSON.parse(e.data);
     bar.max = d.total; bar.value = d.checked; count.textContent = d.checked + " / " + d.total;

@@ -103,7 +103,8 @@ result<http_reply> http_stream(const http_url& url,
   while (!parser.is_done()) {
     parser.get().body().data = tmp;
     parser.get().body().size = sizeof tmp;
-    http::read(stream, buf, parser, ec);
+    // read_some: hand each chunk over as soon as it arrives (read() would wait for a full buffer).
+    http::read_some(stream, buf, parser, ec);
     std::size_t n = sizeof tmp - parser.get().body().size;
     if (n && !on_chunk(std::string_view(tmp, n))) break;
     if (ec == http::error::need_buffer) ec = {};

@@ -13,6 +13,32 @@ bool iequals(std::string_view a, std::string_view b) {
                   std::tolower(static_cast<unsigned char>(y));
          });
 }
+// Query parameter names are compared percent-decoded: `access%5Ftoken` is `access_token` to any
+// URL parser (the gateway's included), so it must be redacted too.
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      int hi = hex(s[i + 1]);
+      int lo = hex(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    out += s[i] == '+' ? ' ' : s[i];
+  }
+  return out;
+}
+
 constexpr std::array<std::string_view, 5> kSecretParams = {"access_token", "token", "api_key",
                                                            "key", "jwt"};
 }  // namespace
@@ -31,8 +57,9 @@ std::string redact_target(std::string_view target) {
     first = false;
     auto eq = pair.find('=');
     std::string_view name = pair.substr(0, eq);
+    const std::string decoded = percent_decode(name);
     bool secret = std::any_of(kSecretParams.begin(), kSecretParams.end(),
-                              [&](std::string_view p) { return iequals(p, name); });
+                              [&](std::string_view p) { return iequals(p, decoded); });
     if (secret && eq != std::string_view::npos) {
       out.append(name);
       out += "=[redacted]";

@@ -194,15 +194,13 @@ asio::awaitable<void> shard::session(tcp::socket sock) {
 
     auto& start = std::get<stream_start>(out);
     if (stopping) co_return;
-    std::string head = build_stream_head(start.headers);
-    const std::string_view preamble = sse::stream_preamble();
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(preamble)};
-    auto [wec, wn] = co_await asio::async_write(sock, bufs, use_tuple);
-    if (wec) co_return;
+    // The stream subscribes BEFORE its head and preamble go out, so a client that has seen
+    // stream-open cannot miss an event published right after; the head, the preamble and anything
+    // already published leave in the stream's first gather write.
     auto stream = std::make_shared<sse_stream>(std::move(sock), *this, std::move(start.channels),
                                                std::move(start.tag));
     handed_off = true;
-    stream->start();
+    stream->start(std::make_shared<const std::string>(build_stream_head(start.headers)));
     co_return;  // the coroutine frame and request buffers are released here
   }
 }

@@ -28,12 +28,17 @@ sse_stream::sse_stream(tcp::socket socket, shard& owner, std::vector<std::string
 
 sse_stream::~sse_stream() = default;
 
-void sse_stream::start() {
+void sse_stream::start(sse::frame head) {
+  static const sse::frame preamble =
+      std::make_shared<const std::string>(std::string(sse::stream_preamble()));
   auto& server = shard_.server;
   server.streams_.fetch_add(1);
   core_metrics::get().connections.inc();
+  queue_.push_back(std::move(head));
+  queue_.push_back(preamble);
   for (const auto& ch : channels_) server.fanout_->subscribe(shard_.index, ch, this);
   shard_.stream_opened(*this);
+  flush();
   watch_reads();
 }
 

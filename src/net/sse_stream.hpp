@@ -1,5 +1,5 @@
-// One open SSE stream. Created by the session once the response head and preamble are written; from
-// then on it is driven by completion handlers (no coroutine frame, no request buffers, no timer
+// One open SSE stream. Created by the session once the request is accepted as a stream; from then on
+// it is driven by completion handlers (no coroutine frame, no request buffers, no timer
 // kept per stream) so an idle stream costs little memory.
 //
 // Queue policy (named: "close-on-overflow"): frames wait in a bounded queue (count and bytes). When
@@ -30,7 +30,8 @@ class sse_stream final : public sse::subscriber, public std::enable_shared_from_
              std::shared_ptr<const void> tag);
   ~sse_stream();
 
-  void start();
+  // Subscribes, then sends `head` (the HTTP response head) and the SSE preamble as the first write.
+  void start(sse::frame head);
   void deliver(const sse::frame& f) override;
   // Queue `last` after what is already queued, then close. Idempotent.
   void close_after(sse::frame last);

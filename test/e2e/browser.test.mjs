@@ -11,7 +11,21 @@ import { accessSync, constants, copyFileSync } from "node:fs";
 import path from "node:path";
 
 import { playwright } from "./lib/deps.mjs";
-import { DEMO_SCANS, startDemo, tempDir, waitFor } from "./lib/herald.mjs";
+import http from "node:http";
+
+import {
+  DEMO_SCANS,
+  defer,
+  envFor,
+  freePorts,
+  prepareDemoDir,
+  publishOk,
+  startDemo,
+  startServe,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from "./lib/herald.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
 const ARGS = [
@@ -50,15 +64,13 @@ function installSampler() {
   setInterval(sample, 10);
 }
 
-test("chromium: the demo page's progress bars advance live and a scan completes", async (t) => {
+/** Headless Chromium with a fresh profile in `dir`, closed when the test ends; returns its first page. */
+async function launch(t, dir) {
   try {
     accessSync(CHROMIUM, constants.X_OK);
   } catch {
     throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_BIN)`);
   }
-  const dir = tempDir(t);
-  const env = await startDemo(t, { stepMs: 50, dir: path.join(dir, "data") });
-
   const { chromium } = playwright();
   const context = await chromium.launchPersistentContext(path.join(dir, "chromium-profile"), {
     executablePath: CHROMIUM,
@@ -67,8 +79,14 @@ test("chromium: the demo page's progress bars advance live and a scan completes"
     viewport: { width: 900, height: 400 },
     timeout: 30000,
   });
-  t.after(() => context.close());
-  const page = context.pages()[0] ?? (await context.newPage());
+  defer(t, () => context.close());
+  return context.pages()[0] ?? (await context.newPage());
+}
+
+test("chromium: the demo page's progress bars advance live and a scan completes", async (t) => {
+  const dir = tempDir(t);
+  const env = await startDemo(t, { stepMs: 50, dir: path.join(dir, "data") });
+  const page = await launch(t, dir);
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(String(e)));
   const badResponses = [];
@@ -137,4 +155,56 @@ test("chromium: the demo page's progress bars advance live and a scan completes"
   for (const s of states) assert.ok(["connecting", "live", "completed"].includes(s), `unexpected state '${s}'`);
   assert.deepEqual(pageErrors, []);
   assert.deepEqual(badResponses, []);
+});
+
+/** A page on another origin (a plain Node server) that opens an EventSource to `streamUrl`. */
+async function otherOrigin(t, streamUrl) {
+  const html = `<!doctype html><meta charset="utf-8"><title>other origin</title><script>
+    window.__log = [];
+    const es = new EventSource(${JSON.stringify(streamUrl)}, { withCredentials: true });
+    for (const type of ["stream-open", "scan.progress"])
+      es.addEventListener(type, (e) => window.__log.push(type + " " + e.data));
+    es.onerror = () => window.__log.push("error " + es.readyState);
+  </script>`;
+  const server = http.createServer((req, res) => {
+    res.writeHead(req.url === "/" ? 200 : 404, { "Content-Type": "text/html; charset=utf-8" });
+    res.end(req.url === "/" ? html : "");
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  defer(t, () => new Promise((r) => server.close(r)));
+  return `http://127.0.0.1:${server.address().port}`;
+}
+
+test("chromium: a cross-origin EventSource (withCredentials) works for a configured origin and is blocked for others", async (t) => {
+  const { dir, token } = await prepareDemoDir(t);
+  const scan = DEMO_SCANS.gcp;
+  // The allowed page's origin must be in the config before Herald starts: pick Herald's ports and
+  // start both page servers first.
+  const streamPath = `/api/v1/scans/${scan}/event-stream?access_token=${encodeURIComponent(token)}`;
+  const ports = await freePorts(2);
+  const allowed = await otherOrigin(t, `http://127.0.0.1:${ports[0]}${streamPath}`);
+  const denied = await otherOrigin(t, `http://127.0.0.1:${ports[0]}${streamPath}`);
+  const { config, port, internalPort } = await writeConfig(dir, {
+    ports,
+    extra: `\n[cors]\nallow_origins = [${JSON.stringify(allowed)}]\nallow_credentials = true\n`,
+  });
+  const env = envFor(dir, config, port, internalPort, token, null);
+  await startServe(t, config, port, internalPort);
+
+  const page = await launch(t, dir);
+  const log = () => page.evaluate(() => window.__log);
+  await page.goto(`${allowed}/`, { waitUntil: "domcontentloaded", timeout: 15000 });
+  await waitFor(async () => (await log()).includes("stream-open "), 15000, async () => `stream-open on ${allowed}; log ${JSON.stringify(await log())}`);
+  await publishOk(env, { channel: env.channel(scan), event: "scan.progress", data: { scan_id: scan, checked: 5, total: 80 } });
+  await waitFor(async () => (await log()).length >= 2, 10000, async () => `the event; log ${JSON.stringify(await log())}`);
+  assert.deepEqual(await log(), ["stream-open ", `scan.progress {"scan_id":"${scan}","checked":5,"total":80}`]);
+
+  // Same stream, an origin not in allow_origins: the browser refuses the response (CORS), so the
+  // EventSource fails (readyState 2 = CLOSED) without any event.
+  const consoleErrors = [];
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  await page.goto(`${denied}/`, { waitUntil: "domcontentloaded", timeout: 15000 });
+  await waitFor(async () => (await log()).includes("error 2"), 15000, async () => `the EventSource to fail on ${denied}; log ${JSON.stringify(await log())}`);
+  assert.deepEqual(await log(), ["error 2"]);
+  assert.ok(consoleErrors.some((e) => /CORS|Access-Control-Allow-Origin/.test(e)), `a CORS console error; got ${JSON.stringify(consoleErrors)}`);
 });

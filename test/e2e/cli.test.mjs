@@ -9,6 +9,7 @@ import path from "node:path";
 
 import {
   DEMO_SCANS,
+  defer,
   FOREIGN_SCAN,
   PREAMBLE,
   envFor,
@@ -85,13 +86,9 @@ test("herald publish: exit codes and messages", async (t) => {
   });
 });
 
-// Known Herald bug (reported to the lead): `herald subscribe` reads the stream with http::read into a
-// 64 KiB buffer, which returns only when the buffer is full or the stream ends, so it prints nothing
-// while the stream is open and --count never makes it exit. Remove `todo` once fixed.
-const SUBSCRIBE_BUFFERING_BUG =
-  "Herald bug: herald subscribe prints nothing until 64 KiB arrive or the stream ends (http::read, not read_some)";
-
-test("herald subscribe --count 2 prints the exact SSE bytes of two published events", { todo: SUBSCRIBE_BUFFERING_BUG }, async (t) => {
+// Regression guard: `herald subscribe` must hand over each chunk as it arrives (it once read into a
+// 64 KiB buffer and printed nothing while the stream was open).
+test("herald subscribe --count 2 prints the exact SSE bytes of two published events", async (t) => {
   const env = await startDemo(t);
   const sub = startHerald(t, ["subscribe", "--url", env.streamUrl(SCAN), "--token", env.token, "--count", "2"], {
     name: "herald subscribe",
@@ -119,7 +116,6 @@ test("herald subscribe --count 2 prints the exact SSE bytes of two published eve
       `event: scan.end\nid: end-1\ndata: {"scan_id":"${SCAN}","state":"completed","note":"line1\\nline2"}\n\n`,
   );
   assert.equal(sub.stderr, "");
-
 });
 
 test("herald subscribe: a refused stream exits 2 with the HTTP status and the JSON error", async (t) => {
@@ -185,7 +181,7 @@ async function debugServer(t) {
 /** Open a stream with a raw client and wait for stream-open; returns the raw state. */
 async function openRaw(t, port, target, headers = {}) {
   const raw = rawGet(port, target, headers);
-  t.after(() => raw.destroy());
+  defer(t, () => raw.destroy());
   await waitFor(() => raw.body.includes("event: stream-open\n") || raw.error, 10000, `stream-open on ${target}`);
   assert.equal(raw.error, null);
   assert.equal(raw.status, 200);
@@ -219,17 +215,14 @@ test("the access_token value never appears in Herald's logs (debug level)", asyn
   }
 });
 
-// Known Herald bug (reported to the lead): the gateway decodes query parameter names (boost::urls
-// params()), so `?access%5Ftoken=<jwt>` authenticates, but redact_target() compares the raw, still
-// encoded name, so the debug "stream open" line logs the token in clear. Remove `todo` once fixed.
-test("the access_token value never appears in the logs when the parameter name is percent-encoded", {
-  todo: "Herald bug: redact_target() does not decode parameter names; ?access%5Ftoken=<jwt> is logged in clear",
-}, async (t) => {
+// Regression guard: the gateway decodes query parameter names, so `?access%5Ftoken=<jwt>` is a token
+// and must be redacted like `access_token`.
+test("the access_token value never appears in the logs when the parameter name is percent-encoded", async (t) => {
   const { env, server, token } = await debugServer(t);
   const target = new URL(env.streamUrl(SCAN)).pathname;
   // `access%5Ftoken` decodes to `access_token`; if Herald accepts it as the token it must redact it too.
   const raw = rawGet(env.port, `${target}?access%5Ftoken=${token}`);
-  t.after(() => raw.destroy());
+  defer(t, () => raw.destroy());
   await waitFor(() => raw.status !== null || raw.error, 10000, "a response");
   if (raw.status === 200) {
     await waitFor(() => /stream open /.test(server.output), 5000, () => `the 'stream open' debug line\n${server.describe()}`);

@@ -11,6 +11,7 @@ import {
   DEMO_USER,
   FOREIGN_SCAN,
   OTHER_TENANT,
+  defer,
   envFor,
   prepareDemoDir,
   publishOk,
@@ -48,7 +49,7 @@ function openEventSource(t, url, init) {
         `${n} '${type}' event(s); got ${JSON.stringify(rec.events.slice(-10))}, ` +
         `${rec.errors.length} error(s), last ${JSON.stringify(rec.errors.slice(-3))}`,
     );
-  t.after(() => es.close());
+  defer(t, () => es.close());
   return rec;
 }
 
@@ -141,7 +142,7 @@ test("eventsource: the same EventSource reconnects after a server restart (SIGTE
   const rec = openEventSource(t, url);
   // A raw observer on the same stream, to see the bytes Herald sends before closing.
   const raw = rawGet(port, new URL(url).pathname + new URL(url).search);
-  t.after(() => raw.destroy());
+  defer(t, () => raw.destroy());
   await rec.waitCount("stream-open", 1);
   await waitFor(() => raw.body.includes("event: stream-open\n"), 5000, "the raw observer's stream-open");
 

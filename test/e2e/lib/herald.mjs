@@ -43,6 +43,34 @@ export const FOREIGN_SCAN = "0191e3a1-6c1e-7a3b-9f00-0000000000ff";
 export const PREAMBLE = ":" + " ".repeat(2048) + "\n\n" + "event: stream-open\ndata:\n\n";
 
 // ------------------------------------------------------------------------------------------------
+// Cleanup
+
+const stacks = new WeakMap();
+/**
+ * Run `fn` when test `t` ends (pass or fail), last registered first, like a stack: what was set up
+ * later (a browser using a temp dir, a process using a config) is torn down before what it uses.
+ */
+export function defer(t, fn) {
+  let stack = stacks.get(t);
+  if (!stack) {
+    stack = [];
+    stacks.set(t, stack);
+    t.after(async () => {
+      const errors = [];
+      while (stack.length) {
+        try {
+          await stack.pop()();
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+      if (errors.length) throw errors[0];
+    });
+  }
+  stack.push(fn);
+}
+
+// ------------------------------------------------------------------------------------------------
 // Processes
 
 const live = new Set();
@@ -145,7 +173,7 @@ export class Proc {
 /** Start `herald ...args` and kill it when the test `t` ends. */
 export function startHerald(t, args, opts = {}) {
   const p = new Proc(args, opts);
-  t.after(async () => {
+  defer(t, async () => {
     if (!p.exit) {
       p.child.kill("SIGKILL");
       await p.exited;
@@ -184,7 +212,12 @@ export async function waitFor(fn, timeoutMs, what, intervalMs = 25) {
       lastErr = e;
     }
     if (Date.now() > deadline) {
-      const desc = typeof what === "function" ? what() : what;
+      let desc;
+      try {
+        desc = await (typeof what === "function" ? what() : what);
+      } catch (e) {
+        desc = `(description failed: ${e.message})`;
+      }
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${desc}${lastErr ? `\nlast error: ${lastErr.stack ?? lastErr}` : ""}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
@@ -212,7 +245,7 @@ export async function withTimeout(promise, timeoutMs, what) {
 /** A fresh temp dir, removed after the test unless HERALD_E2E_KEEP=1 (or the test failed). */
 export function tempDir(t, prefix = "herald-e2e-") {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  t.after(() => {
+  defer(t, () => {
     if (process.env.HERALD_E2E_KEEP) {
       t.diagnostic(`kept ${dir}`);
       return;
