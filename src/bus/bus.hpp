@@ -46,6 +46,15 @@ class bus {
     subscribed();
   }
 
+  // Runs `ready` once this node receives `channel`'s traffic, for a channel that already has interest
+  // (add_interest was called and not yet removed). The gateway sends a stream's stream-open only
+  // after this, so a client that has seen stream-open cannot miss an event published next.
+  // A broadcast bus calls it at once. Runs on any thread; never runs if the bus stops first.
+  virtual void when_subscribed(const std::string& channel, std::function<void()> ready) {
+    (void)channel;
+    ready();
+  }
+
   // False while the bus cannot deliver (e.g. Valkey connection down). Drives /readyz.
   virtual bool ready() const = 0;
   virtual std::string describe() const = 0;  // e.g. "local", "redis://127.0.0.1:6379 (native)"

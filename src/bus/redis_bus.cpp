@@ -299,6 +299,14 @@ void redis_bus::add_interest_confirmed(const std::string& channel,
   });
 }
 
+void redis_bus::when_subscribed(const std::string& channel, std::function<void()> ready) {
+  std::lock_guard lk(im_->post_mu);
+  if (im_->stopping) return;
+  asio::post(im_->ioc, [im = im_.get(), channel, cb = std::move(ready)]() mutable {
+    im->add_waiter(channel, std::move(cb));
+  });
+}
+
 void redis_bus::remove_interest(const std::string& channel) {
   std::lock_guard lk(im_->post_mu);
   if (im_->stopping) return;

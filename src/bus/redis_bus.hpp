@@ -49,6 +49,7 @@ class redis_bus final : public bus {
   void publish(sse::event e, publish_done done) override;
   void add_interest(const std::string& channel) override;
   void remove_interest(const std::string& channel) override;
+  void when_subscribed(const std::string& channel, std::function<void()> ready) override;
   void add_interest_confirmed(const std::string& channel,
                               std::function<void()> subscribed) override;
   bool ready() const override;

@@ -16,6 +16,7 @@
 #include "app/run.hpp"
 #include "auth/api_key.hpp"
 #include "auth/token_verifier.hpp"
+#include "bus/bus_factory.hpp"
 #include "cli/http_client.hpp"
 #include "config/config_loader.hpp"
 #include "core/uuid.hpp"
@@ -52,6 +53,7 @@ result<config::gateway_config> load(const std::string& path, bool require_endpoi
 int cmd_serve(const std::string& config_path) {
   auto cfg = load(config_path, true);
   if (!cfg) return fail(2, cfg.err().message);
+  if (auto ok = bus::check_bus_config(cfg->bus); !ok) return fail(2, ok.err().message);
   set_log_level(cfg->log.level);
   try {
     app::gateway g(*cfg);
@@ -69,6 +71,7 @@ int cmd_check_config(const std::string& config_path) {
   auto cfg = load(config_path, false);
   if (!cfg) return fail(2, cfg.err().message);
   if (auto ok = config::validate_for_serve(*cfg); !ok) return fail(2, ok.err().message);
+  if (auto ok = bus::check_bus_config(cfg->bus); !ok) return fail(2, ok.err().message);
   try {
     auth::token_verifier verifier(cfg->auth.jwt);  // refuses unusable keys
   } catch (const std::exception& e) {

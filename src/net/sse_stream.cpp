@@ -1,6 +1,7 @@
 #include "net/sse_stream.hpp"
 
 #include <array>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/write.hpp>
 
 #include "core/metrics.hpp"
@@ -29,17 +30,38 @@ sse_stream::sse_stream(tcp::socket socket, shard& owner, std::vector<std::string
 sse_stream::~sse_stream() = default;
 
 void sse_stream::start(sse::frame head) {
-  static const sse::frame preamble =
-      std::make_shared<const std::string>(std::string(sse::stream_preamble()));
   auto& server = shard_.server;
   server.streams_.fetch_add(1);
   core_metrics::get().connections.inc();
   queue_.push_back(std::move(head));
-  queue_.push_back(preamble);
   for (const auto& ch : channels_) server.fanout_->subscribe(shard_.index, ch, this);
   shard_.stream_opened(*this);
+  // The response head goes out at once (a browser's EventSource opens, and a bus outage does not
+  // look like a failed request), but stream-open waits until the bus confirms every channel, so a
+  // client that has seen stream-open cannot miss the next event.
+  unconfirmed_ = static_cast<std::uint16_t>(channels_.size());
+  auto ex = socket_.get_executor();
+  for (const auto& ch : channels_) {
+    server.fanout_->when_ready(ch, [weak = weak_from_this(), ex] {
+      // dispatch: inline for the in-process bus (already on this shard), posted from a bus thread.
+      boost::asio::dispatch(ex, [weak] {
+        auto self = weak.lock();
+        if (self && self->state_ != state::closed && self->unconfirmed_ > 0 &&
+            --self->unconfirmed_ == 0)
+          self->confirmed();
+      });
+    });
+  }
   flush();
   watch_reads();
+}
+
+void sse_stream::confirmed() {
+  static const sse::frame preamble =
+      std::make_shared<const std::string>(std::string(sse::stream_preamble()));
+  // Ahead of any event queued meanwhile, but after the head if that is still queued.
+  queue_.insert(queue_.begin() + (head_sent_ ? 0 : 1), preamble);
+  if (!writing_) flush();
 }
 
 void sse_stream::watch_reads() {
@@ -98,12 +120,20 @@ void sse_stream::close_after(sse::frame last) {
 void sse_stream::flush() {
   dirty_ = false;
   if (writing_ || state_ == state::closed) return;
-  if (queue_.empty()) {
-    if (state_ == state::closing) finish();
+  // Until the bus confirms, only the head may go out; a closing stream sends what it has.
+  const bool gated = unconfirmed_ > 0 && state_ == state::open;
+  if (queue_.empty() || (gated && head_sent_)) {
+    if (state_ == state::closing && queue_.empty()) finish();
     return;
   }
-  inflight_.swap(queue_);
-  queued_bytes_ = 0;
+  if (gated) {
+    inflight_.push_back(std::move(queue_.front()));
+    queue_.erase(queue_.begin());
+  } else {
+    inflight_.swap(queue_);
+    queued_bytes_ = 0;
+  }
+  head_sent_ = true;
   buffers_.clear();
   buffers_.reserve(inflight_.size());
   for (const auto& f : inflight_) buffers_.emplace_back(f->data(), f->size());

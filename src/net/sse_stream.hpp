@@ -30,7 +30,8 @@ class sse_stream final : public sse::subscriber, public std::enable_shared_from_
              std::shared_ptr<const void> tag);
   ~sse_stream();
 
-  // Subscribes, then sends `head` (the HTTP response head) and the SSE preamble as the first write.
+  // Subscribes, then sends `head` (the HTTP response head) and the SSE preamble as the first write,
+  // once the bus confirms it receives every channel (events arriving meanwhile queue behind them).
   void start(sse::frame head);
   void deliver(const sse::frame& f) override;
   // Queue `last` after what is already queued, then close. Idempotent.
@@ -45,6 +46,7 @@ class sse_stream final : public sse::subscriber, public std::enable_shared_from_
  private:
   enum class state : unsigned char { open, closing, closed };
   void watch_reads();
+  void confirmed();
   void on_written(const boost::system::error_code& ec);
   void finish();
 
@@ -59,6 +61,8 @@ class sse_stream final : public sse::subscriber, public std::enable_shared_from_
   state state_ = state::open;
   bool writing_ = false;
   bool dirty_ = false;
+  std::uint16_t unconfirmed_ = 0;  // channels whose bus subscription is not confirmed yet
+  bool head_sent_ = false;
 };
 
 }  // namespace herald::net

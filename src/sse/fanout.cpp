@@ -13,8 +13,9 @@ struct fanout::shard {
   std::unordered_map<std::string, std::vector<subscriber*>> subscribers;
 };
 
-fanout::fanout(std::vector<boost::asio::any_io_executor> shard_executors, interest_hook hook)
-    : hook_(std::move(hook)) {
+fanout::fanout(std::vector<boost::asio::any_io_executor> shard_executors, interest_hook hook,
+               ready_hook ready)
+    : hook_(std::move(hook)), ready_hook_(std::move(ready)) {
   for (auto& ex : shard_executors) {
     auto s = std::make_unique<shard>();
     s->executor = std::move(ex);
@@ -54,6 +55,13 @@ void fanout::unsubscribe(std::size_t shard_index, const std::string& channel, su
     counts_.erase(c);
     if (hook_) hook_(channel, false);
   }
+}
+
+void fanout::when_ready(const std::string& channel, std::function<void()> ready) {
+  if (ready_hook_)
+    ready_hook_(channel, std::move(ready));
+  else
+    ready();
 }
 
 void fanout::publish(const event& e) {

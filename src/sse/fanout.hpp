@@ -40,7 +40,12 @@ class fanout {
   // (the buses only record/post the change).
   using interest_hook = std::function<void(const std::string& channel, bool present)>;
 
-  fanout(std::vector<boost::asio::any_io_executor> shard_executors, interest_hook hook);
+  // (channel, ready): run `ready` once this node receives the channel's traffic (see
+  // bus::when_subscribed). Null means at once.
+  using ready_hook = std::function<void(const std::string& channel, std::function<void()> ready)>;
+
+  fanout(std::vector<boost::asio::any_io_executor> shard_executors, interest_hook hook,
+         ready_hook ready = nullptr);
   ~fanout();
   fanout(const fanout&) = delete;
   fanout& operator=(const fanout&) = delete;
@@ -50,6 +55,9 @@ class fanout {
   // Shard-thread only.
   void subscribe(std::size_t shard, const std::string& channel, subscriber* s);
   void unsubscribe(std::size_t shard, const std::string& channel, subscriber* s);
+
+  // After subscribe(): `ready` runs (on any thread) once the channel's events reach this node.
+  void when_ready(const std::string& channel, std::function<void()> ready);
 
   // Any thread: encode once and deliver to every local subscriber of e.channel.
   void publish(const event& e);
@@ -63,6 +71,7 @@ class fanout {
   struct shard;
   std::vector<std::unique_ptr<shard>> shards_;
   interest_hook hook_;
+  ready_hook ready_hook_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::vector<std::uint32_t>>
       counts_;  // channel -> per-shard count
