@@ -411,12 +411,14 @@ class MultiNodeTest(h.HeraldTestCase):
         a.start()
         a.wait_ready()
         pub = r.client()
-        for i in range(30):
+        token = a.token(self.user, self.tenant)
+        for i in range(100):
             res = "race-%d" % i
             ch = "test:%s:%s" % (self.tenant, res)
-            c = self.stream(a, "/streams/" + res)  # returns once stream-open was read
             raw = json.dumps({"channel": ch, "event": "scan.progress", "data": json.dumps({"i": i})})
-            pub.publish(PREFIX + ch, raw)
+            c = h.SSEClient(a.public_port, "/streams/" + res, token)
+            c.expect_preamble()
+            pub.publish(PREFIX + ch, raw)  # the moment stream-open was read
             c.expect_block(sse_block("scan.progress", json.dumps({"i": i})), timeout=5)
             c.close()
 
