@@ -30,6 +30,8 @@ sse_stream::sse_stream(tcp::socket socket, shard& owner, std::vector<std::string
 sse_stream::~sse_stream() = default;
 
 void sse_stream::start(sse::frame head) {
+  boost::system::error_code ignored;
+  socket_.non_blocking(true, ignored);  // flush() writes directly; see there
   auto& server = shard_.server;
   server.streams_.fetch_add(1);
   core_metrics::get().connections.inc();
@@ -136,9 +138,42 @@ void sse_stream::flush() {
   head_sent_ = true;
   buffers_.clear();
   buffers_.reserve(inflight_.size());
-  for (const auto& f : inflight_) buffers_.emplace_back(f->data(), f->size());
-  writing_ = true;
+  std::size_t total = 0;
+  for (const auto& f : inflight_) {
+    buffers_.emplace_back(f->data(), f->size());
+    total += f->size();
+  }
   if (state_ == state::open) shard_.touch(*this);
+
+  // Write now, non-blocking: most writes complete at once, and then no asynchronous operation,
+  // completion handler or scheduler round trip is needed. Only a remainder the kernel did not take
+  // goes through the reactor.
+  boost::system::error_code ec;
+  std::size_t written = socket_.write_some(buffers_, ec);
+  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+    ec = {};
+    written = 0;
+  }
+  if (ec) {
+    inflight_.clear();
+    finish();
+    return;
+  }
+  if (written == total) {
+    inflight_.clear();
+    if (state_ == state::closing && queue_.empty()) {
+      boost::system::error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      finish();
+    }
+    return;
+  }
+  // Drop the written prefix, then let the reactor finish the rest.
+  std::size_t skip = written, first = 0;
+  while (skip >= buffers_[first].size()) skip -= buffers_[first++].size();
+  buffers_.erase(buffers_.begin(), buffers_.begin() + static_cast<std::ptrdiff_t>(first));
+  buffers_.front() += skip;
+  writing_ = true;
   boost::asio::async_write(socket_, buffers_,
                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                              self->on_written(ec);
