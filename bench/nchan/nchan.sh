@@ -34,7 +34,7 @@ case "$cmd" in
         "$here/nginx.conf.in" > "$dir/nginx.conf"
     ulimit -n "$(ulimit -Hn)"
     prio=()
-    nice_v="${BENCH_NICE:--10}"
+    nice_v="${BENCH_NICE:--20}"
     if [ "$nice_v" != "0" ] && { [ "$(id -u)" -eq 0 ] || [ "${nice_v#-}" = "$nice_v" ]; }; then prio=(nice -n "$nice_v"); fi
     "${prio[@]}" taskset -c "$cpu" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
     for _ in $(seq 1 100); do

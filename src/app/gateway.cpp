@@ -343,13 +343,18 @@ gateway::gateway(config::gateway_config cfg) : cfg_(std::move(cfg)) {
   io.max_connections = 1024;
   internal_server_ = std::make_unique<net::http_server>(io, *internal_handler_);
 
-  fanout_ = std::make_unique<sse::fanout>(public_server_->executors(),
-                                          [b = bus_.get()](const std::string& ch, bool present) {
-                                            if (present)
-                                              b->add_interest(ch);
-                                            else
-                                              b->remove_interest(ch);
-                                          });
+  fanout_ = std::make_unique<sse::fanout>(
+      public_server_->executors(),
+      [b = bus_.get()](const std::string& ch, bool present) {
+        if (present)
+          b->add_interest(ch);
+        else
+          b->remove_interest(ch);
+      },
+      // stream-open waits for this: the bus receives the channel's traffic from then on.
+      [b = bus_.get()](const std::string& ch, std::function<void()> ready) {
+        b->when_subscribed(ch, std::move(ready));
+      });
   public_server_->set_fanout(fanout_.get());
   internal_server_->set_fanout(fanout_.get());
 }

@@ -418,7 +418,8 @@ class MultiNodeTest(h.HeraldTestCase):
             raw = json.dumps({"channel": ch, "event": "scan.progress", "data": json.dumps({"i": i})})
             c = h.SSEClient(a.public_port, "/streams/" + res, token)
             c.expect_preamble()
-            pub.publish(PREFIX + ch, raw)  # the moment stream-open was read
+            receivers = pub.publish(PREFIX + ch, raw)  # the moment stream-open was read
+            self.assertEqual(receivers, 1, "herald was not subscribed when stream-open went out (%d)" % i)
             c.expect_block(sse_block("scan.progress", json.dumps({"i": i})), timeout=5)
             c.close()
 
