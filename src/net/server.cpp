@@ -73,23 +73,26 @@ shard::~shard() {
   closing.clear();
 }
 
-void shard::start_accepting() { asio::co_spawn(ioc, accept_loop(), asio::detached); }
+void shard::start_accepting() {
+  for (auto& [acc, listener] : acceptors)
+    asio::co_spawn(ioc, accept_loop(acc, *listener), asio::detached);
+}
 
-asio::awaitable<void> shard::accept_loop() {
+asio::awaitable<void> shard::accept_loop(tcp::acceptor& acceptor, listener_state& listener) {
   asio::steady_timer backoff(ioc);
-  while (acceptor && acceptor->is_open()) {
-    auto [ec, sock] = co_await acceptor->async_accept(use_tuple);
+  while (acceptor.is_open()) {
+    auto [ec, sock] = co_await acceptor.async_accept(use_tuple);
     if (ec) {
       if (stopping || ec == asio::error::operation_aborted) break;
       // EMFILE/ENFILE: wait a little instead of spinning; the connection stays in the backlog.
-      spdlog::warn("{} listener: accept failed: {}", server.opts_.name, ec.message());
+      spdlog::warn("{} listener: accept failed: {}", listener.opts.name, ec.message());
       backoff.expires_after(std::chrono::milliseconds(50));
       co_await backoff.async_wait(use_tuple);
       continue;
     }
     boost::system::error_code ignored;
     sock.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(ioc, session(std::move(sock)), [](const std::exception_ptr& e) {
+    asio::co_spawn(ioc, session(std::move(sock), listener), [](const std::exception_ptr& e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -101,26 +104,29 @@ asio::awaitable<void> shard::accept_loop() {
   }
 }
 
-asio::awaitable<void> shard::session(tcp::socket sock) {
+asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener) {
   auto& opts = server.opts_;
   server.connections_.fetch_add(1);
+  listener.connections.fetch_add(1);
   core_metrics::get().http_connections.inc();
   bool handed_off = false;
   struct guard {
     http_server& s;
+    listener_state& l;
     bool& handed_off;
     ~guard() {
+      l.connections.fetch_sub(1);
       if (!handed_off) {
         s.connections_.fetch_sub(1);
         core_metrics::get().http_connections.dec();
       }
     }
-  } g{server, handed_off};
+  } g{server, listener, handed_off};
 
   boost::system::error_code ep_ec;
   tcp::endpoint remote = sock.remote_endpoint(ep_ec);
 
-  if (server.connections_.load() > opts.max_connections) {
+  if (listener.connections.load() > listener.opts.max_connections) {
     http_response r{http::status::service_unavailable,
                     "application/json",
                     {},
@@ -135,7 +141,7 @@ asio::awaitable<void> shard::session(tcp::socket sock) {
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(opts.max_header_bytes);
-    parser.body_limit(opts.max_body_bytes);
+    parser.body_limit(listener.opts.max_body_bytes);
     deadline.deadline = clock::now() + opts.header_timeout;
     pending.push_back(deadline);
     auto [ec, n] = co_await http::async_read_header(sock, buffer, parser, use_tuple);
@@ -173,7 +179,7 @@ asio::awaitable<void> shard::session(tcp::socket sock) {
     const unsigned version = req.message.version();
     handler_outcome out;
     try {
-      out = co_await server.handler_.handle(req);
+      out = co_await listener.handler->handle(req);
     } catch (const std::exception& e) {
       core_metrics::get().errors.inc();
       spdlog::error("{} {} failed: {}", std::string(req.message.method_string()),
@@ -283,9 +289,9 @@ void shard::sweep() {
 
 void shard::stop_accepting() {
   stopping = true;
-  if (acceptor) {
+  for (auto& [acc, listener] : acceptors) {
     boost::system::error_code ignored;
-    acceptor->close(ignored);
+    acc.close(ignored);
   }
 }
 
@@ -329,11 +335,25 @@ std::vector<asio::any_io_executor> http_server::executors() const {
 void http_server::set_fanout(sse::fanout* f) { fanout_ = f; }
 
 result<void> http_server::listen(const std::string& address, std::uint16_t port) {
+  listener_options o;
+  o.name = opts_.name;
+  o.max_body_bytes = opts_.max_body_bytes;
+  o.max_connections = opts_.max_connections;
+  auto r = add_listener(address, port, handler_, std::move(o));
+  if (!r) return std::move(r).err();
+  return {};
+}
+
+result<std::uint16_t> http_server::add_listener(const std::string& address, std::uint16_t port,
+                                                request_handler& handler, listener_options opts) {
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(address, ec);
   if (ec) return make_error(errc::invalid_config, "bad listen address '" + address + "'");
+  auto& l = *listeners_.emplace_back(std::make_unique<listener_state>());
+  l.handler = &handler;
+  l.opts = std::move(opts);
   for (auto& s : shards_) {
-    tcp::endpoint ep(addr, port_ != 0 ? port_ : port);
+    tcp::endpoint ep(addr, l.port != 0 ? l.port : port);
     tcp::acceptor acc(s->ioc);
     acc.open(ep.protocol(), ec);
     if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
@@ -347,10 +367,10 @@ result<void> http_server::listen(const std::string& address, std::uint16_t port)
     if (ec)
       return make_error(errc::invalid_config, "cannot listen on " + address + ":" +
                                                   std::to_string(ep.port()) + ": " + ec.message());
-    if (port_ == 0) port_ = acc.local_endpoint().port();
-    s->acceptor.emplace(std::move(acc));
+    if (l.port == 0) l.port = acc.local_endpoint().port();
+    s->acceptors.emplace_back(std::move(acc), &l);
   }
-  return {};
+  return l.port;
 }
 
 void http_server::start() {

@@ -44,6 +44,22 @@ struct server_options {
 
 class shard;
 
+// A further listening address with its own handler and limits (e.g. the internal publish/health
+// listener). Its connections are served by the same shards (event-loop threads) as the primary
+// listener, so a publish reaches the fanout without a thread switch.
+struct listener_options {
+  std::string name = "internal";
+  std::uint32_t max_body_bytes = 1u << 20;
+  std::uint32_t max_connections = 1024;
+};
+
+struct listener_state {
+  request_handler* handler = nullptr;
+  listener_options opts;
+  std::uint16_t port = 0;
+  std::atomic<std::size_t> connections{0};
+};
+
 class http_server {
  public:
   http_server(server_options opts, request_handler& handler);
@@ -55,9 +71,13 @@ class http_server {
   std::vector<boost::asio::any_io_executor> executors() const;
   void set_fanout(sse::fanout* f);
 
-  // Binds one acceptor per shard. Port 0 picks a free port (see port()).
+  // Binds one acceptor per shard for the primary handler. Port 0 picks a free port (see port()).
   result<void> listen(const std::string& address, std::uint16_t port);
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return listeners_.empty() ? 0 : listeners_.front()->port; }
+  // Another listener served by the same shards (call after listen(), before start()). Returns the
+  // bound port.
+  result<std::uint16_t> add_listener(const std::string& address, std::uint16_t port,
+                                     request_handler& handler, listener_options opts);
 
   void start();  // spawns the shard threads
 
@@ -84,7 +104,7 @@ class http_server {
   request_handler& handler_;
   sse::fanout* fanout_ = nullptr;
   std::vector<std::unique_ptr<shard>> shards_;
-  std::uint16_t port_ = 0;
+  std::vector<std::unique_ptr<listener_state>> listeners_;
   std::atomic<std::size_t> streams_{0};
   std::atomic<std::size_t> connections_{0};
   bool started_ = false;

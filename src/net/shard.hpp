@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "net/http_types.hpp"
+#include "net/server.hpp"
 
 namespace herald::net {
 
@@ -45,7 +46,7 @@ class shard {
 
   void start_accepting();
   void start_sweeping();
-  boost::asio::awaitable<void> session(tcp::socket socket);
+  boost::asio::awaitable<void> session(tcp::socket socket, listener_state& listener);
 
   // Stream bookkeeping (shard thread only).
   void stream_opened(sse_stream& s);
@@ -61,7 +62,7 @@ class shard {
   http_server& server;
   std::size_t index;
   boost::asio::io_context ioc{1};
-  std::optional<tcp::acceptor> acceptor;
+  std::vector<std::pair<tcp::acceptor, listener_state*>> acceptors;  // one per listener
   boost::asio::steady_timer sweep_timer{ioc};
   std::thread thread;
   bool stopping = false;
@@ -72,7 +73,7 @@ class shard {
   boost::intrusive::list<stream_node, boost::intrusive::constant_time_size<false>> closing;
 
  private:
-  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, listener_state& listener);
   void sweep();
   void flush_dirty();
   std::vector<std::shared_ptr<sse_stream>> dirty_;
