@@ -334,6 +334,18 @@ gateway::gateway(config::gateway_config cfg) : cfg_(std::move(cfg)) {
       std::chrono::seconds(cfg_.server.keepalive_seconds) / 4 + std::chrono::milliseconds(1));
   public_server_ = std::make_unique<net::http_server>(po, *public_handler_);
 
+  // The internal listener has its own event-loop thread. Measured (bench/README.md): sharing the
+  // stream loops lets publishes wait behind large flushes and defeats write coalescing in fanout;
+  // a separate thread hands events over by post, and a burst of them queues ahead of the flush.
+  net::server_options io;
+  io.name = "internal";
+  io.threads = 1;
+  io.max_header_bytes = cfg_.server.max_header_bytes;
+  io.max_body_bytes = cfg_.internal.max_body_bytes;
+  io.header_timeout = std::chrono::milliseconds(cfg_.server.header_timeout_ms);
+  io.max_connections = 1024;
+  internal_server_ = std::make_unique<net::http_server>(io, *internal_handler_);
+
   fanout_ = std::make_unique<sse::fanout>(
       public_server_->executors(),
       [b = bus_.get()](const std::string& ch, bool present) {
@@ -361,17 +373,10 @@ result<void> gateway::start() {
   bus_->start([f = fanout_.get()](sse::event e) { f->publish(e); });
   if (auto r = public_server_->listen(cfg_.server.listen.address, cfg_.server.listen.port); !r)
     return r;
-  // The internal listener runs on the same event loops: a publish reaches the fanout without a
-  // thread switch.
-  net::listener_options io;
-  io.name = "internal";
-  io.max_body_bytes = cfg_.internal.max_body_bytes;
-  io.max_connections = 1024;
-  auto port = public_server_->add_listener(cfg_.internal.listen.address, cfg_.internal.listen.port,
-                                           *internal_handler_, io);
-  if (!port) return std::move(port).err();
-  internal_port_ = *port;
+  if (auto r = internal_server_->listen(cfg_.internal.listen.address, cfg_.internal.listen.port); !r)
+    return r;
   public_server_->start();
+  internal_server_->start();
   started_ = true;
   if (cfg_.internal.publisher_key.empty())
     spdlog::warn("no publisher key configured: POST /publish answers 401");
@@ -381,7 +386,7 @@ result<void> gateway::start() {
   }
   spdlog::info("herald listening: streams on {}:{}, internal on {}:{}, bus {}",
                cfg_.server.listen.address, public_server_->port(), cfg_.internal.listen.address,
-               internal_port_, bus_->describe());
+               internal_server_->port(), bus_->describe());
   return {};
 }
 
@@ -438,12 +443,13 @@ void gateway::stop() {
     // Spread the reconnect storm: every client gets its own delay.
     return sse::encode_retry(cfg_.server.retry_base_ms + jitter(rng));
   });
+  internal_server_->shutdown(std::chrono::milliseconds(500), [] { return std::string(); });
   bus_->stop();
   pool_->stop();
 }
 
 std::uint16_t gateway::public_port() const { return public_server_->port(); }
-std::uint16_t gateway::internal_port() const { return internal_port_; }
+std::uint16_t gateway::internal_port() const { return internal_server_->port(); }
 std::size_t gateway::stream_count() const { return public_server_->stream_count(); }
 
 void gateway::publish(sse::event e, bus::publish_done done) {

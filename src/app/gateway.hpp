@@ -2,7 +2,7 @@
 // bus and the two listeners (public streams; internal publish/health/metrics).
 //
 // Ownership: the gateway owns every component; construct, add_endpoint()s, start(), later stop().
-// Threads: N event-loop threads (serving both the public and the internal listener), the database
+// Threads: the public listener's N event-loop threads, the internal listener's thread, the database
 // pool's threads, and the bus's own thread (Redis bus). Public methods are for the owning (main) thread,
 // except publish(), which is thread-safe.
 #pragma once
@@ -77,7 +77,7 @@ class gateway {
   std::unique_ptr<public_handler> public_handler_;
   std::unique_ptr<internal_handler> internal_handler_;
   std::unique_ptr<net::http_server> public_server_;
-  std::uint16_t internal_port_ = 0;
+  std::unique_ptr<net::http_server> internal_server_;
   std::unique_ptr<sse::fanout> fanout_;
   std::unique_ptr<boost::asio::steady_timer> recheck_timer_;
   std::string index_page_;

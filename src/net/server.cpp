@@ -45,18 +45,45 @@ std::string build_stream_head(const header_list& extra) {
   return head;
 }
 
-// Writes an ordinary response; returns false if the connection must close.
-asio::awaitable<bool> write_response(tcp::socket& sock, http_response& r, unsigned version,
-                                     bool keep_alive) {
-  http::response<http::string_body> res{r.status, version};
-  res.set(http::field::server, "herald");
-  if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
-  for (auto& [k, v] : r.headers) res.set(k, v);
-  res.body() = std::move(r.body);
-  res.keep_alive(keep_alive);
-  res.prepare_payload();
-  auto [ec, n] = co_await http::async_write(sock, res, use_tuple);
-  co_return !ec && keep_alive;
+// Serialises an ordinary response onto `out`. Responses to pipelined requests are collected and
+// written together (one syscall for a burst of POST /publish on one connection).
+void append_response(std::string& out, const http_response& r, unsigned version, bool keep_alive) {
+  const auto reason = http::obsolete_reason(r.status);
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(static_cast<unsigned>(r.status));
+  out += ' ';
+  out.append(reason.data(), reason.size());
+  out += "\r\nServer: herald\r\n";
+  if (!r.content_type.empty()) out += "Content-Type: " + r.content_type + "\r\n";
+  for (const auto& [k, v] : r.headers) out += k + ": " + v + "\r\n";
+  if (!keep_alive)
+    out += "Connection: close\r\n";
+  else if (version == 10)
+    out += "Connection: keep-alive\r\n";
+  out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n\r\n";
+  out += r.body;
+}
+
+asio::awaitable<bool> write_out(tcp::socket& sock, std::string& out) {
+  auto [ec, n] = co_await asio::async_write(sock, asio::buffer(out), use_tuple);
+  out.clear();
+  co_return !ec;
+}
+
+// Parses a request that is already complete in `buffer` (pipelining) without any I/O.
+// True when a whole request was parsed; `ec` is set on a malformed one (need_more is not an error).
+bool parse_buffered(http::request_parser<http::string_body>& parser, beast::flat_buffer& buffer,
+                    boost::system::error_code& ec) {
+  while (buffer.size() > 0 && !parser.is_done()) {
+    std::size_t n = parser.put(buffer.data(), ec);
+    buffer.consume(n);
+    if (ec == http::error::need_more) {
+      ec = {};
+      return false;
+    }
+    if (ec || n == 0) return false;
+  }
+  return parser.is_done();
 }
 
 }  // namespace
@@ -131,31 +158,44 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
                     "application/json",
                     {},
                     error_body("too_many_connections", "The server is at its connection limit.")};
-    co_await write_response(sock, r, 11, false);
+    std::string out;
+    append_response(out, r, 11, false);
+    co_await write_out(sock, out);
     co_return;
   }
 
   beast::flat_buffer buffer;
+  std::string out;  // responses not yet written
   pending_request deadline;
   deadline.socket = &sock;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(opts.max_header_bytes);
     parser.body_limit(listener.opts.max_body_bytes);
-    deadline.deadline = clock::now() + opts.header_timeout;
-    pending.push_back(deadline);
-    auto [ec, n] = co_await http::async_read_header(sock, buffer, parser, use_tuple);
-    if (!ec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
-      // curl sends Expect for bodies over 1 KiB and would otherwise wait a second.
-      static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-      auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(cont), use_tuple);
-      ec = wec;
+    parser.eager(true);
+    boost::system::error_code ec;
+    // A pipelined request already in the buffer is handled with no I/O, and no write yet.
+    if (!parse_buffered(parser, buffer, ec) && !ec) {
+      // About to wait for the client: first send the responses it is waiting for.
+      if (!out.empty() && !co_await write_out(sock, out)) co_return;
+      deadline.deadline = clock::now() + opts.header_timeout;
+      pending.push_back(deadline);
+      if (!parser.is_header_done()) {
+        auto [hec, n] = co_await http::async_read_header(sock, buffer, parser, use_tuple);
+        ec = hec;
+      }
+      if (!ec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
+        // curl sends Expect for bodies over 1 KiB and would otherwise wait a second.
+        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(cont), use_tuple);
+        ec = wec;
+      }
+      if (!ec && !parser.is_done()) {
+        auto [rec, rn] = co_await http::async_read(sock, buffer, parser, use_tuple);
+        ec = rec;
+      }
+      deadline.unlink();
     }
-    if (!ec && !parser.is_done()) {
-      auto [rec, rn] = co_await http::async_read(sock, buffer, parser, use_tuple);
-      ec = rec;
-    }
-    deadline.unlink();
     if (ec) {
       if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
           ec == asio::error::eof || ec == asio::error::connection_reset || !sock.is_open())
@@ -170,35 +210,37 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
       } else {
         r.body = error_body("bad_request", "Malformed HTTP request: " + ec.message());
       }
-      co_await write_response(sock, r, 11, false);
+      append_response(out, r, 11, false);
+      co_await write_out(sock, out);
       co_return;
     }
 
     http_request req{parser.release(), remote};
     const bool keep_alive = req.message.keep_alive();
     const unsigned version = req.message.version();
-    handler_outcome out;
+    handler_outcome outcome;
     try {
-      out = co_await listener.handler->handle(req);
+      outcome = co_await listener.handler->handle(req);
     } catch (const std::exception& e) {
       core_metrics::get().errors.inc();
       spdlog::error("{} {} failed: {}", std::string(req.message.method_string()),
                     redact_target(req.message.target()), e.what());
-      out = http_response{http::status::internal_server_error,
+      outcome = http_response{http::status::internal_server_error,
                           "application/json",
                           {},
                           error_body("internal", "Internal server error.")};
     }
-    if (auto* resp = std::get_if<http_response>(&out)) {
-      if (stopping) {
-        co_await write_response(sock, *resp, version, false);
+    if (auto* resp = std::get_if<http_response>(&outcome)) {
+      const bool again = keep_alive && !stopping;
+      append_response(out, *resp, version, again);
+      if (!again) {
+        co_await write_out(sock, out);
         co_return;
       }
-      if (!co_await write_response(sock, *resp, version, keep_alive)) co_return;
-      continue;
+      continue;  // written when the next read would wait, together with any pipelined ones
     }
 
-    auto& start = std::get<stream_start>(out);
+    auto& start = std::get<stream_start>(outcome);
     if (stopping) co_return;
     // The stream subscribes BEFORE its head and preamble go out, so a client that has seen
     // stream-open cannot miss an event published right after; the head, the preamble and anything
@@ -206,7 +248,8 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
     auto stream = std::make_shared<sse_stream>(std::move(sock), *this, std::move(start.channels),
                                                std::move(start.tag));
     handed_off = true;
-    stream->start(std::make_shared<const std::string>(build_stream_head(start.headers)));
+    // Responses to requests pipelined before this one go out first, in the same write.
+    stream->start(std::make_shared<const std::string>(out + build_stream_head(start.headers)));
     co_return;  // the coroutine frame and request buffers are released here
   }
 }
