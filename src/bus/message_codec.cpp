@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "sse/encoder.hpp"
 #include "tenancy/channel_name.hpp"
 
 namespace herald::bus {
@@ -69,13 +70,13 @@ result<std::string> message_codec::encode(const sse::event& e) const {
     // Byte-for-byte what django-eventstream's json.dumps(redis_message) produces.
     out.reserve(e.channel.size() + e.type.size() + e.data.size() * 2 + e.id.size() + 64);
     out += "{\"channel\": ";
-    out += python_json_dumps_string(e.channel);
+    out += sse::python_json_string(e.channel);
     out += ", \"event_type\": ";
-    out += python_json_dumps_string(e.type);
+    out += sse::python_json_string(e.type);
     out += ", \"data\": ";
-    out += python_json_dumps_string(e.data);
+    out += sse::python_json_string(e.data);
     out += ", \"pub_id\": ";
-    out += e.id.empty() ? std::string("null") : python_json_dumps_string(e.id);
+    out += e.id.empty() ? std::string("null") : sse::python_json_string(e.id);
     out += '}';
   } else {
     json::object o;
@@ -144,78 +145,6 @@ result<sse::event> message_codec::decode(std::string_view pubsub_channel,
   }
   if (e.type.empty()) return invalid("event type is empty");
   return e;
-}
-
-std::string python_json_dumps_string(std::string_view s) {
-  // Python's ensure_ascii escaping (json.encoder.py_encode_basestring_ascii): everything outside
-  // ' '..'~' is escaped, short forms for \b \f \n \r \t, else lower-case \uXXXX, UTF-16 surrogate
-  // pairs above U+FFFF. (DEL 0x7f is escaped too, unlike a plain "< 0x20" rule.)
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size() + 2 + s.size() / 8);
-  out += '"';
-  auto u16 = [&](std::uint32_t v) {
-    out += "\\u";
-    out += hex[(v >> 12) & 0xf];
-    out += hex[(v >> 8) & 0xf];
-    out += hex[(v >> 4) & 0xf];
-    out += hex[v & 0xf];
-  };
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  for (std::size_t i = 0; i < s.size();) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        default:
-          if (c < 0x20 || c == 0x7f)
-            u16(c);
-          else
-            out += static_cast<char>(c);
-      }
-      continue;
-    }
-    // Valid UTF-8 is a precondition; a stray byte is emitted as U+FFFD rather than read past.
-    std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-    if (len == 1 || i + len > s.size()) {
-      u16(0xfffd);
-      ++i;
-      continue;
-    }
-    std::uint32_t cp = c & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
-    for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (p[i + k] & 0x3f);
-    i += len;
-    if (cp >= 0x10000) {
-      cp -= 0x10000;
-      u16(0xd800 + (cp >> 10));
-      u16(0xdc00 + (cp & 0x3ff));
-    } else {
-      u16(cp);
-    }
-  }
-  out += '"';
-  return out;
 }
 
 bool is_valid_utf8(std::string_view s) noexcept {

@@ -51,10 +51,6 @@ class message_codec {
   std::size_t max_message_bytes_;
 };
 
-// json.dumps(s) for a str, as Python 3 prints it with ensure_ascii=True (quotes included).
-// Precondition: `s` is valid UTF-8 (check with is_valid_utf8).
-std::string python_json_dumps_string(std::string_view s);
-
 // Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF.
 bool is_valid_utf8(std::string_view s) noexcept;
 

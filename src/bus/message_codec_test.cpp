@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sse/encoder.hpp"
+
 namespace herald::bus {
 namespace {
 
@@ -44,7 +46,7 @@ TEST(compat_codec, escapes_non_ascii_and_controls_like_ensure_ascii) {
 
 TEST(compat_codec, short_escapes_match_python) {
   // json.dumps("\x08\x0c\r\x00\n\t\\\"") == '"\\b\\f\\r\\u0000\\n\\t\\\\\\""'
-  EXPECT_EQ(python_json_dumps_string(std::string("\b\f\r\0\n\t\\\"", 8)),
+  EXPECT_EQ(sse::python_json_string(std::string("\b\f\r\0\n\t\\\"", 8)),
             "\"\\b\\f\\r\\u0000\\n\\t\\\\\\\"\"");
 }
 

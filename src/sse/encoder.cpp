@@ -1,5 +1,6 @@
 #include "sse/encoder.hpp"
 
+#include <cstdint>
 #include <cstdio>
 
 namespace herald::sse {
@@ -57,65 +58,71 @@ std::string encode(std::string_view type, std::string_view data, std::string_vie
 }
 
 std::string python_json_string(std::string_view s) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {  // Python escapes everything outside ' '..'~'
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else if (c < 0x7f) {
-          out += static_cast<char>(c);
-        } else {
-          // Decode UTF-8 and emit \uXXXX (surrogate pairs above the BMP), as ensure_ascii does.
-          unsigned cp = 0;
-          int extra = 0;
-          if ((c & 0xe0) == 0xc0) {
-            cp = c & 0x1f;
-            extra = 1;
-          } else if ((c & 0xf0) == 0xe0) {
-            cp = c & 0x0f;
-            extra = 2;
-          } else if ((c & 0xf8) == 0xf0) {
-            cp = c & 0x07;
-            extra = 3;
-          } else {
-            cp = 0xfffd;
-          }
-          for (int k = 0; k < extra && i + 1 < s.size(); ++k) cp = (cp << 6) | (s[++i] & 0x3f);
-          char buf[16];
-          if (cp >= 0x10000) {
-            cp -= 0x10000;
-            std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x", 0xd800 + (cp >> 10),
-                          0xdc00 + (cp & 0x3ff));
-          } else {
-            std::snprintf(buf, sizeof buf, "\\u%04x", cp);
-          }
-          out += buf;
-        }
+  // Python's ensure_ascii escaping (json.encoder.py_encode_basestring_ascii): everything outside
+  // ' '..'~' is escaped, short forms for \b \f \n \r \t, else lower-case \uXXXX, UTF-16 surrogate
+  // pairs above U+FFFF. (DEL 0x7f is escaped too, unlike a plain "< 0x20" rule.)
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size() + 2 + s.size() / 8);
+  out += '"';
+  auto u16 = [&](std::uint32_t v) {
+    out += "\\u";
+    out += hex[(v >> 12) & 0xf];
+    out += hex[(v >> 8) & 0xf];
+    out += hex[(v >> 4) & 0xf];
+    out += hex[v & 0xf];
+  };
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  for (std::size_t i = 0; i < s.size();) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        default:
+          if (c < 0x20 || c == 0x7f)
+            u16(c);
+          else
+            out += static_cast<char>(c);
+      }
+      continue;
+    }
+    // Valid UTF-8 is a precondition; a stray byte is emitted as U+FFFD rather than read past.
+    std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    if (len == 1 || i + len > s.size()) {
+      u16(0xfffd);
+      ++i;
+      continue;
+    }
+    std::uint32_t cp = c & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
+    for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (p[i + k] & 0x3f);
+    i += len;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      u16(0xd800 + (cp >> 10));
+      u16(0xdc00 + (cp & 0x3ff));
+    } else {
+      u16(cp);
     }
   }
   out += '"';
