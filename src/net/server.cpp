@@ -367,6 +367,7 @@ http_server::http_server(server_options opts, request_handler& handler)
 
 http_server::~http_server() {
   if (started_ && !stopped_) shutdown(std::chrono::milliseconds(0), [] { return std::string(); });
+  shards_.clear();  // suspended sessions die with their io_context, before the listeners they use
 }
 
 std::vector<asio::any_io_executor> http_server::executors() const {

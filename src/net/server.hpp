@@ -103,12 +103,14 @@ class http_server {
   server_options opts_;
   request_handler& handler_;
   sse::fanout* fanout_ = nullptr;
-  std::vector<std::unique_ptr<shard>> shards_;
-  std::vector<std::unique_ptr<listener_state>> listeners_;
   std::atomic<std::size_t> streams_{0};
   std::atomic<std::size_t> connections_{0};
   bool started_ = false;
   bool stopped_ = false;
+  std::vector<std::unique_ptr<listener_state>> listeners_;
+  // Declared last so it is destroyed first: destroying a shard's io_context destroys suspended
+  // sessions, which still touch the listeners and the counters above.
+  std::vector<std::unique_ptr<shard>> shards_;
 };
 
 }  // namespace herald::net
