@@ -151,16 +151,7 @@ class gateway::public_handler final : public net::request_handler {
     }
     if (has_query_token) creds.access_token = access_token;
 
-    // One database-pool hop for authentication and the caller's own membership: a non-member is
-    // refused (403) before the endpoint's resource lookup could answer 404.
-    auto& auth = *g_.authenticator_;
-    auto& gate = *g_.gate_;
-    auto who = co_await g_.pool_->run([&]() -> result<principal> {
-      auto p = auth.authenticate(creds, unix_now());
-      if (!p) return p;
-      if (auto ok = gate.check_caller(&*p); !ok) return ok.err();
-      return p;
-    });
+    auto who = co_await authenticate(creds);
     if (!who) co_return with_cors(m, error_response(who.err()));
 
     stream_request sreq{*who, *params, req};
@@ -184,6 +175,34 @@ class gateway::public_handler final : public net::request_handler {
   }
 
  private:
+  // Who is calling, and may they use their own tenant at all: a non-member is refused (403) before
+  // the endpoint's resource lookup could answer 404.
+  asio::awaitable<result<principal>> authenticate(const auth::request_credentials& creds) {
+    const auto now = unix_now();
+    // Fast path: a JWT whose (user, tenant) passed the database checks moments ago needs no
+    // database round trip; the signature check is CPU only (and cached per token).
+    if (g_.connect_cache_.enabled()) {
+      auto cred = auth::select_credential(creds);
+      if (cred && cred->kind == credential_kind::jwt) {
+        auto p = g_.verifier_->verify(cred->value, now);
+        if (!p) co_return p;
+        if (g_.connect_cache_.fresh(p->user_id, p->tenant_id, now)) co_return p;
+      }
+    }
+    // One database-pool hop for the credentials (user active, API keys) and the membership.
+    auto& auth = *g_.authenticator_;
+    auto& gate = *g_.gate_;
+    auto who = co_await g_.pool_->run([&]() -> result<principal> {
+      auto p = auth.authenticate(creds, now);
+      if (!p) return p;
+      if (auto ok = gate.check_caller(&*p); !ok) return ok.err();
+      return p;
+    });
+    if (who && who->kind == credential_kind::jwt)
+      g_.connect_cache_.confirm(who->user_id, who->tenant_id, now);
+    co_return who;
+  }
+
   // CORS: the request's Origin (not Referer) must be listed exactly, or "*" be configured.
   std::optional<std::string> allowed_origin(const http::request<http::string_body>& m) const {
     auto it = m.find(http::field::origin);
@@ -293,7 +312,8 @@ class gateway::internal_handler final : public net::request_handler {
 
 // -------------------------------------------------------------------------------------------------
 
-gateway::gateway(config::gateway_config cfg) : cfg_(std::move(cfg)) {
+gateway::gateway(config::gateway_config cfg)
+    : cfg_(std::move(cfg)), connect_cache_(cfg_.tenancy.connect_cache_seconds) {
   if (cfg_.events.verbs.empty()) cfg_.events.verbs = sse::default_verbs();
   auto db = store::sqlite_store::open(cfg_.store.path, std::max(1u, cfg_.store.pool_threads));
   if (!db)

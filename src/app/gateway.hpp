@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "app/connect_cache.hpp"
 #include "app/stream_endpoint.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/token_verifier.hpp"
@@ -67,6 +68,7 @@ class gateway {
   void schedule_recheck();
 
   config::gateway_config cfg_;
+  connect_cache connect_cache_;
   std::unique_ptr<store::sqlite_store> store_;
   std::unique_ptr<store::db_pool> pool_;
   std::unique_ptr<auth::token_verifier> verifier_;

@@ -61,6 +61,10 @@ struct events_config {
 
 struct tenancy_config {
   std::uint32_t recheck_interval_seconds = 60;  // live streams re-check membership/keys; 0 disables
+  // A JWT caller whose (user, tenant) passed the database checks (user active, member) within this
+  // many seconds connects without a database round trip; 0 disables. Bounds how long a revoked
+  // membership can still open new streams (open ones are closed by the re-check).
+  std::uint32_t connect_cache_seconds = 5;
 };
 
 enum class param_type { uuid, slug };

@@ -895,9 +895,10 @@ result<gateway_config> load_table(const toml::table& root, const std::string& ba
   if (r.ok()) apply_valkey_env(c);
   if (auto* t = r.section(root, "events")) read_events(c, *t);
   if (auto* t = r.section(root, "tenancy")) {
-    r.check_keys(*t, "tenancy", {"recheck_interval_seconds"});
+    r.check_keys(*t, "tenancy", {"recheck_interval_seconds", "connect_cache_seconds"});
     r.get_int(*t, "tenancy", "recheck_interval_seconds", cfg.tenancy.recheck_interval_seconds, 0,
               86'400);
+    r.get_int(*t, "tenancy", "connect_cache_seconds", cfg.tenancy.connect_cache_seconds, 0, 300);
   }
   if (auto* t = r.section(root, "log")) {
     r.check_keys(*t, "log", {"level"});
@@ -1184,7 +1185,8 @@ std::string describe(const gateway_config& cfg) {
 
   o << "[tenancy]\n"
     << "recheck_interval_seconds = " << cfg.tenancy.recheck_interval_seconds
-    << (cfg.tenancy.recheck_interval_seconds == 0 ? "  # re-check disabled" : "") << "\n\n";
+    << (cfg.tenancy.recheck_interval_seconds == 0 ? "  # re-check disabled" : "") << "\n"
+    << "connect_cache_seconds = " << cfg.tenancy.connect_cache_seconds << "\n\n";
 
   o << "[log]\nlevel = " << toml_string(cfg.log.level) << "\n\n";
 
