@@ -401,11 +401,6 @@ class MultiNodeTest(h.HeraldTestCase):
             c.expect_silence(0.02)
 
 
-# --------------------------------------------------------------------------------------------------
-# Which Valkey connections belong to which Herald process (Linux /proc): CLIENT LIST shows each
-# client's address and subscription count but not its channels, so we attribute connections to nodes
-# by socket inode.
-
 
     # ---------------------------------------------------------------------------------------------
     def test_6_stream_open_means_subscribed(self):
@@ -429,6 +424,11 @@ class MultiNodeTest(h.HeraldTestCase):
             c.expect_block(sse_block("scan.progress", json.dumps({"i": i})), timeout=5)
             c.close()
 
+
+# --------------------------------------------------------------------------------------------------
+# Which Valkey connections belong to which Herald process (Linux /proc): CLIENT LIST shows each
+# client's address and subscription count but not its channels, so we attribute connections to nodes
+# by socket inode.
 
 def _local_ports_to(pid, remote_port):
     inodes = set()
