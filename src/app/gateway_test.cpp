@@ -18,6 +18,7 @@
 #include "config/config_loader.hpp"
 #include "core/metrics.hpp"
 #include "core/uuid.hpp"
+#include "net/test_client.hpp"
 #include "sse/encoder.hpp"
 #include "tenancy/channel_name.hpp"
 
@@ -36,50 +37,8 @@ std::string read_file(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-template <class F>
-bool eventually(F f, std::chrono::milliseconds limit = 5s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (f()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return f();
-}
-
-struct conn {
-  asio::io_context ioc;
-  tcp::socket sock{ioc};
-  std::string buf;
-  explicit conn(std::uint16_t port) { sock.connect({asio::ip::make_address("127.0.0.1"), port}); }
-  void send(const std::string& s) { asio::write(sock, asio::buffer(s)); }
-  std::string read_until(const std::string& needle) {
-    boost::system::error_code ec;
-    while (buf.find(needle) == std::string::npos && !ec) {
-      char tmp[65536];
-      std::size_t n = sock.read_some(asio::buffer(tmp), ec);
-      buf.append(tmp, n);
-    }
-    return buf;
-  }
-  std::string read_to_eof() {
-    boost::system::error_code ec;
-    while (!ec) {
-      char tmp[65536];
-      std::size_t n = sock.read_some(asio::buffer(tmp), ec);
-      buf.append(tmp, n);
-    }
-    return buf;
-  }
-  // Consumes and returns the next complete SSE block (up to and including "\n\n").
-  std::string next_block() {
-    read_until("\n\n");
-    auto pos = buf.find("\n\n");
-    if (pos == std::string::npos) return {};
-    std::string b = buf.substr(0, pos + 2);
-    buf.erase(0, pos + 2);
-    return b;
-  }
-};
+using conn = net::testing::test_client;
+using net::testing::eventually;
 
 struct reply {
   unsigned status = 0;
@@ -140,7 +99,8 @@ class gateway_test : public ::testing::Test {
         "[store]\npath = \"herald.db\"\n"
         "[cors]\nallow_origins = [\"https://app.example.com\"]\n"
         "[tenancy]\nrecheck_interval_seconds = 0\nconnect_cache_seconds = " +
-        std::to_string(connect_cache) + "\n"
+        std::to_string(connect_cache) +
+        "\n"
         "[[endpoints]]\npath = \"/api/v1/scans/{scan_pk:uuid}/event-stream\"\n"
         "channels = [\"scan-progress:{tenant_id}:{scan_pk}\"]\n"
         "lookup = \"SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id\"\n" +
@@ -414,7 +374,8 @@ TEST_F(gateway_test, connect_cache_lets_a_confirmed_caller_reconnect_without_the
   // open ones are closed by the re-check)...
   auto again = open(stream_path(scan), "Authorization: Bearer " + t + "\r\n");
   // ...but the signature is always checked: a tampered token is refused.
-  auto r = request(gw->public_port(), get(stream_path(scan), "Authorization: Bearer " + t + "x\r\n"
+  auto r = request(gw->public_port(), get(stream_path(scan), "Authorization: Bearer " + t +
+                                                                 "x\r\n"
                                                                  "Connection: close\r\n"));
   EXPECT_EQ(r.status, 401u);
   // An API key never uses the cache.

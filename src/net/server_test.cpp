@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/metrics.hpp"
+#include "net/test_client.hpp"
 #include "sse/encoder.hpp"
 
 namespace herald::net {
@@ -48,60 +49,12 @@ struct harness {
   }
 };
 
-struct client {
-  asio::io_context ioc;
-  tcp::socket sock{ioc};
-  std::string buf;
-  explicit client(std::uint16_t port, int rcvbuf = 0) {
-    sock.open(tcp::v4());
-    // Set before connect so the advertised window stays small.
-    if (rcvbuf) sock.set_option(asio::socket_base::receive_buffer_size(rcvbuf));
-    sock.connect({asio::ip::make_address("127.0.0.1"), port});
-  }
-  void send(const std::string& s) { asio::write(sock, asio::buffer(s)); }
-  // Reads until `n` bytes are buffered (or EOF); returns everything buffered.
-  std::string read_at_least(std::size_t n) {
-    boost::system::error_code ec;
-    while (buf.size() < n && !ec) {
-      char tmp[65536];
-      std::size_t got = sock.read_some(asio::buffer(tmp), ec);
-      buf.append(tmp, got);
-    }
-    return buf;
-  }
-  std::string read_until(const std::string& needle) {
-    boost::system::error_code ec;
-    while (buf.find(needle) == std::string::npos && !ec) {
-      char tmp[65536];
-      std::size_t got = sock.read_some(asio::buffer(tmp), ec);
-      buf.append(tmp, got);
-    }
-    return buf;
-  }
-  std::string read_to_eof() {
-    boost::system::error_code ec;
-    while (!ec) {
-      char tmp[65536];
-      std::size_t got = sock.read_some(asio::buffer(tmp), ec);
-      buf.append(tmp, got);
-    }
-    return buf;
-  }
-};
+using client = testing::test_client;
+using testing::eventually;
 
 std::string open_stream(client& c, const std::string& channel) {
   c.send("GET /stream/" + channel + " HTTP/1.1\r\nHost: x\r\n\r\n");
   return c.read_until("event: stream-open\ndata:\n\n");
-}
-
-template <class F>
-bool eventually(F f, std::chrono::milliseconds limit = 5s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (f()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return f();
 }
 
 TEST(server, stream_head_preamble_and_event_bytes) {
