@@ -15,41 +15,12 @@
 namespace herald::bus {
 namespace {
 using namespace std::chrono_literals;
+using testing::collector;
 using testing::redis_server;
 using testing::sync_client;
 using testing::wait_until;
 
 const std::string tenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
-
-class collector {
- public:
-  sink as_sink() {
-    return [this](sse::event e) {
-      std::lock_guard lk(mu_);
-      events_.push_back(std::move(e));
-      cv_.notify_all();
-    };
-  }
-  bool wait_for_id(const std::string& id, std::chrono::milliseconds t = 15s) {
-    std::unique_lock lk(mu_);
-    return cv_.wait_for(lk, t, [&] {
-      for (const auto& e : events_)
-        if (e.id == id) return true;
-      return false;
-    });
-  }
-  std::map<std::string, int> id_counts() const {
-    std::lock_guard lk(mu_);
-    std::map<std::string, int> m;
-    for (const auto& e : events_) ++m[e.id];
-    return m;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<sse::event> events_;
-};
 
 result<void> publish_sync(bus& b, sse::event e, std::chrono::milliseconds t = 10s) {
   auto p = std::make_shared<std::promise<result<void>>>();

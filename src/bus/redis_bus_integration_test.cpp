@@ -23,6 +23,7 @@
 namespace herald::bus {
 namespace {
 using namespace std::chrono_literals;
+using testing::collector;
 using testing::redis_server;
 using testing::sync_client;
 using testing::wait_until;
@@ -30,56 +31,6 @@ using testing::wait_until;
 const std::string tenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
 std::string channel(const std::string& resource) { return "prowler:" + tenant + ":" + resource; }
 const std::string peer_script = std::string(HERALD_BUS_TESTDATA) + "/django_eventstream_peer.py";
-
-// Collects what a bus delivers; checks the sink runs on the bus thread, not the test thread.
-class collector {
- public:
-  sink as_sink() {
-    return [this](sse::event e) {
-      std::lock_guard lk(mu_);
-      if (std::this_thread::get_id() == test_thread_) wrong_thread_ = true;
-      events_.push_back(std::move(e));
-      cv_.notify_all();
-    };
-  }
-  std::size_t size() const {
-    std::lock_guard lk(mu_);
-    return events_.size();
-  }
-  std::vector<sse::event> events() const {
-    std::lock_guard lk(mu_);
-    return events_;
-  }
-  bool wait_for(std::size_t n, std::chrono::milliseconds t = 15s) {
-    std::unique_lock lk(mu_);
-    return cv_.wait_for(lk, t, [&] { return events_.size() >= n; });
-  }
-  bool wait_for_id(const std::string& id, std::chrono::milliseconds t = 15s) {
-    std::unique_lock lk(mu_);
-    return cv_.wait_for(lk, t, [&] {
-      for (const auto& e : events_)
-        if (e.id == id) return true;
-      return false;
-    });
-  }
-  std::map<std::string, int> id_counts() const {
-    std::lock_guard lk(mu_);
-    std::map<std::string, int> m;
-    for (const auto& e : events_) ++m[e.id];
-    return m;
-  }
-  bool wrong_thread() const {
-    std::lock_guard lk(mu_);
-    return wrong_thread_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<sse::event> events_;
-  std::thread::id test_thread_ = std::this_thread::get_id();
-  bool wrong_thread_ = false;
-};
 
 // Outcomes of asynchronous publishes, for tests that fire many and wait for all answers.
 class outcomes {

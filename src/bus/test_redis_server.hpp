@@ -7,15 +7,70 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "bus/bus.hpp"
 #include "bus/resp.hpp"
 
 namespace herald::bus::testing {
+
+// Collects what a bus delivers; checks the sink runs on the bus thread, not the test thread.
+class collector {
+ public:
+  sink as_sink() {
+    return [this](sse::event e) {
+      std::lock_guard lk(mu_);
+      if (std::this_thread::get_id() == test_thread_) wrong_thread_ = true;
+      events_.push_back(std::move(e));
+      cv_.notify_all();
+    };
+  }
+  std::size_t size() const {
+    std::lock_guard lk(mu_);
+    return events_.size();
+  }
+  std::vector<sse::event> events() const {
+    std::lock_guard lk(mu_);
+    return events_;
+  }
+  bool wait_for(std::size_t n, std::chrono::milliseconds t = std::chrono::seconds(15)) {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, t, [&] { return events_.size() >= n; });
+  }
+  bool wait_for_id(const std::string& id, std::chrono::milliseconds t = std::chrono::seconds(15)) {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, t, [&] {
+      for (const auto& e : events_)
+        if (e.id == id) return true;
+      return false;
+    });
+  }
+  std::map<std::string, int> id_counts() const {
+    std::lock_guard lk(mu_);
+    std::map<std::string, int> m;
+    for (const auto& e : events_) ++m[e.id];
+    return m;
+  }
+  bool wrong_thread() const {
+    std::lock_guard lk(mu_);
+    return wrong_thread_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<sse::event> events_;
+  std::thread::id test_thread_ = std::this_thread::get_id();
+  bool wrong_thread_ = false;
+};
 
 // Polls `pred` every 10 ms until it holds or `timeout` passes; returns the last value of pred.
 bool wait_until(const std::function<bool()>& pred,
