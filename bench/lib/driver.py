@@ -745,7 +745,7 @@ class Bench:
                 "keepalives", "stream_errors", "events", "lost", "lost_head", "lost_gap", "lost_tail", "dups",
                 "no_seq", "bytes", "reads", "wall_s", "cpu_s", "cpu_share", "stream_cpu_s", "stream_cpu_share",
                 "stream_wall_s", "open_phase_s", "opens_per_s", "first_event_ns", "last_event_ns", "latency_ms",
-                "establish_ms", "latency_hist_ns", "lat_negative")
+                "establish_ms", "latency_hist_ns", "lat_negative", "late_bins_per_process")
         return {k: lg[k] for k in keep if k in lg}
 
     def failures(self, lg: dict, n: int) -> int:

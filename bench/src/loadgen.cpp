@@ -440,7 +440,10 @@ class loadgen {
         ++c_.events;
         if (!first_ev_) first_ev_ = real;
         last_ev_ = real;
-        if (c.ev_has_t) lat_.record(real - c.ev_t);
+        if (c.ev_has_t) {
+          lat_.record(real - c.ev_t);
+          note_late(real, real - c.ev_t);
+        }
         if (c.ev_has_seq) {
           std::uint64_t s = c.ev_seq;
           if (c.last_seq == 0) {
@@ -591,6 +594,16 @@ class loadgen {
     j.percentiles("establish_ms", est_, 1e-3);
     j.buckets("latency_hist_ns", lat_);
     j.buckets("establish_hist_us", est_);
+    // Where the tail happened: 100 ms bins (offset from the first event) holding a delivery later
+    // than 5 ms, as [offset_ms, late_count, max_ms]; the first 50 such bins.
+    j.key("late_bins").begin_arr();
+    int shown = 0;
+    for (std::size_t b = 0; b < late_.size() && shown < 50; ++b) {
+      if (late_[b].first == 0) continue;
+      ++shown;
+      j.begin_arr().val(b * 100).val(late_[b].first).val(double(late_[b].second) / 1e6).end_arr();
+    }
+    j.end_arr();
     j.end_obj();
     return j.str() + "\n";
   }
@@ -621,6 +634,15 @@ class loadgen {
   cpu_sample cpu_start_, cpu_ready_, cpu_end_;
   counters c_;
   histogram lat_, est_;
+  std::vector<std::pair<std::uint64_t, std::int64_t>> late_;  // per 100 ms bin: count > 5 ms, max ns
+  void note_late(std::int64_t real, std::int64_t lat) {
+    if (lat <= 5'000'000) return;
+    auto bin = std::size_t((real - first_ev_) / 100'000'000);
+    if (bin >= 100'000) return;
+    if (late_.size() <= bin) late_.resize(bin + 1);
+    ++late_[bin].first;
+    late_[bin].second = std::max(late_[bin].second, lat);
+  }
 };
 
 // ------------------------------------------------------------------------------------------- merge
@@ -664,6 +686,11 @@ int merge(const std::vector<std::string>& files) {
   for (auto& r : rs)
     if (auto* v = r.if_contains("hit_deadline"); v && v->is_bool() && v->as_bool()) hit = true;
   j.kv("hit_deadline", hit);
+  // Diagnostics passed through per process (their bins are relative to each process's first event).
+  j.key("late_bins_per_process").begin_arr();
+  for (auto& r : rs)
+    if (auto* v = r.if_contains("late_bins")) j.raw(js::serialize(*v));
+  j.end_arr();
   for (const char* k : sums) {
     double s = 0;
     bool integral = true;

@@ -58,38 +58,61 @@ http_response json_response(http::status status, std::string body) {
   return http_response{status, "application/json", {}, std::move(body)};
 }
 
-// Completes when every event has been accepted by the bus, or with the first error.
-template <class Token>
-auto async_publish_all(bus::bus& b, std::vector<sse::event> events, Token&& token) {
-  return asio::async_initiate<Token, void(result<void>)>(
-      [&b](auto handler, std::vector<sse::event> evs) {
-        using handler_t = decltype(handler);
-        struct state {
-          std::mutex mu;
-          std::size_t remaining;
-          std::optional<error> first_error;
-          std::optional<handler_t> h;
-        };
-        auto st = std::make_shared<state>();
-        st->remaining = evs.size();
-        st->h.emplace(std::move(handler));
-        for (auto& e : evs) {
-          b.publish(std::move(e), [st](result<void> r) {
-            std::unique_lock lock(st->mu);
-            if (!r && !st->first_error) st->first_error = r.err();
-            if (--st->remaining != 0) return;
-            result<void> out = st->first_error ? result<void>(*st->first_error) : result<void>();
-            auto h = std::move(*st->h);
+// Publishes every event; the outcome is the first error, if any. The in-process bus accepts inline,
+// and then the publish completes with no suspension (no scheduler round trip per request, so a
+// batch of pipelined publishes is handled in one turn and flushed together); a bus that answers
+// later (Valkey) resumes the coroutine through its executor.
+class publish_all {
+ public:
+  publish_all(bus::bus& b, std::vector<sse::event> events) : st_(std::make_shared<state>()) {
+    st_->remaining = events.size();
+    for (auto& e : events) {
+      b.publish(std::move(e), [st = st_](result<void> r) {
+        std::unique_lock lock(st->mu);
+        if (!r && !st->first_error) st->first_error = r.err();
+        if (--st->remaining != 0 || !st->resume) return;
+        auto resume = std::move(st->resume);
+        lock.unlock();
+        resume();
+      });
+    }
+  }
+
+  asio::awaitable<result<void>> wait() {
+    {
+      std::lock_guard lock(st_->mu);
+      if (st_->remaining == 0) co_return outcome();
+    }
+    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+        [st = st_](auto handler) {
+          auto ex = asio::get_associated_executor(handler);
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          auto resume = [h, ex] { asio::post(ex, [h] { std::move (*h)(); }); };
+          std::unique_lock lock(st->mu);
+          if (st->remaining == 0) {
             lock.unlock();
-            auto ex = asio::get_associated_executor(h);
-            asio::post(ex, [h = std::move(h), out = std::move(out)]() mutable {
-              std::move(h)(std::move(out));
-            });
-          });
-        }
-      },
-      token, std::move(events));
-}
+            resume();
+          } else {
+            st->resume = std::move(resume);
+          }
+        },
+        asio::use_awaitable);
+    std::lock_guard lock(st_->mu);
+    co_return outcome();
+  }
+
+ private:
+  struct state {
+    std::mutex mu;
+    std::size_t remaining = 0;
+    std::optional<error> first_error;
+    std::function<void()> resume;  // set while the coroutine waits
+  };
+  result<void> outcome() const {
+    return st_->first_error ? result<void>(*st_->first_error) : result<void>();
+  }
+  std::shared_ptr<state> st_;
+};
 
 }  // namespace
 
@@ -287,7 +310,8 @@ class gateway::internal_handler final : public net::request_handler {
     auto events = parse_publish_body(m.body(), limits_);
     if (!events) co_return error_response(events.err());
     const auto n = events->size();
-    auto published = co_await async_publish_all(*g_.bus_, std::move(*events), asio::use_awaitable);
+    publish_all publishing(*g_.bus_, std::move(*events));
+    auto published = co_await publishing.wait();
     if (!published)
       co_return error_response(make_error(errc::unavailable, published.err().message));
     core_metrics::get().events_published.inc(static_cast<std::int64_t>(n));
@@ -354,17 +378,6 @@ gateway::gateway(config::gateway_config cfg)
       std::chrono::seconds(cfg_.server.keepalive_seconds) / 4 + std::chrono::milliseconds(1));
   public_server_ = std::make_unique<net::http_server>(po, *public_handler_);
 
-  // The internal listener has its own event-loop thread. Measured (bench/README.md): sharing the
-  // stream loops lets publishes wait behind large flushes and defeats write coalescing in fanout;
-  // a separate thread hands events over by post, and a burst of them queues ahead of the flush.
-  net::server_options io;
-  io.name = "internal";
-  io.threads = 1;
-  io.max_header_bytes = cfg_.server.max_header_bytes;
-  io.max_body_bytes = cfg_.internal.max_body_bytes;
-  io.header_timeout = std::chrono::milliseconds(cfg_.server.header_timeout_ms);
-  io.max_connections = 1024;
-  internal_server_ = std::make_unique<net::http_server>(io, *internal_handler_);
 
   fanout_ = std::make_unique<sse::fanout>(
       public_server_->executors(),
@@ -393,10 +406,19 @@ result<void> gateway::start() {
   bus_->start([f = fanout_.get()](sse::event e) { f->publish(e); });
   if (auto r = public_server_->listen(cfg_.server.listen.address, cfg_.server.listen.port); !r)
     return r;
-  if (auto r = internal_server_->listen(cfg_.internal.listen.address, cfg_.internal.listen.port); !r)
-    return r;
+  // The internal listener is served by the same event loops as the streams: a publish reaches the
+  // fanout with no thread switch, and the publishes pipelined in one read are handled in one turn
+  // and written in one flush pass. Flush passes yield every flush_turn (net/shard.hpp), so a large
+  // fanout does not hold publishes back. Measured in bench/README.md (rows 4, 5, 8).
+  net::listener_options io;
+  io.name = "internal";
+  io.max_body_bytes = cfg_.internal.max_body_bytes;
+  io.max_connections = 1024;
+  auto port = public_server_->add_listener(cfg_.internal.listen.address, cfg_.internal.listen.port,
+                                           *internal_handler_, io);
+  if (!port) return std::move(port).err();
+  internal_port_ = *port;
   public_server_->start();
-  internal_server_->start();
   started_ = true;
   if (cfg_.internal.publisher_key.empty())
     spdlog::warn("no publisher key configured: POST /publish answers 401");
@@ -406,7 +428,7 @@ result<void> gateway::start() {
   }
   spdlog::info("herald listening: streams on {}:{}, internal on {}:{}, bus {}",
                cfg_.server.listen.address, public_server_->port(), cfg_.internal.listen.address,
-               internal_server_->port(), bus_->describe());
+               internal_port(), bus_->describe());
   return {};
 }
 
@@ -463,13 +485,12 @@ void gateway::stop() {
     // Spread the reconnect storm: every client gets its own delay.
     return sse::encode_retry(cfg_.server.retry_base_ms + jitter(rng));
   });
-  internal_server_->shutdown(std::chrono::milliseconds(500), [] { return std::string(); });
   bus_->stop();
   pool_->stop();
 }
 
 std::uint16_t gateway::public_port() const { return public_server_->port(); }
-std::uint16_t gateway::internal_port() const { return internal_server_->port(); }
+std::uint16_t gateway::internal_port() const { return internal_port_; }
 std::size_t gateway::stream_count() const { return public_server_->stream_count(); }
 
 void gateway::publish(sse::event e, bus::publish_done done) {

@@ -79,7 +79,7 @@ class gateway {
   std::unique_ptr<public_handler> public_handler_;
   std::unique_ptr<internal_handler> internal_handler_;
   std::unique_ptr<net::http_server> public_server_;
-  std::unique_ptr<net::http_server> internal_server_;
+  std::uint16_t internal_port_ = 0;  // the internal listener, on public_server_'s event loops
   std::unique_ptr<sse::fanout> fanout_;
   std::unique_ptr<boost::asio::steady_timer> recheck_timer_;
   std::string index_page_;

@@ -290,6 +290,36 @@ TEST_F(gateway_test, api_key_in_header_works_and_is_refused_in_the_query) {
   EXPECT_NE(r.body.find("API keys are not accepted"), std::string::npos) << r.body;
 }
 
+// Publishers pipeline: every request in one write is answered, in order, in one or more writes,
+// and the events reach the stream in the order they were published.
+TEST_F(gateway_test, pipelined_publishes_are_all_answered_and_delivered_in_order) {
+  start();
+  auto c = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
+  constexpr int n = 25;
+  std::string requests, expected;
+  for (int i = 0; i < n; ++i) {
+    const std::string body = "{\"channel\":\"" + channel(scan) +
+                             "\",\"event\":\"scan.progress\",\"data\":{\"i\":" +
+                             std::to_string(i) + "}}";
+    requests += "POST /publish HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
+                kPublisherKey + "\r\nContent-Type: application/json\r\n" +
+                (i + 1 == n ? "Connection: close\r\n" : "") +
+                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    expected += "event: scan.progress\ndata: {\"i\":" + std::to_string(i) + "}\n\n";
+  }
+  conn pub(gw->internal_port());
+  pub.send(requests);
+  const std::string replies = pub.read_to_eof();
+  std::size_t answered = 0;
+  for (auto pos = replies.find("HTTP/1.1 200 OK"); pos != std::string::npos;
+       pos = replies.find("HTTP/1.1 200 OK", pos + 1))
+    ++answered;
+  EXPECT_EQ(answered, static_cast<std::size_t>(n)) << replies;
+  EXPECT_EQ(replies.find("HTTP/1.1 4"), std::string::npos);
+  EXPECT_EQ(c->read_at_least(expected.size()), expected);
+}
+
 TEST_F(gateway_test, publish_api_refuses_bad_input_with_json_errors) {
   start();
   const std::string ch = channel(scan);

@@ -51,6 +51,8 @@ struct listener_options {
   std::string name = "internal";
   std::uint32_t max_body_bytes = 1u << 20;
   std::uint32_t max_connections = 1024;
+  // Request read size: a publisher's pipelined requests are read (and answered) together.
+  std::uint32_t read_buffer_bytes = 16384;
 };
 
 struct listener_state {

@@ -224,5 +224,29 @@ TEST(server, thousand_concurrent_streams_all_receive) {
   EXPECT_TRUE(eventually([&] { return h.server->stream_count() == 0; }));
 }
 
+// One event-loop thread and enough streams that a flush pass spans several turns of the loop
+// (a turn yields after about 2 ms): events published while a pass is under way must still reach
+// every stream complete and in order, whether the stream was written before or after they arrived.
+TEST(server, burst_published_during_a_long_flush_pass_arrives_complete_and_in_order) {
+  server_options o;
+  o.threads = 1;
+  harness h(o);
+  constexpr int streams = 2000, events = 40;
+  std::vector<std::unique_ptr<client>> clients;
+  for (int i = 0; i < streams; ++i) {
+    clients.push_back(std::make_unique<client>(h.server->port()));
+    clients.back()->send("GET /stream/burst HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  for (auto& c : clients) c->read_until("event: stream-open\ndata:\n\n"), c->buf.clear();
+  ASSERT_TRUE(eventually([&] { return h.server->stream_count() == streams; }));
+  std::string expected;
+  for (int n = 0; n < events; ++n) {
+    const std::string data = "{\"n\": " + std::to_string(n) + "}";
+    h.fan->publish(sse::event{"burst", "job.progress", data, ""});
+    expected += "event: job.progress\ndata: " + data + "\n\n";
+  }
+  for (auto& c : clients) ASSERT_EQ(c->read_at_least(expected.size()), expected);
+}
+
 }  // namespace
 }  // namespace herald::net

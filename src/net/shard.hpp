@@ -76,8 +76,14 @@ class shard {
   boost::asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, listener_state& listener);
   void sweep();
   void flush_dirty();
+  // Streams with frames to write, in the order they became dirty; [dirty_next_, end) is pending.
   std::vector<std::shared_ptr<sse_stream>> dirty_;
+  std::size_t dirty_next_ = 0;
   bool flush_posted_ = false;
+  // Longest a flush runs before the event loop reads again (about 300 loopback writes): short
+  // enough that a publish is read while a large fanout is written, long enough that writes, which
+  // carry the latency, keep priority over reading more input.
+  static constexpr std::chrono::microseconds flush_turn{2000};
 };
 
 }  // namespace herald::net
