@@ -7,6 +7,7 @@ stops them when it ends. See README.md in this directory.
 """
 import json
 import os
+import socket
 import time
 import unittest
 import uuid
@@ -76,6 +77,31 @@ class MultiNodeTest(h.HeraldTestCase):
         for c in (ca, cb):
             for i in range(25):
                 c.expect_block(sse_block("scan.progress", '{"seq":%d}' % i, id="s%d" % i))
+        ca.expect_silence(0.2)
+        cb.expect_silence(0.02)
+
+        # Thirty separate POSTs pipelined in one write on node B (the publishes wait for Valkey's
+        # replies): all answered 200 in order, all delivered in order on both nodes.
+        reqs = b""
+        for i in range(30):
+            body = json.dumps({"channel": ch, "event": "scan.progress", "data": {"p": i}}).encode()
+            reqs += (b"POST /publish HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
+                     b.publisher_key.encode() + b"\r\nContent-Type: application/json\r\n" +
+                     (b"Connection: close\r\n" if i == 29 else b"") +
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        with socket.create_connection(("127.0.0.1", b.internal_port), timeout=10) as s:
+            s.sendall(reqs)
+            replies = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                replies += chunk
+        self.assertEqual(replies.count(b"HTTP/1.1 200 OK"), 30, replies)
+        self.assertEqual(replies.count(b'{"published":1}'), 30, replies)
+        for c in (ca, cb):
+            for i in range(30):
+                c.expect_block(sse_block("scan.progress", '{"p":%d}' % i))
         ca.expect_silence(0.2)
         cb.expect_silence(0.02)
 
