@@ -722,7 +722,7 @@ class Bench:
         with open(self.jsonl, "a") as f:
             f.write(json.dumps(rec, separators=(",", ":")) + "\n")
         brief = {k: rec.get(k) for k in ("scenario", "server", "variant", "deliveries_per_s", "publishes_per_s",
-                                          "lost", "lat_p99_ms", "cpu_us_per_delivery", "cpu_us_per_publish",
+                                          "lost", "lat_p99_ms", "lat_steady_p99_ms", "cpu_us_per_delivery", "cpu_us_per_publish",
                                           "rss_kib_per_stream", "connects_per_s", "failures", "error")
                  if rec.get(k) is not None}
         log(f"result {json.dumps(brief)}")
@@ -734,6 +734,11 @@ class Bench:
         if lat.get("n"):
             rec.update(lat_p50_ms=lat.get("p50"), lat_p90_ms=lat.get("p90"), lat_p99_ms=lat.get("p99"),
                        lat_p999_ms=lat.get("p999"), lat_max_ms=lat.get("max"), lat_n=lat.get("n"))
+        # The same without the first second after the first event (cold sockets, first allocations).
+        st = lg.get("latency_steady_ms", {})
+        if st.get("n"):
+            rec.update(lat_steady_p50_ms=st.get("p50"), lat_steady_p99_ms=st.get("p99"),
+                       lat_steady_p999_ms=st.get("p999"), lat_steady_n=st.get("n"))
         est = lg.get("establish_ms", {})
         rec.update(est_p50_ms=est.get("p50"), est_p99_ms=est.get("p99"), est_p999_ms=est.get("p999"),
                    est_max_ms=est.get("max"))
@@ -745,7 +750,8 @@ class Bench:
                 "keepalives", "stream_errors", "events", "lost", "lost_head", "lost_gap", "lost_tail", "dups",
                 "no_seq", "bytes", "reads", "wall_s", "cpu_s", "cpu_share", "stream_cpu_s", "stream_cpu_share",
                 "stream_wall_s", "open_phase_s", "opens_per_s", "first_event_ns", "last_event_ns", "latency_ms",
-                "establish_ms", "latency_hist_ns", "lat_negative", "late_bins_per_process")
+                "establish_ms", "latency_hist_ns", "lat_negative", "late_bins_per_process",
+                "latency_steady_ms")
         return {k: lg[k] for k in keep if k in lg}
 
     def failures(self, lg: dict, n: int) -> int:

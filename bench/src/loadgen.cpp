@@ -75,6 +75,7 @@ class loadgen {
     mode_ = a.str("mode", "stream");
     token_ = a.str("token", "");
     duration_ns_ = std::int64_t(a.num("duration", 60) * 1e9);
+    warmup_ns_ = std::int64_t(a.num("warmup", 1) * 1e9);
     connect_rate_ = a.num("connect-rate", 0);
     max_pending_ = std::uint32_t(a.integer("max-pending", 512));
     open_timeout_ns_ = std::int64_t(a.num("open-timeout", 15) * 1e9);
@@ -442,6 +443,7 @@ class loadgen {
         last_ev_ = real;
         if (c.ev_has_t) {
           lat_.record(real - c.ev_t);
+          if (real - first_ev_ >= warmup_ns_) lat_steady_.record(real - c.ev_t);
           note_late(real, real - c.ev_t);
         }
         if (c.ev_has_seq) {
@@ -591,8 +593,10 @@ class loadgen {
     j.kv("first_event_ns", first_ev_).kv("last_event_ns", last_ev_);
     j.kv("lat_negative", lat_.negative());
     j.percentiles("latency_ms", lat_, 1e-6);
+    j.percentiles("latency_steady_ms", lat_steady_, 1e-6);
     j.percentiles("establish_ms", est_, 1e-3);
     j.buckets("latency_hist_ns", lat_);
+    j.buckets("latency_steady_hist_ns", lat_steady_);
     j.buckets("establish_hist_us", est_);
     // Where the tail happened: 100 ms bins (offset from the first event) holding a delivery later
     // than 5 ms, as [offset_ms, late_count, max_ms]; the first 50 such bins.
@@ -634,6 +638,8 @@ class loadgen {
   cpu_sample cpu_start_, cpu_ready_, cpu_end_;
   counters c_;
   histogram lat_, est_;
+  histogram lat_steady_;  // latency once `warmup` seconds have passed since the first event
+  std::int64_t warmup_ns_ = 0;
   std::vector<std::pair<std::uint64_t, std::int64_t>> late_;  // per 100 ms bin: count > 5 ms, max ns
   void note_late(std::int64_t real, std::int64_t lat) {
     if (lat <= 5'000'000) return;
@@ -718,7 +724,9 @@ int merge(const std::vector<std::string>& files) {
   j.key("status").begin_obj();
   for (auto& [k, v] : status) j.kv(k, v);
   j.end_obj();
-  for (auto [hk, pk, unit] : {std::tuple{"latency_hist_ns", "latency_ms", 1e-6}, std::tuple{"establish_hist_us", "establish_ms", 1e-3}}) {
+  for (auto [hk, pk, unit] : {std::tuple{"latency_hist_ns", "latency_ms", 1e-6},
+                              std::tuple{"latency_steady_hist_ns", "latency_steady_ms", 1e-6},
+                              std::tuple{"establish_hist_us", "establish_ms", 1e-3}}) {
     histogram h;
     for (auto& r : rs)
       if (auto* v = r.if_contains(hk); v && v->is_array())
@@ -751,6 +759,8 @@ int main(int argc, char** argv) {
         "  --token JWT | --token-file FILE (one per line; connection i uses line i)\n"
         "  --count N                connect mode: stop after N connects (default: tokens in file)\n"
         "  --duration S             hard bound on the run (default 60)\n"
+        "  --warmup S               latency_steady_ms leaves out the first S seconds after the first\n"
+        "                           event (default 1); latency_ms counts every event\n"
         "  --connect-rate R         connects/s (0 = as fast as --max-pending allows)\n"
         "  --max-pending P          handshakes in flight (default 512)\n"
         "  --open-timeout S         (default 15)\n"
@@ -764,7 +774,7 @@ int main(int argc, char** argv) {
   }
   args a(argc, argv,
          {"host", "port", "path", "channels", "connections", "index-base", "mode", "token", "token-file", "count",
-          "duration", "connect-rate", "max-pending", "open-timeout", "open-on", "max-events", "ready-file", "out",
+          "duration", "warmup", "connect-rate", "max-pending", "open-timeout", "open-on", "max-events", "ready-file", "out",
           "label", "progress!", "src-first", "src-count", "stats-file"});
   struct sigaction sa{};
   sa.sa_handler = on_signal;
