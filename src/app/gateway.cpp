@@ -108,7 +108,7 @@ asio::awaitable<result<void>> finish_publish(std::shared_ptr<publish_state> st) 
     }
   };
   co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(initiation,
-                                                                        asio::use_awaitable);
+                                                                       asio::use_awaitable);
   std::lock_guard lock(st->mu);
   co_return st->outcome();
 }
@@ -384,7 +384,6 @@ gateway::gateway(config::gateway_config cfg)
       std::chrono::milliseconds(250),
       std::chrono::seconds(cfg_.server.keepalive_seconds) / 4 + std::chrono::milliseconds(1));
   public_server_ = std::make_unique<net::http_server>(po, *public_handler_);
-
 
   fanout_ = std::make_unique<sse::fanout>(
       public_server_->executors(),

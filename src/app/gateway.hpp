@@ -3,8 +3,8 @@
 //
 // Ownership: the gateway owns every component; construct, add_endpoint()s, start(), later stop().
 // Threads: the public listener's N event-loop threads, the internal listener's thread, the database
-// pool's threads, and the bus's own thread (Redis bus). Public methods are for the owning (main) thread,
-// except publish(), which is thread-safe.
+// pool's threads, and the bus's own thread (Redis bus). Public methods are for the owning (main)
+// thread, except publish(), which is thread-safe.
 #pragma once
 
 #include <atomic>

@@ -300,10 +300,10 @@ TEST_F(gateway_test, pipelined_publishes_are_all_answered_and_delivered_in_order
   std::string requests, expected;
   for (int i = 0; i < n; ++i) {
     const std::string body = "{\"channel\":\"" + channel(scan) +
-                             "\",\"event\":\"scan.progress\",\"data\":{\"i\":" +
-                             std::to_string(i) + "}}";
-    requests += "POST /publish HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
-                kPublisherKey + "\r\nContent-Type: application/json\r\n" +
+                             "\",\"event\":\"scan.progress\",\"data\":{\"i\":" + std::to_string(i) +
+                             "}}";
+    requests += "POST /publish HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + kPublisherKey +
+                "\r\nContent-Type: application/json\r\n" +
                 (i + 1 == n ? "Connection: close\r\n" : "") +
                 "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     expected += "event: scan.progress\ndata: {\"i\":" + std::to_string(i) + "}\n\n";

@@ -241,9 +241,9 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
       spdlog::error("{} {} failed: {}", std::string(req.message.method_string()),
                     redact_target(req.message.target()), e.what());
       outcome = http_response{http::status::internal_server_error,
-                          "application/json",
-                          {},
-                          error_body("internal", "Internal server error.")};
+                              "application/json",
+                              {},
+                              error_body("internal", "Internal server error.")};
     }
     if (auto* resp = std::get_if<http_response>(&outcome)) {
       const bool again = keep_alive && !stopping;
@@ -297,10 +297,11 @@ void shard::mark_dirty(std::shared_ptr<sse_stream> s) {
 }
 
 void shard::flush_dirty() {
-  // Write until done or the turn's time is up, then yield: the reactor runs between slices, so publishes and new
-  // connections are read while a large fanout is being written (no head-of-line wait behind a
-  // 5,000-socket flush), and an event published meanwhile joins the same pass: a stream not yet
-  // written takes it in the same gather write; one already written is re-marked and appended.
+  // Write until done or the turn's time is up, then yield: the reactor runs between slices, so
+  // publishes and new connections are read while a large fanout is being written (no head-of-line
+  // wait behind a 5,000-socket flush), and an event published meanwhile joins the same pass: a
+  // stream not yet written takes it in the same gather write; one already written is re-marked and
+  // appended.
   flush_posted_ = false;
   const auto until = clock::now() + flush_turn;
   for (std::size_t n = 1; dirty_next_ < dirty_.size(); ++n) {

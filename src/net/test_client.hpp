@@ -2,10 +2,11 @@
 // on the exact bytes on the wire, and a bounded poll for conditions other threads make true.
 #pragma once
 
+#include <poll.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
-#include <poll.h>
 #include <chrono>
 #include <string>
 #include <thread>
