@@ -304,18 +304,16 @@ void shard::flush_dirty() {
   // appended.
   flush_posted_ = false;
   const auto until = clock::now() + flush_turn;
-  for (std::size_t n = 1; dirty_next_ < dirty_.size(); ++n) {
-    auto s = std::move(dirty_[dirty_next_++]);
+  for (std::size_t n = 1; !dirty_.empty(); ++n) {
+    auto s = std::move(dirty_.front());
+    dirty_.pop_front();
     s->flush();
     if (n % 16 == 0 && clock::now() >= until) break;
   }
-  if (dirty_next_ < dirty_.size()) {
+  if (!dirty_.empty()) {
     flush_posted_ = true;
     asio::post(ioc, [this] { flush_dirty(); });
-    return;
   }
-  dirty_.clear();
-  dirty_next_ = 0;
 }
 
 void shard::start_sweeping() {

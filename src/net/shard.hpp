@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/intrusive/list.hpp>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -76,9 +77,10 @@ class shard {
   boost::asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, listener_state& listener);
   void sweep();
   void flush_dirty();
-  // Streams with frames to write, in the order they became dirty; [dirty_next_, end) is pending.
-  std::vector<std::shared_ptr<sse_stream>> dirty_;
-  std::size_t dirty_next_ = 0;
+  // Streams with frames to write, in the order they became dirty. A deque: under sustained fanout
+  // a pass may never run dry (written streams are re-marked behind the others), so what was written
+  // must be freed as the pass goes, not when it ends.
+  std::deque<std::shared_ptr<sse_stream>> dirty_;
   bool flush_posted_ = false;
   // Longest a flush runs before the event loop reads again (about 300 loopback writes): short
   // enough that a publish is read while a large fanout is written, long enough that writes, which
