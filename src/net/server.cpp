@@ -180,9 +180,7 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
   beast::flat_buffer buffer;
   // Beast reads up to the free capacity (at least 512 bytes): room for several pipelined requests.
   buffer.reserve(listener.opts.read_buffer_bytes);
-  std::string out;                // responses not yet written
-  bool pipelining = false;        // the client has sent a request before its previous answer
-  unsigned answered_in_read = 0;  // responses collected since the last write
+  std::string out;  // responses not yet written
   pending_request deadline;
   deadline.socket = &sock;
   for (;;) {
@@ -192,23 +190,9 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
     parser.eager(true);
     boost::system::error_code ec;
     // A pipelined request already in the buffer is handled with no I/O, and no write yet.
-    bool complete = parse_buffered(parser, buffer, ec);
-    if (!complete && !ec && !out.empty() && pipelining) {
-      // A pipelining client does not wait for each response: let the flush pass (the deliveries)
-      // go first, then take whatever it sent meanwhile, so one write answers more requests.
-      co_await asio::post(ioc, asio::use_awaitable);
-      boost::system::error_code rec;
-      auto space = buffer.prepare(std::max<std::size_t>(512, buffer.capacity() - buffer.size()));
-      std::size_t got = sock.read_some(space, rec);
-      if (!rec && got > 0) {
-        buffer.commit(got);
-        complete = parse_buffered(parser, buffer, ec);
-      }
-    }
-    if (!complete && !ec) {
+    if (!parse_buffered(parser, buffer, ec) && !ec) {
       // About to wait for the client: first send the responses it is waiting for.
       if (!out.empty() && !co_await write_out(sock, out)) co_return;
-      answered_in_read = 0;
       deadline.deadline = clock::now() + opts.header_timeout;
       pending.push_back(deadline);
       if (!parser.is_header_done()) {
@@ -268,7 +252,6 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
         co_await write_out(sock, out);
         co_return;
       }
-      if (++answered_in_read > 1) pipelining = true;
       continue;  // written when the next read would wait, together with any pipelined ones
     }
 
