@@ -16,20 +16,12 @@ namespace herald::bus {
 namespace {
 using namespace std::chrono_literals;
 using testing::collector;
+using testing::publish_sync;
 using testing::redis_server;
 using testing::sync_client;
 using testing::wait_until;
 
 const std::string tenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
-
-result<void> publish_sync(bus& b, sse::event e, std::chrono::milliseconds t = 10s) {
-  auto p = std::make_shared<std::promise<result<void>>>();
-  auto f = p->get_future();
-  b.publish(std::move(e), [p](result<void> r) { p->set_value(std::move(r)); });
-  if (f.wait_for(t) != std::future_status::ready)
-    return make_error(errc::internal, "publish: done was not called in time");
-  return f.get();
-}
 
 // Three masters, no replicas, all 16384 slots assigned.
 class test_cluster {

@@ -24,6 +24,7 @@ namespace herald::bus {
 namespace {
 using namespace std::chrono_literals;
 using testing::collector;
+using testing::publish_sync;
 using testing::redis_server;
 using testing::sync_client;
 using testing::wait_until;
@@ -72,16 +73,6 @@ class outcomes {
   std::size_t issued_ = 0, ok_ = 0;
   std::vector<error> errors_;
 };
-
-// publish() and wait for `done` (bounded). A missing answer is reported as errc::internal.
-result<void> publish_sync(bus& b, sse::event e, std::chrono::milliseconds t = 10s) {
-  auto p = std::make_shared<std::promise<result<void>>>();
-  auto f = p->get_future();
-  b.publish(std::move(e), [p](result<void> r) { p->set_value(std::move(r)); });
-  if (f.wait_for(t) != std::future_status::ready)
-    return make_error(errc::internal, "publish: done was not called in time");
-  return f.get();
-}
 
 sse::event ev(const std::string& ch, const std::string& id, std::string data = "{\"n\": 1}") {
   return sse::event{ch, "scan.progress", std::move(data), id};

@@ -12,6 +12,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <future>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -24,6 +26,15 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
     if (std::chrono::steady_clock::now() > deadline) return pred();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+}
+
+result<void> publish_sync(bus& b, sse::event e, std::chrono::milliseconds timeout) {
+  auto p = std::make_shared<std::promise<result<void>>>();
+  auto f = p->get_future();
+  b.publish(std::move(e), [p](result<void> r) { p->set_value(std::move(r)); });
+  if (f.wait_for(timeout) != std::future_status::ready)
+    return make_error(errc::internal, "publish: done was not called in time");
+  return f.get();
 }
 
 namespace {

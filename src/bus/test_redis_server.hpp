@@ -72,6 +72,10 @@ class collector {
   bool wrong_thread_ = false;
 };
 
+// publish() and wait for `done` (bounded). A missing answer is reported as errc::internal.
+result<void> publish_sync(bus& b, sse::event e,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
 // Polls `pred` every 10 ms until it holds or `timeout` passes; returns the last value of pred.
 bool wait_until(const std::function<bool()>& pred,
                 std::chrono::milliseconds timeout = std::chrono::seconds(15));

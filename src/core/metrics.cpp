@@ -36,7 +36,7 @@ core_metrics& core_metrics::get() {
   auto& r = metrics_registry::instance();
   static core_metrics m{
       r.gauge("herald_connections", "Open SSE streams"),
-      r.gauge("herald_http_connections", "Open TCP connections on the public listener"),
+      r.gauge("herald_http_connections", "Open TCP connections on both listeners"),
       r.counter("herald_events_published_total", "Events accepted for publishing"),
       r.counter("herald_events_delivered_total", "Event deliveries queued to streams"),
       r.counter("herald_slow_consumer_drops_total", "Streams closed by the slow-consumer policy"),

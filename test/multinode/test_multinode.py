@@ -34,15 +34,20 @@ def compat_bus(redis_server):
 
 class MultiNodeTest(h.HeraldTestCase):
 
-    # ---------------------------------------------------------------------------------------------
-    def test_1_native_publish_on_b_reaches_stream_on_a_exactly_once(self):
+    def native_pair(self, scans=()):
+        """One redis-server and two ready nodes "a" and "b" on it in native mode; the store seeded."""
         r = self.start_redis()
         a = self.make_node("a", native_bus(r))
         b = self.make_node("b", native_bus(r))
-        scan = str(uuid.uuid4())
-        self.seed(a, scans=[scan])
+        self.seed(a, scans=scans)
         a.start(), b.start()
         a.wait_ready(), b.wait_ready()
+        return r, a, b
+
+    # ---------------------------------------------------------------------------------------------
+    def test_1_native_publish_on_b_reaches_stream_on_a_exactly_once(self):
+        scan = str(uuid.uuid4())
+        r, a, b = self.native_pair(scans=[scan])
 
         ch = "scan-progress:%s:%s" % (self.tenant, scan)
         path = "/api/v1/scans/%s/event-stream" % scan
@@ -216,12 +221,7 @@ class MultiNodeTest(h.HeraldTestCase):
 
     # ---------------------------------------------------------------------------------------------
     def test_3_native_node_subscribes_only_channels_it_has_subscribers_on(self):
-        r = self.start_redis()
-        a = self.make_node("a", native_bus(r))
-        b = self.make_node("b", native_bus(r))
-        self.seed(a)
-        a.start(), b.start()
-        a.wait_ready(), b.wait_ready()
+        r, a, b = self.native_pair()
         self.assertEqual(r.channels(), [], "nothing is subscribed before a client connects")
 
         x = "test:%s:iso-x" % self.tenant
@@ -283,12 +283,7 @@ class MultiNodeTest(h.HeraldTestCase):
 
     # ---------------------------------------------------------------------------------------------
     def test_4_redis_killed_and_restarted_mid_stream(self):
-        r = self.start_redis()
-        a = self.make_node("a", native_bus(r))
-        b = self.make_node("b", native_bus(r))
-        self.seed(a)
-        a.start(), b.start()
-        a.wait_ready(), b.wait_ready()
+        r, a, b = self.native_pair()
         ch = "test:%s:faults" % self.tenant
         ca = self.stream(a, "/streams/faults")
         wait_for(lambda: r.numsub(PREFIX + ch) == 1, 10, "node A to SUBSCRIBE")
