@@ -35,7 +35,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 PORTS = dict(herald=18080, herald_internal=18081, herald2=18082, herald2_internal=18083,
-             nchan=18100, floor=18090, redis=18379)
+             nchan=18100, floor=18090, floor_publish=18091, redis=18379)
 EVENT = "bench.progress"
 EVENT_BYTES = 220          # encoded SSE frame size the publisher pads to
 PER_PROC = int(os.environ.get("BENCH_CONNS_PER_PROC", "15000"))  # one process holds < 20,000 fds
@@ -396,7 +396,7 @@ def run_publisher(tools: Tools, work: Path, name: str, argv: list[str]) -> tuple
     out = work / f"{name}.pub.json"
     out.unlink(missing_ok=True)
     p = spawn(pinned(LOAD_CPU, [tools.publisher, "--out", str(out), "--label", name] + argv),
-                         stderr=open(work / f"{name}.pub.err", "w"))
+              stderr=open(work / f"{name}.pub.err", "w"))
     return p, out
 
 
@@ -465,10 +465,14 @@ class FloorServer(Server):
     name = "floor"
     publishes = False
 
-    def __init__(self, tools: Tools, work: Path):
+    def __init__(self, tools: Tools, work: Path, http: bool = False):
         self.tools, self.work = tools, work
         self.proc: subprocess.Popen | None = None
         self.out = work / "floor.json"
+        # HTTP floor: events arrive as POSTs from herald-publisher (its `--publish-port` mode), so the
+        # floor also pays the request read and the response write that one event per POST costs.
+        self.http = http
+        self.publishes = http
 
     def start(self, subscribers: int = 0, channels: int = 1, rate: float = -1, batch: int = 1,
               duration: float = 10, linger: float = 60, flush_ms: float = 50, **kw) -> None:
@@ -477,6 +481,8 @@ class FloorServer(Server):
                 "--channels", str(channels), "--rate", str(rate), "--batch", str(batch),
                 "--duration", str(duration), "--linger", str(linger), "--wait", "60", "--start-delay", "1",
                 "--flush-ms", str(flush_ms), "--event-bytes", str(EVENT_BYTES), "--out", str(self.out)]
+        if self.http:
+            argv += ["--publish-port", str(PORTS["floor_publish"])]
         self.proc = spawn(pinned(SERVER_CPU, argv), stderr=open(self.work / "floor.err", "w"))
         if not wait_port(PORTS["floor"], proc=self.proc):
             raise RuntimeError("floor did not listen")
@@ -511,6 +517,9 @@ class FloorServer(Server):
 
     def pids(self) -> list[int]:
         return [self.proc.pid] if self.proc else []
+
+    def publisher_args(self) -> list[str]:
+        return ["--mode", "herald", "--port", str(PORTS["floor_publish"]), "--channel-template", "c{i}"]
 
 
 class HeraldServer(Server):
@@ -828,10 +837,15 @@ class Bench:
     def scenario_spread(self) -> None:
         # Flat out: the most publishes/s each server accepts (latency there is queueing, nothing more).
         # At 18,000/s (the target rate): latency under a load the server is meant to carry.
-        for rate in (0, self.args.spread_rate):
+        # The floor runs twice: events generated in-process (the delivery writes alone) and as the HTTP
+        # floor, fed by the same publisher as Herald (what one event per POST costs at least).
+        for rate in ((0,) if not self.args.no_flat_out else ()) + (self.args.spread_rate,):
             for name in self.servers:
                 self.run_delivery("spread", name, n=5000, channels=1000, rate=rate, duration=self.dur(15.0),
                                   batch=1)
+                if name == "floor":
+                    self.run_delivery("spread", name, n=5000, channels=1000, rate=rate, duration=self.dur(15.0),
+                                      batch=1, http=True)
 
     def scenario_bus(self) -> None:
         names = [s for s in self.servers if s in ("herald", "nchan")]
@@ -853,10 +867,10 @@ class Bench:
             redis.stop()
 
     def run_delivery(self, scenario: str, name: str, n: int, channels: int, rate: float, duration: float,
-                     batch: int = 1, bus: bool = False, redis: Redis | None = None) -> None:
+                     batch: int = 1, bus: bool = False, redis: Redis | None = None, http: bool = False) -> None:
         variant = f"{'flat-out' if rate == 0 else f'{rate:g}/s'}"
         if name == "floor":
-            variant += f" {batch}/write"
+            variant += " HTTP" if http else f" {batch}/write"
         rec = dict(scenario=scenario, server=name, variant=variant, n=n, channels=channels, rate=rate,
                    duration=duration, event_bytes=EVENT_BYTES)
         if name == "floor":
@@ -865,7 +879,7 @@ class Bench:
             rec["bus"] = "redis"
         quiet = wait_quiet(self.args.quiet_wait)
         rec["others_load_before"] = quiet
-        srv = self.server(name)
+        srv = FloorServer(self.tools, self.work, http=True) if http else self.server(name)
         lg = None
         pub = None
         try:
@@ -889,7 +903,7 @@ class Bench:
             mem1 = proc_mem_kib(pid)
             extra_pids = [redis.pid()] if redis else []
             win = Window(srv.pids(), lg.pids() + extra_pids)
-            if isinstance(srv, FloorServer):
+            if not srv.publishes:
                 if srv.wait_publishing(15):
                     win.restart()
                 fl = srv.result(duration + 20)
@@ -919,7 +933,7 @@ class Bench:
             res = lg.stop()
             received = res.get("events", 0)
             span = (res.get("last_event_ns", 0) - res.get("first_event_ns", 0)) / 1e9
-            if isinstance(srv, FloorServer):
+            if not srv.publishes:
                 send_s = fl.get("publish_s", duration)
                 events_published = fl.get("events", 0)
             else:
@@ -1107,6 +1121,7 @@ def main() -> None:
     ap.add_argument("--rate-connections", type=int, default=2, help="publisher connections in fixed-rate runs")
     ap.add_argument("--rate-pipeline", type=int, default=64, help="requests in flight per connection, fixed rate")
     ap.add_argument("--spread-rate", type=float, default=18000, help="the spread scenario's fixed-rate run")
+    ap.add_argument("--no-flat-out", action="store_true", help="spread: only the fixed-rate runs")
     ap.add_argument("--connect-tokens", type=int, default=60000)
     ap.add_argument("--connect-concurrency", type=int, default=128)
     ap.add_argument("--keep-work", action="store_true")

@@ -1,13 +1,14 @@
-// Shared helpers for Herald's benchmark tools: clocks, CPU accounting, a log-bucket latency histogram,
-// a tiny JSON writer and command-line parsing. Standalone on purpose: the bench tools never link Herald.
+// Shared helpers for Herald's benchmark tools: clocks, CPU accounting, a log-bucket latency
+// histogram, a tiny JSON writer and command-line parsing. Standalone on purpose: the bench tools
+// never link Herald.
 #pragma once
 
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,14 +30,15 @@
 
 namespace bench {
 
-// ---------------------------------------------------------------------------------------------- clocks
+// ----------------------------------------------------------------------------------------------
+// clocks
 inline std::int64_t mono_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
-// Publish-to-receive latency uses wall-clock ns: the publisher and the receiver are different processes
-// on the same machine, so they share CLOCK_REALTIME exactly.
+// Publish-to-receive latency uses wall-clock ns: the publisher and the receiver are different
+// processes on the same machine, so they share CLOCK_REALTIME exactly.
 inline std::int64_t real_ns() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -73,14 +75,15 @@ inline long raise_nofile() {
 
 inline void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-// ------------------------------------------------------------------------------------------ histogram
-// HDR-like log-linear histogram: values below 2^kSubBits are exact; above, each power of two is split in
-// 2^(kSubBits-1) linear buckets, i.e. a relative error below 1/64 (1.6 %). Mergeable by bucket index.
+// ------------------------------------------------------------------------------------------
+// histogram HDR-like log-linear histogram: values below 2^kSubBits are exact; above, each power of
+// two is split in 2^(kSubBits-1) linear buckets, i.e. a relative error below 1/64 (1.6 %).
+// Mergeable by bucket index.
 class histogram {
  public:
   static constexpr int kSubBits = 7;
-  static constexpr std::uint64_t kSub = 1u << kSubBits;       // 128
-  static constexpr std::uint64_t kHalf = kSub / 2;            // 64
+  static constexpr std::uint64_t kSub = 1u << kSubBits;  // 128
+  static constexpr std::uint64_t kHalf = kSub / 2;       // 64
   static constexpr std::size_t kBuckets = (64 - kSubBits + 1) * kHalf + kHalf;
 
   static std::size_t index_of(std::uint64_t v) {
@@ -104,7 +107,10 @@ class histogram {
 
   histogram() : counts_(kBuckets, 0) {}
   void record(std::int64_t v) {
-    if (v < 0) { ++negative_; v = 0; }
+    if (v < 0) {
+      ++negative_;
+      v = 0;
+    }
     ++counts_[index_of(std::uint64_t(v))];
     ++n_;
     sum_ += double(v);
@@ -148,8 +154,8 @@ class histogram {
   double sum_ = 0;
 };
 
-// ---------------------------------------------------------------------------------------------- JSON
-// Minimal streaming JSON object writer (one line).
+// ----------------------------------------------------------------------------------------------
+// JSON Minimal streaming JSON object writer (one line).
 class json_out {
  public:
   json_out& key(std::string_view k) {
@@ -159,17 +165,46 @@ class json_out {
     need_comma_ = false;
     return *this;
   }
-  json_out& begin_obj() { comma(); s_ += '{'; need_comma_ = false; return *this; }
-  json_out& end_obj() { s_ += '}'; need_comma_ = true; return *this; }
-  json_out& begin_arr() { comma(); s_ += '['; need_comma_ = false; return *this; }
-  json_out& end_arr() { s_ += ']'; need_comma_ = true; return *this; }
-  json_out& val(std::string_view v) { comma(); str(v); need_comma_ = true; return *this; }
+  json_out& begin_obj() {
+    comma();
+    s_ += '{';
+    need_comma_ = false;
+    return *this;
+  }
+  json_out& end_obj() {
+    s_ += '}';
+    need_comma_ = true;
+    return *this;
+  }
+  json_out& begin_arr() {
+    comma();
+    s_ += '[';
+    need_comma_ = false;
+    return *this;
+  }
+  json_out& end_arr() {
+    s_ += ']';
+    need_comma_ = true;
+    return *this;
+  }
+  json_out& val(std::string_view v) {
+    comma();
+    str(v);
+    need_comma_ = true;
+    return *this;
+  }
   json_out& val(const char* v) { return val(std::string_view(v)); }
   json_out& val(const std::string& v) { return val(std::string_view(v)); }
-  json_out& val(bool v) { comma(); s_ += v ? "true" : "false"; need_comma_ = true; return *this; }
+  json_out& val(bool v) {
+    comma();
+    s_ += v ? "true" : "false";
+    need_comma_ = true;
+    return *this;
+  }
   json_out& val(double v) {
     comma();
-    if (!std::isfinite(v)) s_ += "null";
+    if (!std::isfinite(v))
+      s_ += "null";
     else {
       char b[64];
       std::snprintf(b, sizeof b, "%.6g", v);
@@ -179,16 +214,23 @@ class json_out {
     return *this;
   }
   template <class I>
-    requires std::is_integral_v<I>
-  json_out& val(I v) {
+  requires std::is_integral_v<I> json_out& val(I v) {
     comma();
     s_ += std::to_string(v);
     need_comma_ = true;
     return *this;
   }
-  json_out& raw(std::string_view v) { comma(); s_ += v; need_comma_ = true; return *this; }
+  json_out& raw(std::string_view v) {
+    comma();
+    s_ += v;
+    need_comma_ = true;
+    return *this;
+  }
   template <class V>
-  json_out& kv(std::string_view k, V v) { key(k); return val(v); }
+  json_out& kv(std::string_view k, V v) {
+    key(k);
+    return val(v);
+  }
   const std::string& str() const { return s_; }
 
   // Latency summary in milliseconds from a histogram of nanoseconds (or µs with scale 1e3).
@@ -226,12 +268,15 @@ class json_out {
   void str(std::string_view v) {
     s_ += '"';
     for (char c : v) {
-      if (c == '"' || c == '\\') { s_ += '\\'; s_ += c; }
-      else if (static_cast<unsigned char>(c) < 0x20) {
+      if (c == '"' || c == '\\') {
+        s_ += '\\';
+        s_ += c;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
         char b[8];
         std::snprintf(b, sizeof b, "\\u%04x", c);
         s_ += b;
-      } else s_ += c;
+      } else
+        s_ += c;
     }
     s_ += '"';
   }
@@ -240,24 +285,35 @@ class json_out {
 };
 
 // -------------------------------------------------------------------------------------------- args
-// --name value / --name=value / --flag. Unknown options are an error (typos must not pass silently).
+// --name value / --name=value / --flag. Unknown options are an error (typos must not pass
+// silently).
 class args {
  public:
   args(int argc, char** argv, std::vector<std::string> known) : known_(std::move(known)) {
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
-      if (a.rfind("--", 0) != 0) { positional_.push_back(a); continue; }
+      if (a.rfind("--", 0) != 0) {
+        positional_.push_back(a);
+        continue;
+      }
       a = a.substr(2);
       std::string v;
       bool has_v = false;
-      if (auto eq = a.find('='); eq != std::string::npos) { v = a.substr(eq + 1); a = a.substr(0, eq); has_v = true; }
+      if (auto eq = a.find('='); eq != std::string::npos) {
+        v = a.substr(eq + 1);
+        a = a.substr(0, eq);
+        has_v = true;
+      }
       bool is_flag = std::find(known_.begin(), known_.end(), a + "!") != known_.end();
       if (!is_flag && std::find(known_.begin(), known_.end(), a) == known_.end()) {
         std::fprintf(stderr, "unknown option --%s\n", a.c_str());
         std::exit(2);
       }
       if (!has_v && !is_flag) {
-        if (i + 1 >= argc) { std::fprintf(stderr, "option --%s needs a value\n", a.c_str()); std::exit(2); }
+        if (i + 1 >= argc) {
+          std::fprintf(stderr, "option --%s needs a value\n", a.c_str());
+          std::exit(2);
+        }
         v = argv[++i];
       }
       if (is_flag && !has_v) v.assign(1, '1');
@@ -297,13 +353,15 @@ inline sockaddr_in make_addr(const std::string& host, int port) {
   }
   // Loopback only: the bench never sends traffic off the machine.
   if ((ntohl(a.sin_addr.s_addr) >> 24) != 127) {
-    std::fprintf(stderr, "refusing non-loopback address %s (bench traffic stays in 127.0.0.0/8)\n", host.c_str());
+    std::fprintf(stderr, "refusing non-loopback address %s (bench traffic stays in 127.0.0.0/8)\n",
+                 host.c_str());
     std::exit(2);
   }
   return a;
 }
 
-// Parses an unsigned decimal right after `key` (e.g. "\"seq\":") allowing spaces; returns false if absent.
+// Parses an unsigned decimal right after `key` (e.g. "\"seq\":") allowing spaces; returns false if
+// absent.
 inline bool find_uint_after(std::string_view s, std::string_view key, std::uint64_t& out) {
   std::size_t p = s.find(key);
   if (p == std::string_view::npos) return false;
@@ -321,9 +379,11 @@ inline bool find_uint_after(std::string_view s, std::string_view key, std::uint6
 inline std::string make_payload(std::uint64_t seq, std::int64_t t, std::size_t target_event_bytes,
                                 std::string_view event_name) {
   char head[96];
-  int n = std::snprintf(head, sizeof head, "{\"seq\":%" PRIu64 ",\"t\":%" PRId64 ",\"pad\":\"", seq, t);
+  int n =
+      std::snprintf(head, sizeof head, "{\"seq\":%" PRIu64 ",\"t\":%" PRId64 ",\"pad\":\"", seq, t);
   std::string s(head, std::size_t(n));
-  std::size_t frame_overhead = 7 + event_name.size() + 1 + 6 + 2 + 2;  // "event: "..\n"data: "..\n\n + `"}`
+  std::size_t frame_overhead =
+      7 + event_name.size() + 1 + 6 + 2 + 2;  // "event: "..\n"data: "..\n\n + `"}`
   std::size_t used = frame_overhead + s.size();
   std::size_t pad = target_event_bytes > used ? target_event_bytes - used : 0;
   s.append(pad, 'x');

@@ -1,14 +1,15 @@
-// herald-jwtmint: pre-mints RS256 JWTs for the connect scenario (every connect uses a fresh token, so a
-// verified-token cache cannot help). Claims: sub (round-robin over --sub-file lines or --sub), tenant_id,
-// iat, exp = iat + --ttl, jti = a unique number, plus an optional raw JSON fragment (--extra '"typ":"access"').
-// Signing is the slow part (about 2,500 RSA-2048 signatures/s per core), so --threads splits the work.
+// herald-jwtmint: pre-mints RS256 JWTs for the connect scenario (every connect uses a fresh token,
+// so a verified-token cache cannot help). Claims: sub (round-robin over --sub-file lines or --sub),
+// tenant_id, iat, exp = iat + --ttl, jti = a unique number, plus an optional raw JSON fragment
+// (--extra '"typ":"access"'). Signing is the slow part (about 2,500 RSA-2048 signatures/s per
+// core), so --threads splits the work.
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <atomic>
 #include <ctime>
 #include <fstream>
 #include <iostream>
-#include <atomic>
 #include <thread>
 
 #include "common.hpp"
@@ -41,19 +42,24 @@ std::string b64url(const unsigned char* p, std::size_t n) {
   }
   return out;
 }
-std::string b64url(std::string_view s) { return b64url(reinterpret_cast<const unsigned char*>(s.data()), s.size()); }
+std::string b64url(std::string_view s) {
+  return b64url(reinterpret_cast<const unsigned char*>(s.data()), s.size());
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
     std::puts(
-        "herald-jwtmint --key priv.pem --tenant T (--sub U | --sub-file F) [--count N] [--ttl S] [--threads 2]\n"
+        "herald-jwtmint --key priv.pem --tenant T (--sub U | --sub-file F) [--count N] [--ttl S] "
+        "[--threads 2]\n"
         "               [--extra '\"typ\":\"access\"'] [--kid K] [--out FILE]\n"
         "  prints N RS256 JWTs, one per line");
     return 0;
   }
-  args a(argc, argv, {"key", "tenant", "sub", "sub-file", "count", "ttl", "threads", "extra", "kid", "out", "start"});
+  args a(argc, argv,
+         {"key", "tenant", "sub", "sub-file", "count", "ttl", "threads", "extra", "kid", "out",
+          "start"});
   std::vector<std::string> subs;
   if (a.has("sub-file")) {
     std::ifstream f(a.str("sub-file"));
@@ -67,10 +73,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   FILE* kf = std::fopen(a.str("key").c_str(), "r");
-  if (!kf) { std::perror("jwtmint: key"); return 1; }
+  if (!kf) {
+    std::perror("jwtmint: key");
+    return 1;
+  }
   EVP_PKEY* pkey = PEM_read_PrivateKey(kf, nullptr, nullptr, nullptr);
   std::fclose(kf);
-  if (!pkey) { std::fprintf(stderr, "jwtmint: cannot read private key\n"); return 1; }
+  if (!pkey) {
+    std::fprintf(stderr, "jwtmint: cannot read private key\n");
+    return 1;
+  }
 
   const long long count = a.integer("count", 1000);
   const long long ttl = a.integer("ttl", 7200);
@@ -91,16 +103,18 @@ int main(int argc, char** argv) {
       EVP_MD_CTX* ctx = EVP_MD_CTX_new();
       for (long long i = t; i < count; i += threads) {
         long long n = start + i;
-        std::string claims = "{\"sub\":\"" + subs[std::size_t(n) % subs.size()] + "\",\"tenant_id\":\"" + tenant +
-                             "\",\"iat\":" + std::to_string(now) + ",\"exp\":" + std::to_string(now + ttl) +
-                             ",\"jti\":\"bench-" + std::to_string(now) + "-" + std::to_string(n) + "\"";
+        std::string claims = "{\"sub\":\"" + subs[std::size_t(n) % subs.size()] +
+                             "\",\"tenant_id\":\"" + tenant + "\",\"iat\":" + std::to_string(now) +
+                             ",\"exp\":" + std::to_string(now + ttl) + ",\"jti\":\"bench-" +
+                             std::to_string(now) + "-" + std::to_string(n) + "\"";
         if (!extra.empty()) claims += "," + extra;
         claims += "}";
         std::string signing_input = h64 + "." + b64url(claims);
         unsigned char sig[1024];
         std::size_t siglen = sizeof sig;
         if (EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, pkey) != 1 ||
-            EVP_DigestSign(ctx, sig, &siglen, reinterpret_cast<const unsigned char*>(signing_input.data()),
+            EVP_DigestSign(ctx, sig, &siglen,
+                           reinterpret_cast<const unsigned char*>(signing_input.data()),
                            signing_input.size()) != 1) {
           failed = true;
           break;
@@ -112,10 +126,16 @@ int main(int argc, char** argv) {
   }
   for (auto& th : pool) th.join();
   EVP_PKEY_free(pkey);
-  if (failed) { std::fprintf(stderr, "jwtmint: signing failed\n"); return 1; }
+  if (failed) {
+    std::fprintf(stderr, "jwtmint: signing failed\n");
+    return 1;
+  }
   std::ofstream file;
   std::ostream* os = &std::cout;
-  if (a.has("out")) { file.open(a.str("out")); os = &file; }
+  if (a.has("out")) {
+    file.open(a.str("out"));
+    os = &file;
+  }
   for (auto& t : tokens) *os << t << '\n';
   return 0;
 }

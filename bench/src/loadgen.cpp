@@ -1,23 +1,27 @@
-// herald-loadgen: opens N Server-Sent Events streams over HTTP/1.1 on loopback, parses them incrementally
-// and measures establishment time, events, keep-alives, losses (per-channel "seq"), publish-to-receive
-// latency ("t", CLOCK_REALTIME ns, put in the payload by the publisher) and its own CPU share.
+// herald-loadgen: opens N Server-Sent Events streams over HTTP/1.1 on loopback, parses them
+// incrementally and measures establishment time, events, keep-alives, losses (per-channel "seq"),
+// publish-to-receive latency ("t", CLOCK_REALTIME ns, put in the payload by the publisher) and its
+// own CPU share.
 //
-// One epoll loop, one thread, one shared 64 KiB read buffer. Each socket is bound to a source address in
-// 127.0.0.2..127.0.0.254 before connect (IP_BIND_ADDRESS_NO_PORT) so the ephemeral-port range is per
-// address. Bounded by --duration (seconds) and by the connection/token count; SIGTERM/SIGINT/SIGUSR1 end
-// the run early and still print the result. Output: one JSON line (stdout or --out).
+// One epoll loop, one thread, one shared 64 KiB read buffer. Each socket is bound to a source
+// address in 127.0.0.2..127.0.0.254 before connect (IP_BIND_ADDRESS_NO_PORT) so the ephemeral-port
+// range is per address. Bounded by --duration (seconds) and by the connection/token count;
+// SIGTERM/SIGINT/SIGUSR1 end the run early and still print the result. Output: one JSON line
+// (stdout or --out).
 //
 // Modes:
 //   stream  (default) open --connections streams and hold them until the end of the run.
-//   connect churn: keep --connections handshakes in flight; each one connects, sends the request with the
-//           next token from --token-file, waits for the stream to open, closes, and starts the next one.
-// Merge:   herald-loadgen --merge a.json b.json ...  sums several processes' results (counters, CPU,
+//   connect churn: keep --connections handshakes in flight; each one connects, sends the request
+//   with the
+//           next token from --token-file, waits for the stream to open, closes, and starts the next
+//           one.
+// Merge:   herald-loadgen --merge a.json b.json ...  sums several processes' results (counters,
+// CPU,
 //          histograms) into one JSON line.
-#include <sys/epoll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 
 #include <boost/json.hpp>
-
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -36,8 +40,8 @@ enum ev_kind : std::uint8_t { ev_none = 0, ev_open, ev_keepalive, ev_error, ev_o
 enum ck_state : std::uint8_t { ck_size = 0, ck_ext, ck_data, ck_data_cr, ck_data_lf, ck_done };
 
 struct conn {
-  std::string buf;               // partial response header, or a partial SSE line
-  std::int64_t t_start = 0;      // CLOCK_MONOTONIC ns at connect()
+  std::string buf;           // partial response header, or a partial SSE line
+  std::int64_t t_start = 0;  // CLOCK_MONOTONIC ns at connect()
   std::uint64_t last_seq = 0;
   std::uint64_t ev_seq = 0;
   std::int64_t ev_t = 0;
@@ -93,11 +97,15 @@ class loadgen {
       std::string line;
       while (std::getline(f, line))
         if (!line.empty()) tokens_.push_back(line);
-      if (tokens_.empty()) { std::fprintf(stderr, "loadgen: no tokens in %s\n", a.str("token-file").c_str()); std::exit(2); }
+      if (tokens_.empty()) {
+        std::fprintf(stderr, "loadgen: no tokens in %s\n", a.str("token-file").c_str());
+        std::exit(2);
+      }
     }
     if (mode_ == "connect") {
       total_ = tokens_.empty() ? std::uint64_t(a.integer("count", 10000)) : tokens_.size();
-      if (a.has("count")) total_ = std::min<std::uint64_t>(total_, std::uint64_t(a.integer("count", 0)));
+      if (a.has("count"))
+        total_ = std::min<std::uint64_t>(total_, std::uint64_t(a.integer("count", 0)));
     } else {
       total_ = n_;
     }
@@ -109,7 +117,8 @@ class loadgen {
     nofile_ = raise_nofile();
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     conns_.resize(n_);
-    for (std::uint32_t i = 0; i < n_; ++i) conns_[i].channel = std::uint32_t((index_base_ + i) % channels_);
+    for (std::uint32_t i = 0; i < n_; ++i)
+      conns_[i].channel = std::uint32_t((index_base_ + i) % channels_);
     cpu_start_ = cpu_now();
     t0_ = cpu_start_.wall_ns;
     deadline_ = t0_ + duration_ns_;
@@ -117,16 +126,27 @@ class loadgen {
     std::int64_t last_scan = t0_, last_progress = t0_, last_stats = 0;
     while (!g_stop) {
       std::int64_t now = mono_ns();
-      if (now >= deadline_) { hit_deadline_ = true; break; }
+      if (now >= deadline_) {
+        hit_deadline_ = true;
+        break;
+      }
       if (max_events_ && c_.events >= max_events_) break;
       start_connections(now);
-      if (now - last_scan > 200'000'000) { scan_timeouts(now); last_scan = now; }
+      if (now - last_scan > 200'000'000) {
+        scan_timeouts(now);
+        last_scan = now;
+      }
       check_ready(now);
       if (mode_ == "connect" && issued_ >= total_ && pending_ == 0) break;
-      if (!stats_file_.empty() && now - last_stats > 250'000'000) { write_stats(now); last_stats = now; }
+      if (!stats_file_.empty() && now - last_stats > 250'000'000) {
+        write_stats(now);
+        last_stats = now;
+      }
       if (progress_ && now - last_progress > 1'000'000'000) {
         last_progress = now;
-        std::fprintf(stderr, "[loadgen%s] t=%.1fs opened=%" PRIu64 " pending=%u events=%" PRIu64 " fail=%" PRIu64 "\n",
+        std::fprintf(stderr,
+                     "[loadgen%s] t=%.1fs opened=%" PRIu64 " pending=%u events=%" PRIu64
+                     " fail=%" PRIu64 "\n",
                      label_.c_str(), double(now - t0_) / 1e9, c_.opened, pending_, c_.events,
                      c_.connect_fail + c_.http_fail + c_.closed_before_open + c_.open_timeout);
       }
@@ -140,7 +160,9 @@ class loadgen {
       for (int e = 0; e < k; ++e) handle(evs[std::size_t(e)].data.u32, evs[std::size_t(e)].events);
     }
     cpu_end_ = cpu_now();
-    if (!ready_written_) { cpu_ready_ = cpu_end_; }
+    if (!ready_written_) {
+      cpu_ready_ = cpu_end_;
+    }
     finish_tail_losses();
     std::string out = report();
     if (out_file_.empty()) {
@@ -196,7 +218,10 @@ class loadgen {
     ++c_.started;
     ++pending_;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) { fail(i, c_.connect_fail, "socket"); return; }
+    if (fd < 0) {
+      fail(i, c_.connect_fail, "socket");
+      return;
+    }
     c.fd = fd;
     int one = 1;
 #ifdef IP_BIND_ADDRESS_NO_PORT
@@ -206,7 +231,8 @@ class loadgen {
     sockaddr_in src{};
     src.sin_family = AF_INET;
     std::uint32_t global = index_base_ + std::uint32_t(issued_ - 1);
-    src.sin_addr.s_addr = htonl((127u << 24) | std::uint32_t(src_first_ + int(global % std::uint32_t(src_count_))));
+    src.sin_addr.s_addr =
+        htonl((127u << 24) | std::uint32_t(src_first_ + int(global % std::uint32_t(src_count_))));
     if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
       ++c_.bind_fail;
       if (c_.bind_fail < 4) std::perror("loadgen: bind");
@@ -225,7 +251,8 @@ class loadgen {
 
   std::string request_for(const conn& c) {
     std::string path = path_;
-    if (auto p = path.find("{i}"); p != std::string::npos) path.replace(p, 3, std::to_string(c.channel));
+    if (auto p = path.find("{i}"); p != std::string::npos)
+      path.replace(p, 3, std::to_string(c.channel));
     std::string r;
     r.reserve(256);
     r += "GET ";
@@ -234,8 +261,10 @@ class loadgen {
     r += host_header_;
     r += "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n";
     const std::string* tok = nullptr;
-    if (!tokens_.empty()) tok = &tokens_[c.token % tokens_.size()];
-    else if (!token_.empty()) tok = &token_;
+    if (!tokens_.empty())
+      tok = &tokens_[c.token % tokens_.size()];
+    else if (!token_.empty())
+      tok = &token_;
     if (tok) {
       r += "Authorization: Bearer ";
       r += *tok;
@@ -254,13 +283,17 @@ class loadgen {
         socklen_t len = sizeof err;
         getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err != 0) {
-          if (c_.connect_fail < 4) std::fprintf(stderr, "loadgen: connect: %s\n", std::strerror(err));
+          if (c_.connect_fail < 4)
+            std::fprintf(stderr, "loadgen: connect: %s\n", std::strerror(err));
           fail(i, c_.connect_fail, nullptr);
           return;
         }
         std::string req = request_for(c);
         ssize_t w = write(c.fd, req.data(), req.size());
-        if (w != ssize_t(req.size())) { fail(i, c_.connect_fail, "write request"); return; }
+        if (w != ssize_t(req.size())) {
+          fail(i, c_.connect_fail, "write request");
+          return;
+        }
         c.state = cstate::headers;
         epoll_event ev{};
         ev.events = EPOLLIN;
@@ -273,7 +306,8 @@ class loadgen {
     for (int rounds = 0; rounds < 4; ++rounds) {
       ssize_t n = read(c.fd, rbuf_.data(), rbuf_.size());
       if (n > 0) {
-        // Receive time = just after the read returned: every event in the buffer had arrived by then.
+        // Receive time = just after the read returned: every event in the buffer had arrived by
+        // then.
         std::int64_t real = real_ns();
         ++c_.reads;
         c_.bytes += std::uint64_t(n);
@@ -284,8 +318,10 @@ class loadgen {
       }
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
       if (n < 0) ++c_.read_errors;
-      if (c.opened) fail(i, c_.closed_after_open, nullptr);
-      else fail(i, c_.closed_before_open, nullptr);
+      if (c.opened)
+        fail(i, c_.closed_after_open, nullptr);
+      else
+        fail(i, c_.closed_before_open, nullptr);
       return;
     }
   }
@@ -300,10 +336,12 @@ class loadgen {
         return;
       }
       int status = 0;
-      if (c.buf.size() > 12 && c.buf.compare(0, 5, "HTTP/") == 0) status = std::atoi(c.buf.c_str() + 9);
+      if (c.buf.size() > 12 && c.buf.compare(0, 5, "HTTP/") == 0)
+        status = std::atoi(c.buf.c_str() + 9);
       if (status != 200) {
         ++c_.status[status];
-        if (c_.http_fail < 3) std::fprintf(stderr, "loadgen: status %d: %.200s\n", status, c.buf.c_str());
+        if (c_.http_fail < 3)
+          std::fprintf(stderr, "loadgen: status %d: %.200s\n", status, c.buf.c_str());
         fail(i, c_.http_fail, nullptr);
         return;
       }
@@ -325,7 +363,8 @@ class loadgen {
     if (needle.size() > hay.size()) return false;
     for (std::size_t k = 0; k + needle.size() <= hay.size(); ++k) {
       std::size_t j = 0;
-      while (j < needle.size() && std::tolower(static_cast<unsigned char>(hay[k + j])) == needle[j]) ++j;
+      while (j < needle.size() && std::tolower(static_cast<unsigned char>(hay[k + j])) == needle[j])
+        ++j;
       if (j == needle.size()) return true;
     }
     return false;
@@ -333,18 +372,26 @@ class loadgen {
 
   void body(std::uint32_t i, const char* p, std::size_t n, std::int64_t real) {
     conn& c = conns_[i];
-    if (!c.chunked) { sse(i, p, n, real); return; }
+    if (!c.chunked) {
+      sse(i, p, n, real);
+      return;
+    }
     // Incremental chunked decoding; data spans go straight to the SSE parser.
     while (n && c.fd >= 0) {
       switch (c.ck) {
         case ck_size: {
           char ch = *p++;
           --n;
-          if (ch >= '0' && ch <= '9') c.chunk_left = c.chunk_left * 16 + std::uint32_t(ch - '0');
-          else if (ch >= 'a' && ch <= 'f') c.chunk_left = c.chunk_left * 16 + std::uint32_t(ch - 'a' + 10);
-          else if (ch >= 'A' && ch <= 'F') c.chunk_left = c.chunk_left * 16 + std::uint32_t(ch - 'A' + 10);
-          else if (ch == '\n') c.ck = c.chunk_left ? ck_data : ck_done;
-          else c.ck = ck_ext;
+          if (ch >= '0' && ch <= '9')
+            c.chunk_left = c.chunk_left * 16 + std::uint32_t(ch - '0');
+          else if (ch >= 'a' && ch <= 'f')
+            c.chunk_left = c.chunk_left * 16 + std::uint32_t(ch - 'a' + 10);
+          else if (ch >= 'A' && ch <= 'F')
+            c.chunk_left = c.chunk_left * 16 + std::uint32_t(ch - 'A' + 10);
+          else if (ch == '\n')
+            c.ck = c.chunk_left ? ck_data : ck_done;
+          else
+            c.ck = ck_ext;
           break;
         }
         case ck_ext: {
@@ -363,11 +410,13 @@ class loadgen {
           break;
         }
         case ck_data_cr:
-          ++p; --n;
+          ++p;
+          --n;
           c.ck = ck_data_lf;
           break;
         case ck_data_lf:
-          ++p; --n;
+          ++p;
+          --n;
           c.ck = ck_size;
           c.chunk_left = 0;
           break;
@@ -401,16 +450,26 @@ class loadgen {
   void line(std::uint32_t i, const char* p, std::size_t len, std::int64_t real) {
     conn& c = conns_[i];
     if (len && p[len - 1] == '\r') --len;
-    if (len == 0) { dispatch(i, real); return; }
+    if (len == 0) {
+      dispatch(i, real);
+      return;
+    }
     std::string_view l(p, len);
-    if (l[0] == ':') { ++c_.comments; return; }
+    if (l[0] == ':') {
+      ++c_.comments;
+      return;
+    }
     if (l.starts_with("event:")) {
       std::string_view v = l.substr(6);
       if (!v.empty() && v[0] == ' ') v.remove_prefix(1);
-      if (v == "keep-alive") c.kind = ev_keepalive;
-      else if (v == "stream-open") c.kind = ev_open;
-      else if (v == "stream-error") c.kind = ev_error;
-      else c.kind = ev_other;
+      if (v == "keep-alive")
+        c.kind = ev_keepalive;
+      else if (v == "stream-open")
+        c.kind = ev_open;
+      else if (v == "stream-error")
+        c.kind = ev_error;
+      else
+        c.kind = ev_other;
       return;
     }
     if (l.starts_with("data:")) {
@@ -418,8 +477,14 @@ class loadgen {
       if (c.kind == ev_none || c.kind == ev_other) {
         std::string_view d = l.substr(5);
         std::uint64_t v;
-        if (!c.ev_has_seq && find_uint_after(d, "\"seq\":", v)) { c.ev_seq = v; c.ev_has_seq = true; }
-        if (!c.ev_has_t && find_uint_after(d, "\"t\":", v)) { c.ev_t = std::int64_t(v); c.ev_has_t = true; }
+        if (!c.ev_has_seq && find_uint_after(d, "\"seq\":", v)) {
+          c.ev_seq = v;
+          c.ev_has_seq = true;
+        }
+        if (!c.ev_has_t && find_uint_after(d, "\"t\":", v)) {
+          c.ev_t = std::int64_t(v);
+          c.ev_has_t = true;
+        }
       }
       return;
     }
@@ -433,8 +498,12 @@ class loadgen {
         ++c_.stream_open_events;
         if (!c.opened) mark_open(i);
         break;
-      case ev_keepalive: ++c_.keepalives; break;
-      case ev_error: ++c_.stream_errors; break;
+      case ev_keepalive:
+        ++c_.keepalives;
+        break;
+      case ev_error:
+        ++c_.stream_errors;
+        break;
       case ev_none:
       case ev_other:
         if (!c.ev_data) break;  // a blank line after comments only
@@ -526,17 +595,20 @@ class loadgen {
       std::rename((ready_file_ + ".tmp").c_str(), ready_file_.c_str());
     }
     if (progress_)
-      std::fprintf(stderr, "[loadgen%s] ready: %" PRIu64 " of %u open in %.2fs\n", label_.c_str(), c_.opened, n_,
-                   double(now - t0_) / 1e9);
+      std::fprintf(stderr, "[loadgen%s] ready: %" PRIu64 " of %u open in %.2fs\n", label_.c_str(),
+                   c_.opened, n_, double(now - t0_) / 1e9);
   }
 
-  // A small progress file the driver polls: it knows when deliveries have stopped without stopping us.
+  // A small progress file the driver polls: it knows when deliveries have stopped without stopping
+  // us.
   void write_stats(std::int64_t now) {
     char b[256];
-    int n = std::snprintf(b, sizeof b, "{\"t_s\":%.3f,\"opened\":%" PRIu64 ",\"events\":%" PRIu64
+    int n = std::snprintf(b, sizeof b,
+                          "{\"t_s\":%.3f,\"opened\":%" PRIu64 ",\"events\":%" PRIu64
                           ",\"pending\":%u,\"failed\":%" PRIu64 "}\n",
                           double(now - t0_) / 1e9, c_.opened, c_.events, pending_,
-                          c_.connect_fail + c_.http_fail + c_.closed_before_open + c_.open_timeout + c_.closed_after_open);
+                          c_.connect_fail + c_.http_fail + c_.closed_before_open + c_.open_timeout +
+                              c_.closed_after_open);
     std::string tmp = stats_file_ + ".tmp";
     if (FILE* f = std::fopen(tmp.c_str(), "w")) {
       std::fwrite(b, 1, std::size_t(n), f);
@@ -546,7 +618,8 @@ class loadgen {
   }
 
   void finish_tail_losses() {
-    // Streams that stopped short of the highest seq seen on their channel (in this process) lost the tail.
+    // Streams that stopped short of the highest seq seen on their channel (in this process) lost
+    // the tail.
     if (chan_max_.empty()) return;
     for (auto& c : conns_) {
       if (c.state != cstate::streaming || !c.opened) continue;
@@ -558,9 +631,18 @@ class loadgen {
   std::string report() {
     json_out j;
     j.begin_obj();
-    j.kv("tool", "loadgen").kv("label", label_).kv("mode", mode_).kv("host", host_).kv("port", port_);
-    j.kv("path", path_).kv("channels", channels_).kv("connections", n_).kv("index_base", index_base_);
-    j.kv("processes", 1).kv("nofile", nofile_).kv("open_on", open_on_headers_ ? "headers" : "event");
+    j.kv("tool", "loadgen")
+        .kv("label", label_)
+        .kv("mode", mode_)
+        .kv("host", host_)
+        .kv("port", port_);
+    j.kv("path", path_)
+        .kv("channels", channels_)
+        .kv("connections", n_)
+        .kv("index_base", index_base_);
+    j.kv("processes", 1)
+        .kv("nofile", nofile_)
+        .kv("open_on", open_on_headers_ ? "headers" : "event");
     j.kv("hit_deadline", hit_deadline_);
     j.kv("started", c_.started).kv("opened", c_.opened).kv("connect_fail", c_.connect_fail);
     j.kv("http_fail", c_.http_fail).kv("open_timeout", c_.open_timeout);
@@ -575,7 +657,10 @@ class loadgen {
     j.kv("stream_open_events", c_.stream_open_events).kv("keepalives", c_.keepalives);
     j.kv("stream_errors", c_.stream_errors).kv("comments", c_.comments).kv("events", c_.events);
     j.kv("lost", c_.lost_head + c_.lost_gap + c_.lost_tail).kv("lost_head", c_.lost_head);
-    j.kv("lost_gap", c_.lost_gap).kv("lost_tail", c_.lost_tail).kv("dups", c_.dups).kv("no_seq", c_.no_seq);
+    j.kv("lost_gap", c_.lost_gap)
+        .kv("lost_tail", c_.lost_tail)
+        .kv("dups", c_.dups)
+        .kv("no_seq", c_.no_seq);
     j.kv("bytes", c_.bytes).kv("reads", c_.reads);
     double wall = double(cpu_end_.wall_ns - t0_) / 1e9;
     double cpu = cpu_end_.total() - cpu_start_.total();
@@ -584,7 +669,9 @@ class loadgen {
     // Streaming phase: from "all streams open" to the end (the phase the publisher runs in).
     double swall = double(cpu_end_.wall_ns - cpu_ready_.wall_ns) / 1e9;
     double scpu = cpu_end_.total() - cpu_ready_.total();
-    j.kv("stream_wall_s", swall).kv("stream_cpu_s", scpu).kv("stream_cpu_share", swall > 0 ? scpu / swall : 0.0);
+    j.kv("stream_wall_s", swall)
+        .kv("stream_cpu_s", scpu)
+        .kv("stream_cpu_share", swall > 0 ? scpu / swall : 0.0);
     double ewall = first_open_ && last_open_ > first_open_ ? double(last_open_ - t0_) / 1e9 : 0.0;
     j.kv("open_phase_s", ewall);
     j.kv("opens_per_s", ewall > 0 ? double(c_.opened) / ewall : 0.0);
@@ -613,7 +700,8 @@ class loadgen {
   }
 
   // configuration
-  std::string host_, path_, mode_, token_, ready_file_, out_file_, stats_file_, label_, host_header_;
+  std::string host_, path_, mode_, token_, ready_file_, out_file_, stats_file_, label_,
+      host_header_;
   int port_ = 0;
   sockaddr_in dst_{};
   long long channels_ = 1;
@@ -633,14 +721,16 @@ class loadgen {
   std::vector<char> rbuf_;
   std::uint32_t next_ = 0, pending_ = 0;
   std::uint64_t issued_ = 0;
-  std::int64_t t0_ = 0, deadline_ = 0, ready_at_ = 0, first_open_ = 0, last_open_ = 0, first_ev_ = 0, last_ev_ = 0;
+  std::int64_t t0_ = 0, deadline_ = 0, ready_at_ = 0, first_open_ = 0, last_open_ = 0,
+               first_ev_ = 0, last_ev_ = 0;
   bool ready_written_ = false, hit_deadline_ = false;
   cpu_sample cpu_start_, cpu_ready_, cpu_end_;
   counters c_;
   histogram lat_, est_;
   histogram lat_steady_;  // latency once `warmup` seconds have passed since the first event
   std::int64_t warmup_ns_ = 0;
-  std::vector<std::pair<std::uint64_t, std::int64_t>> late_;  // per 100 ms bin: count > 5 ms, max ns
+  std::vector<std::pair<std::uint64_t, std::int64_t>>
+      late_;  // per 100 ms bin: count > 5 ms, max ns
   void note_late(std::int64_t real, std::int64_t lat) {
     if (lat <= 5'000'000) return;
     auto bin = std::size_t((real - first_ev_) / 100'000'000);
@@ -667,25 +757,57 @@ int merge(const std::vector<std::string>& files) {
       }
     }
   }
-  if (rs.empty()) { std::fprintf(stderr, "merge: nothing to merge\n"); return 1; }
+  if (rs.empty()) {
+    std::fprintf(stderr, "merge: nothing to merge\n");
+    return 1;
+  }
   auto num = [](const js::value& v) -> double {
     if (v.is_int64()) return double(v.as_int64());
     if (v.is_uint64()) return double(v.as_uint64());
     if (v.is_double()) return v.as_double();
     return 0.0;
   };
-  static const char* sums[] = {"connections", "started", "opened", "connect_fail", "http_fail", "open_timeout",
-                               "closed_before_open", "closed_after_open", "read_errors", "bind_fail", "still_open",
-                               "stream_open_events", "keepalives", "stream_errors", "comments", "events", "lost",
-                               "lost_head", "lost_gap", "lost_tail", "dups", "no_seq", "bytes", "reads", "cpu_s",
-                               "cpu_user_s", "cpu_sys_s", "cpu_share", "stream_cpu_s", "stream_cpu_share",
-                               "opens_per_s", "events_per_s", "lat_negative", "processes"};
+  static const char* sums[] = {"connections",
+                               "started",
+                               "opened",
+                               "connect_fail",
+                               "http_fail",
+                               "open_timeout",
+                               "closed_before_open",
+                               "closed_after_open",
+                               "read_errors",
+                               "bind_fail",
+                               "still_open",
+                               "stream_open_events",
+                               "keepalives",
+                               "stream_errors",
+                               "comments",
+                               "events",
+                               "lost",
+                               "lost_head",
+                               "lost_gap",
+                               "lost_tail",
+                               "dups",
+                               "no_seq",
+                               "bytes",
+                               "reads",
+                               "cpu_s",
+                               "cpu_user_s",
+                               "cpu_sys_s",
+                               "cpu_share",
+                               "stream_cpu_s",
+                               "stream_cpu_share",
+                               "opens_per_s",
+                               "events_per_s",
+                               "lat_negative",
+                               "processes"};
   static const char* maxes[] = {"wall_s", "stream_wall_s", "open_phase_s", "last_event_ns"};
   json_out j;
   j.begin_obj();
   const js::object& first = rs.front();
   for (const char* k : {"tool", "label", "mode", "host", "path", "open_on"})
-    if (auto* v = first.if_contains(k); v && v->is_string()) j.kv(k, std::string_view(v->as_string()));
+    if (auto* v = first.if_contains(k); v && v->is_string())
+      j.kv(k, std::string_view(v->as_string()));
   for (const char* k : {"port", "channels", "nofile"})
     if (auto* v = first.if_contains(k)) j.kv(k, (long long)num(*v));
   bool hit = false;
@@ -701,20 +823,33 @@ int merge(const std::vector<std::string>& files) {
     double s = 0;
     bool integral = true;
     for (auto& r : rs)
-      if (auto* v = r.if_contains(k)) { s += num(*v); integral = integral && !v->is_double(); }
-    if (integral) j.kv(k, (long long)s); else j.kv(k, s);
+      if (auto* v = r.if_contains(k)) {
+        s += num(*v);
+        integral = integral && !v->is_double();
+      }
+    if (integral)
+      j.kv(k, (long long)s);
+    else
+      j.kv(k, s);
   }
   for (const char* k : maxes) {
     double m = 0;
     bool integral = true;
     for (auto& r : rs)
-      if (auto* v = r.if_contains(k)) { m = std::max(m, num(*v)); integral = integral && !v->is_double(); }
-    if (integral) j.kv(k, (long long)m); else j.kv(k, m);
+      if (auto* v = r.if_contains(k)) {
+        m = std::max(m, num(*v));
+        integral = integral && !v->is_double();
+      }
+    if (integral)
+      j.kv(k, (long long)m);
+    else
+      j.kv(k, m);
   }
   {
     double m = 0;
     for (auto& r : rs)
-      if (auto* v = r.if_contains("first_event_ns"); v && num(*v) > 0) m = (m == 0) ? num(*v) : std::min(m, num(*v));
+      if (auto* v = r.if_contains("first_event_ns"); v && num(*v) > 0)
+        m = (m == 0) ? num(*v) : std::min(m, num(*v));
     j.kv("first_event_ns", (long long)m);
   }
   std::map<std::string, long long> status;
@@ -759,12 +894,14 @@ int main(int argc, char** argv) {
         "  --token JWT | --token-file FILE (one per line; connection i uses line i)\n"
         "  --count N                connect mode: stop after N connects (default: tokens in file)\n"
         "  --duration S             hard bound on the run (default 60)\n"
-        "  --warmup S               latency_steady_ms leaves out the first S seconds after the first\n"
+        "  --warmup S               latency_steady_ms leaves out the first S seconds after the "
+        "first\n"
         "                           event (default 1); latency_ms counts every event\n"
         "  --connect-rate R         connects/s (0 = as fast as --max-pending allows)\n"
         "  --max-pending P          handshakes in flight (default 512)\n"
         "  --open-timeout S         (default 15)\n"
-        "  --open-on event|headers  stream counts as open at `event: stream-open` (default) or at 200 headers\n"
+        "  --open-on event|headers  stream counts as open at `event: stream-open` (default) or at "
+        "200 headers\n"
         "  --max-events N           stop after N events\n"
         "  --ready-file F           written once every stream is open (or failed)\n"
         "  --src-first 2 --src-count 253   source addresses 127.0.0.<first>..<first+count-1>\n"
@@ -773,10 +910,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   args a(argc, argv,
-         {"host", "port", "path", "channels", "connections", "index-base", "mode", "token", "token-file", "count",
-          "duration", "warmup", "connect-rate", "max-pending", "open-timeout", "open-on", "max-events", "ready-file", "out",
-          "label", "progress!", "src-first", "src-count", "stats-file"});
-  struct sigaction sa{};
+         {"host",         "port",        "path",         "channels",  "connections", "index-base",
+          "mode",         "token",       "token-file",   "count",     "duration",    "warmup",
+          "connect-rate", "max-pending", "open-timeout", "open-on",   "max-events",  "ready-file",
+          "out",          "label",       "progress!",    "src-first", "src-count",   "stats-file"});
+  struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);

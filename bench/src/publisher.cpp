@@ -1,17 +1,18 @@
-// herald-publisher: publishes bench events over keep-alive HTTP/1.1 connections (pipelined), at a target
-// rate or flat out, for a bounded time and count. Every event carries {"seq":N,"t":<CLOCK_REALTIME ns>}
-// (seq per channel, from 1) so subscribers measure losses and publish-to-receive latency; "pad" brings
-// the encoded SSE frame to --event-bytes.
+// herald-publisher: publishes bench events over keep-alive HTTP/1.1 connections (pipelined), at a
+// target rate or flat out, for a bounded time and count. Every event carries
+// {"seq":N,"t":<CLOCK_REALTIME ns>} (seq per channel, from 1) so subscribers measure losses and
+// publish-to-receive latency; "pad" brings the encoded SSE frame to --event-bytes.
 //
 // Modes:
-//   herald  POST /publish  {"channel":"<ch>","event":"bench.progress","data":{...}}  Authorization: Bearer KEY
-//   nchan   POST /pub?id=<ch>  raw data body, X-EventSource-Event: bench.progress
-//   redis   PUBLISH <channel> <message> over RESP (pipelined), message from --redis-format:
-//           compat  -> channel "events_channel", {"channel":..,"event_type":..,"data":"<json string>","pub_id":null}
-//           native  -> channel "<redis-prefix><ch>", {"channel":..,"event":..,"data":"<json string>"}
+//   herald  POST /publish  {"channel":"<ch>","event":"bench.progress","data":{...}}  Authorization:
+//   Bearer KEY nchan   POST /pub?id=<ch>  raw data body, X-EventSource-Event: bench.progress redis
+//   PUBLISH <channel> <message> over RESP (pipelined), message from --redis-format:
+//           compat  -> channel "events_channel", {"channel":..,"event_type":..,"data":"<json
+//           string>","pub_id":null} native  -> channel "<redis-prefix><ch>",
+//           {"channel":..,"event":..,"data":"<json string>"}
 // Output: one JSON line.
-#include <sys/epoll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 
 #include <deque>
 #include <fstream>
@@ -28,12 +29,13 @@ void on_signal(int) { g_stop = 1; }
 struct pconn {
   int fd = -1;
   bool connected = false;
-  std::string out;                 // bytes not yet written
+  std::string out;  // bytes not yet written
   std::size_t out_off = 0;
-  std::string in;                  // bytes of responses not yet parsed
-  std::deque<std::int64_t> sent;   // mono ns of each request in flight (responses come back in order)
+  std::string in;  // bytes of responses not yet parsed
+  std::deque<std::int64_t>
+      sent;  // mono ns of each request in flight (responses come back in order)
   bool want_out = false;
-  bool closing = false;            // server said Connection: close
+  bool closing = false;  // server said Connection: close
 };
 
 class publisher {
@@ -90,12 +92,18 @@ class publisher {
       int timeout = sending ? (rate_ > 0 ? 1 : 5) : 10;
       int k = epoll_wait(ep_, evs.data(), int(evs.size()), timeout);
       if (k < 0 && errno != EINTR) break;
-      for (int e = 0; e < k; ++e) handle(int(evs[std::size_t(e)].data.u32), evs[std::size_t(e)].events);
+      for (int e = 0; e < k; ++e)
+        handle(int(evs[std::size_t(e)].data.u32), evs[std::size_t(e)].events);
     }
     cpu_end_ = cpu_now();
     std::string out = report();
-    if (out_file_.empty()) { std::fwrite(out.data(), 1, out.size(), stdout); std::fflush(stdout); }
-    else { std::ofstream f(out_file_); f << out; }
+    if (out_file_.empty()) {
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      std::fflush(stdout);
+    } else {
+      std::ofstream f(out_file_);
+      f << out;
+    }
     return 0;
   }
 
@@ -166,7 +174,10 @@ class publisher {
       o += path_;
       o += " HTTP/1.1\r\nHost: ";
       o += host_header_;
-      if (!key_.empty()) { o += "\r\nAuthorization: Bearer "; o += key_; }
+      if (!key_.empty()) {
+        o += "\r\nAuthorization: Bearer ";
+        o += key_;
+      }
       o += "\r\nContent-Type: application/json\r\nContent-Length: ";
       o += std::to_string(body_.size());
       o += "\r\n\r\n";
@@ -192,11 +203,13 @@ class publisher {
       }
       if (redis_format_ == "compat") {
         chan = "events_channel";
-        msg = "{\"channel\": \"" + name + "\", \"event_type\": \"" + event_ + "\", \"data\": \"" + quoted +
-              "\", \"pub_id\": null}";
-      } else {  // Herald native (src/bus/message_codec.hpp): data is a JSON string holding the payload text
+        msg = "{\"channel\": \"" + name + "\", \"event_type\": \"" + event_ + "\", \"data\": \"" +
+              quoted + "\", \"pub_id\": null}";
+      } else {  // Herald native (src/bus/message_codec.hpp): data is a JSON string holding the
+                // payload text
         chan = redis_prefix_ + name;
-        msg = "{\"channel\":\"" + name + "\",\"event\":\"" + event_ + "\",\"data\":\"" + quoted + "\"}";
+        msg = "{\"channel\":\"" + name + "\",\"event\":\"" + event_ + "\",\"data\":\"" + quoted +
+              "\"}";
       }
       o += "*3\r\n$7\r\nPUBLISH\r\n$";
       o += std::to_string(chan.size());
@@ -236,12 +249,19 @@ class publisher {
     if (c.fd < 0 || !c.connected) return;
     while (c.out_off < c.out.size()) {
       ssize_t w = write(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off);
-      if (w > 0) { c.out_off += std::size_t(w); ++writes_; continue; }
+      if (w > 0) {
+        c.out_off += std::size_t(w);
+        ++writes_;
+        continue;
+      }
       if (w < 0 && errno == EAGAIN) break;
       reset_conn(i, true);
       return;
     }
-    if (c.out_off == c.out.size()) { c.out.clear(); c.out_off = 0; }
+    if (c.out_off == c.out.size()) {
+      c.out.clear();
+      c.out_off = 0;
+    }
     bool want = c.out_off < c.out.size() || !c.out.empty();
     if (want != c.want_out) {
       epoll_event ev{};
@@ -290,14 +310,18 @@ class publisher {
   void count_status(int code, std::int64_t sent_at, std::string_view body) {
     std::int64_t now = mono_ns();
     rtt_.record(now - sent_at);
-    if (code >= 200 && code < 300) ++s2xx_;
-    else if (code >= 400 && code < 500) ++s4xx_;
-    else if (code >= 500) ++s5xx_;
-    else ++sother_;
+    if (code >= 200 && code < 300)
+      ++s2xx_;
+    else if (code >= 400 && code < 500)
+      ++s4xx_;
+    else if (code >= 500)
+      ++s5xx_;
+    else
+      ++sother_;
     if ((code < 200 || code >= 300) && logged_ < 3) {
       ++logged_;
-      std::fprintf(stderr, "publisher: status %d: %.*s\n", code, int(std::min<std::size_t>(body.size(), 300)),
-                   body.data());
+      std::fprintf(stderr, "publisher: status %d: %.*s\n", code,
+                   int(std::min<std::size_t>(body.size(), 300)), body.data());
     }
   }
 
@@ -327,12 +351,17 @@ class publisher {
       std::size_t lp = head.find("\r\n");
       while (lp != std::string_view::npos && lp < head.size()) {
         std::size_t le = head.find("\r\n", lp + 2);
-        std::string_view line = head.substr(lp + 2, (le == std::string_view::npos ? head.size() : le) - lp - 2);
+        std::string_view line =
+            head.substr(lp + 2, (le == std::string_view::npos ? head.size() : le) - lp - 2);
         std::string lower(line.substr(0, std::min<std::size_t>(line.size(), 40)));
         for (auto& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-        if (lower.starts_with("content-length:")) body_len = std::size_t(std::atoll(std::string(line.substr(15)).c_str()));
-        else if (lower.starts_with("transfer-encoding:") && lower.find("chunked") != std::string::npos) chunked = true;
-        else if (lower.starts_with("connection:") && lower.find("close") != std::string::npos) c.closing = true;
+        if (lower.starts_with("content-length:"))
+          body_len = std::size_t(std::atoll(std::string(line.substr(15)).c_str()));
+        else if (lower.starts_with("transfer-encoding:") &&
+                 lower.find("chunked") != std::string::npos)
+          chunked = true;
+        else if (lower.starts_with("connection:") && lower.find("close") != std::string::npos)
+          c.closing = true;
         lp = le;
       }
       std::size_t next;
@@ -356,7 +385,11 @@ class publisher {
   std::string report() {
     json_out j;
     j.begin_obj();
-    j.kv("tool", "publisher").kv("label", label_).kv("mode", mode_).kv("host", host_).kv("port", port_);
+    j.kv("tool", "publisher")
+        .kv("label", label_)
+        .kv("mode", mode_)
+        .kv("host", host_)
+        .kv("port", port_);
     j.kv("path", path_).kv("channels", channels_).kv("channel_example", names_.front());
     j.kv("rate_target", rate_).kv("connections", nconn_).kv("pipeline", (long long)pipeline_);
     j.kv("event_bytes_target", (long long)event_bytes_);
@@ -364,9 +397,15 @@ class publisher {
     double wall = double(cpu_end_.wall_ns - t0_) / 1e9;
     double cpu = cpu_end_.total() - cpu_start_.total();
     std::uint64_t answered = s2xx_ + s4xx_ + s5xx_ + sother_;
-    j.kv("sent", sent_).kv("answered", answered).kv("ok_2xx", s2xx_).kv("err_4xx", s4xx_).kv("err_5xx", s5xx_);
+    j.kv("sent", sent_)
+        .kv("answered", answered)
+        .kv("ok_2xx", s2xx_)
+        .kv("err_4xx", s4xx_)
+        .kv("err_5xx", s5xx_);
     j.kv("other", sother_).kv("conn_errors", conn_errors_).kv("lost_inflight", lost_inflight_);
-    j.kv("unanswered", sent_ - std::min(sent_, answered)).kv("connects", connects_).kv("writes", writes_);
+    j.kv("unanswered", sent_ - std::min(sent_, answered))
+        .kv("connects", connects_)
+        .kv("writes", writes_);
     j.kv("send_s", active).kv("wall_s", wall);
     j.kv("sent_per_s", active > 0 ? double(sent_) / active : 0.0);
     j.kv("accepted_per_s", active > 0 ? double(s2xx_) / active : 0.0);
@@ -381,7 +420,8 @@ class publisher {
     return j.str() + "\n";
   }
 
-  std::string host_, mode_, path_, key_, chan_tpl_, event_, redis_format_, redis_prefix_, out_file_, label_;
+  std::string host_, mode_, path_, key_, chan_tpl_, event_, redis_format_, redis_prefix_, out_file_,
+      label_;
   std::string host_header_, body_;
   int port_ = 0, nconn_ = 4, ep_ = -1, rr_ = 0;
   sockaddr_in dst_{};
@@ -389,7 +429,8 @@ class publisher {
   double rate_ = 0;
   std::int64_t duration_ns_ = 0, drain_ns_ = 0, t0_ = 0, send_end_ = 0;
   std::uint64_t max_events_ = 0, sent_ = 0, s2xx_ = 0, s4xx_ = 0, s5xx_ = 0, sother_ = 0;
-  std::uint64_t conn_errors_ = 0, lost_inflight_ = 0, connects_ = 0, writes_ = 0, backlog_max_ = 0, logged_ = 0;
+  std::uint64_t conn_errors_ = 0, lost_inflight_ = 0, connects_ = 0, writes_ = 0, backlog_max_ = 0,
+                logged_ = 0;
   std::size_t pipeline_ = 32, event_bytes_ = 220;
   std::vector<std::string> names_;
   std::vector<std::uint64_t> seq_;
@@ -419,9 +460,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   args a(argc, argv,
-         {"mode", "host", "port", "path", "key", "channel-template", "channels", "rate", "duration", "max-events",
-          "connections", "pipeline", "event", "event-bytes", "redis-format", "redis-prefix", "drain", "out", "label"});
-  struct sigaction sa{};
+         {"mode", "host", "port", "path", "key", "channel-template", "channels", "rate", "duration",
+          "max-events", "connections", "pipeline", "event", "event-bytes", "redis-format",
+          "redis-prefix", "drain", "out", "label"});
+  struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);

@@ -46,10 +46,11 @@ class bus {
     subscribed();
   }
 
-  // Runs `ready` once this node receives `channel`'s traffic, for a channel that already has interest
-  // (add_interest was called and not yet removed). The gateway sends a stream's stream-open only
-  // after this, so a client that has seen stream-open cannot miss an event published next.
-  // A broadcast bus calls it at once. Runs on any thread; never runs if the bus stops first.
+  // Runs `ready` once this node receives `channel`'s traffic, for a channel that already has
+  // interest (add_interest was called and not yet removed). The gateway sends a stream's
+  // stream-open only after this, so a client that has seen stream-open cannot miss an event
+  // published next. A broadcast bus calls it at once. Runs on any thread; never runs if the bus
+  // stops first.
   virtual void when_subscribed(const std::string& channel, std::function<void()> ready) {
     (void)channel;
     ready();

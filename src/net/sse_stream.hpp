@@ -1,6 +1,6 @@
-// One open SSE stream. Created by the session once the request is accepted as a stream; from then on
-// it is driven by completion handlers (no coroutine frame, no request buffers, no timer
-// kept per stream) so an idle stream costs little memory.
+// One open SSE stream. Created by the session once the request is accepted as a stream; from then
+// on it is driven by completion handlers (no coroutine frame, no request buffers, no timer kept per
+// stream) so an idle stream costs little memory.
 //
 // Queue policy (named: "close-on-overflow"): frames wait in a bounded queue (count and bytes). When
 // a delivery would exceed either bound the stream is a slow consumer: the unsent queue is dropped,
