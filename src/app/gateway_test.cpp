@@ -382,6 +382,29 @@ TEST_F(gateway_test, recheck_closes_streams_whose_membership_was_removed) {
   EXPECT_EQ(kept->next_block(), "event: scan.end\ndata: {}\n\n");
 }
 
+TEST_F(gateway_test, recheck_verdict_covers_every_stream_of_the_same_caller) {
+  start();
+  // Two streams of the same caller (separate connects, separate principals) share one check: both
+  // must be closed, and the other caller's stream must stay.
+  ASSERT_TRUE(gw->db().add_membership(other_user, tenant, "member"));
+  auto kept = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
+  auto first =
+      open(stream_path(scan), "Authorization: Bearer " + token(other_user, tenant) + "\r\n");
+  auto second =
+      open(stream_path(scan), "Authorization: Bearer " + token(other_user, tenant) + "\r\n");
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == 3; }));
+  gw->recheck_now();  // all allowed: nothing happens
+  ASSERT_TRUE(gw->db().remove_membership(other_user, tenant));
+  gw->recheck_now();
+  const std::string forbidden = sse::encode_stream_error(
+      "forbidden", "Permission denied: membership or credentials revoked.");
+  EXPECT_EQ(first->read_to_eof(), forbidden);
+  EXPECT_EQ(second->read_to_eof(), forbidden);
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
+  publish("{\"channel\":\"" + channel(scan) + "\",\"event\":\"scan.end\",\"data\":{}}");
+  EXPECT_EQ(kept->next_block(), "event: scan.end\ndata: {}\n\n");
+}
+
 TEST_F(gateway_test, recheck_closes_streams_of_a_revoked_api_key) {
   start();
   auto key = auth::generate_api_key();
