@@ -200,6 +200,7 @@ int run_demo(const demo_options& o) {
   }
   scans_json += "]";
   g.set_index_page(render_demo_page(token, scans_json));
+  stop_signal stop;  // before the banner: a SIGTERM right after it still shuts down cleanly
   if (auto r = g.start(); !r) {
     std::cerr << "herald demo: " << r.err().message << "\n";
     return 1;
@@ -218,7 +219,7 @@ int run_demo(const demo_options& o) {
             << std::endl;
   {
     scan_simulator sim(g, o.step_ms);
-    wait_for_stop_signal(o.duration_seconds);
+    stop.wait(o.duration_seconds);
   }
   g.stop();
   return 0;

@@ -446,9 +446,9 @@ void gateway::recheck_now() {
   public_server_->collect_tags([this](std::vector<std::shared_ptr<const void>> tags) {
     if (tags.empty() || stopping_) return;
     // Off the event loops. Every stream has its own principal, but the verdict depends only on the
-    // credential (kind, user, tenant, key, expiry): one pass asks the store once per distinct
-    // credential, so 18,000 streams of 100 users cost 100 membership and user/key checks, not
-    // 18,000.
+    // caller (kind, user, tenant; for an API key also its id and expiry; a JWT's own expiry is not
+    // re-checked): one pass asks the store once per distinct caller, so 18,000 streams of 100 users
+    // cost 100 membership and user/key checks, not 18,000.
     asio::co_spawn(
         public_server_->executors().front(),
         [this, tags = std::move(tags)]() -> asio::awaitable<void> {
@@ -461,7 +461,8 @@ void gateway::recheck_now() {
               std::string key = std::to_string(static_cast<int>(p->kind));
               for (const std::string* part : {&p->user_id, &p->tenant_id, &p->api_key_id})
                 key.append(1, '\0').append(*part);
-              key.append(1, '\0').append(std::to_string(p->expires_at));
+              if (p->kind == credential_kind::api_key)
+                key.append(1, '\0').append(std::to_string(p->expires_at));
               auto [it, fresh] = verdicts.try_emplace(std::move(key), false);
               if (fresh) {
                 auto member = store_->is_member(p->user_id, p->tenant_id);

@@ -384,14 +384,14 @@ TEST_F(gateway_test, recheck_closes_streams_whose_membership_was_removed) {
 
 TEST_F(gateway_test, recheck_verdict_covers_every_stream_of_the_same_caller) {
   start();
-  // Two streams of the same caller (separate connects, separate principals) share one check: both
-  // must be closed, and the other caller's stream must stay.
+  // Two streams of the same caller with different tokens (separate principals, different expiry)
+  // share one check: both must be closed, and the other caller's stream must stay.
   ASSERT_TRUE(gw->db().add_membership(other_user, tenant, "member"));
   auto kept = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
   auto first =
       open(stream_path(scan), "Authorization: Bearer " + token(other_user, tenant) + "\r\n");
   auto second =
-      open(stream_path(scan), "Authorization: Bearer " + token(other_user, tenant) + "\r\n");
+      open(stream_path(scan), "Authorization: Bearer " + token(other_user, tenant, 7200) + "\r\n");
   ASSERT_TRUE(eventually([&] { return gw->stream_count() == 3; }));
   gw->recheck_now();  // all allowed: nothing happens
   ASSERT_TRUE(gw->db().remove_membership(other_user, tenant));

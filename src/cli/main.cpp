@@ -57,8 +57,10 @@ int cmd_serve(const std::string& config_path) {
   set_log_level(cfg->log.level);
   try {
     app::gateway g(*cfg);
+    app::stop_signal
+        stop;  // before "listening" is logged: an early SIGTERM still shuts down cleanly
     if (auto r = g.start(); !r) return fail(1, r.err().message);
-    int sig = app::wait_for_stop_signal();
+    int sig = stop.wait();
     spdlog::info("signal {} received", sig);
     g.stop();
   } catch (const std::exception& e) {
