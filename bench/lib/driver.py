@@ -968,6 +968,8 @@ class Bench:
         finally:
             terminate(pub)
             srv.stop()
+        if isinstance(srv, FloorServer) and srv.http:
+            rec["floor"] = srv.result(5) or None  # written on SIGTERM: its counts (bad_posts, partial writes)
         self.emit(rec)
 
     def scenario_connect(self) -> None:

@@ -14,13 +14,16 @@
 // scenario).
 //
 // HTTP floor (--publish-port P): events come from herald-publisher instead, one per pipelined
-// `POST /publish` on port P (Herald's body: {"channel":"...c<N>","event":...,"data":<payload>}).
-// Per read it finds each request's end (Content-Length), takes the channel number and the `data`
-// bytes by string search, writes the event to that channel's subscribers and answers all requests
-// of the read in one write
-// (`202`, empty body). No parser, no JSON, no auth, no queue: what one event per POST costs at
-// least here (the request read and the response write that wakes the publisher). CPU is measured by
-// the bench driver.
+// `POST /publish` on port P (Herald's body: {"channel":"...c<N>","event":...,"data":<payload>};
+// anything else is answered 400). It reads all a publisher sent, finds each request's end
+// (Content-Length), takes the channel number and the `data` bytes by string search, writes the
+// event to that channel's subscribers, and answers every request of the read in one write (`202`,
+// empty body). Same back-pressure: publishers are not read while a subscriber is over
+// --max-pending. No parser, no JSON, no auth, no queue: what one event per POST costs at least here
+// (the request read and the response write that wakes the publisher). --rate is ignored; it runs
+// until SIGTERM, then prints its JSON line (counts; CPU from the first POST to the exit). The bench
+// driver measures its CPU over the publisher's run, as it does Herald's.
+
 #include <signal.h>
 #include <sys/epoll.h>
 
@@ -118,6 +121,7 @@ class floor_server {
     std::int64_t pub_start = 0, pub_end = 0, linger_end = 0;
     enum { accepting, delay, publishing, lingering } phase = rate_ < 0 ? lingering : accepting;
     if (phase == lingering) linger_end = t0 + wait_ns_ + linger_ns_;
+    if (publish_port_) linger_end = INT64_MAX;  // HTTP floor: runs until SIGTERM
     std::vector<epoll_event> evs(1024);
     while (!g_stop) {
       std::int64_t now = mono_ns();
@@ -164,6 +168,10 @@ class floor_server {
       flush_all_batches();
       cpu1_ = cpu_now();
       emit_report(pub_start, mono_ns());
+    } else if (publish_port_) {  // HTTP floor: counts and CPU from the first POST to the exit
+      cpu1_ = cpu_now();
+      if (!first_post_ns_) cpu0_ = cpu1_;
+      emit_report(first_post_ns_, last_post_ns_);
     } else if (!reported_ && rate_ < 0) {
       cpu1_ = cpu0_ = cpu_now();
       emit_report(t0, t0);
@@ -225,8 +233,11 @@ class floor_server {
       return;
     }
     if (n < 0) return;
-    if (c.publisher) {
-      on_publish(fd, buf, std::size_t(n));
+    if (c.publisher) {  // take everything the publisher sent, then answer it in one write
+      c.req.append(buf, std::size_t(n));
+      while (std::size_t(n) == sizeof buf && (n = read(fd, buf, sizeof buf)) > 0)
+        c.req.append(buf, std::size_t(n));
+      on_publish(fd);
       return;
     }
     if (c.channel >= 0) return;  // subscribers send nothing after the request
@@ -256,9 +267,13 @@ class floor_server {
   }
 
   // Handles every complete POST in the publisher's buffer; one write answers them all.
-  void on_publish(int fd, const char* p, std::size_t n) {
+  void on_publish(int fd) {
     client& c = clients_[std::size_t(fd)];
-    c.req.append(p, n);
+    if (!first_post_ns_) {
+      first_post_ns_ = mono_ns();
+      cpu0_ = cpu_now();
+    }
+    last_post_ns_ = mono_ns();
     std::string answers;
     std::size_t pos = 0;
     while (true) {
@@ -282,12 +297,39 @@ class floor_server {
         std::size_t ch = std::size_t(num % channels_);
         for (int sfd : subs_[ch]) send(sfd, frame_.data(), frame_.size(), true);
         deliveries_ += subs_[ch].size();
+        bytes_ += frame_.size() * subs_[ch].size();
+        event_size_ = frame_.size();
         ++generated_;
+        answers += "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+      } else {  // not herald-publisher's body: refused, so the publisher counts it (err_4xx)
+        ++bad_posts_;
+        answers += "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
       }
-      answers += "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
     }
     c.req.erase(0, pos);
     if (!answers.empty()) send(fd, answers.data(), answers.size(), false);
+    // Back-pressure as in the generating floor: no new events while a subscriber is over
+    // --max-pending; publishers are simply not read until it drains.
+    if (blocked_ && !publishers_paused_) set_publishers_paused(true);
+  }
+
+  // Read interest for publisher sockets is dropped while a subscriber is blocked.
+  std::uint32_t interest(int fd) const {
+    const client& c = clients_[std::size_t(fd)];
+    std::uint32_t ev = c.want_out ? EPOLLOUT : 0u;
+    if (!(c.publisher && publishers_paused_)) ev |= EPOLLIN;
+    return ev;
+  }
+  void set_interest(int fd) {
+    epoll_event ev{};
+    ev.events = interest(fd);
+    ev.data.u32 = std::uint32_t(fd);
+    epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
+  }
+  void set_publishers_paused(bool paused) {
+    publishers_paused_ = paused;
+    for (std::size_t fd = 0; fd < clients_.size(); ++fd)
+      if (clients_[fd].publisher) set_interest(int(fd));
   }
 
   // Writes bytes to one subscriber; under back-pressure keeps them in `pending` (never drops).
@@ -311,13 +353,10 @@ class floor_server {
       c.pending.append(p, n);
     }
     if (!c.want_out) {
-      epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLOUT;
-      ev.data.u32 = std::uint32_t(fd);
-      epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
       c.want_out = true;
+      set_interest(fd);
     }
-    if (!c.blocked && c.pending.size() > max_pending_) {
+    if (!c.publisher && !c.blocked && c.pending.size() > max_pending_) {
       c.blocked = true;
       ++blocked_;
     }
@@ -342,12 +381,10 @@ class floor_server {
     }
     if (c.pending.empty() && c.want_out) {
       std::string().swap(c.pending);
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u32 = std::uint32_t(fd);
-      epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
       c.want_out = false;
+      set_interest(fd);
     }
+    if (!blocked_ && publishers_paused_) set_publishers_paused(false);
   }
 
   void generate(std::int64_t now) {
@@ -407,6 +444,7 @@ class floor_server {
         .kv("closed", closed_)
         .kv("accept_errors", accept_errors_);
     j.kv("events", generated_).kv("deliveries", deliveries_).kv("write_calls", write_calls_);
+    if (publish_port_) j.kv("bad_posts", bad_posts_);
     j.kv("syscalls", syscalls_)
         .kv("partial_writes", partial_writes_)
         .kv("write_errors", write_errors_);
@@ -443,7 +481,9 @@ class floor_server {
   long long batch_ = 1;
   std::uint64_t max_events_ = 0;
   std::size_t max_pending_ = 1 << 20, event_bytes_ = 220, event_size_ = 0;
-  bool nodelay_ = true, reported_ = false, behind_ = false;
+  bool nodelay_ = true, reported_ = false, behind_ = false, publishers_paused_ = false;
+  std::int64_t first_post_ns_ = 0, last_post_ns_ = 0;
+  std::uint64_t bad_posts_ = 0;
   std::string event_, out_file_, label_, preamble_;
   // state
   int lfd_ = -1, pfd_ = -1, ep_ = -1;
@@ -479,7 +519,7 @@ int main(int argc, char** argv) {
         "  --duration S --max-events N --linger S\n"
         "  --event-bytes 220 --event bench.progress --nodelay 1 --max-pending BYTES\n"
         "  --publish-port P           HTTP floor: events come from POST /publish on P "
-        "(herald-publisher)\n"
+        "(herald-publisher); --rate ignored; runs until SIGTERM\n"
         "  --out F --label L");
     return 0;
   }
