@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <map>
 #include <string>
 #include <string_view>
@@ -343,6 +344,16 @@ class args {
 };
 
 // ------------------------------------------------------------------------------------- addresses
+// A tool's one-line JSON report: to --out FILE when given, else to stdout.
+inline void write_report(const std::string& out_file, const std::string& text) {
+  if (out_file.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  } else {
+    std::ofstream(out_file) << text;
+  }
+}
+
 inline sockaddr_in make_addr(const std::string& host, int port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;

@@ -27,8 +27,6 @@
 #include <signal.h>
 #include <sys/epoll.h>
 
-#include <fstream>
-
 #include "common.hpp"
 
 using namespace bench;
@@ -462,13 +460,7 @@ class floor_server {
     j.kv("cpu_us_per_event", generated_ ? cpu * 1e6 / double(generated_) : 0.0);
     j.end_obj();
     std::string s = j.str() + "\n";
-    if (out_file_.empty()) {
-      std::fwrite(s.data(), 1, s.size(), stdout);
-      std::fflush(stdout);
-    } else {
-      std::ofstream f(out_file_);
-      f << s;
-    }
+    write_report(out_file_, s);
   }
 
   // config

@@ -165,13 +165,7 @@ class loadgen {
     }
     finish_tail_losses();
     std::string out = report();
-    if (out_file_.empty()) {
-      std::fwrite(out.data(), 1, out.size(), stdout);
-      std::fflush(stdout);
-    } else {
-      std::ofstream f(out_file_);
-      f << out;
-    }
+    write_report(out_file_, out);
     return 0;
   }
 

@@ -15,7 +15,6 @@
 #include <sys/epoll.h>
 
 #include <deque>
-#include <fstream>
 
 #include "common.hpp"
 
@@ -97,13 +96,7 @@ class publisher {
     }
     cpu_end_ = cpu_now();
     std::string out = report();
-    if (out_file_.empty()) {
-      std::fwrite(out.data(), 1, out.size(), stdout);
-      std::fflush(stdout);
-    } else {
-      std::ofstream f(out_file_);
-      f << out;
-    }
+    write_report(out_file_, out);
     return 0;
   }
 
