@@ -54,13 +54,14 @@ void append_response(std::string& out, const http_response& r, unsigned version,
   out += ' ';
   out.append(reason.data(), reason.size());
   out += "\r\nServer: herald\r\n";
-  if (!r.content_type.empty()) out += "Content-Type: " + r.content_type + "\r\n";
-  for (const auto& [k, v] : r.headers) out += k + ": " + v + "\r\n";
+  // Appended piece by piece: this runs once per publish, so no temporary strings.
+  if (!r.content_type.empty()) out.append("Content-Type: ").append(r.content_type).append("\r\n");
+  for (const auto& [k, v] : r.headers) out.append(k).append(": ").append(v).append("\r\n");
   if (!keep_alive)
     out += "Connection: close\r\n";
   else if (version == 10)
     out += "Connection: keep-alive\r\n";
-  out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n\r\n";
+  out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n\r\n");
   out += r.body;
 }
 
