@@ -31,6 +31,10 @@ class bus {
   // on any thread, possibly before publish() returns.
   virtual void publish(sse::event e, publish_done done) = 0;
 
+  // True when publish() always calls `done` before it returns (the in-process bus): a caller may
+  // then keep its completion state on the stack.
+  virtual bool acknowledges_inline() const { return false; }
+
   // This node gained its first / lost its last local subscriber on `channel`. A bus that routes per
   // channel subscribes/unsubscribes upstream; a broadcast bus may ignore these.
   virtual void add_interest(const std::string& channel) = 0;

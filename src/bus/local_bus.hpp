@@ -23,6 +23,7 @@ class local_bus final : public bus {
     deliver_(std::move(e));
     done({});
   }
+  bool acknowledges_inline() const override { return true; }
   void add_interest(const std::string&) override {}
   void remove_interest(const std::string&) override {}
   bool ready() const override { return running_; }

@@ -8,22 +8,26 @@
 
 namespace herald {
 
-std::optional<std::string> parse_uuid(std::string_view s) {
-  if (s.size() != 36) return std::nullopt;
-  std::string out(s);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    char& c = out[i];
+bool is_uuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
     if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return std::nullopt;
+      if (c != '-') return false;
       continue;
     }
-    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
   }
-  return out;
+  return true;
 }
 
-bool is_uuid(std::string_view s) { return parse_uuid(s).has_value(); }
+std::optional<std::string> parse_uuid(std::string_view s) {
+  if (!is_uuid(s)) return std::nullopt;
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
 
 std::string random_uuid() {
   std::array<unsigned char, 16> b{};

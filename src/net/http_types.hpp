@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -24,7 +25,8 @@ struct http_request {
 
 struct http_response {
   http::status status = http::status::ok;
-  std::string content_type = "application/json";
+  // Always a literal (static storage): no copy per response.
+  std::string_view content_type = "application/json";
   header_list headers;
   std::string body;
 };

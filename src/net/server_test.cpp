@@ -103,6 +103,33 @@ TEST(server, keep_alive_after_idle_interval) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 250ms);
 }
 
+TEST(server, events_count_as_activity_for_keep_alive) {
+  // A stream written to more often than the keep-alive interval never gets one, even though the
+  // activity list moves a stream only when it last moved a while ago (keepalive / 4 here).
+  server_options o;
+  o.keepalive = 400ms;
+  o.sweep_interval = 20ms;
+  harness h(o);
+  client busy(h.server->port()), idle(h.server->port());
+  open_stream(busy, "busy");
+  open_stream(idle, "idle");
+  ASSERT_TRUE(eventually([&] { return h.fan->channel_count() == 2; }));
+  busy.buf.clear();
+  idle.buf.clear();
+  const auto t0 = std::chrono::steady_clock::now();
+  const int events = 12;
+  for (int i = 0; i < events; ++i) {
+    std::this_thread::sleep_for(100ms);
+    h.fan->publish(sse::event{"busy", "x.progress", "{}", ""});
+  }
+  std::string got =
+      busy.read_at_least(events * std::string("event: x.progress\ndata: {}\n\n").size());
+  EXPECT_EQ(got.find("keep-alive"), std::string::npos);
+  // Meanwhile (1.2 s, three intervals) the idle stream got its keep-alives.
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 1200ms);
+  EXPECT_EQ(idle.next_block(), "event: keep-alive\ndata:\n\n");
+}
+
 TEST(server, plain_response_and_keep_alive_connection) {
   harness h;
   client c(h.server->port());

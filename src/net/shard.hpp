@@ -51,7 +51,7 @@ class shard {
 
   // Stream bookkeeping (shard thread only).
   void stream_opened(sse_stream& s);
-  void touch(sse_stream& s);         // moves s to the tail of the activity list
+  void touch(sse_stream& s);         // moves s to the tail of the activity list (coarsely)
   void mark_closing(sse_stream& s);  // moves s to the closing list (close_grace applies)
   void mark_dirty(std::shared_ptr<sse_stream> s);  // s has queued frames: flush soon, batched
 
@@ -82,6 +82,8 @@ class shard {
   // must be freed as the pass goes, not when it ends.
   std::deque<std::shared_ptr<sse_stream>> dirty_;
   bool flush_posted_ = false;
+  // touch() leaves a stream in place if it moved less than this ago (min(1 s, keepalive / 4)).
+  clock::duration touch_granularity_;
   // Longest a flush runs before the event loop reads again (about 300 loopback writes): short
   // enough that a publish is read while a large fanout is written, long enough that writes, which
   // carry the latency, keep priority over reading more input.

@@ -20,8 +20,8 @@ const sse::frame& slow_consumer_frame() {
 
 sse_stream::sse_stream(tcp::socket socket, shard& owner, std::vector<std::string> channels,
                        std::shared_ptr<const void> tag)
-    : socket_(std::move(socket)),
-      shard_(owner),
+    : shard_(owner),
+      socket_(std::move(socket)),
       channels_(std::move(channels)),
       tag_(std::move(tag)) {
   node.stream = this;
@@ -136,20 +136,23 @@ void sse_stream::flush() {
     queued_bytes_ = 0;
   }
   head_sent_ = true;
-  buffers_.clear();
-  buffers_.reserve(inflight_.size());
-  std::size_t total = 0;
-  for (const auto& f : inflight_) {
-    buffers_.emplace_back(f->data(), f->size());
-    total += f->size();
-  }
   if (state_ == state::open) shard_.touch(*this);
 
   // Write now, non-blocking: most writes complete at once, and then no asynchronous operation,
   // completion handler or scheduler round trip is needed. Only a remainder the kernel did not take
-  // goes through the reactor.
+  // goes through the reactor. One frame (the common case at moderate rates) goes out with send()
+  // straight from the frame: no iovec array to fill (one heap block fewer touched per delivery)
+  // and no sendmsg(), which also copies the header and iovec array into the kernel.
   boost::system::error_code ec;
-  std::size_t written = socket_.write_some(buffers_, ec);
+  std::size_t total = 0, written = 0;
+  if (inflight_.size() == 1) {
+    total = inflight_.front()->size();
+    written = socket_.write_some(boost::asio::buffer(*inflight_.front()), ec);
+  } else {
+    gather_inflight();
+    for (const auto& b : buffers_) total += b.size();
+    written = socket_.write_some(buffers_, ec);
+  }
   if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
     ec = {};
     written = 0;
@@ -169,6 +172,7 @@ void sse_stream::flush() {
     return;
   }
   // Drop the written prefix, then let the reactor finish the rest.
+  if (inflight_.size() == 1) gather_inflight();
   std::size_t skip = written, first = 0;
   while (skip >= buffers_[first].size()) skip -= buffers_[first++].size();
   buffers_.erase(buffers_.begin(), buffers_.begin() + static_cast<std::ptrdiff_t>(first));
@@ -178,6 +182,12 @@ void sse_stream::flush() {
                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                              self->on_written(ec);
                            });
+}
+
+void sse_stream::gather_inflight() {
+  buffers_.clear();
+  buffers_.reserve(inflight_.size());
+  for (const auto& f : inflight_) buffers_.emplace_back(f->data(), f->size());
 }
 
 void sse_stream::on_written(const boost::system::error_code& ec) {

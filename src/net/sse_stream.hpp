@@ -48,21 +48,24 @@ class sse_stream final : public sse::subscriber, public std::enable_shared_from_
   void watch_reads();
   void confirmed();
   void on_written(const boost::system::error_code& ec);
+  void gather_inflight();  // buffers_ = the frames in inflight_
   void finish();
 
-  tcp::socket socket_;
+  // What every delivery and write touches comes first (fewer cache lines per delivery: with
+  // thousands of streams, each one's state is cold by its next event).
   shard& shard_;
-  std::vector<std::string> channels_;
-  std::shared_ptr<const void> tag_;
-  std::vector<sse::frame> queue_;     // waiting for the next write
-  std::vector<sse::frame> inflight_;  // being written now
-  std::vector<boost::asio::const_buffer> buffers_;
-  std::size_t queued_bytes_ = 0;
   state state_ = state::open;
   bool writing_ = false;
   bool dirty_ = false;
-  std::uint16_t unconfirmed_ = 0;  // channels whose bus subscription is not confirmed yet
   bool head_sent_ = false;
+  std::uint16_t unconfirmed_ = 0;  // channels whose bus subscription is not confirmed yet
+  std::size_t queued_bytes_ = 0;
+  std::vector<sse::frame> queue_;     // waiting for the next write
+  std::vector<sse::frame> inflight_;  // being written now
+  tcp::socket socket_;
+  std::vector<boost::asio::const_buffer> buffers_;  // a gather write's remainder
+  std::vector<std::string> channels_;
+  std::shared_ptr<const void> tag_;
 };
 
 }  // namespace herald::net

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "core/metrics.hpp"
 #include "sse/encoder.hpp"
@@ -10,7 +11,17 @@ namespace herald::sse {
 
 struct fanout::shard {
   boost::asio::any_io_executor executor;
+  // The typed executor when the shard is an io_context (Herald's event loops): lets publish_frame
+  // see that it already runs on the shard's thread without going through the type-erased one.
+  const boost::asio::io_context::executor_type* loop = nullptr;
   std::unordered_map<std::string, std::vector<subscriber*>> subscribers;
+
+  void deliver(const std::string& channel, const frame& f) {
+    auto it = subscribers.find(channel);
+    if (it == subscribers.end()) return;
+    for (subscriber* s : it->second) s->deliver(f);
+    core_metrics::get().events_delivered.inc(static_cast<std::int64_t>(it->second.size()));
+  }
 };
 
 fanout::fanout(std::vector<boost::asio::any_io_executor> shard_executors, interest_hook hook,
@@ -19,6 +30,7 @@ fanout::fanout(std::vector<boost::asio::any_io_executor> shard_executors, intere
   for (auto& ex : shard_executors) {
     auto s = std::make_unique<shard>();
     s->executor = std::move(ex);
+    s->loop = s->executor.target<boost::asio::io_context::executor_type>();
     shards_.push_back(std::move(s));
   }
 }
@@ -69,6 +81,17 @@ void fanout::publish(const event& e) {
 }
 
 void fanout::publish_frame(const std::string& channel, frame f) {
+  // Published on the only event loop's own thread (one loop per process, the publish read by that
+  // loop): its own table says whether anyone listens, so the cross-shard index and its lock are
+  // skipped. From a bus thread the index is still read first, so an event nobody here listens to
+  // costs no hand-over.
+  if (shards_.size() == 1) {
+    shard* sh = shards_.front().get();
+    if (sh->loop && sh->loop->running_in_this_thread()) {
+      sh->deliver(channel, f);
+      return;
+    }
+  }
   // Which shards have subscribers: read under the lock, deliver outside it.
   std::uint64_t mask = 0;
   {
@@ -81,13 +104,13 @@ void fanout::publish_frame(const std::string& channel, frame f) {
   for (std::size_t i = 0; i < shards_.size(); ++i) {
     if ((mask & (std::uint64_t{1} << i)) == 0) continue;
     shard* sh = shards_[i].get();
-    // dispatch: runs inline when already on that shard's thread (no handler allocation).
-    boost::asio::dispatch(sh->executor, [sh, channel, f] {
-      auto it = sh->subscribers.find(channel);
-      if (it == sh->subscribers.end()) return;
-      for (subscriber* s : it->second) s->deliver(f);
-      core_metrics::get().events_delivered.inc(static_cast<std::int64_t>(it->second.size()));
-    });
+    // On the shard's own thread (a publish read by that event loop): deliver inline, with no copy
+    // of the channel and no type-erased handler, once per publish.
+    if (sh->loop && sh->loop->running_in_this_thread()) {
+      sh->deliver(channel, f);
+      continue;
+    }
+    boost::asio::dispatch(sh->executor, [sh, channel, f] { sh->deliver(channel, f); });
   }
 }
 

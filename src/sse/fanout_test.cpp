@@ -88,5 +88,40 @@ TEST(fanout, publish_from_another_thread_is_delivered_on_the_shard_thread) {
   EXPECT_EQ(r.seen, std::this_thread::get_id());
 }
 
+TEST(fanout, publish_on_the_shard_thread_delivers_before_it_returns) {
+  // One loop and several: a publish read by a shard's own event loop reaches that shard's
+  // subscribers inline (no hand-over through the scheduler), and other shards' through theirs.
+  for (std::size_t shards : {1u, 2u}) {
+    boost::asio::io_context a, b;
+    std::vector<boost::asio::any_io_executor> ex{a.get_executor()};
+    if (shards == 2) ex.push_back(b.get_executor());
+    fanout f(ex, nullptr);
+    recorder here, there;
+    f.subscribe(0, "x", &here);
+    if (shards == 2) f.subscribe(1, "x", &there);
+    std::size_t seen_inline = 99;
+    boost::asio::post(a, [&] {
+      f.publish(event{"x", "a.end", "{}", ""});
+      seen_inline = here.got.size();
+    });
+    a.run();
+    EXPECT_EQ(seen_inline, 1u) << shards;
+    EXPECT_TRUE(there.got.empty());
+    b.run();
+    EXPECT_EQ(there.got.size(), shards == 2 ? 1u : 0u);
+  }
+}
+
+TEST(fanout, publish_from_another_thread_to_an_unheard_channel_posts_nothing) {
+  boost::asio::io_context a;
+  fanout f({a.get_executor()}, nullptr);
+  recorder r;
+  f.subscribe(0, "x", &r);
+  std::thread t([&] { f.publish(event{"nobody", "a.end", "{}", ""}); });
+  t.join();
+  EXPECT_EQ(a.poll(), 0u);  // no handler was queued for it
+  EXPECT_TRUE(r.got.empty());
+}
+
 }  // namespace
 }  // namespace herald::sse

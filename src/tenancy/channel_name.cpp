@@ -27,20 +27,39 @@ result<std::string> make_channel_name(std::string_view prefix, std::string_view 
   return out;
 }
 
-std::optional<channel_parts> parse_channel_name(std::string_view channel) {
+namespace {
+
+struct channel_views {
+  std::string_view prefix, tenant, resource;
+};
+
+// The syntax shared by parse_channel_name and is_channel_name: three non-empty segments (the
+// tenant's UUID form is checked by the callers).
+std::optional<channel_views> split_channel_name(std::string_view channel) {
   if (channel.size() > max_channel_name_length) return std::nullopt;
   auto a = channel.find(channel_separator);
   if (a == std::string_view::npos) return std::nullopt;
   auto b = channel.find(channel_separator, a + 1);
   if (b == std::string_view::npos) return std::nullopt;
   if (channel.find(channel_separator, b + 1) != std::string_view::npos) return std::nullopt;
-  std::string_view prefix = channel.substr(0, a);
-  std::string_view tenant = channel.substr(a + 1, b - a - 1);
-  std::string_view resource = channel.substr(b + 1);
-  if (prefix.empty() || resource.empty()) return std::nullopt;
-  auto uuid = parse_uuid(tenant);
+  channel_views v{channel.substr(0, a), channel.substr(a + 1, b - a - 1), channel.substr(b + 1)};
+  if (v.prefix.empty() || v.resource.empty()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::optional<channel_parts> parse_channel_name(std::string_view channel) {
+  auto v = split_channel_name(channel);
+  if (!v) return std::nullopt;
+  auto uuid = parse_uuid(v->tenant);
   if (!uuid) return std::nullopt;
-  return channel_parts{std::string(prefix), std::move(*uuid), std::string(resource)};
+  return channel_parts{std::string(v->prefix), std::move(*uuid), std::string(v->resource)};
+}
+
+bool is_channel_name(std::string_view channel) {
+  auto v = split_channel_name(channel);
+  return v && is_uuid(v->tenant);
 }
 
 std::optional<std::string> tenant_id_from_channel(std::string_view channel) {

@@ -30,6 +30,9 @@ std::optional<std::string> tenant_id_from_channel(std::string_view channel);
 // All three parts, under the same rule as tenant_id_from_channel.
 std::optional<channel_parts> parse_channel_name(std::string_view channel);
 
+// parse_channel_name(channel).has_value(), without building the parts (the publish path).
+bool is_channel_name(std::string_view channel);
+
 // Longest channel name accepted anywhere (publish API, bus, endpoints).
 inline constexpr std::size_t max_channel_name_length = 255;
 

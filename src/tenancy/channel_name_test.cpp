@@ -86,4 +86,22 @@ TEST(parse_channel_name, yields_all_parts) {
   EXPECT_EQ(p->resource_id, "42");
 }
 
+TEST(is_channel_name, agrees_with_parse_channel_name) {
+  const auto t = random_uuid();
+  const std::string cases[] = {"scan:" + t + ":42",
+                               "p:12646005-9067-4D2A-A098-8BB378604362:r",
+                               "prefix:only",
+                               "prefix:not-a-uuid:resource",
+                               "prefix:" + t + ":a:b",
+                               ":" + t + ":r",
+                               "p:" + t + ":",
+                               "p:" + t.substr(0, 35) + "g:r",
+                               "p:" + t + ":" + std::string(300, 'r'),
+                               ""};
+  for (const auto& c : cases) EXPECT_EQ(is_channel_name(c), parse_channel_name(c).has_value()) << c;
+  EXPECT_TRUE(is_channel_name(cases[0]));
+  EXPECT_TRUE(is_channel_name(cases[1]));
+  EXPECT_FALSE(is_channel_name(cases[8]));  // longer than 255 bytes
+}
+
 }  // namespace herald::tenancy
