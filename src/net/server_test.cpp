@@ -275,5 +275,26 @@ TEST(server, burst_published_during_a_long_flush_pass_arrives_complete_and_in_or
   for (auto& c : clients) ASSERT_EQ(c->read_at_least(expected.size()), expected);
 }
 
+// A client that stops reading: writes come back partial, then would-block, and what is queued
+// meanwhile must follow the written prefix: every byte still arrives, in order.
+TEST(server, stream_under_back_pressure_gets_every_byte_in_order) {
+  server_options o;
+  o.queue_max_events = 100000;
+  o.queue_max_bytes = 64u << 20;
+  harness h(o);
+  client c(h.server->port(), 4096);
+  open_stream(c, "slow");
+  ASSERT_TRUE(eventually([&] { return h.fan->channel_count() == 1; }));
+  c.buf.clear();
+  std::string expected;
+  for (int n = 0; n < 3000; ++n) {  // 9 MB: more than the socket buffers hold
+    const std::string data = "{\"n\": " + std::to_string(n) + ", \"pad\": \"" +
+                             std::string(3000 + n % 7, 'p') + "\"}";
+    h.fan->publish(sse::event{"slow", "job.delta", data, ""});
+    expected += "event: job.delta\ndata: " + data + "\n\n";
+  }
+  EXPECT_EQ(c.read_at_least(expected.size()), expected);
+}
+
 }  // namespace
 }  // namespace herald::net
