@@ -288,8 +288,8 @@ TEST(server, stream_under_back_pressure_gets_every_byte_in_order) {
   c.buf.clear();
   std::string expected;
   for (int n = 0; n < 3000; ++n) {  // 9 MB: more than the socket buffers hold
-    const std::string data = "{\"n\": " + std::to_string(n) + ", \"pad\": \"" +
-                             std::string(3000 + n % 7, 'p') + "\"}";
+    const std::string data =
+        "{\"n\": " + std::to_string(n) + ", \"pad\": \"" + std::string(3000 + n % 7, 'p') + "\"}";
     h.fan->publish(sse::event{"slow", "job.delta", data, ""});
     expected += "event: job.delta\ndata: " + data + "\n\n";
   }
