@@ -4,8 +4,8 @@
 // No thread and no timer per connection: each shard has ONE housekeeping timer that sweeps
 //  - requests whose headers did not arrive within header_timeout (their sockets are closed),
 //  - streams idle for keepalive (they get `event: keep-alive`), kept in an intrusive list ordered
-//  by
-//    last write so the sweep touches only the streams that are due,
+//    by last write (to within min(1 s, keepalive / 4)) so the sweep touches only the streams that
+//    are due,
 //  - closing streams that could not flush within close_grace (force-closed).
 //
 // Ownership: app/ owns the server; the server owns its shards, threads and every connection.
