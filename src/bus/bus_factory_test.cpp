@@ -123,6 +123,28 @@ TEST(local_bus, delivers_synchronously_and_confirms_interest_at_once) {
   EXPECT_EQ(got.size(), 1u);
 }
 
+// The gateway keeps a publish's outcome on its own frame when the bus says it acknowledges inline:
+// the in-process bus must then call `done` before publish() returns, with success or an error.
+TEST(local_bus, acknowledges_inline_before_publish_returns_even_when_stopped) {
+  auto b = make_bus(bus_config{});
+  ASSERT_TRUE(b->acknowledges_inline());
+  b->start([](sse::event) {});
+  std::optional<result<void>> got;
+  b->publish({"p:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:r", "scan.progress", "{}", ""},
+             [&](result<void> r) { got = std::move(r); });
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(*got);
+  b->stop();
+  got.reset();
+  b->publish({"p:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:r", "scan.progress", "{}", ""},
+             [&](result<void> r) { got = std::move(r); });
+  ASSERT_TRUE(got.has_value());
+  ASSERT_FALSE(*got);
+  EXPECT_EQ(got->err().code, errc::unavailable);
+  // The Valkey bus answers later, from its own thread.
+  EXPECT_FALSE(make_bus(redis_cfg())->acknowledges_inline());
+}
+
 TEST(redis_bus, refuses_publishes_before_start_and_after_stop) {
   auto c = redis_cfg();
   c.port = 1;  // nothing listens; the bus never connects
