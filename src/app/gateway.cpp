@@ -60,10 +60,8 @@ http_response json_response(http::status status, std::string body) {
   return http_response{status, "application/json", {}, std::move(body)};
 }
 
-// Publishes every event; the outcome is the first error, if any. The in-process bus accepts inline,
-// and then the publish completes with no suspension (no scheduler round trip per request, so a
-// batch of pipelined publishes is handled in one turn and flushed together); a bus that answers
-// later (Valkey) resumes the coroutine through its executor.
+// Publishing to a bus that answers later (Valkey): the shared state counts the acknowledgements and
+// resumes the waiting coroutine through its executor.
 struct publish_state {
   std::mutex mu;
   std::size_t remaining = 0;
@@ -113,6 +111,21 @@ asio::awaitable<result<void>> finish_publish(std::shared_ptr<publish_state> st) 
                                                                        asio::use_awaitable);
   std::lock_guard lock(st->mu);
   co_return st->outcome();
+}
+
+// Publishes every event; the outcome is the first error, if any. The in-process bus acknowledges
+// before publish() returns: the outcome then lives on this frame (no shared state, lock or
+// allocation per publish) and the coroutine completes without suspending, so a batch of pipelined
+// publishes is handled in one turn and flushed together.
+asio::awaitable<result<void>> publish_all(bus::bus& b, std::vector<sse::event> events) {
+  if (!b.acknowledges_inline())
+    co_return co_await finish_publish(start_publish(b, std::move(events)));
+  result<void> outcome;
+  for (auto& e : events)
+    b.publish(std::move(e), [&outcome](result<void> r) {
+      if (!r && outcome) outcome = std::move(r);
+    });
+  co_return outcome;
 }
 
 }  // namespace
@@ -311,17 +324,7 @@ class gateway::internal_handler final : public net::request_handler {
     auto events = parse_publish_body(m.body(), limits_);
     if (!events) co_return error_response(events.err());
     const auto n = events->size();
-    result<void> published;
-    if (g_.bus_->acknowledges_inline()) {
-      // The in-process bus: the acknowledgements arrive before publish() returns, so the outcome
-      // lives on this frame (no shared state, no lock, no allocation per publish).
-      for (auto& e : *events)
-        g_.bus_->publish(std::move(e), [&published](result<void> r) {
-          if (!r && published) published = std::move(r);
-        });
-    } else {
-      published = co_await finish_publish(start_publish(*g_.bus_, std::move(*events)));
-    }
+    auto published = co_await publish_all(*g_.bus_, std::move(*events));
     if (!published)
       co_return error_response(make_error(errc::unavailable, published.err().message));
     core_metrics::get().events_published.inc(static_cast<std::int64_t>(n));

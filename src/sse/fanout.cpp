@@ -16,6 +16,7 @@ struct fanout::shard {
   const boost::asio::io_context::executor_type* loop = nullptr;
   std::unordered_map<std::string, std::vector<subscriber*>> subscribers;
 
+  bool on_own_thread() const { return loop && loop->running_in_this_thread(); }
   void deliver(const std::string& channel, const frame& f) {
     auto it = subscribers.find(channel);
     if (it == subscribers.end()) return;
@@ -85,12 +86,9 @@ void fanout::publish_frame(const std::string& channel, frame f) {
   // loop): its own table says whether anyone listens, so the cross-shard index and its lock are
   // skipped. From a bus thread the index is still read first, so an event nobody here listens to
   // costs no hand-over.
-  if (shards_.size() == 1) {
-    shard* sh = shards_.front().get();
-    if (sh->loop && sh->loop->running_in_this_thread()) {
-      sh->deliver(channel, f);
-      return;
-    }
+  if (shards_.size() == 1 && shards_.front()->on_own_thread()) {
+    shards_.front()->deliver(channel, f);
+    return;
   }
   // Which shards have subscribers: read under the lock, deliver outside it.
   std::uint64_t mask = 0;
@@ -106,7 +104,7 @@ void fanout::publish_frame(const std::string& channel, frame f) {
     shard* sh = shards_[i].get();
     // On the shard's own thread (a publish read by that event loop): deliver inline, with no copy
     // of the channel and no type-erased handler, once per publish.
-    if (sh->loop && sh->loop->running_in_this_thread()) {
+    if (sh->on_own_thread()) {
       sh->deliver(channel, f);
       continue;
     }
