@@ -1,5 +1,7 @@
 #include "auth/authenticator.hpp"
 
+#include <algorithm>
+
 #include "auth/api_key.hpp"
 #include "core/uuid.hpp"
 
@@ -54,7 +56,10 @@ result<credential> select_credential(const request_credentials& in) {
       return unauth(kBadScheme);  // includes a bare token and lower-case "bearer", as in Prowler
     }
     rest = trim_ows(rest);
-    if (rest.empty() || rest.find_first_of(" \t") != std::string_view::npos) {
+    // Not find_first_of(" \t"): libstdc++ runs memchr over the set for every character of the
+    // token (about 2% of an authenticated connect).
+    if (rest.empty() ||
+        std::ranges::any_of(rest, [](char ch) { return ch == ' ' || ch == '\t'; })) {
       return unauth(kTwoValues);
     }
     c.value = rest;

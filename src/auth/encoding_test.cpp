@@ -33,6 +33,12 @@ TEST(base64url, strict_decoding_refuses_padding_std_alphabet_and_junk) {
   EXPECT_FALSE(base64url_decode("Z"));  // 4n+1 characters encode nothing
   EXPECT_FALSE(base64url_decode("Zm9vY"));
   EXPECT_FALSE(base64url_decode(std::string_view("Zm\0v", 4)));
+  // Junk at each place a decoder reads from: the last of a quad, and each character of a tail.
+  EXPECT_FALSE(base64url_decode("Zm9+"));
+  EXPECT_FALSE(base64url_decode("Zm9v+g"));
+  EXPECT_FALSE(base64url_decode("Zm9vZ+"));
+  EXPECT_FALSE(base64url_decode("Zm9vZm+"));
+  EXPECT_FALSE(base64url_decode("Zm9v=m8"));
 }
 
 TEST(base64url, non_zero_trailing_bits_are_refused) {

@@ -13,7 +13,9 @@
 #include <openssl/x509.h>
 
 #include <array>
+#include <mutex>
 #include <stdexcept>
+#include <vector>
 
 namespace herald::auth {
 namespace {
@@ -159,10 +161,73 @@ std::string ec_der_to_raw(const unsigned char* der, std::size_t len) {
 
 }  // namespace
 
+namespace {
+
+// RS256 and ES256 verification contexts, initialised once and reused. OpenSSL 3 fetches the
+// signature implementation and builds a fresh context on every EVP_DigestVerifyInit, about a sixth
+// of an RS256 verification here (bench/README.md, row 18); an initialised context verifies any
+// number of digests with the same parameters (EVP_PKEY_verify(3)). A context serves one caller at a
+// time, so callers take one from the pool and give it back.
+//
+// Thread-safety: shared by every thread verifying with the key; the mutex guards the idle list
+// only.
+class verify_ctx_pool {
+ public:
+  verify_ctx_pool() = default;
+  verify_ctx_pool(const verify_ctx_pool&) = delete;
+  verify_ctx_pool& operator=(const verify_ctx_pool&) = delete;
+  ~verify_ctx_pool() {
+    for (EVP_PKEY_CTX* c : idle_) EVP_PKEY_CTX_free(c);
+  }
+
+  // An idle context, or a new one for `pkey` (nullptr if OpenSSL fails).
+  EVP_PKEY_CTX* take(EVP_PKEY* pkey, jwt_algorithm alg) {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        EVP_PKEY_CTX* c = idle_.back();
+        idle_.pop_back();
+        return c;
+      }
+    }
+    EVP_PKEY_CTX* c = EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr);
+    bool ok = c != nullptr && EVP_PKEY_verify_init(c) == 1 &&
+              EVP_PKEY_CTX_set_signature_md(c, sha256_md()) == 1;
+    if (ok && alg == jwt_algorithm::rs256) {
+      ok = EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1;
+    }
+    if (!ok) {
+      EVP_PKEY_CTX_free(c);
+      return nullptr;
+    }
+    return c;
+  }
+
+  // Back to the idle list; beyond kMaxIdle (more concurrent callers than ever again) it is freed.
+  void give(EVP_PKEY_CTX* c) {
+    {
+      std::lock_guard lock(mu_);
+      if (idle_.size() < kMaxIdle) {
+        idle_.push_back(c);
+        return;
+      }
+    }
+    EVP_PKEY_CTX_free(c);
+  }
+
+ private:
+  static constexpr std::size_t kMaxIdle = 16;
+  std::mutex mu_;
+  std::vector<EVP_PKEY_CTX*> idle_;
+};
+
+}  // namespace
+
 struct jws_key::state {
   EVP_PKEY* pkey = nullptr;     // asymmetric algorithms
   EVP_MAC_CTX* hmac = nullptr;  // HS256: keyed once, duplicated per call (saves re-keying)
   bool can_sign = false;
+  mutable verify_ctx_pool verifiers;  // RS256, ES256
   state() = default;
   state(const state&) = delete;
   state& operator=(const state&) = delete;
@@ -242,7 +307,6 @@ bool jws_key::verify(std::string_view signing_input, std::string_view signature)
     return sig_len == sizeof mac && CRYPTO_memcmp(mac, sig, sizeof mac) == 0;
   }
   unsigned char der[kMaxEcDer];
-  const EVP_MD* md = sha256_md();
   switch (alg_) {
     case jwt_algorithm::rs256:
       if (sig_len != static_cast<std::size_t>(EVP_PKEY_get_size(s_->pkey))) return false;
@@ -252,23 +316,37 @@ bool jws_key::verify(std::string_view signing_input, std::string_view signature)
       if (sig_len == 0) return false;
       sig = der;
       break;
-    case jwt_algorithm::eddsa:
+    case jwt_algorithm::eddsa: {
       if (sig_len != 64) return false;
-      md = nullptr;  // Ed25519 hashes internally (PureEdDSA)
-      break;
+      // Ed25519 hashes internally (PureEdDSA): one-shot only, so no reusable context.
+      EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+      const bool ok = ctx != nullptr &&
+                      EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, s_->pkey) == 1 &&
+                      EVP_DigestVerify(ctx, sig, sig_len, data, signing_input.size()) == 1;
+      EVP_MD_CTX_free(ctx);
+      // Leave no stale entries in this thread's error queue for TLS code that inspects it later.
+      if (!ok) ERR_clear_error();
+      return ok;
+    }
     case jwt_algorithm::hs256:
       return false;
   }
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_PKEY_CTX* pctx = nullptr;
-  bool ok = ctx != nullptr && EVP_DigestVerifyInit(ctx, &pctx, md, nullptr, s_->pkey) == 1;
-  if (ok && alg_ == jwt_algorithm::rs256) {
-    ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
+  unsigned char digest[32];
+  unsigned int digest_len = 0;
+  if (EVP_Digest(data, signing_input.size(), digest, &digest_len, sha256_md(), nullptr) != 1 ||
+      digest_len != sizeof digest) {
+    ERR_clear_error();
+    return false;
   }
-  ok = ok && EVP_DigestVerify(ctx, sig, sig_len, data, signing_input.size()) == 1;
-  EVP_MD_CTX_free(ctx);
-  // Leave no stale entries in this thread's error queue for TLS code that inspects it later.
-  if (!ok) ERR_clear_error();
+  EVP_PKEY_CTX* ctx = s_->verifiers.take(s_->pkey, alg_);
+  const bool ok = ctx != nullptr && EVP_PKEY_verify(ctx, sig, sig_len, digest, sizeof digest) == 1;
+  if (ok) {
+    s_->verifiers.give(ctx);
+  } else {
+    // A failed verification may leave provider state behind; a bad token costs a fresh context.
+    EVP_PKEY_CTX_free(ctx);
+    ERR_clear_error();
+  }
   return ok;
 }
 

@@ -9,7 +9,9 @@
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 
+#include <atomic>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "auth/encoding.hpp"
@@ -264,6 +266,38 @@ TEST(jws_keys, pkcs1_rsa_public_key_and_certificate_forms_load) {
   X509_free(cert);
   EVP_PKEY_free(pkey);
   EXPECT_TRUE(jws_key::for_verify(jwt_algorithm::rs256, cert_pem).verify("a.b", sig));
+}
+
+// RS256 and ES256 verifiers reuse initialised OpenSSL contexts across calls and threads: a reused
+// context must answer for the signature in front of it, whatever it verified before.
+TEST(jws_keys, reused_verification_contexts_answer_each_call_on_its_own) {
+  for (jwt_algorithm alg : {jwt_algorithm::rs256, jwt_algorithm::es256}) {
+    const key_pair& kp = testing::keys_for(alg);
+    const jws_key signer = jws_key::for_sign(alg, kp.private_pem);
+    const jws_key verifier = jws_key::for_verify(alg, kp.public_pem);
+    std::vector<std::string> inputs, sigs;
+    for (int i = 0; i < 4; ++i) {
+      inputs.push_back("header.payload-" + std::to_string(i));
+      sigs.push_back(signer.sign(inputs.back()));
+    }
+    std::atomic<int> wrong{0};
+    auto work = [&](int seed) {
+      for (int round = 0; round < 50; ++round) {
+        const std::size_t i = static_cast<std::size_t>(seed + round) % inputs.size();
+        const std::size_t j = (i + 1) % inputs.size();
+        std::string tampered = sigs[i];
+        tampered[5] ^= 1;
+        if (!verifier.verify(inputs[i], sigs[i])) ++wrong;  // right after a failure, below
+        if (verifier.verify(inputs[i], sigs[j])) ++wrong;   // another input's signature
+        if (verifier.verify(inputs[i], tampered)) ++wrong;  // one bit off
+        if (!verifier.verify(inputs[j], sigs[j])) ++wrong;
+      }
+    };
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) threads.emplace_back(work, t);
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(wrong.load(), 0) << static_cast<int>(alg);
+  }
 }
 
 }  // namespace
