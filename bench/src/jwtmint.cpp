@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> tokens(static_cast<std::size_t>(count));
   std::vector<std::thread> pool;
+  pool.reserve(static_cast<std::size_t>(threads));
   std::atomic<bool> failed{false};
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {

@@ -110,7 +110,7 @@ class loadgen {
       total_ = n_;
     }
     host_header_ = host_ + ":" + std::to_string(port_);
-    rbuf_.resize(64 * 1024);
+    rbuf_.resize(std::size_t{64} * 1024);
   }
 
   int run() {

@@ -119,7 +119,8 @@ class publisher {
 #ifdef IP_BIND_ADDRESS_NO_PORT
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
 #endif
-    bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src);
+    // If this fails, connect() picks the source address itself.
+    (void)bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src);
     int r = connect(fd, reinterpret_cast<const sockaddr*>(&dst_), sizeof dst_);
     if (r != 0 && errno != EINPROGRESS) {
       ++conn_errors_;

@@ -111,7 +111,7 @@ class scan_simulator {
   }
   void publish(const demo_scan& s, const std::string& type, const std::string& data) {
     std::string channel = std::string("scan-progress:") + demo_tenant_id + ":" + s.id;
-    g_.publish(sse::event{channel, type, data, ""}, [](result<void> r) {
+    g_.publish(sse::event{channel, type, data, ""}, [](const result<void>& r) {
       if (!r) spdlog::warn("demo publish failed: {}", r.err().message);
     });
   }
@@ -192,7 +192,7 @@ int run_demo(const demo_options& o) {
   }
   gateway g(*cfg);
   seed(g.db());
-  const std::string token = make_token(*cfg, 24 * 3600);
+  const std::string token = make_token(*cfg, std::int64_t{24} * 3600);
   std::string scans_json = "[";
   for (const auto& s : kScans) {
     if (scans_json.size() > 1) scans_json += ",";

@@ -76,7 +76,7 @@ std::shared_ptr<publish_state> start_publish(bus::bus& b, std::vector<sse::event
   auto st = std::make_shared<publish_state>();
   st->remaining = events.size();
   for (auto& e : events) {
-    b.publish(std::move(e), [st](result<void> r) {
+    b.publish(std::move(e), [st](const result<void>& r) {
       std::unique_lock lock(st->mu);
       if (!r && !st->first_error) st->first_error = r.err();
       if (--st->remaining != 0 || !st->resume) return;
@@ -415,7 +415,7 @@ void gateway::add_endpoint(std::unique_ptr<stream_endpoint> endpoint) {
 void gateway::set_index_page(std::string body) { index_page_ = std::move(body); }
 
 result<void> gateway::start() {
-  bus_->start([f = fanout_.get()](sse::event e) { f->publish(e); });
+  bus_->start([f = fanout_.get()](const sse::event& e) { f->publish(e); });
   if (auto r = public_server_->listen(cfg_.server.listen.address, cfg_.server.listen.port); !r)
     return r;
   // The internal listener is served by the same event loops as the streams: a publish reaches the

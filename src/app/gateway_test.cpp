@@ -302,10 +302,14 @@ TEST_F(gateway_test, pipelined_publishes_are_all_answered_and_delivered_in_order
     const std::string body = "{\"channel\":\"" + channel(scan) +
                              "\",\"event\":\"scan.progress\",\"data\":{\"i\":" + std::to_string(i) +
                              "}}";
-    requests += "POST /publish HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + kPublisherKey +
-                "\r\nContent-Type: application/json\r\n" +
-                (i + 1 == n ? "Connection: close\r\n" : "") +
-                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    requests.append("POST /publish HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ")
+        .append(kPublisherKey)
+        .append("\r\nContent-Type: application/json\r\n")
+        .append(i + 1 == n ? "Connection: close\r\n" : "")
+        .append("Content-Length: ")
+        .append(std::to_string(body.size()))
+        .append("\r\n\r\n")
+        .append(body);
     expected += "event: scan.progress\ndata: {\"i\":" + std::to_string(i) + "}\n\n";
   }
   conn pub(gw->internal_port());
@@ -453,6 +457,7 @@ TEST_F(gateway_test, without_the_connect_cache_a_removed_member_is_refused_at_on
 TEST_F(gateway_test, graceful_stop_sends_a_jittered_retry_hint_and_closes) {
   start();
   std::vector<std::unique_ptr<conn>> streams;
+  streams.reserve(20);
   for (int i = 0; i < 20; ++i)
     streams.push_back(
         open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n"));

@@ -7,8 +7,8 @@
 namespace herald::app {
 namespace {
 
-const std::string tenant = "12646005-9067-4d2a-a098-8bb378604362";
-const std::string channel = "scan-progress:" + tenant + ":42";
+const std::string kTenant = "12646005-9067-4d2a-a098-8bb378604362";
+const std::string kChannel = "scan-progress:" + kTenant + ":42";
 
 publish_limits limits() {
   publish_limits l;
@@ -20,20 +20,20 @@ publish_limits limits() {
 
 TEST(publish_request, single_event) {
   auto r =
-      parse_publish_body(R"({"channel":")" + channel +
+      parse_publish_body(R"({"channel":")" + kChannel +
                              R"(","event":"scan.progress","data":{"checked": 42, "total": 100}})",
                          limits());
   ASSERT_TRUE(r) << r.err().message;
   ASSERT_EQ(r->size(), 1u);
-  EXPECT_EQ((*r)[0].channel, channel);
+  EXPECT_EQ((*r)[0].channel, kChannel);
   EXPECT_EQ((*r)[0].type, "scan.progress");
   EXPECT_EQ((*r)[0].data, R"({"checked":42,"total":100})");
   EXPECT_EQ((*r)[0].id, "");
 }
 
 TEST(publish_request, batch_and_id) {
-  auto r = parse_publish_body(R"({"events":[{"channel":")" + channel +
-                                  R"(","event":"scan.start","data":{}},{"channel":")" + channel +
+  auto r = parse_publish_body(R"({"events":[{"channel":")" + kChannel +
+                                  R"(","event":"scan.start","data":{}},{"channel":")" + kChannel +
                                   R"(","event":"scan.end","data":{"scan_id":"42"},"id":"7"}]})",
                               limits());
   ASSERT_TRUE(r) << r.err().message;
@@ -55,23 +55,23 @@ TEST(publish_request, bad_input_names_the_problem) {
       {R"({"channel":"garbage","event":"scan.end","data":{}})", errc::unprocessable, "channel"},
       {R"({"channel":"a:not-a-uuid:b","event":"scan.end","data":{}})", errc::unprocessable,
        "channel"},
-      {R"({"channel":")" + channel + R"(","event":"scan.finished","data":{}})", errc::unprocessable,
-       "finished"},
-      {R"({"channel":")" + channel + R"(","event":"scan.end","data":"text"})", errc::unprocessable,
+      {R"({"channel":")" + kChannel + R"(","event":"scan.finished","data":{}})",
+       errc::unprocessable, "finished"},
+      {R"({"channel":")" + kChannel + R"(","event":"scan.end","data":"text"})", errc::unprocessable,
        "JSON object"},
-      {R"({"channel":")" + channel + R"(","event":"scan.end","data":[1,2]})", errc::unprocessable,
+      {R"({"channel":")" + kChannel + R"(","event":"scan.end","data":[1,2]})", errc::unprocessable,
        "JSON object"},
-      {R"({"channel":")" + channel + R"(","event":"scan.end"})", errc::bad_request, "data"},
-      {R"({"channel":")" + channel + R"(","event":"scan.end","data":{"x":")" +
+      {R"({"channel":")" + kChannel + R"(","event":"scan.end"})", errc::bad_request, "data"},
+      {R"({"channel":")" + kChannel + R"(","event":"scan.end","data":{"x":")" +
            std::string(200, 'a') + R"("}})",
        errc::payload_too_large, "limit"},
-      {R"({"channel":")" + channel + R"(","event":"scan.end","data":{},"extra":1})",
+      {R"({"channel":")" + kChannel + R"(","event":"scan.end","data":{},"extra":1})",
        errc::bad_request, "extra"},
-      {R"({"channel":")" + channel + R"(","event":"scan.end","data":{},"id":"a\nb"})",
+      {R"({"channel":")" + kChannel + R"(","event":"scan.end","data":{},"id":"a\nb"})",
        errc::unprocessable, "id"},
       {R"({"events":[]})", errc::bad_request, "non-empty"},
       {R"({"events":[{},{},{},{}]})", errc::payload_too_large, "at most 3"},
-      {R"({"events":[{"channel":")" + channel +
+      {R"({"events":[{"channel":")" + kChannel +
            R"(","event":"scan.end","data":{}},{"channel":"x"}]})",
        errc::unprocessable, "events[1]"},
   };
@@ -84,10 +84,10 @@ TEST(publish_request, bad_input_names_the_problem) {
 }
 
 TEST(publish_request, cli_event_from_parts) {
-  auto e = make_publish_event(channel, "scan.end", R"({"scan_id":"42"})", "", limits());
+  auto e = make_publish_event(kChannel, "scan.end", R"({"scan_id":"42"})", "", limits());
   ASSERT_TRUE(e) << e.err().message;
   EXPECT_EQ(e->data, R"({"scan_id":"42"})");
-  EXPECT_FALSE(make_publish_event(channel, "scan.end", "{oops", "", limits()));
+  EXPECT_FALSE(make_publish_event(kChannel, "scan.end", "{oops", "", limits()));
 }
 
 }  // namespace

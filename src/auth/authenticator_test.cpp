@@ -95,7 +95,7 @@ class authenticator_test : public ::testing::Test {
     rec.tenant_id = "12646005-9067-4D2A-A098-8BB378604362";  // stored upper-case: normalised on use
     rec.user_id = kUser;
     rec.name = "ci";
-    rec.expires_at = kNow + 365 * 86400;
+    rec.expires_at = kNow + std::int64_t{365} * 86400;
     (void)db_.insert_api_key(rec);
   }
 
@@ -225,7 +225,7 @@ TEST_F(authenticator_test, api_key_in_header_works) {
   EXPECT_EQ(r->user_id, kUser);
   EXPECT_EQ(r->tenant_id, kTenant);
   EXPECT_EQ(r->api_key_id, key_.prefix);
-  EXPECT_EQ(r->expires_at, kNow + 365 * 86400);
+  EXPECT_EQ(r->expires_at, kNow + std::int64_t{365} * 86400);
   EXPECT_TRUE(r->authenticated());
   EXPECT_EQ(db_.touched, std::vector<std::string>{std::string(kKeyId)});
 }

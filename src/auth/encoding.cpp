@@ -9,12 +9,14 @@ namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-// -1 for characters outside the base64url alphabet.
-constexpr std::array<signed char, 256> make_decode_table() {
-  std::array<signed char, 256> t{};
-  for (auto& v : t) v = -1;
+// kInvalid for characters outside the base64url alphabet: OR-ing a quad's values then tells in one
+// test whether any was.
+constexpr unsigned char kInvalid = 0xff;
+constexpr std::array<unsigned char, 256> make_decode_table() {
+  std::array<unsigned char, 256> t{};
+  for (auto& v : t) v = kInvalid;
   for (int i = 0; i < 64; ++i)
-    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<signed char>(i);
+    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<unsigned char>(i);
   return t;
 }
 constexpr auto kDecode = make_decode_table();
@@ -62,19 +64,20 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   std::size_t i = 0;
   for (; i + 4 <= text.size(); i += 4, o += 3) {
-    const int a = kDecode[in[i]], b = kDecode[in[i + 1]], c = kDecode[in[i + 2]],
-              d = kDecode[in[i + 3]];
-    if ((a | b | c | d) < 0) return std::nullopt;
-    const unsigned v = (unsigned(a) << 18) | (unsigned(b) << 12) | (unsigned(c) << 6) | unsigned(d);
+    const unsigned a = kDecode[in[i]], b = kDecode[in[i + 1]], c = kDecode[in[i + 2]],
+                   d = kDecode[in[i + 3]];
+    if ((a | b | c | d) > 63) return std::nullopt;
+    const unsigned v = (a << 18) | (b << 12) | (c << 6) | d;
     o[0] = static_cast<unsigned char>(v >> 16);
     o[1] = static_cast<unsigned char>(v >> 8);
     o[2] = static_cast<unsigned char>(v);
   }
   const std::size_t rest = text.size() - i;  // 0, 2 or 3
   if (rest == 0) return out;
-  const int a = kDecode[in[i]], b = kDecode[in[i + 1]], c = rest == 3 ? kDecode[in[i + 2]] : 0;
-  if ((a | b | c) < 0) return std::nullopt;
-  const unsigned v = (unsigned(a) << 18) | (unsigned(b) << 12) | (unsigned(c) << 6);
+  const unsigned a = kDecode[in[i]], b = kDecode[in[i + 1]],
+                 c = rest == 3 ? kDecode[in[i + 2]] : 0u;
+  if ((a | b | c) > 63) return std::nullopt;
+  const unsigned v = (a << 18) | (b << 12) | (c << 6);
   // Leftover bits (4 after two characters, 2 after three) must be zero, else two encodings would
   // decode to the same bytes.
   if ((rest == 2 && (v & 0xffffu) != 0) || (rest == 3 && (v & 0xffu) != 0)) return std::nullopt;
@@ -94,12 +97,12 @@ sha256_digest sha256(std::string_view bytes) {
 }
 
 std::string to_hex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
+  static constexpr char hex_digits[] = "0123456789abcdef";
   std::string out;
   out.reserve(bytes.size() * 2);
   for (unsigned char c : bytes) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
+    out += hex_digits[c >> 4];
+    out += hex_digits[c & 15];
   }
   return out;
 }

@@ -294,6 +294,7 @@ TEST(jws_keys, reused_verification_contexts_answer_each_call_on_its_own) {
       }
     };
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t) threads.emplace_back(work, t);
     for (auto& t : threads) t.join();
     EXPECT_EQ(wrong.load(), 0) << static_cast<int>(alg);

@@ -22,7 +22,7 @@ using i64 = std::int64_t;
 
 // Far above any real token (Prowler's RS256 access token is ~800 bytes); bounds hashing and
 // parsing.
-constexpr std::size_t kMaxTokenBytes = 16 * 1024;
+constexpr std::size_t kMaxTokenBytes = std::size_t{16} * 1024;
 constexpr std::size_t kMaxUserIdBytes = 256;
 // Clamp so leeway arithmetic on unix seconds can never overflow.
 constexpr i64 kMaxLeeway = 365LL * 24 * 3600;
@@ -42,17 +42,18 @@ enum class claim_state { absent, bad, ok };
 claim_state numeric_date(const json::object& o, std::string_view name, i64& out) {
   const json::value* v = o.if_contains(json::string_view(name.data(), name.size()));
   if (v == nullptr) return claim_state::absent;
-  constexpr i64 kMax = std::numeric_limits<i64>::max();
+  constexpr i64 max_date = std::numeric_limits<i64>::max();
   if (v->is_int64()) {
     out = v->get_int64();
   } else if (v->is_uint64()) {
-    out = v->get_uint64() > static_cast<std::uint64_t>(kMax) ? kMax
-                                                             : static_cast<i64>(v->get_uint64());
+    out = v->get_uint64() > static_cast<std::uint64_t>(max_date)
+              ? max_date
+              : static_cast<i64>(v->get_uint64());
   } else if (v->is_double()) {
     const double d = v->get_double();
     if (!std::isfinite(d)) return claim_state::bad;
     if (d >= 9.0e18)
-      out = kMax;
+      out = max_date;
     else if (d <= -9.0e18)
       out = std::numeric_limits<i64>::min();
     else

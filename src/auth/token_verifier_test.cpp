@@ -243,9 +243,9 @@ TEST_P(every_algorithm, tenant_claim_is_required_and_must_be_a_uuid) {
   expect_refused(verify(mint(c)), "Tenant ID is not present in token");
   c["tenant_id"] = nullptr;
   expect_refused(verify(mint(c)), "Tenant ID is not present in token");
-  for (json::value bad : {json::value("not-a-uuid"), json::value(""), json::value(42),
-                          json::value("12646005906742d2aa0988bb378604362"),
-                          json::value("{12646005-9067-4d2a-a098-8bb378604362}")}) {
+  for (const json::value& bad : {json::value("not-a-uuid"), json::value(""), json::value(42),
+                                 json::value("12646005906742d2aa0988bb378604362"),
+                                 json::value("{12646005-9067-4d2a-a098-8bb378604362}")}) {
     c["tenant_id"] = bad;
     expect_refused(verify(mint(c)), "Tenant ID in token is not a valid UUID");
   }
@@ -494,6 +494,7 @@ TEST(token_verifier, concurrent_verification_is_consistent) {
   }
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {

@@ -126,7 +126,7 @@ TEST(local_bus, delivers_synchronously_and_confirms_interest_at_once) {
   EXPECT_TRUE(confirmed);
   bool ok = false;
   b->publish({"p:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:r", "scan.progress", "{}", ""},
-             [&](result<void> r) { ok = r.has_value(); });
+             [&](const result<void>& r) { ok = r.has_value(); });
   EXPECT_TRUE(ok);
   EXPECT_EQ(got.size(), 1u);
 }
@@ -136,7 +136,7 @@ TEST(local_bus, delivers_synchronously_and_confirms_interest_at_once) {
 TEST(local_bus, acknowledges_inline_before_publish_returns_even_when_stopped) {
   auto b = make_bus(bus_config{});
   ASSERT_TRUE(b->acknowledges_inline());
-  b->start([](sse::event) {});
+  b->start([](const sse::event&) {});
   auto got = publish_now(*b);
   ASSERT_TRUE(got.has_value());
   EXPECT_TRUE(*got);
@@ -157,7 +157,7 @@ TEST(redis_bus, refuses_publishes_before_start_and_after_stop) {
   ASSERT_TRUE(got.has_value());
   ASSERT_FALSE(*got);
   EXPECT_EQ(got->err().code, errc::unavailable);
-  b->start([](sse::event) {});
+  b->start([](const sse::event&) {});
   b->stop();
   got = publish_now(*b);
   ASSERT_TRUE(got.has_value());

@@ -15,7 +15,7 @@ std::string num(long long v) { return ":" + std::to_string(v) + "\r\n"; }
 std::string node(std::string_view host, int port) {
   return "*3\r\n" + bulk(host) + num(port) + bulk("0123456789abcdef0123456789abcdef01234567");
 }
-std::string range(int a, int b, std::string master, std::string replica = {}) {
+std::string range(int a, int b, const std::string& master, const std::string& replica = {}) {
   return (replica.empty() ? "*3\r\n" : "*4\r\n") + num(a) + num(b) + master + replica;
 }
 
@@ -27,7 +27,7 @@ resp::reply_ptr parse(const std::string& bytes) {
   return std::move(*out);
 }
 
-const node_address queried{"127.0.0.1", 7000};
+const node_address kQueried{"127.0.0.1", 7000};
 
 }  // namespace
 
@@ -35,7 +35,7 @@ TEST(cluster_topology, maps_every_slot_to_its_master) {
   auto reply = parse("*3\r\n" + range(0, 5460, node("127.0.0.1", 7000), node("127.0.0.1", 7003)) +
                      range(5461, 10922, node("127.0.0.1", 7001)) +
                      range(10923, 16383, node("127.0.0.1", 7002)));
-  auto t = cluster_topology::from_cluster_slots(*reply, queried);
+  auto t = cluster_topology::from_cluster_slots(*reply, kQueried);
   ASSERT_TRUE(t) << t.err().message;
   EXPECT_TRUE(t->covers_all_slots());
   ASSERT_EQ(t->masters().size(), 3u);  // the replica is not a master
@@ -49,7 +49,7 @@ TEST(cluster_topology, maps_every_slot_to_its_master) {
 TEST(cluster_topology, several_ranges_per_master_and_gaps) {
   auto reply = parse("*2\r\n" + range(0, 99, node("10.0.0.1", 6379)) +
                      range(200, 16383, node("10.0.0.1", 6379)));
-  auto t = cluster_topology::from_cluster_slots(*reply, queried);
+  auto t = cluster_topology::from_cluster_slots(*reply, kQueried);
   ASSERT_TRUE(t);
   EXPECT_EQ(t->masters().size(), 1u);
   EXPECT_FALSE(t->covers_all_slots());
@@ -60,20 +60,20 @@ TEST(cluster_topology, several_ranges_per_master_and_gaps) {
 
 TEST(cluster_topology, empty_host_means_the_queried_node) {
   auto reply = parse("*1\r\n" + range(0, 16383, node("", 7005)));
-  auto t = cluster_topology::from_cluster_slots(*reply, queried);
+  auto t = cluster_topology::from_cluster_slots(*reply, kQueried);
   ASSERT_TRUE(t);
   EXPECT_EQ(*t->owner(1), (node_address{"127.0.0.1", 7005}));
 }
 
 TEST(cluster_topology, refuses_errors_and_malformed_replies) {
   EXPECT_FALSE(cluster_topology::from_cluster_slots(
-      *parse("-ERR This instance has cluster support disabled\r\n"), queried));
-  EXPECT_FALSE(cluster_topology::from_cluster_slots(*parse(":1\r\n"), queried));
-  EXPECT_FALSE(cluster_topology::from_cluster_slots(*parse("*1\r\n*2\r\n:0\r\n:5\r\n"), queried));
+      *parse("-ERR This instance has cluster support disabled\r\n"), kQueried));
+  EXPECT_FALSE(cluster_topology::from_cluster_slots(*parse(":1\r\n"), kQueried));
+  EXPECT_FALSE(cluster_topology::from_cluster_slots(*parse("*1\r\n*2\r\n:0\r\n:5\r\n"), kQueried));
   EXPECT_FALSE(
-      cluster_topology::from_cluster_slots(*parse("*1\r\n" + range(5, 2, node("h", 1))), queried));
+      cluster_topology::from_cluster_slots(*parse("*1\r\n" + range(5, 2, node("h", 1))), kQueried));
   EXPECT_FALSE(cluster_topology::from_cluster_slots(
-      *parse("*1\r\n" + range(0, 16384, node("h", 1))), queried));
+      *parse("*1\r\n" + range(0, 16384, node("h", 1))), kQueried));
 }
 
 TEST(cluster_topology, default_covers_nothing) {

@@ -16,14 +16,14 @@ constexpr std::array<std::uint16_t, 256> make_table() {
   return t;
 }
 
-constexpr auto crc_table = make_table();
+constexpr auto kCrcTable = make_table();
 
 }  // namespace
 
 std::uint16_t crc16(std::string_view bytes) noexcept {
   std::uint16_t crc = 0;
   for (unsigned char c : bytes)
-    crc = static_cast<std::uint16_t>((crc << 8) ^ crc_table[((crc >> 8) ^ c) & 0xff]);
+    crc = static_cast<std::uint16_t>((crc << 8) ^ kCrcTable[((crc >> 8) ^ c) & 0xff]);
   return crc;
 }
 

@@ -7,21 +7,21 @@
 namespace herald::bus {
 namespace {
 
-const std::string ch = "prowler:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:scan-1";
+const std::string kChannel = "prowler:8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10:scan-1";
 
 message_codec compat() { return message_codec(bus_mode::compat, "herald:", "events_channel"); }
 message_codec native() { return message_codec(bus_mode::native, "herald:", "events_channel"); }
 
 sse::event ev(std::string type, std::string data, std::string id = {}) {
-  return sse::event{ch, std::move(type), std::move(data), std::move(id)};
+  return sse::event{kChannel, std::move(type), std::move(data), std::move(id)};
 }
 
 }  // namespace
 
 // ---- compat: byte-for-byte what django-eventstream's send_event publishes ----
 
-// Expected bytes printed by Python 3.11: json.dumps({"channel": ch, "event_type": "scan.progress",
-// "data": json.dumps({"checked": 1}), "pub_id": None})
+// Expected bytes printed by Python 3.11: json.dumps({"channel": kChannel, "event_type":
+// "scan.progress", "data": json.dumps({"checked": 1}), "pub_id": None})
 TEST(compat_codec, encodes_exactly_like_python_json_dumps) {
   auto out = compat().encode(ev("scan.progress", "{\"checked\": 1}"));
   ASSERT_TRUE(out);
@@ -57,30 +57,30 @@ TEST(compat_codec, an_event_id_becomes_pub_id) {
 }
 
 TEST(compat_codec, all_pub_channels_are_the_compat_channel) {
-  EXPECT_EQ(compat().pubsub_channel(ch), "events_channel");
+  EXPECT_EQ(compat().pubsub_channel(kChannel), "events_channel");
 }
 
 TEST(compat_codec, decodes_the_four_key_form) {
   auto e = compat().decode(
       "events_channel",
-      R"({"channel": ")" + ch +
+      R"({"channel": ")" + kChannel +
           R"(", "event_type": "scan.progress", "data": "{\"checked\": 1}", "pub_id": "42"})");
   ASSERT_TRUE(e) << e.err().message;
-  EXPECT_EQ(e->channel, ch);
+  EXPECT_EQ(e->channel, kChannel);
   EXPECT_EQ(e->type, "scan.progress");
   EXPECT_EQ(e->data, "{\"checked\": 1}");  // the JSON text, passed through for the data: lines
   EXPECT_EQ(e->id, "42");
 }
 
 TEST(compat_codec, decodes_pub_id_null_and_the_three_key_form) {
-  auto a = compat().decode(
-      "events_channel",
-      R"({"channel": ")" + ch + R"(", "event_type": "message", "data": "{}", "pub_id": null})");
+  auto a = compat().decode("events_channel",
+                           R"({"channel": ")" + kChannel +
+                               R"(", "event_type": "message", "data": "{}", "pub_id": null})");
   ASSERT_TRUE(a) << a.err().message;
   EXPECT_EQ(a->id, "");
-  auto b = compat().decode(
-      "events_channel",
-      R"({"channel": ")" + ch + R"(", "event_type": "message", "data": "{\"text\": \"hi\"}"})");
+  auto b = compat().decode("events_channel",
+                           R"({"channel": ")" + kChannel +
+                               R"(", "event_type": "message", "data": "{\"text\": \"hi\"}"})");
   ASSERT_TRUE(b) << b.err().message;
   EXPECT_EQ(b->data, "{\"text\": \"hi\"}");
   EXPECT_EQ(b->id, "");
@@ -101,15 +101,15 @@ TEST(compat_codec, round_trips_its_own_encoding) {
 // ---- native ----
 
 TEST(native_codec, prefixes_the_pubsub_channel) {
-  EXPECT_EQ(native().pubsub_channel(ch), "herald:" + ch);
+  EXPECT_EQ(native().pubsub_channel(kChannel), "herald:" + kChannel);
 }
 
 TEST(native_codec, encodes_compact_json_and_round_trips) {
   auto bytes = native().encode(ev("scan.progress", "{\"checked\":1}", "abc"));
   ASSERT_TRUE(bytes);
-  EXPECT_EQ(*bytes, R"({"channel":")" + ch +
+  EXPECT_EQ(*bytes, R"({"channel":")" + kChannel +
                         R"(","event":"scan.progress","data":"{\"checked\":1}","id":"abc"})");
-  auto e = native().decode("herald:" + ch, *bytes);
+  auto e = native().decode("herald:" + kChannel, *bytes);
   ASSERT_TRUE(e) << e.err().message;
   EXPECT_EQ(e->data, "{\"checked\":1}");
   EXPECT_EQ(e->id, "abc");
@@ -119,7 +119,7 @@ TEST(native_codec, omits_an_empty_id) {
   auto bytes = native().encode(ev("scan.progress", "x"));
   ASSERT_TRUE(bytes);
   EXPECT_EQ(bytes->find("\"id\""), std::string::npos);
-  auto e = native().decode("herald:" + ch, *bytes);
+  auto e = native().decode("herald:" + kChannel, *bytes);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->id, "");
 }
@@ -160,7 +160,7 @@ struct garbage_case {
 };
 
 TEST(compat_codec, refuses_garbage) {
-  const std::string good_ch = "\"" + ch + "\"";
+  const std::string good_ch = "\"" + kChannel + "\"";
   const garbage_case cases[] = {
       {"not json", "not json"},
       {"empty", ""},
@@ -207,7 +207,7 @@ TEST(compat_codec, refuses_messages_on_another_pubsub_channel) {
 }
 
 TEST(native_codec, refuses_garbage) {
-  const std::string good_ch = "\"" + ch + "\"";
+  const std::string good_ch = "\"" + kChannel + "\"";
   const garbage_case cases[] = {
       {"not json", "{{{"},
       {"compat format",
@@ -216,12 +216,13 @@ TEST(native_codec, refuses_garbage) {
       {"id not a string", R"({"channel": )" + good_ch + R"(, "event": "m", "data": "x", "id": 3})"},
       {"missing event", R"({"channel": )" + good_ch + R"(, "data": "x"})"},
   };
-  for (const auto& c : cases) EXPECT_FALSE(native().decode("herald:" + ch, c.payload)) << c.name;
+  for (const auto& c : cases)
+    EXPECT_FALSE(native().decode("herald:" + kChannel, c.payload)) << c.name;
 }
 
 TEST(codec_decode, refuses_oversized_messages) {
   message_codec c(bus_mode::compat, "herald:", "events_channel", 300);
-  std::string big = R"({"channel": ")" + ch + R"(", "event_type": "m", "data": ")" +
+  std::string big = R"({"channel": ")" + kChannel + R"(", "event_type": "m", "data": ")" +
                     std::string(400, 'x') + "\"}";
   EXPECT_FALSE(c.decode("events_channel", big));
 }

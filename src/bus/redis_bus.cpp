@@ -38,9 +38,9 @@ const char* role_name(role r) { return r == role::subscriber ? "subscriber" : "p
 
 // Channels per multi-channel SUBSCRIBE after a reconnect (classic pub/sub only; SSUBSCRIBE takes
 // one channel per command because all its channels must hash to one slot).
-constexpr std::size_t subscribe_batch = 128;
+constexpr std::size_t kSubscribeBatch = 128;
 // Invalid bus messages logged per second; the rest are only counted.
-constexpr int invalid_logs_per_second = 5;
+constexpr int kInvalidLogsPerSecond = 5;
 
 }  // namespace
 
@@ -512,7 +512,7 @@ void redis_bus::impl::send_subscriptions(shard_link& l, const std::vector<std::s
           resp::format_command({subscribe ? "SSUBSCRIBE" : "SUNSUBSCRIBE", c}));
     return;
   }
-  for (const auto& batch : subscription_tracker::batches(channels, subscribe_batch)) {
+  for (const auto& batch : subscription_tracker::batches(channels, kSubscribeBatch)) {
     std::vector<std::string_view> args;
     args.reserve(batch.size() + 1);
     args.emplace_back(subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE");
@@ -647,7 +647,7 @@ void redis_bus::impl::on_invalid(std::string_view channel, std::string_view payl
     invalid_logged = 0;
     invalid_suppressed = 0;
   }
-  if (invalid_logged >= invalid_logs_per_second) {
+  if (invalid_logged >= kInvalidLogsPerSecond) {
     ++invalid_suppressed;
     return;
   }

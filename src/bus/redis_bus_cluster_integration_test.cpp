@@ -21,7 +21,7 @@ using testing::redis_server;
 using testing::sync_client;
 using testing::wait_until;
 
-const std::string tenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
+const std::string kTenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
 
 // Three masters, no replicas, all 16384 slots assigned.
 class test_cluster {
@@ -107,7 +107,7 @@ std::vector<std::string> channels_on_each_master(const test_cluster& c) {
   std::vector<std::string> out(3);
   int found = 0;
   for (int i = 0; found < 3 && i < 1000; ++i) {
-    std::string ch = "prowler:" + tenant + ":scan-" + std::to_string(i);
+    std::string ch = "prowler:" + kTenant + ":scan-" + std::to_string(i);
     int owner = c.index_of_owner(key_slot("herald:" + ch));
     if (owner >= 0 && out[static_cast<std::size_t>(owner)].empty()) {
       out[static_cast<std::size_t>(owner)] = ch;
@@ -123,7 +123,7 @@ TEST(redis_bus_cluster, key_slot_agrees_with_the_cluster) {
   test_cluster c;
   sync_client cli(c.port(0));
   for (const std::string& k : std::vector<std::string>{
-           "foo", "herald:prowler:" + tenant + ":scan-1", "herald:{t}:a", "x{}y"})
+           "foo", "herald:prowler:" + kTenant + ":scan-1", "herald:{t}:a", "x{}y"})
     EXPECT_EQ(cli.integer({"CLUSTER", "KEYSLOT", k}), key_slot(k)) << k;
 }
 
@@ -224,7 +224,7 @@ TEST(redis_bus_cluster, resubscribes_where_a_slot_moved) {
 TEST(redis_bus_cluster, a_dead_master_makes_the_bus_not_ready_and_its_shard_unavailable) {
   auto c = std::make_unique<test_cluster>();
   redis_bus a(cluster_cfg(*c));
-  a.start([](sse::event) {});
+  a.start([](const sse::event&) {});
   auto chans = channels_on_each_master(*c);
   ASSERT_TRUE(wait_until([&] { return a.ready(); }, 20s)) << a.last_error();
   ASSERT_TRUE(publish_sync(a, {chans[2], "scan.progress", "{}", "x"}));
@@ -254,7 +254,7 @@ TEST(redis_bus_cluster, compat_mode_on_one_cluster_node_receives_publishes_made_
   redis_bus a(cfg);
   a.start(ca.as_sink());
   auto sub = std::make_shared<std::promise<void>>();
-  const std::string ch = "prowler:" + tenant + ":scan-9";
+  const std::string ch = "prowler:" + kTenant + ":scan-9";
   a.add_interest_confirmed(ch, [sub] { sub->set_value(); });
   ASSERT_EQ(sub->get_future().wait_for(20s), std::future_status::ready) << a.last_error();
   sync_client other(c.port(2));

@@ -29,9 +29,9 @@ using testing::redis_server;
 using testing::sync_client;
 using testing::wait_until;
 
-const std::string tenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
-std::string channel(const std::string& resource) { return "prowler:" + tenant + ":" + resource; }
-const std::string peer_script = std::string(HERALD_BUS_TESTDATA) + "/django_eventstream_peer.py";
+const std::string kTenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
+std::string channel(const std::string& resource) { return "prowler:" + kTenant + ":" + resource; }
+const std::string kPeerScript = std::string(HERALD_BUS_TESTDATA) + "/django_eventstream_peer.py";
 
 // Outcomes of asynchronous publishes, for tests that fire many and wait for all answers.
 class outcomes {
@@ -41,7 +41,7 @@ class outcomes {
       std::lock_guard lk(mu_);
       ++issued_;
     }
-    return [this](result<void> r) {
+    return [this](const result<void>& r) {
       std::lock_guard lk(mu_);
       if (r)
         ++ok_;
@@ -207,7 +207,7 @@ TEST(redis_bus_integration, compat_mode_accepts_django_eventstream_messages_and_
   const auto invalid_before = core_metrics::get().bus_invalid_messages.get();
   std::string out;
   ASSERT_EQ(testing::run(
-                {"/usr/bin/python3", peer_script, "publish", std::to_string(srv.port()), ch}, &out),
+                {"/usr/bin/python3", kPeerScript, "publish", std::to_string(srv.port()), ch}, &out),
             0)
       << out;
   ASSERT_TRUE(ca.wait_for(3)) << "received " << ca.size();
@@ -243,7 +243,7 @@ TEST(redis_bus_integration, compat_publishes_are_what_django_eventstream_receive
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
 
   const std::string cmd =
-      "/usr/bin/python3 " + peer_script + " listen " + std::to_string(srv.port());
+      "/usr/bin/python3 " + kPeerScript + " listen " + std::to_string(srv.port());
   FILE* py = ::popen(cmd.c_str(), "r");
   ASSERT_NE(py, nullptr);
   auto line = [&] {
@@ -270,7 +270,7 @@ TEST(redis_bus_integration, compat_publishes_are_what_django_eventstream_receive
 
 TEST(redis_bus_integration, compat_encoding_is_byte_identical_to_python_json_dumps) {
   std::string out;
-  ASSERT_EQ(testing::run({"/usr/bin/python3", peer_script, "encode"}, &out), 0) << out;
+  ASSERT_EQ(testing::run({"/usr/bin/python3", kPeerScript, "encode"}, &out), 0) << out;
   message_codec codec(bus_mode::compat, "herald:", "events_channel");
   std::size_t checked = 0, pos = 0;
   while (pos < out.size()) {
@@ -332,7 +332,7 @@ TEST(redis_bus_integration,
     auto c = cfg_for(srv.port());
     c.password = pw;
     redis_bus a(c);
-    a.start([](sse::event) {});
+    a.start([](const sse::event&) {});
     ASSERT_TRUE(wait_until([&] {
       auto e = a.last_error();
       return e.find("WRONGPASS") != std::string::npos || e.find("NOAUTH") != std::string::npos;
@@ -423,7 +423,7 @@ TEST(redis_bus_integration, backlog_cap_and_lost_replies_answer_unavailable) {
   outcomes stalled;  // outlives the buses: their done callbacks use it
   outcomes lost;     // outlives the buses: their done callbacks use it
   redis_bus a(c);
-  a.start([](sse::event) {});
+  a.start([](const sse::event&) {});
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
   const auto ch = channel("backlog");
 
@@ -464,7 +464,7 @@ TEST(redis_bus_integration, backlog_is_also_capped_in_bytes) {
   c.max_pending_publish_bytes = one * 9 / 2;
   outcomes out;  // outlives the buses: their done callbacks use it
   redis_bus a(c);
-  a.start([](sse::event) {});
+  a.start([](const sse::event&) {});
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
   srv.pause();
   for (int i = 0; i < 10; ++i) a.publish(ev(ch, std::to_string(i), big), out.done());
@@ -482,7 +482,7 @@ TEST(redis_bus_integration, add_interest_confirmed_means_the_next_publish_is_rec
   collector ca;
   redis_bus a(cfg_for(srv.port())), b(cfg_for(srv.port()));
   a.start(ca.as_sink());
-  b.start([](sse::event) {});
+  b.start([](const sse::event&) {});
   ASSERT_TRUE(wait_until([&] { return a.ready() && b.ready(); })) << a.last_error();
 
   // No polling of PUBSUB NUMSUB: the callback alone says the subscription is live.

@@ -43,6 +43,7 @@ TEST(subscription_tracker, reconcile_of_equal_sets_is_empty) {
 
 TEST(subscription_tracker, batches_split_long_lists) {
   std::vector<std::string> chans;
+  chans.reserve(7);
   for (int i = 0; i < 7; ++i) chans.push_back("c" + std::to_string(i));
   auto b = subscription_tracker::batches(chans, 3);
   ASSERT_EQ(b.size(), 3u);

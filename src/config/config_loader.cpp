@@ -24,8 +24,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::size_t min_publisher_key_bytes = 16;
-constexpr std::size_t min_hs256_secret_bytes = 32;  // RFC 7518 §3.2: key >= hash output size
+constexpr std::size_t kMinPublisherKeyBytes = 16;
+constexpr std::size_t kMinHs256SecretBytes = 32;  // RFC 7518 §3.2: key >= hash output size
 
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
@@ -357,12 +357,12 @@ void read_internal(load_context& c, const toml::table& t) {
   auto key = c.one_of(t, s, "publisher_key", "publisher_key_file", "publisher_key_env",
                       "internal.publisher_key", /*trim=*/true);
   if (key && !key->empty()) {
-    if (key->size() < min_publisher_key_bytes) {
+    if (key->size() < kMinPublisherKeyBytes) {
       const toml::node* where = t.get("publisher_key");
       if (where == nullptr) where = t.get("publisher_key_file");
       if (where == nullptr) where = t.get("publisher_key_env");
       r.fail(*where, "internal.publisher_key must be at least " +
-                         std::to_string(min_publisher_key_bytes) +
+                         std::to_string(kMinPublisherKeyBytes) +
                          " characters (try: openssl rand -hex 32)");
     }
     o.publisher_key = std::move(*key);
@@ -533,8 +533,8 @@ void read_auth(load_context& c, const toml::table* tp) {
           "or auth.secret_env)");
       return;
     }
-    if (secret->size() < min_hs256_secret_bytes) {
-      r.fail("auth: the HS256 secret must be at least " + std::to_string(min_hs256_secret_bytes) +
+    if (secret->size() < kMinHs256SecretBytes) {
+      r.fail("auth: the HS256 secret must be at least " + std::to_string(kMinHs256SecretBytes) +
              " bytes (try: openssl rand -base64 48)");
       return;
     }

@@ -18,35 +18,35 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 // Fake PEM text: the loader checks the armour, the token verifier parses the key.
-constexpr const char* public_pem =
+constexpr const char* kPublicPem =
     "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n"
     "-----END PUBLIC KEY-----\n";
-constexpr const char* private_pem =
+constexpr const char* kPrivatePem =
     "-----BEGIN PRIVATE "
     "KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF\n"
     "-----END PRIVATE KEY-----\n";
-constexpr const char* hs_secret = "0123456789abcdef0123456789abcdef-hs256";
+constexpr const char* kHsSecret = "0123456789abcdef0123456789abcdef-hs256";
 
-constexpr const char* seed_endpoint = R"(
+constexpr const char* kSeedEndpoint = R"(
 [[endpoints]]
 path = "/api/v1/scans/{scan_pk:uuid}/event-stream"
 channels = ["scan-progress:{tenant_id}:{scan_pk}"]
 lookup = "SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id"
 )";
 
-class ConfigLoader : public ::testing::Test {
+class config_loader_test : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* v : env_vars) unsetenv(v);
+    for (const char* v : kEnvVars) unsetenv(v);
     char tmpl[] = "/tmp/herald-config-test-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     fs::create_directories(dir_ / "keys");
-    write("keys/public.pem", public_pem);
-    write("keys/private.pem", private_pem);
+    write("keys/public.pem", kPublicPem);
+    write("keys/private.pem", kPrivatePem);
   }
   void TearDown() override {
-    for (const char* v : env_vars) unsetenv(v);
+    for (const char* v : kEnvVars) unsetenv(v);
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
@@ -78,7 +78,7 @@ class ConfigLoader : public ::testing::Test {
     return r.err().message;
   }
 
-  static constexpr const char* env_vars[] = {"VALKEY_HOST",         "VALKEY_PORT",
+  static constexpr const char* kEnvVars[] = {"VALKEY_HOST",         "VALKEY_PORT",
                                              "VALKEY_USERNAME",     "VALKEY_PASSWORD",
                                              "VALKEY_SCHEME",       "HERALD_TEST_PUBLISHER_KEY",
                                              "HERALD_TEST_SECRET",  "HERALD_TEST_BUS_PASSWORD",
@@ -86,7 +86,7 @@ class ConfigLoader : public ::testing::Test {
   fs::path dir_;
 };
 
-TEST_F(ConfigLoader, DefaultsMatchConfigHpp) {
+TEST_F(config_loader_test, DefaultsMatchConfigHpp) {
   gateway_config c = ok(with_key(""));
   gateway_config d;
   EXPECT_EQ(c.server.listen.address, "127.0.0.1");
@@ -111,7 +111,7 @@ TEST_F(ConfigLoader, DefaultsMatchConfigHpp) {
   EXPECT_EQ(c.cors.allow_headers, "Cache-Control, Last-Event-ID");
   EXPECT_EQ(c.cors.max_age_seconds, d.cors.max_age_seconds);
   EXPECT_EQ(c.auth.jwt.algorithm, auth::jwt_algorithm::rs256);
-  EXPECT_EQ(c.auth.jwt.verify_key, public_pem);
+  EXPECT_EQ(c.auth.jwt.verify_key, kPublicPem);
   EXPECT_EQ(c.auth.jwt.signing_key, "");
   EXPECT_EQ(c.auth.jwt.leeway_seconds, 0);
   EXPECT_EQ(c.auth.jwt.user_claim, "sub");
@@ -135,13 +135,13 @@ TEST_F(ConfigLoader, DefaultsMatchConfigHpp) {
   EXPECT_EQ(c.base_dir, dir_.string());
 }
 
-TEST_F(ConfigLoader, MissingVerifyKeyIsAnError) {
+TEST_F(config_loader_test, MissingVerifyKeyIsAnError) {
   EXPECT_THAT(fails(""), HasSubstr("no JWT verification key"));
   EXPECT_THAT(fails("[auth]\nalgorithm = \"ES256\"\n"), HasSubstr("no JWT verification key"));
   EXPECT_THAT(fails("[auth]\nalgorithm = \"HS256\"\n"), HasSubstr("no secret is configured"));
 }
 
-TEST_F(ConfigLoader, ReadsEverySection) {
+TEST_F(config_loader_test, ReadsEverySection) {
   setenv("HERALD_TEST_BUS_PASSWORD", "bus-pw", 1);
   gateway_config c = ok(R"(
 [server]
@@ -219,7 +219,7 @@ level = "debug"
 
 [demo]
 page_dir = "page"
-)" + std::string(seed_endpoint));
+)" + std::string(kSeedEndpoint));
   EXPECT_EQ(c.server.listen.address, "0.0.0.0");
   EXPECT_EQ(c.server.listen.port, 9000);
   EXPECT_EQ(c.server.threads, 3u);
@@ -243,8 +243,8 @@ page_dir = "page"
   EXPECT_EQ(c.cors.allow_headers, "Cache-Control, Last-Event-ID, X-Requested-With");
   EXPECT_EQ(c.cors.max_age_seconds, 60u);
   EXPECT_EQ(c.auth.jwt.algorithm, auth::jwt_algorithm::eddsa);
-  EXPECT_EQ(c.auth.jwt.verify_key, public_pem);
-  EXPECT_EQ(c.auth.jwt.signing_key, private_pem);
+  EXPECT_EQ(c.auth.jwt.verify_key, kPublicPem);
+  EXPECT_EQ(c.auth.jwt.signing_key, kPrivatePem);
   EXPECT_EQ(c.auth.jwt.audience, "herald");
   EXPECT_EQ(c.auth.jwt.issuer, "https://auth.example.com");
   EXPECT_EQ(c.auth.jwt.leeway_seconds, 30);
@@ -283,8 +283,8 @@ page_dir = "page"
   ASSERT_EQ(c.endpoints.size(), 1u);
 }
 
-TEST_F(ConfigLoader, TheSeedsWorkedExampleEndpoint) {
-  gateway_config c = ok(with_key(seed_endpoint));
+TEST_F(config_loader_test, TheSeedsWorkedExampleEndpoint) {
+  gateway_config c = ok(with_key(kSeedEndpoint));
   ASSERT_EQ(c.endpoints.size(), 1u);
   const endpoint_config& e = c.endpoints[0];
   EXPECT_EQ(e.path, "/api/v1/scans/{scan_pk:uuid}/event-stream");
@@ -297,7 +297,7 @@ TEST_F(ConfigLoader, TheSeedsWorkedExampleEndpoint) {
   EXPECT_TRUE(validate_for_serve(c));
 }
 
-TEST_F(ConfigLoader, RefusesTheSameLookupWithoutTheTenantBinding) {
+TEST_F(config_loader_test, RefusesTheSameLookupWithoutTheTenantBinding) {
   std::string msg = fails(with_key(R"(
 [[endpoints]]
 path = "/api/v1/scans/{scan_pk:uuid}/event-stream"
@@ -309,7 +309,7 @@ lookup = "SELECT 1 FROM scans WHERE id = :scan_pk"
   EXPECT_THAT(msg, HasSubstr("must bind the caller's tenant with :tenant_id"));
 }
 
-TEST_F(ConfigLoader, EndpointRefusals) {
+TEST_F(config_loader_test, EndpointRefusals) {
   EXPECT_THAT(fails(with_key("[endpoints]\npath = \"/x\"\n")),
               HasSubstr("endpoints must be an array of tables"));
   EXPECT_THAT(fails(with_key("[[endpoints]]\nchannels = [\"a:{tenant_id}:b\"]\n")),
@@ -344,15 +344,15 @@ channels = ["a:{tenant_id}:{id}"]
                "endpoints[1]: path '/scans/{id}' duplicates the endpoint '/scans/{scan_pk:uuid}'"));
 }
 
-TEST_F(ConfigLoader, EndpointsAreOptionalUnlessServing) {
+TEST_F(config_loader_test, EndpointsAreOptionalUnlessServing) {
   EXPECT_TRUE(load(with_key("")));
   EXPECT_THAT(fails(with_key(""), /*require_endpoints=*/true), HasSubstr("no stream endpoints"));
-  EXPECT_TRUE(load(with_key(seed_endpoint), true));
+  EXPECT_TRUE(load(with_key(kSeedEndpoint), true));
   gateway_config c = ok(with_key(""));
   EXPECT_FALSE(validate_for_serve(c));
 }
 
-TEST_F(ConfigLoader, UnknownKeysAndSectionsAreNamed) {
+TEST_F(config_loader_test, UnknownKeysAndSectionsAreNamed) {
   EXPECT_THAT(fails(with_key("[server]\nlisten = \"127.0.0.1:8080\"\nthread = 4\n")),
               HasSubstr("test.toml:5:1: unknown key 'server.thread'"));
   EXPECT_THAT(fails(with_key("[sever]\nthreads = 4\n")), HasSubstr("unknown section 'sever'"));
@@ -371,7 +371,7 @@ TEST_F(ConfigLoader, UnknownKeysAndSectionsAreNamed) {
               HasSubstr("unknown key 'internal.key'"));
 }
 
-TEST_F(ConfigLoader, TypeAndRangeErrors) {
+TEST_F(config_loader_test, TypeAndRangeErrors) {
   EXPECT_THAT(fails(with_key("[server]\nthreads = \"4\"\n")),
               HasSubstr("test.toml:4:11: server.threads must be an integer, not a string"));
   EXPECT_THAT(fails(with_key("[server]\nthreads = 5000\n")),
@@ -394,12 +394,12 @@ TEST_F(ConfigLoader, TypeAndRangeErrors) {
   EXPECT_THAT(fails(with_key("[store]\npath = \"\"\n")), HasSubstr("store.path must not be empty"));
 }
 
-TEST_F(ConfigLoader, TomlSyntaxErrorsCarryFileLineColumn) {
+TEST_F(config_loader_test, TomlSyntaxErrorsCarryFileLineColumn) {
   std::string msg = fails("[server]\nthreads = = 4\n");
   EXPECT_THAT(msg, HasSubstr("test.toml:2:"));
 }
 
-TEST_F(ConfigLoader, ListenAddresses) {
+TEST_F(config_loader_test, ListenAddresses) {
   auto l = parse_listen_address("[::1]:8080");
   ASSERT_TRUE(l);
   EXPECT_EQ(l->address, "::1");
@@ -419,7 +419,7 @@ TEST_F(ConfigLoader, ListenAddresses) {
               HasSubstr("server.listen: 'localhost:8080' must use an IP address"));
 }
 
-TEST_F(ConfigLoader, InternalListenerMustDifferFromPublic) {
+TEST_F(config_loader_test, InternalListenerMustDifferFromPublic) {
   EXPECT_THAT(fails(with_key("[internal]\nlisten = \"127.0.0.1:8080\"\n")),
               HasSubstr("internal.listen (127.0.0.1:8080) must differ from server.listen"));
   EXPECT_THAT(
@@ -433,7 +433,7 @@ TEST_F(ConfigLoader, InternalListenerMustDifferFromPublic) {
       load(with_key("[server]\nlisten = \"127.0.0.1:0\"\n[internal]\nlisten = \"127.0.0.1:0\"\n")));
 }
 
-TEST_F(ConfigLoader, PublisherKeySources) {
+TEST_F(config_loader_test, PublisherKeySources) {
   EXPECT_EQ(
       ok(with_key("[internal]\npublisher_key = \"0123456789abcdef\"\n")).internal.publisher_key,
       "0123456789abcdef");
@@ -465,7 +465,7 @@ TEST_F(ConfigLoader, PublisherKeySources) {
               HasSubstr("gives an empty value"));
 }
 
-TEST_F(ConfigLoader, CorsRules) {
+TEST_F(config_loader_test, CorsRules) {
   EXPECT_THAT(fails(with_key("[cors]\nallow_origins = [\"https://app.example.com/\"]\n")),
               HasSubstr("must not have a path"));
   EXPECT_THAT(fails(with_key("[cors]\nallow_origins = [\"https://app.example.com/sse\"]\n")),
@@ -487,7 +487,7 @@ TEST_F(ConfigLoader, CorsRules) {
               HasSubstr("is not a valid header name"));
 }
 
-TEST_F(ConfigLoader, AuthAlgorithmsAndKeys) {
+TEST_F(config_loader_test, AuthAlgorithmsAndKeys) {
   EXPECT_EQ(ok(with_key("algorithm = \"RS256\"\n")).auth.jwt.algorithm, auth::jwt_algorithm::rs256);
   EXPECT_EQ(ok(with_key("algorithm = \"ES256\"\n")).auth.jwt.algorithm, auth::jwt_algorithm::es256);
   EXPECT_EQ(ok(with_key("algorithm = \"eddsa\"\n")).auth.jwt.algorithm, auth::jwt_algorithm::eddsa);
@@ -495,8 +495,8 @@ TEST_F(ConfigLoader, AuthAlgorithmsAndKeys) {
               HasSubstr("auth.algorithm 'none' is not supported"));
   EXPECT_THAT(fails(with_key("algorithm = \"RS512\"\n")), HasSubstr("is not supported"));
   // Inline PEM.
-  gateway_config inl = ok("[auth]\nverify_key = '''\n" + std::string(public_pem) + "'''\n");
-  EXPECT_EQ(inl.auth.jwt.verify_key, public_pem);
+  gateway_config inl = ok("[auth]\nverify_key = '''\n" + std::string(kPublicPem) + "'''\n");
+  EXPECT_EQ(inl.auth.jwt.verify_key, kPublicPem);
   EXPECT_THAT(fails("[auth]\nverify_key = \"abc\"\n"), HasSubstr("is not a PEM key"));
   EXPECT_THAT(fails("[auth]\nverify_key_file = \"keys/private.pem\"\n"),
               HasSubstr("auth.verify_key holds a PRIVATE key"));
@@ -512,37 +512,37 @@ TEST_F(ConfigLoader, AuthAlgorithmsAndKeys) {
               HasSubstr("auth.user_claim must not be empty"));
 }
 
-TEST_F(ConfigLoader, Hs256Secret) {
+TEST_F(config_loader_test, Hs256Secret) {
   gateway_config c =
-      ok("[auth]\nalgorithm = \"HS256\"\nsecret = \"" + std::string(hs_secret) + "\"\n");
+      ok("[auth]\nalgorithm = \"HS256\"\nsecret = \"" + std::string(kHsSecret) + "\"\n");
   EXPECT_EQ(c.auth.jwt.algorithm, auth::jwt_algorithm::hs256);
-  EXPECT_EQ(c.auth.jwt.verify_key, hs_secret);
-  EXPECT_EQ(c.auth.jwt.signing_key, hs_secret);
-  write("hs.secret", std::string(hs_secret) + "\n");
+  EXPECT_EQ(c.auth.jwt.verify_key, kHsSecret);
+  EXPECT_EQ(c.auth.jwt.signing_key, kHsSecret);
+  write("hs.secret", std::string(kHsSecret) + "\n");
   EXPECT_EQ(ok("[auth]\nalgorithm = \"HS256\"\nsecret_file = \"hs.secret\"\n").auth.jwt.verify_key,
-            hs_secret);
-  setenv("HERALD_TEST_SECRET", hs_secret, 1);
+            kHsSecret);
+  setenv("HERALD_TEST_SECRET", kHsSecret, 1);
   EXPECT_EQ(ok("[auth]\nalgorithm = \"HS256\"\nsecret_env = \"HERALD_TEST_SECRET\"\n")
                 .auth.jwt.verify_key,
-            hs_secret);
+            kHsSecret);
   EXPECT_THAT(fails("[auth]\nalgorithm = \"HS256\"\nsecret = \"too-short\"\n"),
               HasSubstr("at least 32 bytes"));
   EXPECT_THAT(fails("[auth]\nalgorithm = \"HS256\"\nverify_key_file = \"keys/public.pem\"\n"),
               HasSubstr("with HS256 give secret"));
-  EXPECT_THAT(fails("[auth]\nalgorithm = \"HS256\"\nsecret = \"" + std::string(hs_secret) +
+  EXPECT_THAT(fails("[auth]\nalgorithm = \"HS256\"\nsecret = \"" + std::string(kHsSecret) +
                     "\"\nsigning_key_file = \"keys/private.pem\"\n"),
               HasSubstr("the secret both signs and verifies"));
 }
 
-TEST_F(ConfigLoader, RelativeKeyPathsResolveAgainstTheConfigFile) {
+TEST_F(config_loader_test, RelativeKeyPathsResolveAgainstTheConfigFile) {
   // Load from a file in a sub-directory while the working directory is elsewhere.
   fs::create_directories(dir_ / "etc/keys");
-  std::ofstream(dir_ / "etc/keys/public.pem") << public_pem;
+  std::ofstream(dir_ / "etc/keys/public.pem") << kPublicPem;
   std::ofstream(dir_ / "etc/herald.toml") << "[auth]\nverify_key_file = \"keys/public.pem\"\n"
                                           << "[store]\npath = \"../var/herald.db\"\n";
   auto r = load_config_file((dir_ / "etc/herald.toml").string());
   ASSERT_TRUE(r) << r.err().message;
-  EXPECT_EQ(r->auth.jwt.verify_key, public_pem);
+  EXPECT_EQ(r->auth.jwt.verify_key, kPublicPem);
   EXPECT_EQ(r->store.path, (dir_ / "var/herald.db").string());
   EXPECT_EQ(r->config_file, (dir_ / "etc/herald.toml").string());
   EXPECT_EQ(r->base_dir, (dir_ / "etc").string());
@@ -552,10 +552,10 @@ TEST_F(ConfigLoader, RelativeKeyPathsResolveAgainstTheConfigFile) {
   EXPECT_EQ(ok(with_key("[store]\npath = \":memory:\"\n")).store.path, ":memory:");
   gateway_config absk =
       ok("[auth]\nverify_key_file = \"" + (dir_ / "keys/public.pem").string() + "\"\n");
-  EXPECT_EQ(absk.auth.jwt.verify_key, public_pem);
+  EXPECT_EQ(absk.auth.jwt.verify_key, kPublicPem);
 }
 
-TEST_F(ConfigLoader, FileErrorsNameTheFile) {
+TEST_F(config_loader_test, FileErrorsNameTheFile) {
   auto missing = load_config_file((dir_ / "nope.toml").string());
   ASSERT_FALSE(missing);
   EXPECT_THAT(missing.err().message, HasSubstr("nope.toml: cannot read the config file"));
@@ -565,13 +565,13 @@ TEST_F(ConfigLoader, FileErrorsNameTheFile) {
   EXPECT_THAT(bad.err().message, HasSubstr((dir_ / "bad.toml").string() + ":3:"));
 }
 
-TEST_F(ConfigLoader, StoreDriver) {
+TEST_F(config_loader_test, StoreDriver) {
   EXPECT_THAT(
       fails(with_key("[store]\ndriver = \"postgres\"\n")),
       HasSubstr("store.driver 'postgres' is not supported (this build supports \"sqlite\" only)"));
 }
 
-TEST_F(ConfigLoader, BusRefusals) {
+TEST_F(config_loader_test, BusRefusals) {
   EXPECT_THAT(fails(with_key("[bus]\nkind = \"kafka\"\n")),
               HasSubstr("bus.kind 'kafka' is not supported"));
   EXPECT_THAT(fails(with_key("[bus]\nmode = \"fast\"\n")),
@@ -591,12 +591,12 @@ TEST_F(ConfigLoader, BusRefusals) {
   EXPECT_THAT(fails(with_key("[bus]\ncompat_channel = \"\"\n")), HasSubstr("bus.compat_channel"));
 }
 
-TEST_F(ConfigLoader, ClusterSeedsDefaultToHostAndPort) {
+TEST_F(config_loader_test, ClusterSeedsDefaultToHostAndPort) {
   gateway_config c = ok(with_key("[bus]\nkind = \"redis\"\ncluster = true\nhost = \"valkey\"\n"));
   EXPECT_EQ(c.bus.cluster_nodes, (std::vector<std::string>{"valkey:6379"}));
 }
 
-TEST_F(ConfigLoader, ValkeyEnvironmentOverrides) {
+TEST_F(config_loader_test, ValkeyEnvironmentOverrides) {
   setenv("VALKEY_HOST", "valkey.internal", 1);
   setenv("VALKEY_PORT", "6390", 1);
   setenv("VALKEY_USERNAME", "svc", 1);
@@ -633,7 +633,7 @@ TEST_F(ConfigLoader, ValkeyEnvironmentOverrides) {
   EXPECT_THAT(fails(with_key("")), HasSubstr("VALKEY_SCHEME='unix' is not supported"));
 }
 
-TEST_F(ConfigLoader, EventVerbs) {
+TEST_F(config_loader_test, EventVerbs) {
   EXPECT_THAT(fails(with_key("[events]\nextra_verbs = [\"Retried\"]\n")),
               HasSubstr("'Retried' must be 1-32 lowercase letters"));
   EXPECT_THAT(fails(with_key("[events]\nextra_verbs = [\"re-tried\"]\n")),
@@ -646,13 +646,13 @@ TEST_F(ConfigLoader, EventVerbs) {
   EXPECT_TRUE(sse::validate_event_type("scan.retried", c.events.verbs));
 }
 
-TEST_F(ConfigLoader, DescribeHidesSecrets) {
+TEST_F(config_loader_test, DescribeHidesSecrets) {
   setenv("HERALD_TEST_BUS_PASSWORD", "bus-password-value", 1);
   gateway_config rs =
       ok(with_key("signing_key_file = \"keys/private.pem\"\n"
                   "[internal]\npublisher_key = \"publisher-key-value-0123\"\n"
                   "[bus]\nkind = \"redis\"\npassword_env = \"HERALD_TEST_BUS_PASSWORD\"\n" +
-                  std::string(seed_endpoint)));
+                  std::string(kSeedEndpoint)));
   std::string d = describe(rs);
   EXPECT_THAT(d, Not(HasSubstr("publisher-key-value-0123")));
   EXPECT_THAT(d, Not(HasSubstr("bus-password-value")));
@@ -669,9 +669,9 @@ TEST_F(ConfigLoader, DescribeHidesSecrets) {
   EXPECT_THAT(d, HasSubstr("channels = [\"scan-progress:{tenant_id}:{scan_pk}\"]"));
 
   gateway_config hs =
-      ok("[auth]\nalgorithm = \"HS256\"\nsecret = \"" + std::string(hs_secret) + "\"\n");
+      ok("[auth]\nalgorithm = \"HS256\"\nsecret = \"" + std::string(kHsSecret) + "\"\n");
   std::string h = describe(hs);
-  EXPECT_THAT(h, Not(HasSubstr(hs_secret)));
+  EXPECT_THAT(h, Not(HasSubstr(kHsSecret)));
   EXPECT_THAT(h, HasSubstr("secret = \"[set]\""));
   EXPECT_THAT(h, HasSubstr("publisher_key = \"[unset]\""));
   EXPECT_THAT(h, HasSubstr("no [[endpoints]]"));
@@ -683,7 +683,7 @@ TEST_F(ConfigLoader, DescribeHidesSecrets) {
 }
 
 // The checked-in configs must load (with keys and the publisher key supplied as the docs describe).
-TEST_F(ConfigLoader, CheckedInExampleConfigsLoad) {
+TEST_F(config_loader_test, CheckedInExampleConfigsLoad) {
   auto read = [](const std::string& p) {
     std::ifstream in(p);
     std::stringstream ss;
@@ -706,7 +706,7 @@ TEST_F(ConfigLoader, CheckedInExampleConfigsLoad) {
   ASSERT_TRUE(demo);
   EXPECT_EQ(demo->bus.kind, bus::bus_kind::local);
   EXPECT_EQ(demo->auth.jwt.algorithm, auth::jwt_algorithm::rs256);
-  EXPECT_EQ(demo->auth.jwt.signing_key, private_pem);
+  EXPECT_EQ(demo->auth.jwt.signing_key, kPrivatePem);
   EXPECT_EQ(demo->store.path, (dir_ / "herald.db").string());
   EXPECT_EQ(demo->internal.publisher_key, "demo-publisher-key-0123456789");
   EXPECT_EQ(demo->auth.jwt.audience, "herald-demo");

@@ -38,7 +38,7 @@ std::string lookup_error(std::string_view sql, const std::vector<endpoint_param>
   return r ? "" : r.err().message;
 }
 
-const std::vector<endpoint_param> scan_params = {{"scan_pk", param_type::uuid}};
+const std::vector<endpoint_param> kScanParams = {{"scan_pk", param_type::uuid}};
 
 TEST(PathTemplate, ParsesTheSeedsWorkedExample) {
   auto t = parse_path_template("/api/v1/scans/{scan_pk:uuid}/event-stream");
@@ -84,64 +84,64 @@ TEST(PathTemplate, RefusesMalformedTemplates) {
 }
 
 TEST(ChannelTemplate, AcceptsTheConvention) {
-  EXPECT_TRUE(check_channel_template("scan-progress:{tenant_id}:{scan_pk}", scan_params));
-  EXPECT_TRUE(check_channel_template("notifications:{tenant_id}:{user_id}", scan_params));
+  EXPECT_TRUE(check_channel_template("scan-progress:{tenant_id}:{scan_pk}", kScanParams));
+  EXPECT_TRUE(check_channel_template("notifications:{tenant_id}:{user_id}", kScanParams));
   EXPECT_TRUE(check_channel_template("announcements:{tenant_id}:all", {}));
-  EXPECT_TRUE(check_channel_template("scan.v2:{tenant_id}:scan-{scan_pk}-{user_id}", scan_params));
+  EXPECT_TRUE(check_channel_template("scan.v2:{tenant_id}:scan-{scan_pk}-{user_id}", kScanParams));
   EXPECT_TRUE(check_channel_template("a:{tenant_id}:{tenant_id}", {}));
 }
 
 TEST(ChannelTemplate, RefusesBrokenConvention) {
-  EXPECT_THAT(channel_error("scan-progress:{tenant_id}", scan_params), HasSubstr("exactly three"));
-  EXPECT_THAT(channel_error("scan-progress", scan_params), HasSubstr("exactly three"));
-  EXPECT_THAT(channel_error("a:{tenant_id}:{scan_pk}:x", scan_params), HasSubstr("exactly three"));
-  EXPECT_THAT(channel_error("a:{user_id}:{scan_pk}", scan_params),
+  EXPECT_THAT(channel_error("scan-progress:{tenant_id}", kScanParams), HasSubstr("exactly three"));
+  EXPECT_THAT(channel_error("scan-progress", kScanParams), HasSubstr("exactly three"));
+  EXPECT_THAT(channel_error("a:{tenant_id}:{scan_pk}:x", kScanParams), HasSubstr("exactly three"));
+  EXPECT_THAT(channel_error("a:{user_id}:{scan_pk}", kScanParams),
               HasSubstr("middle segment must be exactly {tenant_id}"));
-  EXPECT_THAT(channel_error("a:tenant:{scan_pk}", scan_params),
+  EXPECT_THAT(channel_error("a:tenant:{scan_pk}", kScanParams),
               HasSubstr("middle segment must be exactly {tenant_id}"));
-  EXPECT_THAT(channel_error("a:x{tenant_id}:{scan_pk}", scan_params),
+  EXPECT_THAT(channel_error("a:x{tenant_id}:{scan_pk}", kScanParams),
               HasSubstr("middle segment must be exactly {tenant_id}"));
-  EXPECT_THAT(channel_error("{scan_pk}:{tenant_id}:x", scan_params),
+  EXPECT_THAT(channel_error("{scan_pk}:{tenant_id}:x", kScanParams),
               HasSubstr("prefix must be literal"));
-  EXPECT_THAT(channel_error(":{tenant_id}:x", scan_params), HasSubstr("empty prefix"));
-  EXPECT_THAT(channel_error("a b:{tenant_id}:x", scan_params),
+  EXPECT_THAT(channel_error(":{tenant_id}:x", kScanParams), HasSubstr("empty prefix"));
+  EXPECT_THAT(channel_error("a b:{tenant_id}:x", kScanParams),
               HasSubstr("not allowed in the prefix"));
-  EXPECT_THAT(channel_error("a:{tenant_id}:", scan_params), HasSubstr("resource segment"));
-  EXPECT_THAT(channel_error("a:{tenant_id}:{other}", scan_params),
+  EXPECT_THAT(channel_error("a:{tenant_id}:", kScanParams), HasSubstr("resource segment"));
+  EXPECT_THAT(channel_error("a:{tenant_id}:{other}", kScanParams),
               HasSubstr("references {other}, which is not a parameter"));
-  EXPECT_THAT(channel_error("a:{tenant_id}:{scan_pk", scan_params),
+  EXPECT_THAT(channel_error("a:{tenant_id}:{scan_pk", kScanParams),
               HasSubstr("without a matching '}'"));
-  EXPECT_THAT(channel_error("a:{tenant_id}:x}", scan_params),
+  EXPECT_THAT(channel_error("a:{tenant_id}:x}", kScanParams),
               HasSubstr("'}' without a matching '{'"));
-  EXPECT_THAT(channel_error("a:{tenant_id}:{scan_pk:uuid}", scan_params),
+  EXPECT_THAT(channel_error("a:{tenant_id}:{scan_pk:uuid}", kScanParams),
               HasSubstr("exactly three"));
-  EXPECT_THAT(channel_error("a:{tenant_id}:{Scan}", scan_params), HasSubstr("not a valid name"));
+  EXPECT_THAT(channel_error("a:{tenant_id}:{Scan}", kScanParams), HasSubstr("not a valid name"));
 }
 
 TEST(Lookup, AcceptsTheSeedsWorkedExample) {
   const char* sql = "SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id";
-  EXPECT_TRUE(check_lookup(sql, scan_params));
+  EXPECT_TRUE(check_lookup(sql, kScanParams));
   auto names = lookup_parameter_names(sql);
   ASSERT_TRUE(names);
   EXPECT_EQ(*names, (std::vector<std::string>{"scan_pk", "tenant_id"}));
 }
 
 TEST(Lookup, RefusesTheSameLookupWithoutTheTenantBinding) {
-  EXPECT_THAT(lookup_error("SELECT 1 FROM scans WHERE id = :scan_pk", scan_params),
+  EXPECT_THAT(lookup_error("SELECT 1 FROM scans WHERE id = :scan_pk", kScanParams),
               HasSubstr("must bind the caller's tenant with :tenant_id"));
 }
 
 TEST(Lookup, TenantIdInsideStringsOrCommentsDoesNotCount) {
   EXPECT_THAT(
-      lookup_error("SELECT 1 FROM scans WHERE id = :scan_pk AND note = ':tenant_id'", scan_params),
+      lookup_error("SELECT 1 FROM scans WHERE id = :scan_pk AND note = ':tenant_id'", kScanParams),
       HasSubstr(":tenant_id"));
   EXPECT_THAT(lookup_error("SELECT 1 FROM scans WHERE id = :scan_pk -- AND tenant_id = :tenant_id",
-                           scan_params),
+                           kScanParams),
               HasSubstr(":tenant_id"));
   EXPECT_THAT(lookup_error("SELECT 1 FROM scans /* tenant_id = :tenant_id */ WHERE id = :scan_pk",
-                           scan_params),
+                           kScanParams),
               HasSubstr(":tenant_id"));
-  EXPECT_THAT(lookup_error("SELECT 1 FROM \":tenant_id\" WHERE id = :scan_pk", scan_params),
+  EXPECT_THAT(lookup_error("SELECT 1 FROM \":tenant_id\" WHERE id = :scan_pk", kScanParams),
               HasSubstr(":tenant_id"));
 }
 
@@ -149,21 +149,21 @@ TEST(Lookup, ParametersMustBeKnownAndNamed) {
   EXPECT_TRUE(check_lookup(
       "SELECT 1 FROM memberships m JOIN scans s ON s.tenant_id = m.tenant_id "
       "WHERE s.id = :scan_pk AND m.user_id = :user_id AND m.tenant_id = :tenant_id;  \n",
-      scan_params));
+      kScanParams));
   EXPECT_THAT(
-      lookup_error("SELECT 1 FROM scans WHERE id = :id AND tenant_id = :tenant_id", scan_params),
+      lookup_error("SELECT 1 FROM scans WHERE id = :id AND tenant_id = :tenant_id", kScanParams),
       HasSubstr("references :id, which is not a parameter"));
   EXPECT_THAT(
-      lookup_error("SELECT 1 FROM scans WHERE id = ? AND tenant_id = :tenant_id", scan_params),
+      lookup_error("SELECT 1 FROM scans WHERE id = ? AND tenant_id = :tenant_id", kScanParams),
       HasSubstr("named :name parameters"));
   EXPECT_THAT(
-      lookup_error("SELECT 1 FROM scans WHERE id = ?1 AND tenant_id = :tenant_id", scan_params),
+      lookup_error("SELECT 1 FROM scans WHERE id = ?1 AND tenant_id = :tenant_id", kScanParams),
       HasSubstr("named :name parameters"));
   EXPECT_THAT(lookup_error("SELECT 1 FROM scans WHERE id = @scan_pk AND tenant_id = :tenant_id",
-                           scan_params),
+                           kScanParams),
               HasSubstr("named :name parameters"));
   EXPECT_THAT(lookup_error("SELECT 1 FROM scans WHERE id = $scan_pk AND tenant_id = :tenant_id",
-                           scan_params),
+                           kScanParams),
               HasSubstr("named :name parameters"));
   // A '?' inside a string literal is text, not a parameter.
   EXPECT_TRUE(
@@ -173,7 +173,7 @@ TEST(Lookup, ParametersMustBeKnownAndNamed) {
       check_lookup("SELECT 1 FROM scans WHERE name <> 'it''s :x' AND tenant_id = :tenant_id", {}));
   // PostgreSQL casts are not parameters.
   EXPECT_TRUE(check_lookup(
-      "SELECT 1 FROM scans WHERE id::text = :scan_pk AND tenant_id = :tenant_id", scan_params));
+      "SELECT 1 FROM scans WHERE id::text = :scan_pk AND tenant_id = :tenant_id", kScanParams));
 }
 
 TEST(Lookup, OneReadOnlyStatement) {

@@ -19,11 +19,9 @@ int http_status(errc c) noexcept {
     case errc::unprocessable:
       return 422;
     case errc::too_many:
-      return 503;
     case errc::unavailable:
       return 503;
     case errc::internal:
-      return 500;
     case errc::invalid_config:
       return 500;
   }

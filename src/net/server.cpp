@@ -23,7 +23,7 @@ namespace herald::net {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using asio::use_awaitable;
-constexpr auto use_tuple = asio::as_tuple(use_awaitable);
+constexpr auto kUseTuple = asio::as_tuple(use_awaitable);
 
 namespace {
 
@@ -40,7 +40,7 @@ std::string build_stream_head(const header_list& extra) {
       "X-Accel-Buffering: no\r\n"
       "Referrer-Policy: no-referrer\r\n"
       "Connection: close\r\n";  // the body is delimited by the connection's end
-  for (const auto& [k, v] : extra) head += k + ": " + v + "\r\n";
+  for (const auto& [k, v] : extra) head.append(k).append(": ").append(v).append("\r\n");
   head += "\r\n";
   return head;
 }
@@ -75,7 +75,7 @@ asio::awaitable<bool> write_out(tcp::socket& sock, std::string& out) {
     n = 0;
   }
   if (!ec && n < out.size()) {
-    auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(out) + n, use_tuple);
+    auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(out) + n, kUseTuple);
     ec = wec;
   }
   out.clear();
@@ -124,13 +124,13 @@ void shard::start_accepting() {
 asio::awaitable<void> shard::accept_loop(tcp::acceptor& acceptor, listener_state& listener) {
   asio::steady_timer backoff(ioc);
   while (acceptor.is_open()) {
-    auto [ec, sock] = co_await acceptor.async_accept(use_tuple);
+    auto [ec, sock] = co_await acceptor.async_accept(kUseTuple);
     if (ec) {
       if (stopping || ec == asio::error::operation_aborted) break;
       // EMFILE/ENFILE: wait a little instead of spinning; the connection stays in the backlog.
       spdlog::warn("{} listener: accept failed: {}", listener.opts.name, ec.message());
       backoff.expires_after(std::chrono::milliseconds(50));
-      co_await backoff.async_wait(use_tuple);
+      co_await backoff.async_wait(kUseTuple);
       continue;
     }
     boost::system::error_code ignored;
@@ -201,17 +201,17 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
       deadline.deadline = clock::now() + opts.header_timeout;
       pending.push_back(deadline);
       if (!parser.is_header_done()) {
-        auto [hec, n] = co_await http::async_read_header(sock, buffer, parser, use_tuple);
+        auto [hec, n] = co_await http::async_read_header(sock, buffer, parser, kUseTuple);
         ec = hec;
       }
       if (!ec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
         // curl sends Expect for bodies over 1 KiB and would otherwise wait a second.
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(cont), use_tuple);
+        auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(cont), kUseTuple);
         ec = wec;
       }
       if (!ec && !parser.is_done()) {
-        auto [rec, rn] = co_await http::async_read(sock, buffer, parser, use_tuple);
+        auto [rec, rn] = co_await http::async_read(sock, buffer, parser, kUseTuple);
         ec = rec;
       }
       deadline.unlink();

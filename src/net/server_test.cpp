@@ -36,7 +36,7 @@ struct harness {
   toy_handler handler;
   std::unique_ptr<http_server> server;
   std::unique_ptr<sse::fanout> fan;
-  explicit harness(server_options o = {}) {
+  explicit harness(const server_options& o = {}) {
     server = std::make_unique<http_server>(o, handler);
     fan = std::make_unique<sse::fanout>(server->executors(), nullptr);
     server->set_fanout(fan.get());

@@ -81,7 +81,7 @@ void fanout::publish(const event& e) {
   publish_frame(e.channel, std::make_shared<const std::string>(encode(e)));
 }
 
-void fanout::publish_frame(const std::string& channel, frame f) {
+void fanout::publish_frame(const std::string& channel, const frame& f) {
   // Published on the only event loop's own thread (one loop per process, the publish read by that
   // loop): its own table says whether anyone listens, so the cross-shard index and its lock are
   // skipped. From a bus thread the index is still read first, so an event nobody here listens to

@@ -62,7 +62,7 @@ class fanout {
   // Any thread: encode once and deliver to every local subscriber of e.channel.
   void publish(const event& e);
   // Any thread: deliver an already encoded frame.
-  void publish_frame(const std::string& channel, frame f);
+  void publish_frame(const std::string& channel, const frame& f);
 
   // Number of channels with at least one local subscriber (for tests and metrics).
   std::size_t channel_count() const;

@@ -29,7 +29,7 @@ template <class Coro>
 void run_on_this_thread(Coro coro) {
   asio::io_context ioc;
   std::exception_ptr failure;
-  asio::co_spawn(ioc, std::move(coro), [&](std::exception_ptr e) { failure = e; });
+  asio::co_spawn(ioc, std::move(coro), [&](std::exception_ptr e) { failure = std::move(e); });
   ioc.run();  // returns only when the coroutine is done: in-flight pool calls count as work
   if (failure) std::rethrow_exception(failure);
 }
@@ -110,6 +110,7 @@ TEST(db_pool, many_concurrent_runs_from_two_loops_each_resume_on_their_own_loop)
   std::atomic<int> completed{0}, wrong_thread{0}, wrong_value{0};
 
   std::vector<std::unique_ptr<asio::io_context>> loops;
+  loops.reserve(2);
   for (int i = 0; i < 2; ++i) loops.push_back(std::make_unique<asio::io_context>());
   for (auto& loop : loops) {
     for (int c = 0; c < k_coroutines_per_loop; ++c) {
@@ -128,6 +129,7 @@ TEST(db_pool, many_concurrent_runs_from_two_loops_each_resume_on_their_own_loop)
     }
   }
   std::vector<std::thread> threads;
+  threads.reserve(loops.size());
   for (auto& loop : loops) threads.emplace_back([&l = *loop] { l.run(); });
   for (auto& t : threads) t.join();
   EXPECT_EQ(completed.load(), 2 * k_coroutines_per_loop * k_calls_each);
@@ -153,6 +155,7 @@ TEST(db_pool, resumes_on_the_callers_strand) {
         asio::detached);
   }
   std::vector<std::thread> threads;
+  threads.reserve(3);
   for (int i = 0; i < 3; ++i) threads.emplace_back([&] { ioc.run(); });
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 300);

@@ -14,18 +14,18 @@
 namespace herald::store {
 namespace {
 
-constexpr int k_schema_version = 1;  // PRAGMA user_version written on creation
-constexpr int k_busy_timeout_ms = 5000;
+constexpr int kSchemaVersion = 1;  // PRAGMA user_version written on creation
+constexpr int kBusyTimeoutMs = 5000;
 // Lookups come from configured endpoints, so a handful per connection; the bound only matters if a
 // caller feeds ever-new SQL, in which case the cache is flushed rather than grown.
-constexpr std::size_t k_max_cached_lookups = 64;
-constexpr std::size_t k_max_touch_entries = 1u << 16;
+constexpr std::size_t kMaxCachedLookups = 64;
+constexpr std::size_t kMaxTouchEntries = 1u << 16;
 
 // Table and column names follow the seed (Prowler's Django models). Timestamps mirrored from Django
 // are ISO-8601 UTC text; the api_keys times are unix seconds because Herald compares them as
 // numbers. The two triggers reproduce the seed's revoke_user_api_keys / revoke_membership_api_keys
 // signals, so "key not revoked" keeps implying "owner still a member".
-constexpr const char* k_schema = R"sql(
+constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS users (
   id          TEXT PRIMARY KEY NOT NULL,
   email       TEXT NOT NULL UNIQUE,
@@ -100,7 +100,7 @@ enum q : std::size_t {
   q_count,
 };
 
-constexpr std::array<std::string_view, q_count> k_sql = {
+constexpr std::array<std::string_view, q_count> kSql = {
     "SELECT id, email, is_active FROM users WHERE id = ?1",
     "SELECT 1 FROM memberships WHERE user_id = ?1 AND tenant_id = ?2",
     "SELECT id, prefix, key_hash, tenant_id, coalesce(user_id, ''), name, expires_at, revoked "
@@ -197,7 +197,7 @@ result<sqlite3*> open_connection(const std::string& path) {
     sqlite3_close_v2(db);
     return e;
   };
-  sqlite3_busy_timeout(db, k_busy_timeout_ms);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
   auto mode = query_text(db, "PRAGMA journal_mode = WAL");
   if (!mode) return fail(mode.err());
   // "memory" for in-memory databases, which have no journal file to put in WAL mode.
@@ -225,14 +225,14 @@ result<void> create_schema(sqlite3* db) {
   };
   auto version = query_text(db, "PRAGMA user_version");
   if (!version) return rollback(version.err());
-  if (std::stoi(*version) > k_schema_version) {
+  if (std::stoi(*version) > kSchemaVersion) {
     return rollback(make_error(errc::invalid_config, "database schema version " + *version +
                                                          " is newer than this Herald supports (" +
-                                                         std::to_string(k_schema_version) + ")"));
+                                                         std::to_string(kSchemaVersion) + ")"));
   }
-  if (auto r = exec_on(db, k_schema, "cannot create schema"); !r) return rollback(r.err());
+  if (auto r = exec_on(db, kSchema, "cannot create schema"); !r) return rollback(r.err());
   if (*version == "0") {
-    std::string set = "PRAGMA user_version = " + std::to_string(k_schema_version);
+    std::string set = "PRAGMA user_version = " + std::to_string(kSchemaVersion);
     if (auto r = exec_on(db, set.c_str(), "cannot create schema"); !r) return rollback(r.err());
   }
   if (auto r = exec_on(db, "COMMIT", "cannot create schema"); !r) return rollback(r.err());
@@ -362,7 +362,7 @@ result<std::unique_ptr<sqlite_store>> sqlite_store::open(const std::string& path
       if (auto r = create_schema(c->db); !r) return std::move(r).err();
     }
     for (std::size_t k = 0; k < q_count; ++k) {
-      int rc = sqlite3_prepare_v3(c->db, k_sql[k].data(), static_cast<int>(k_sql[k].size()),
+      int rc = sqlite3_prepare_v3(c->db, kSql[k].data(), static_cast<int>(kSql[k].size()),
                                   SQLITE_PREPARE_PERSISTENT, &c->fixed[k], nullptr);
       if (rc != SQLITE_OK) {
         return make_error(errc::unavailable,
@@ -456,7 +456,7 @@ result<void> sqlite_store::touch_api_key(std::string_view api_key_id) {
     if (rc != SQLITE_DONE) return db_error(c->db, rc, "touch_api_key");
   }
   std::lock_guard lk(touch_mu_);
-  if (last_touch_.size() >= k_max_touch_entries) last_touch_.clear();
+  if (last_touch_.size() >= kMaxTouchEntries) last_touch_.clear();
   last_touch_[std::string(api_key_id)] = now;
   return {};
 }
@@ -510,7 +510,7 @@ result<bool> sqlite_store::row_exists(std::string_view sql, const lookup_params&
   } else {
     auto prepared = prepare_lookup(c->db, sql, SQLITE_PREPARE_PERSISTENT, errc::internal);
     if (!prepared) return std::move(prepared).err();
-    if (c->lookups.size() >= k_max_cached_lookups) c->clear_lookups();
+    if (c->lookups.size() >= kMaxCachedLookups) c->clear_lookups();
     s = *prepared;
     c->lookups.emplace(std::string(sql), s);
   }

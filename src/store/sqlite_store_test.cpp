@@ -15,7 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // The seed's worked example: a scan's event stream is visible only inside the scan's tenant.
-constexpr std::string_view k_scan_lookup =
+constexpr std::string_view kScanLookup =
     "SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id";
 
 struct sqlite_store_test : ::testing::Test {
@@ -262,24 +262,24 @@ TEST_F(sqlite_store_test, row_exists_scopes_the_seed_scan_lookup_to_the_tenant) 
   ASSERT_TRUE(db->add_scan(scan1, t1, "nightly", "executing"));
   ASSERT_TRUE(db->add_scan(scan2, t2, "weekly", "completed"));
 
-  EXPECT_TRUE(has_row(k_scan_lookup, {{"tenant_id", t1}, {"scan_pk", scan1}}));
+  EXPECT_TRUE(has_row(kScanLookup, {{"tenant_id", t1}, {"scan_pk", scan1}}));
   // t1 asking for t2's scan: no row, i.e. 404, exactly as for a scan that does not exist.
-  EXPECT_FALSE(has_row(k_scan_lookup, {{"tenant_id", t1}, {"scan_pk", scan2}}));
-  EXPECT_FALSE(has_row(k_scan_lookup, {{"tenant_id", t1}, {"scan_pk", random_uuid()}}));
-  EXPECT_TRUE(has_row(k_scan_lookup, {{"tenant_id", t2}, {"scan_pk", scan2}}));
+  EXPECT_FALSE(has_row(kScanLookup, {{"tenant_id", t1}, {"scan_pk", scan2}}));
+  EXPECT_FALSE(has_row(kScanLookup, {{"tenant_id", t1}, {"scan_pk", random_uuid()}}));
+  EXPECT_TRUE(has_row(kScanLookup, {{"tenant_id", t2}, {"scan_pk", scan2}}));
   // Parameters the SQL does not use are ignored; order does not matter.
-  EXPECT_TRUE(has_row(k_scan_lookup, {{"user_id", alice}, {"scan_pk", scan1}, {"tenant_id", t1}}));
+  EXPECT_TRUE(has_row(kScanLookup, {{"user_id", alice}, {"scan_pk", scan1}, {"tenant_id", t1}}));
 }
 
 TEST_F(sqlite_store_test, row_exists_refuses_a_parameter_without_value) {
-  auto r = db->row_exists(k_scan_lookup, {{"tenant_id", t1}});
+  auto r = db->row_exists(kScanLookup, {{"tenant_id", t1}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().code, errc::internal);
   EXPECT_NE(r.err().message.find(":scan_pk"), std::string::npos) << r.err().message;
   // The cached statement is left clean for the next call.
   std::string scan = random_uuid();
   ASSERT_TRUE(db->add_scan(scan, t1, "s", "available"));
-  EXPECT_TRUE(has_row(k_scan_lookup, {{"tenant_id", t1}, {"scan_pk", scan}}));
+  EXPECT_TRUE(has_row(kScanLookup, {{"tenant_id", t1}, {"scan_pk", scan}}));
 }
 
 TEST_F(sqlite_store_test, row_exists_refuses_statements_that_write) {
@@ -302,7 +302,7 @@ TEST_F(sqlite_store_test, row_exists_many_distinct_lookups_stay_correct) {
 }
 
 TEST_F(sqlite_store_test, check_lookup_accepts_a_scoped_select) {
-  EXPECT_TRUE(db->check_lookup(k_scan_lookup));
+  EXPECT_TRUE(db->check_lookup(kScanLookup));
   EXPECT_TRUE(
       db->check_lookup("  -- comment\n select 1 from scans where tenant_id = :tenant_id;"
                        "  /* trailing */  "));
@@ -344,8 +344,7 @@ TEST_F(sqlite_store_test, check_lookup_refuses_non_select_and_positional_paramet
   for (std::string_view sql :
        {"DELETE FROM scans WHERE tenant_id = :tenant_id",
         "UPDATE scans SET state = 'x' WHERE tenant_id = :tenant_id", "PRAGMA table_info(scans)",
-        "WITH x AS (SELECT 1) INSERT INTO tenants (id, name) "
-        "SELECT :tenant_id, 'x'",
+        "WITH x AS (SELECT 1) INSERT INTO tenants (id, name) SELECT :tenant_id, 'x'",
         "SELECT 1 FROM scans WHERE tenant_id = :tenant_id AND id = ?"}) {
     auto r = db->check_lookup(sql);
     ASSERT_FALSE(r) << sql;
@@ -381,6 +380,7 @@ TEST_F(sqlite_store_test, concurrent_is_member_from_four_threads) {
   std::atomic<int> wrong{0}, errors{0};
   std::atomic<bool> done{false};
   std::vector<std::thread> readers;
+  readers.reserve(4);
   for (int t = 0; t < 4; ++t) {
     readers.emplace_back([&, t] {
       for (int i = 0; i < k_iterations; ++i) {
