@@ -4,6 +4,7 @@
 #include "app/gateway.hpp"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -85,10 +86,11 @@ class gateway_test : public ::testing::Test {
     ensure_rsa_keys(dir.string());
   }
 
-  void start(const std::string& extra = "", unsigned keepalive = 20, unsigned connect_cache = 5) {
+  void start(const std::string& extra = "", unsigned keepalive = 20, unsigned connect_cache = 5,
+             unsigned threads = 2) {
     std::string toml =
-        "[server]\nlisten = \"127.0.0.1:0\"\nthreads = 2\nkeepalive_seconds = " +
-        std::to_string(keepalive) +
+        "[server]\nlisten = \"127.0.0.1:0\"\nthreads = " + std::to_string(threads) +
+        "\nkeepalive_seconds = " + std::to_string(keepalive) +
         "\nretry_base_ms = 1000\nretry_jitter_ms = 500\nshutdown_deadline_ms = 2000\n"
         "[internal]\nlisten = \"127.0.0.1:0\"\npublisher_key = \"" +
         kPublisherKey +
@@ -325,6 +327,47 @@ TEST_F(gateway_test, pipelined_publishes_are_all_answered_and_delivered_in_order
   EXPECT_EQ(answered, static_cast<std::size_t>(n)) << replies;
   EXPECT_EQ(replies.find("HTTP/1.1 4"), std::string::npos);
   EXPECT_EQ(c->read_at_least(expected.size()), expected);
+}
+
+// A publish with a small audience on the event loop that read it is written to those subscribers
+// before it is answered: once the publisher has its 200, the event is already in each subscriber's
+// socket (on loopback a write lands in the receiver's queue before send() returns). One event loop,
+// so every connection shares it (with several, a subscriber on another loop is written by that
+// loop, concurrently).
+TEST_F(gateway_test, small_publish_reaches_subscribers_before_its_answer) {
+  start("", 20, 5, 1);
+  // 200 subscribers: writing them takes the event loop about a millisecond, far longer than the
+  // publisher takes to see an answer written first, so the order shows.
+  constexpr int n = 200;
+  std::vector<std::unique_ptr<conn>> subs;
+  subs.reserve(n);
+  for (int i = 0; i < n; ++i)
+    subs.push_back(
+        open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n"));
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == n; }));
+  const auto unread = [&] {
+    int missing = 0;
+    for (auto& c : subs) {
+      pollfd p{c->sock.native_handle(), POLLIN, 0};
+      if (::poll(&p, 1, 0) != 1) ++missing;
+    }
+    return missing;
+  };
+  conn pub(gw->internal_port());
+  for (int i = 0; i < 5; ++i) {
+    const std::string body = "{\"channel\":\"" + channel(scan) +
+                             "\",\"event\":\"scan.progress\",\"data\":{\"i\":" + std::to_string(i) +
+                             "}}";
+    pub.send("POST /publish HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + kPublisherKey +
+             "\r\nContent-Type: application/json\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body);
+    pub.read_until("{\"published\":1}");
+    pub.buf.clear();
+    EXPECT_EQ(unread(), 0) << "subscribers without publish " << i << " when it was answered";
+    const std::string expected =
+        "event: scan.progress\ndata: {\"i\":" + std::to_string(i) + "}\n\n";
+    for (auto& c : subs) ASSERT_EQ(c->next_block(), expected);
+  }
 }
 
 TEST_F(gateway_test, publish_api_refuses_bad_input_with_json_errors) {

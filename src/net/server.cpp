@@ -196,7 +196,9 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
     boost::system::error_code ec;
     // A pipelined request already in the buffer is handled with no I/O, and no write yet.
     if (!parse_buffered(parser, buffer, ec) && !ec) {
-      // About to wait for the client: first send the responses it is waiting for.
+      // About to wait for the client: first the deliveries of what it sent, if few (see
+      // small_pass), then the responses it is waiting for.
+      if (!dirty_.empty() && !pass_yielded_ && dirty_.size() <= small_pass) flush_dirty();
       if (!out.empty() && !co_await write_out(sock, out)) co_return;
       deadline.deadline = clock::now() + opts.header_timeout;
       pending.push_back(deadline);
@@ -320,7 +322,8 @@ void shard::flush_dirty() {
     s->flush();
     if (n % 16 == 0 && clock::now() >= until) break;
   }
-  if (!dirty_.empty()) {
+  pass_yielded_ = !dirty_.empty();
+  if (pass_yielded_) {
     flush_posted_ = true;
     asio::post(ioc, [this] { flush_dirty(); });
   }
