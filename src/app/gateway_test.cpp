@@ -358,9 +358,13 @@ TEST_F(gateway_test, small_publish_reaches_subscribers_before_its_answer) {
     const std::string body = "{\"channel\":\"" + channel(scan) +
                              "\",\"event\":\"scan.progress\",\"data\":{\"i\":" + std::to_string(i) +
                              "}}";
-    pub.send("POST /publish HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + kPublisherKey +
-             "\r\nContent-Type: application/json\r\nContent-Length: " +
-             std::to_string(body.size()) + "\r\n\r\n" + body);
+    std::string request = "POST /publish HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ";
+    request.append(kPublisherKey)
+        .append("\r\nContent-Type: application/json\r\nContent-Length: ")
+        .append(std::to_string(body.size()))
+        .append("\r\n\r\n")
+        .append(body);
+    pub.send(request);
     pub.read_until("{\"published\":1}");
     pub.buf.clear();
     EXPECT_EQ(unread(), 0) << "subscribers without publish " << i << " when it was answered";
