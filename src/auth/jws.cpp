@@ -17,6 +17,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "auth/encoding.hpp"
+
 namespace herald::auth {
 namespace {
 
@@ -331,15 +333,16 @@ bool jws_key::verify(std::string_view signing_input, std::string_view signature)
     case jwt_algorithm::hs256:
       return false;
   }
-  unsigned char digest[32];
-  unsigned int digest_len = 0;
-  if (EVP_Digest(data, signing_input.size(), digest, &digest_len, sha256_md(), nullptr) != 1 ||
-      digest_len != sizeof digest) {
+  sha256_digest digest;
+  try {
+    digest = sha256(signing_input);
+  } catch (const std::exception&) {  // only on allocation failure inside OpenSSL
     ERR_clear_error();
     return false;
   }
   EVP_PKEY_CTX* ctx = s_->verifiers.take(s_->pkey, alg_);
-  const bool ok = ctx != nullptr && EVP_PKEY_verify(ctx, sig, sig_len, digest, sizeof digest) == 1;
+  const bool ok =
+      ctx != nullptr && EVP_PKEY_verify(ctx, sig, sig_len, digest.data(), digest.size()) == 1;
   if (ok) {
     s_->verifiers.give(ctx);
   } else {
