@@ -748,6 +748,19 @@ class Bench:
         if st.get("n"):
             rec.update(lat_steady_p50_ms=st.get("p50"), lat_steady_p99_ms=st.get("p99"),
                        lat_steady_p999_ms=st.get("p999"), lat_steady_n=st.get("n"))
+        # Up to the subscriber's socket (the kernel's receive stamp), and the loadgen's own read delay
+        # after it: the load core is shared with the publisher, so the two are told apart.
+        arr = lg.get("latency_arrival_ms", {})
+        if arr.get("n"):
+            rec.update(lat_arrival_p50_ms=arr.get("p50"), lat_arrival_p99_ms=arr.get("p99"),
+                       lat_arrival_p999_ms=arr.get("p999"), lat_arrival_n=arr.get("n"))
+        arr = lg.get("latency_arrival_steady_ms", {})
+        if arr.get("n"):
+            rec.update(lat_arrival_steady_p99_ms=arr.get("p99"))
+        rd = lg.get("read_delay_ms", {})
+        if rd.get("n"):
+            rec.update(read_delay_p50_ms=rd.get("p50"), read_delay_p99_ms=rd.get("p99"),
+                       read_delay_p999_ms=rd.get("p999"))
         est = lg.get("establish_ms", {})
         rec.update(est_p50_ms=est.get("p50"), est_p99_ms=est.get("p99"), est_p999_ms=est.get("p999"),
                    est_max_ms=est.get("max"))
@@ -760,7 +773,8 @@ class Bench:
                 "no_seq", "bytes", "reads", "wall_s", "cpu_s", "cpu_share", "stream_cpu_s", "stream_cpu_share",
                 "stream_wall_s", "open_phase_s", "opens_per_s", "first_event_ns", "last_event_ns", "latency_ms",
                 "establish_ms", "latency_hist_ns", "lat_negative", "late_bins_per_process",
-                "latency_steady_ms")
+                "latency_steady_ms", "arrival_stamps", "late_arrival_bins_per_process", "latency_arrival_ms", "latency_arrival_steady_ms",
+                "read_delay_ms")
         return {k: lg[k] for k in keep if k in lg}
 
     def failures(self, lg: dict, n: int) -> int:
@@ -822,13 +836,13 @@ class Bench:
 
     def scenario_fanout(self) -> None:
         d = self.dur(20.0)
-        for rate in (20, 200):
+        for rate in self.args.fanout_rates:
             for name in self.servers:
                 if name == "floor":
                     self.run_delivery("fanout", "floor", n=5000, channels=1, rate=rate, duration=d, batch=1)
                 else:
                     self.run_delivery("fanout", name, n=5000, channels=1, rate=rate, duration=d)
-        if "floor" in self.servers:
+        if "floor" in self.servers and not self.args.no_flat_out:
             # The physical ceilings: flat out, one event per write and 10 events per write.
             for batch in (1, 10):
                 self.run_delivery("fanout", "floor", n=5000, channels=1, rate=0, duration=self.dur(10.0),
@@ -871,8 +885,11 @@ class Bench:
         variant = f"{'flat-out' if rate == 0 else f'{rate:g}/s'}"
         if name == "floor":
             variant += " HTTP" if http else f" {batch}/write"
+        # Fixed-rate runs publish for a warm-up first, then for `duration`; latency "after warm-up" leaves
+        # the warm-up out (see "Warm-up" in bench/README.md: fresh connections quick-ACK every segment).
+        warmup = self.args.latency_warmup if rate > 0 else 0.0
         rec = dict(scenario=scenario, server=name, variant=variant, n=n, channels=channels, rate=rate,
-                   duration=duration, event_bytes=EVENT_BYTES)
+                   duration=duration, warmup_s=warmup, event_bytes=EVENT_BYTES)
         if name == "floor":
             rec["batch"] = batch
         if bus:
@@ -883,7 +900,7 @@ class Bench:
         lg = None
         pub = None
         try:
-            kw = dict(subscribers=n, channels=channels, rate=rate, batch=batch, duration=duration, linger=90,
+            kw = dict(subscribers=n, channels=channels, rate=rate, batch=batch, duration=warmup + duration, linger=90,
                       flush_ms=1000 if batch > 1 else 50)
             if bus and name == "herald":
                 kw["bus"] = "redis"
@@ -895,8 +912,9 @@ class Bench:
             mem0 = proc_mem_kib(pid)
             tag = f"{scenario}-{name}-{variant}".replace(" ", "_").replace("/", "per")
             lg = LoadGroup(self.tools, self.work, tag,
-                           n, self.port_of(srv), srv.sub_path, channels, duration=duration + 70,
-                           open_on=srv.open_on, token=getattr(srv, "token", None))
+                           n, self.port_of(srv), srv.sub_path, channels, duration=warmup + duration + 70,
+                           open_on=srv.open_on, token=getattr(srv, "token", None),
+                           extra=["--warmup", f"{warmup if warmup > 0 else 1:g}"])
             if not lg.wait_ready(60):
                 raise RuntimeError(f"streams not ready: {lg.progress()}")
             rec["opened"] = lg.ready_opened()
@@ -906,13 +924,14 @@ class Bench:
             if not srv.publishes:
                 if srv.wait_publishing(15):
                     win.restart()
-                fl = srv.result(duration + 20)
+                fl = srv.result(warmup + duration + 20)
                 expected = fl.get("deliveries")
                 lg.wait_settled(expected, cap_s=30, window=win)
                 pubres = {}
             else:
                 pargs = srv.publisher_args() + ["--channels", str(channels), "--rate", str(rate), "--duration",
-                                                str(duration), "--event", EVENT, "--event-bytes", str(EVENT_BYTES)]
+                                                str(warmup + duration), "--event", EVENT, "--event-bytes",
+                                                str(EVENT_BYTES)]
                 if rate == 0:
                     pargs += ["--connections", str(self.args.pub_connections), "--pipeline",
                               str(self.args.pub_pipeline)]
@@ -1122,8 +1141,12 @@ def main() -> None:
     ap.add_argument("--pub-pipeline", type=int, default=4)
     ap.add_argument("--rate-connections", type=int, default=2, help="publisher connections in fixed-rate runs")
     ap.add_argument("--rate-pipeline", type=int, default=64, help="requests in flight per connection, fixed rate")
+    ap.add_argument("--fanout-rates", type=lambda v: [int(x) for x in v.split(",")], default=[20, 200],
+                    help="the fanout scenario's event rates (default 20,200)")
+    ap.add_argument("--latency-warmup", type=float, default=2.0,
+                    help="fixed-rate runs publish this many seconds before the measured window (0 = none)")
     ap.add_argument("--spread-rate", type=float, default=18000, help="the spread scenario's fixed-rate run")
-    ap.add_argument("--no-flat-out", action="store_true", help="spread: only the fixed-rate runs")
+    ap.add_argument("--no-flat-out", action="store_true", help="spread and fanout: only the fixed-rate runs")
     ap.add_argument("--connect-tokens", type=int, default=60000)
     ap.add_argument("--connect-concurrency", type=int, default=128)
     ap.add_argument("--keep-work", action="store_true")

@@ -20,6 +20,7 @@
 //          histograms) into one JSON line.
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <boost/json.hpp>
 #include <fstream>
@@ -80,6 +81,7 @@ class loadgen {
     token_ = a.str("token", "");
     duration_ns_ = std::int64_t(a.num("duration", 60) * 1e9);
     warmup_ns_ = std::int64_t(a.num("warmup", 1) * 1e9);
+    arrival_stamps_ = a.str("arrival-stamps", "1") != "0";
     connect_rate_ = a.num("connect-rate", 0);
     max_pending_ = std::uint32_t(a.integer("max-pending", 512));
     open_timeout_ns_ = std::int64_t(a.num("open-timeout", 15) * 1e9);
@@ -222,6 +224,7 @@ class loadgen {
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
 #endif
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (arrival_stamps_) setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     sockaddr_in src{};
     src.sin_family = AF_INET;
     std::uint32_t global = index_base_ + std::uint32_t(issued_ - 1);
@@ -298,7 +301,7 @@ class loadgen {
     }
     if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP))) return;
     for (int rounds = 0; rounds < 4; ++rounds) {
-      ssize_t n = read(c.fd, rbuf_.data(), rbuf_.size());
+      ssize_t n = arrival_stamps_ ? read_stamped(c.fd) : read(c.fd, rbuf_.data(), rbuf_.size());
       if (n > 0) {
         // Receive time = just after the read returned: every event in the buffer had arrived by
         // then.
@@ -318,6 +321,33 @@ class loadgen {
         fail(i, c_.closed_before_open, nullptr);
       return;
     }
+  }
+
+  // recvmsg() with the kernel's software receive stamp (SO_TIMESTAMPNS, CLOCK_REALTIME). On
+  // loopback the stamp is taken when the server's write hands the segment to the loopback device,
+  // so `arrival - t` is the latency up to the subscriber's socket and `real - arrival` is this
+  // process's own delay in reading it (its core is shared with the publisher). For TCP the stamp
+  // is that of the last segment the read consumed: for earlier events in the same read the
+  // arrival latency is over-, never under-estimated.
+  ssize_t read_stamped(int fd) {
+    iovec iov{rbuf_.data(), rbuf_.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(fd, &msg, 0);
+    arrival_ = 0;
+    if (n <= 0) return n;
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
+      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts{};
+        std::memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+        arrival_ = std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+      }
+    }
+    return n;
   }
 
   void feed(std::uint32_t i, const char* p, std::size_t n, std::int64_t real) {
@@ -508,6 +538,12 @@ class loadgen {
           lat_.record(real - c.ev_t);
           if (real - first_ev_ >= warmup_ns_) lat_steady_.record(real - c.ev_t);
           note_late(real, real - c.ev_t);
+          if (arrival_ != 0) {
+            lat_arrival_.record(arrival_ - c.ev_t);
+            read_delay_.record(real - arrival_);
+            note_late(late_arrival_, real, arrival_ - c.ev_t);
+            if (real - first_ev_ >= warmup_ns_) lat_arrival_steady_.record(arrival_ - c.ev_t);
+          }
         }
         if (c.ev_has_seq) {
           std::uint64_t s = c.ev_seq;
@@ -675,20 +711,34 @@ class loadgen {
     j.kv("lat_negative", lat_.negative());
     j.percentiles("latency_ms", lat_, 1e-6);
     j.percentiles("latency_steady_ms", lat_steady_, 1e-6);
+    j.kv("arrival_stamps", arrival_stamps_);
+    j.percentiles("latency_arrival_ms", lat_arrival_, 1e-6);
+    j.percentiles("latency_arrival_steady_ms", lat_arrival_steady_, 1e-6);
+    j.percentiles("read_delay_ms", read_delay_, 1e-6);
     j.percentiles("establish_ms", est_, 1e-3);
     j.buckets("latency_hist_ns", lat_);
     j.buckets("latency_steady_hist_ns", lat_steady_);
+    j.buckets("latency_arrival_hist_ns", lat_arrival_);
+    j.buckets("latency_arrival_steady_hist_ns", lat_arrival_steady_);
+    j.buckets("read_delay_hist_ns", read_delay_);
     j.buckets("establish_hist_us", est_);
     // Where the tail happened: 100 ms bins (offset from the first event) holding a delivery later
     // than 5 ms, as [offset_ms, late_count, max_ms]; the first 50 such bins.
-    j.key("late_bins").begin_arr();
-    int shown = 0;
-    for (std::size_t b = 0; b < late_.size() && shown < 50; ++b) {
-      if (late_[b].first == 0) continue;
-      ++shown;
-      j.begin_arr().val(b * 100).val(late_[b].first).val(double(late_[b].second) / 1e6).end_arr();
+    for (auto [key, bins] :
+         {std::pair{"late_bins", &late_}, std::pair{"late_arrival_bins", &late_arrival_}}) {
+      j.key(key).begin_arr();
+      int shown = 0;
+      for (std::size_t b = 0; b < bins->size() && shown < 50; ++b) {
+        if ((*bins)[b].first == 0) continue;
+        ++shown;
+        j.begin_arr()
+            .val(b * 100)
+            .val((*bins)[b].first)
+            .val(double((*bins)[b].second) / 1e6)
+            .end_arr();
+      }
+      j.end_arr();
     }
-    j.end_arr();
     j.end_obj();
     return j.str() + "\n";
   }
@@ -722,16 +772,22 @@ class loadgen {
   counters c_;
   histogram lat_, est_;
   histogram lat_steady_;  // latency once `warmup` seconds have passed since the first event
+  // With --arrival-stamps: latency up to the kernel's receive stamp, and the read delay after it.
+  bool arrival_stamps_ = true;
+  std::int64_t arrival_ = 0;  // stamp of the current read, 0 = none
+  histogram lat_arrival_, lat_arrival_steady_, read_delay_;
   std::int64_t warmup_ns_ = 0;
-  std::vector<std::pair<std::uint64_t, std::int64_t>>
-      late_;  // per 100 ms bin: count > 5 ms, max ns
-  void note_late(std::int64_t real, std::int64_t lat) {
+  using late_bins = std::vector<std::pair<std::uint64_t, std::int64_t>>;
+  late_bins late_;          // per 100 ms bin: count > 5 ms, max ns
+  late_bins late_arrival_;  // the same for the latency up to the kernel's receive stamp
+  void note_late(std::int64_t real, std::int64_t lat) { note_late(late_, real, lat); }
+  void note_late(late_bins& bins, std::int64_t real, std::int64_t lat) const {
     if (lat <= 5'000'000) return;
     auto bin = std::size_t((real - first_ev_) / 100'000'000);
     if (bin >= 100'000) return;
-    if (late_.size() <= bin) late_.resize(bin + 1);
-    ++late_[bin].first;
-    late_[bin].second = std::max(late_[bin].second, lat);
+    if (bins.size() <= bin) bins.resize(bin + 1);
+    ++bins[bin].first;
+    bins[bin].second = std::max(bins[bin].second, lat);
   }
 };
 
@@ -809,10 +865,14 @@ int merge(const std::vector<std::string>& files) {
     if (auto* v = r.if_contains("hit_deadline"); v && v->is_bool() && v->as_bool()) hit = true;
   j.kv("hit_deadline", hit);
   // Diagnostics passed through per process (their bins are relative to each process's first event).
-  j.key("late_bins_per_process").begin_arr();
-  for (auto& r : rs)
-    if (auto* v = r.if_contains("late_bins")) j.raw(js::serialize(*v));
-  j.end_arr();
+  for (auto [key, per_process] :
+       {std::pair{"late_bins", "late_bins_per_process"},
+        std::pair{"late_arrival_bins", "late_arrival_bins_per_process"}}) {
+    j.key(per_process).begin_arr();
+    for (auto& r : rs)
+      if (auto* v = r.if_contains(key)) j.raw(js::serialize(*v));
+    j.end_arr();
+  }
   for (const char* k : sums) {
     double s = 0;
     bool integral = true;
@@ -853,9 +913,13 @@ int merge(const std::vector<std::string>& files) {
   j.key("status").begin_obj();
   for (auto& [k, v] : status) j.kv(k, v);
   j.end_obj();
-  for (auto [hk, pk, unit] : {std::tuple{"latency_hist_ns", "latency_ms", 1e-6},
-                              std::tuple{"latency_steady_hist_ns", "latency_steady_ms", 1e-6},
-                              std::tuple{"establish_hist_us", "establish_ms", 1e-3}}) {
+  for (auto [hk, pk, unit] :
+       {std::tuple{"latency_hist_ns", "latency_ms", 1e-6},
+        std::tuple{"latency_steady_hist_ns", "latency_steady_ms", 1e-6},
+        std::tuple{"latency_arrival_hist_ns", "latency_arrival_ms", 1e-6},
+        std::tuple{"latency_arrival_steady_hist_ns", "latency_arrival_steady_ms", 1e-6},
+        std::tuple{"read_delay_hist_ns", "read_delay_ms", 1e-6},
+        std::tuple{"establish_hist_us", "establish_ms", 1e-3}}) {
     histogram h;
     for (auto& r : rs)
       if (auto* v = r.if_contains(hk); v && v->is_array())
@@ -897,17 +961,19 @@ int main(int argc, char** argv) {
         "  --open-on event|headers  stream counts as open at `event: stream-open` (default) or at "
         "200 headers\n"
         "  --max-events N           stop after N events\n"
+        "  --arrival-stamps 1|0     also measure latency up to the kernel's receive stamp\n"
+        "                           (SO_TIMESTAMPNS) and the read delay after it (default 1)\n"
         "  --ready-file F           written once every stream is open (or failed)\n"
         "  --src-first 2 --src-count 253   source addresses 127.0.0.<first>..<first+count-1>\n"
         "  --stats-file F           progress JSON rewritten every 250 ms (opened, events)\n"
         "  --out F --label L --progress");
     return 0;
   }
-  args a(argc, argv,
-         {"host",         "port",        "path",         "channels",  "connections", "index-base",
-          "mode",         "token",       "token-file",   "count",     "duration",    "warmup",
-          "connect-rate", "max-pending", "open-timeout", "open-on",   "max-events",  "ready-file",
-          "out",          "label",       "progress!",    "src-first", "src-count",   "stats-file"});
+  args a(argc, argv, {"host",       "port",       "path",         "channels",    "connections",
+                      "index-base", "mode",       "token",        "token-file",  "count",
+                      "duration",   "warmup",     "connect-rate", "max-pending", "open-timeout",
+                      "open-on",    "max-events", "ready-file",   "out",         "label",
+                      "progress!",  "src-first",  "src-count",    "stats-file",  "arrival-stamps"});
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, nullptr);

@@ -235,7 +235,21 @@ class publisher {
       rr_ = (rr_ + 1) % nconn_;
     }
     if (rate_ > 0 && sent_ < due) backlog_max_ = std::max<std::uint64_t>(backlog_max_, due - sent_);
+    std::uint64_t before = sent_bytes_;
     for (int i = 0; i < nconn_; ++i) flush(i);
+    if (sent_bytes_ != before) note_send_delay(now, mono_ns() - now);
+  }
+
+  // From building requests (their "t" stamp) to the end of the writes that carry them: the part of
+  // a latency that is this process's own (its core is shared with the loadgen).
+  void note_send_delay(std::int64_t now, std::int64_t d) {
+    send_delay_.record(d);
+    if (d <= 1'000'000) return;
+    auto bin = std::size_t((now - t0_) / 100'000'000);
+    if (bin >= 100'000) return;
+    if (send_delay_bins_.size() <= bin) send_delay_bins_.resize(bin + 1);
+    ++send_delay_bins_[bin].first;
+    send_delay_bins_[bin].second = std::max(send_delay_bins_[bin].second, d);
   }
 
   void flush(int i) {
@@ -245,6 +259,7 @@ class publisher {
       ssize_t w = write(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off);
       if (w > 0) {
         c.out_off += std::size_t(w);
+        sent_bytes_ += std::uint64_t(w);
         ++writes_;
         continue;
       }
@@ -406,6 +421,18 @@ class publisher {
     j.kv("backlog_max", backlog_max_);
     j.kv("cpu_s", cpu).kv("cpu_share", wall > 0 ? cpu / wall : 0.0);
     j.percentiles("response_ms", rtt_, 1e-6);
+    j.percentiles("send_delay_ms", send_delay_, 1e-6);
+    // 100 ms bins (from the start) holding a send delay over 1 ms: [offset_ms, count, max_ms].
+    j.key("send_delay_bins").begin_arr();
+    for (std::size_t b = 0; b < send_delay_bins_.size(); ++b) {
+      if (send_delay_bins_[b].first == 0) continue;
+      j.begin_arr()
+          .val(b * 100)
+          .val(send_delay_bins_[b].first)
+          .val(double(send_delay_bins_[b].second) / 1e6)
+          .end_arr();
+    }
+    j.end_arr();
     j.key("last_seq").begin_obj();
     j.kv("min", *std::min_element(seq_.begin(), seq_.end()));
     j.kv("max", *std::max_element(seq_.begin(), seq_.end()));
@@ -431,6 +458,9 @@ class publisher {
   std::vector<pconn> conns_;
   cpu_sample cpu_start_, cpu_end_;
   histogram rtt_;
+  histogram send_delay_;
+  std::uint64_t sent_bytes_ = 0;
+  std::vector<std::pair<std::uint64_t, std::int64_t>> send_delay_bins_;
 };
 
 }  // namespace
