@@ -285,6 +285,35 @@ class json_out {
   bool need_comma_ = false;
 };
 
+// Where a tail happened: 100 ms bins, counted from a start time, holding values over a threshold,
+// each with its count and maximum; written as [[offset_ms, count, max_ms], ...] (at most `most`).
+class late_bins {
+ public:
+  explicit late_bins(std::int64_t threshold_ns) : threshold_(threshold_ns) {}
+  void note(std::int64_t since_start_ns, std::int64_t value_ns) {
+    if (value_ns <= threshold_ || since_start_ns < 0) return;
+    auto bin = std::size_t(since_start_ns / 100'000'000);
+    if (bin >= 100'000) return;
+    if (bins_.size() <= bin) bins_.resize(bin + 1);
+    ++bins_[bin].first;
+    bins_[bin].second = std::max(bins_[bin].second, value_ns);
+  }
+  void write(json_out& j, std::string_view key, int most = 1000) const {
+    j.key(key).begin_arr();
+    int shown = 0;
+    for (std::size_t b = 0; b < bins_.size() && shown < most; ++b) {
+      if (bins_[b].first == 0) continue;
+      ++shown;
+      j.begin_arr().val(b * 100).val(bins_[b].first).val(double(bins_[b].second) / 1e6).end_arr();
+    }
+    j.end_arr();
+  }
+
+ private:
+  std::int64_t threshold_;
+  std::vector<std::pair<std::uint64_t, std::int64_t>> bins_;
+};
+
 // -------------------------------------------------------------------------------------------- args
 // --name value / --name=value / --flag. Unknown options are an error (typos must not pass
 // silently).

@@ -541,7 +541,7 @@ class loadgen {
           if (arrival_ != 0) {
             lat_arrival_.record(arrival_ - c.ev_t);
             read_delay_.record(real - arrival_);
-            note_late(late_arrival_, real, arrival_ - c.ev_t);
+            late_arrival_.note(real - first_ev_, arrival_ - c.ev_t);
             if (real - first_ev_ >= warmup_ns_) lat_arrival_steady_.record(arrival_ - c.ev_t);
           }
         }
@@ -724,21 +724,8 @@ class loadgen {
     j.buckets("establish_hist_us", est_);
     // Where the tail happened: 100 ms bins (offset from the first event) holding a delivery later
     // than 5 ms, as [offset_ms, late_count, max_ms]; the first 50 such bins.
-    for (auto [key, bins] :
-         {std::pair{"late_bins", &late_}, std::pair{"late_arrival_bins", &late_arrival_}}) {
-      j.key(key).begin_arr();
-      int shown = 0;
-      for (std::size_t b = 0; b < bins->size() && shown < 50; ++b) {
-        if ((*bins)[b].first == 0) continue;
-        ++shown;
-        j.begin_arr()
-            .val(b * 100)
-            .val((*bins)[b].first)
-            .val(double((*bins)[b].second) / 1e6)
-            .end_arr();
-      }
-      j.end_arr();
-    }
+    late_.write(j, "late_bins", 50);
+    late_arrival_.write(j, "late_arrival_bins", 50);
     j.end_obj();
     return j.str() + "\n";
   }
@@ -777,18 +764,9 @@ class loadgen {
   std::int64_t arrival_ = 0;  // stamp of the current read, 0 = none
   histogram lat_arrival_, lat_arrival_steady_, read_delay_;
   std::int64_t warmup_ns_ = 0;
-  using late_bins = std::vector<std::pair<std::uint64_t, std::int64_t>>;
-  late_bins late_;          // per 100 ms bin: count > 5 ms, max ns
-  late_bins late_arrival_;  // the same for the latency up to the kernel's receive stamp
-  void note_late(std::int64_t real, std::int64_t lat) { note_late(late_, real, lat); }
-  void note_late(late_bins& bins, std::int64_t real, std::int64_t lat) const {
-    if (lat <= 5'000'000) return;
-    auto bin = std::size_t((real - first_ev_) / 100'000'000);
-    if (bin >= 100'000) return;
-    if (bins.size() <= bin) bins.resize(bin + 1);
-    ++bins[bin].first;
-    bins[bin].second = std::max(bins[bin].second, lat);
-  }
+  late_bins late_{5'000'000};          // deliveries later than 5 ms, as read
+  late_bins late_arrival_{5'000'000};  // the same, up to the kernel's receive stamp
+  void note_late(std::int64_t real, std::int64_t lat) { late_.note(real - first_ev_, lat); }
 };
 
 // ------------------------------------------------------------------------------------------- merge

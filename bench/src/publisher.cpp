@@ -244,12 +244,7 @@ class publisher {
   // a latency that is this process's own (its core is shared with the loadgen).
   void note_send_delay(std::int64_t now, std::int64_t d) {
     send_delay_.record(d);
-    if (d <= 1'000'000) return;
-    auto bin = std::size_t((now - t0_) / 100'000'000);
-    if (bin >= 100'000) return;
-    if (send_delay_bins_.size() <= bin) send_delay_bins_.resize(bin + 1);
-    ++send_delay_bins_[bin].first;
-    send_delay_bins_[bin].second = std::max(send_delay_bins_[bin].second, d);
+    send_delay_bins_.note(now - t0_, d);
   }
 
   void flush(int i) {
@@ -423,16 +418,7 @@ class publisher {
     j.percentiles("response_ms", rtt_, 1e-6);
     j.percentiles("send_delay_ms", send_delay_, 1e-6);
     // 100 ms bins (from the start) holding a send delay over 1 ms: [offset_ms, count, max_ms].
-    j.key("send_delay_bins").begin_arr();
-    for (std::size_t b = 0; b < send_delay_bins_.size(); ++b) {
-      if (send_delay_bins_[b].first == 0) continue;
-      j.begin_arr()
-          .val(b * 100)
-          .val(send_delay_bins_[b].first)
-          .val(double(send_delay_bins_[b].second) / 1e6)
-          .end_arr();
-    }
-    j.end_arr();
+    send_delay_bins_.write(j, "send_delay_bins");
     j.key("last_seq").begin_obj();
     j.kv("min", *std::min_element(seq_.begin(), seq_.end()));
     j.kv("max", *std::max_element(seq_.begin(), seq_.end()));
@@ -460,7 +446,7 @@ class publisher {
   histogram rtt_;
   histogram send_delay_;
   std::uint64_t sent_bytes_ = 0;
-  std::vector<std::pair<std::uint64_t, std::int64_t>> send_delay_bins_;
+  late_bins send_delay_bins_{1'000'000};
 };
 
 }  // namespace
