@@ -914,7 +914,7 @@ class Bench:
             lg = LoadGroup(self.tools, self.work, tag,
                            n, self.port_of(srv), srv.sub_path, channels, duration=warmup + duration + 70,
                            open_on=srv.open_on, token=getattr(srv, "token", None),
-                           extra=["--warmup", f"{warmup if warmup > 0 else 1:g}"])
+                           extra=["--warmup", f"{warmup:g}"] if warmup > 0 else None)
             if not lg.wait_ready(60):
                 raise RuntimeError(f"streams not ready: {lg.progress()}")
             rec["opened"] = lg.ready_opened()

@@ -535,14 +535,17 @@ class loadgen {
         if (!first_ev_) first_ev_ = real;
         last_ev_ = real;
         if (c.ev_has_t) {
-          lat_.record(real - c.ev_t);
-          if (real - first_ev_ >= warmup_ns_) lat_steady_.record(real - c.ev_t);
-          note_late(real, real - c.ev_t);
+          const std::int64_t since_first = real - first_ev_, lat = real - c.ev_t;
+          const bool steady = since_first >= warmup_ns_;
+          lat_.record(lat);
+          if (steady) lat_steady_.record(lat);
+          late_.note(since_first, lat);
           if (arrival_ != 0) {
-            lat_arrival_.record(arrival_ - c.ev_t);
+            const std::int64_t lat_arrival = arrival_ - c.ev_t;
+            lat_arrival_.record(lat_arrival);
+            if (steady) lat_arrival_steady_.record(lat_arrival);
+            late_arrival_.note(since_first, lat_arrival);
             read_delay_.record(real - arrival_);
-            late_arrival_.note(real - first_ev_, arrival_ - c.ev_t);
-            if (real - first_ev_ >= warmup_ns_) lat_arrival_steady_.record(arrival_ - c.ev_t);
           }
         }
         if (c.ev_has_seq) {
@@ -766,7 +769,6 @@ class loadgen {
   std::int64_t warmup_ns_ = 0;
   late_bins late_{5'000'000};          // deliveries later than 5 ms, as read
   late_bins late_arrival_{5'000'000};  // the same, up to the kernel's receive stamp
-  void note_late(std::int64_t real, std::int64_t lat) { late_.note(real - first_ev_, lat); }
 };
 
 // ------------------------------------------------------------------------------------------- merge

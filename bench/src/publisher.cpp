@@ -235,9 +235,9 @@ class publisher {
       rr_ = (rr_ + 1) % nconn_;
     }
     if (rate_ > 0 && sent_ < due) backlog_max_ = std::max<std::uint64_t>(backlog_max_, due - sent_);
-    std::uint64_t before = sent_bytes_;
+    const std::uint64_t writes_before = writes_;
     for (int i = 0; i < nconn_; ++i) flush(i);
-    if (sent_bytes_ != before) note_send_delay(now, mono_ns() - now);
+    if (writes_ != writes_before) note_send_delay(now, mono_ns() - now);
   }
 
   // From building requests (their "t" stamp) to the end of the writes that carry them: the part of
@@ -254,7 +254,6 @@ class publisher {
       ssize_t w = write(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off);
       if (w > 0) {
         c.out_off += std::size_t(w);
-        sent_bytes_ += std::uint64_t(w);
         ++writes_;
         continue;
       }
@@ -445,7 +444,6 @@ class publisher {
   cpu_sample cpu_start_, cpu_end_;
   histogram rtt_;
   histogram send_delay_;
-  std::uint64_t sent_bytes_ = 0;
   late_bins send_delay_bins_{1'000'000};
 };
 
