@@ -51,7 +51,8 @@ class shard {
 
   // Stream bookkeeping (shard thread only).
   void stream_opened(sse_stream& s);
-  void touch(sse_stream& s);         // moves s to the tail of the activity list (coarsely)
+  // Moves s to the tail of the activity list (coarsely); `now` may lag by a flush turn.
+  void touch(sse_stream& s, clock::time_point now);
   void mark_closing(sse_stream& s);  // moves s to the closing list (close_grace applies)
   void mark_dirty(std::shared_ptr<sse_stream> s);  // s has queued frames: flush soon, batched
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/write.hpp>
+#include <cassert>
 
 #include "core/metrics.hpp"
 #include "net/server.hpp"
@@ -25,6 +26,10 @@ sse_stream::sse_stream(tcp::socket socket, shard& owner, std::vector<std::string
       channels_(std::move(channels)),
       tag_(std::move(tag)) {
   node.stream = this;
+  // What a delivery and its write touch is prefetched (subscriber::prefetch): up to the socket's
+  // descriptor, which follows its service pointer.
+  assert(reinterpret_cast<const char*>(&socket_) + 2 * sizeof(void*) <=
+         reinterpret_cast<const char*>(static_cast<const sse::subscriber*>(this)) + hot_bytes);
 }
 
 sse_stream::~sse_stream() = default;
@@ -119,7 +124,7 @@ void sse_stream::close_after(sse::frame last) {
   }
 }
 
-void sse_stream::flush() {
+void sse_stream::flush(clock::time_point now) {
   dirty_ = false;
   if (writing_ || state_ == state::closed) return;
   // Until the bus confirms, only the head may go out; a closing stream sends what it has.
@@ -136,7 +141,7 @@ void sse_stream::flush() {
     queued_bytes_ = 0;
   }
   head_sent_ = true;
-  if (state_ == state::open) shard_.touch(*this);
+  if (state_ == state::open) shard_.touch(*this, now);
 
   // Write now, non-blocking: most writes complete at once, and then no asynchronous operation,
   // completion handler or scheduler round trip is needed. Only a remainder the kernel did not take

@@ -37,7 +37,13 @@ class sse_stream final : public sse::subscriber, public std::enable_shared_from_
   // Queue `last` after what is already queued, then close. Idempotent.
   void close_after(sse::frame last);
   void abort();  // close now, dropping anything queued
-  void flush();  // start a gather write of everything queued (called by the shard, batched)
+  // Starts a gather write of everything queued (called by the shard, batched); `now` is the
+  // activity time recorded (the shard's pass reads the clock once per turn).
+  void flush(clock::time_point now = clock::now());
+  // The queue's heap block, which flush() reads first (see subscriber::prefetch).
+  void prefetch_queue() const {
+    if (!queue_.empty()) __builtin_prefetch(queue_.data());
+  }
 
   const void* tag() const { return tag_.get(); }
   const std::shared_ptr<const void>& tag_ptr() const { return tag_; }
@@ -51,8 +57,10 @@ class sse_stream final : public sse::subscriber, public std::enable_shared_from_
   void gather_inflight();  // buffers_ = the frames in inflight_
   void finish();
 
-  // What every delivery and write touches comes first (fewer cache lines per delivery: with
-  // thousands of streams, each one's state is cold by its next event).
+  // What every delivery and write touches comes first, within subscriber::hot_bytes with the bases
+  // and `node` (fewer cache lines per delivery, and all of them prefetched: with thousands of
+  // streams, each one's state is cold by its next event). The socket's descriptor is the first
+  // field after its service pointer.
   shard& shard_;
   state state_ = state::open;
   bool writing_ = false;

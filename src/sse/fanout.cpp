@@ -16,12 +16,22 @@ struct fanout::shard {
   const boost::asio::io_context::executor_type* loop = nullptr;
   std::unordered_map<std::string, std::vector<subscriber*>> subscribers;
 
+  // A delivery takes well under a memory latency once its lines are cached: ask this far ahead.
+  static constexpr std::size_t kPrefetchAhead = 8;
+
   bool on_own_thread() const { return loop && loop->running_in_this_thread(); }
   void deliver(const std::string& channel, const frame& f) {
     auto it = subscribers.find(channel);
     if (it == subscribers.end()) return;
-    for (subscriber* s : it->second) s->deliver(f);
-    core_metrics::get().events_delivered.inc(static_cast<std::int64_t>(it->second.size()));
+    const auto& subs = it->second;
+    const std::size_t n = subs.size();
+    // The first ones all at once (their misses overlap), then each one this far ahead.
+    for (std::size_t i = 0; i < n && i < kPrefetchAhead; ++i) subscriber::prefetch(subs[i]);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + kPrefetchAhead < n) subscriber::prefetch(subs[i + kPrefetchAhead]);
+      subs[i]->deliver(f);
+    }
+    core_metrics::get().events_delivered.inc(static_cast<std::int64_t>(n));
   }
 };
 
