@@ -21,13 +21,12 @@ constexpr std::array<unsigned char, 256> make_decode_table() {
 }
 constexpr auto kDecode = make_decode_table();
 
-// Fetched once: OpenSSL 3's implicit fetch (EVP_sha256()) takes a lock on every call.
+}  // namespace
+
 const EVP_MD* sha256_md() {
   static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   return md != nullptr ? md : EVP_sha256();
 }
-
-}  // namespace
 
 std::string base64url_encode(std::string_view bytes) {
   std::string out;

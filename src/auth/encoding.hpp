@@ -2,6 +2,8 @@
 // padding, as JWS requires) and SHA-256. Kept public so tests and tools can build tokens by hand.
 #pragma once
 
+#include <openssl/types.h>
+
 #include <array>
 #include <optional>
 #include <string>
@@ -17,6 +19,8 @@ std::optional<std::string> base64url_decode(std::string_view text);
 
 using sha256_digest = std::array<unsigned char, 32>;
 sha256_digest sha256(std::string_view bytes);
+// SHA-256 fetched once: OpenSSL 3's implicit fetch (EVP_sha256()) takes a lock on every call.
+const EVP_MD* sha256_md();
 std::string to_hex(std::string_view bytes);  // lower-case
 
 }  // namespace herald::auth

@@ -27,11 +27,6 @@ constexpr int kRsaMinBits = 2048;
 constexpr std::size_t kEs256Half = 32;  // P-256 r and s are 32 bytes each in a JWS
 constexpr std::size_t kMaxEcDer = 80;   // DER ECDSA-Sig-Value for P-256 is at most 72 bytes
 
-const EVP_MD* sha256_md() {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return md != nullptr ? md : EVP_sha256();
-}
-
 EVP_MAC* hmac_alg() {
   static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
   return mac;
