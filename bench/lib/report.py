@@ -148,8 +148,8 @@ def p99_text(r):
     """The p99 after the warm-up (whole run in brackets); older runs: whole run (after 1 s)."""
     if r.get("warmup_s"):
         t = f"{fmt(r.get('lat_target_p99_ms'), 2, ' ms')} ("
-        if rounds_text(r, "lat_target_p99_ms"):
-            t += rounds_text(r, "lat_target_p99_ms") + "; "
+        if rt := rounds_text(r, "lat_target_p99_ms"):
+            t += rt + "; "
         if r.get("lat_arrival_steady_p99_ms") is not None:
             t += f"as read by the loadgen: {fmt(r.get('lat_steady_p99_ms'), 2, ' ms')}; "
         return t + f"whole run, {fmt(r['warmup_s'], 0)} s warm-up included: {fmt(r.get('lat_p99_ms'), 2, ' ms')})"
@@ -364,8 +364,8 @@ def summary(results_dir: Path) -> str:
             r = best.get((sc, "floor", var))
             if not r or r.get(key) is None:
                 return "–"
-            return fmt(r.get(key), digits, unit) + f" ({var}" + (f", {rounds_text(r, key, digits)})"
-                                                                 if rounds_text(r, key) else ")")
+            rt = rounds_text(r, key, digits)
+            return fmt(r.get(key), digits, unit) + f" ({var}" + (f", {rt})" if rt else ")")
 
         def row(name, target, value, ok, floor="–"):
             rows.append([name, target, value, floor, "–" if ok is None else ("pass" if ok else "**FAIL**")])
