@@ -454,7 +454,7 @@ void gateway::schedule_recheck() {
 }
 
 void gateway::recheck_now() {
-  public_server_->collect_tags([this](std::vector<std::shared_ptr<const void>> tags) {
+  public_server_->collect_tags([this](std::vector<std::shared_ptr<const principal>> tags) {
     if (tags.empty() || stopping_) return;
     // Off the event loops. Every stream has its own principal, but the verdict depends only on the
     // caller (kind, user, tenant; for an API key also its id and expiry; a JWT's own expiry is not
@@ -464,11 +464,11 @@ void gateway::recheck_now() {
         public_server_->executors().front(),
         [this, tags = std::move(tags)]() -> asio::awaitable<void> {
           auto revoked = co_await pool_->run([&] {
-            std::unordered_set<const void*> bad;
+            std::unordered_set<const principal*> bad;
             std::unordered_map<std::string, bool> verdicts;
             const auto now = unix_now();
             for (const auto& t : tags) {
-              const auto* p = static_cast<const principal*>(t.get());
+              const principal* p = t.get();
               std::string key = std::to_string(static_cast<int>(p->kind));
               for (const std::string* part : {&p->user_id, &p->tenant_id, &p->api_key_id})
                 key.append(1, '\0').append(*part);
@@ -487,7 +487,9 @@ void gateway::recheck_now() {
           spdlog::info("re-check: closing {} stream(s) whose caller is no longer allowed",
                        revoked.size());
           public_server_->close_streams_if(
-              [revoked = std::move(revoked)](const void* tag) { return revoked.contains(tag); },
+              [revoked = std::move(revoked)](const principal* tag) {
+                return revoked.contains(tag);
+              },
               sse::encode_stream_error("forbidden",
                                        "Permission denied: membership or credentials revoked."));
         },

@@ -12,6 +12,8 @@
 #include <variant>
 #include <vector>
 
+#include "core/principal.hpp"
+
 namespace herald::net {
 
 namespace http = boost::beast::http;
@@ -38,8 +40,9 @@ struct http_response {
 struct stream_start {
   header_list headers;
   std::vector<std::string> channels;
-  // App-owned identity of the stream's caller (opaque here); see http_server::close_streams_if.
-  std::shared_ptr<const void> tag;
+  // Who opened the stream (set by app/); the live re-check reads it, see
+  // http_server::close_streams_if.
+  std::shared_ptr<const principal> tag;
 };
 
 using handler_outcome = std::variant<http_response, stream_start>;

@@ -525,20 +525,21 @@ void http_server::shutdown(std::chrono::milliseconds deadline,
     if (s->thread.joinable()) s->thread.join();
 }
 
-void http_server::collect_tags(std::function<void(std::vector<std::shared_ptr<const void>>)> done) {
+void http_server::collect_tags(
+    std::function<void(std::vector<std::shared_ptr<const principal>>)> done) {
   struct gather {
     std::mutex mu;
-    std::vector<std::shared_ptr<const void>> tags;
-    std::unordered_set<const void*> seen;
+    std::vector<std::shared_ptr<const principal>> tags;
+    std::unordered_set<const principal*> seen;
     std::size_t remaining;
-    std::function<void(std::vector<std::shared_ptr<const void>>)> done;
+    std::function<void(std::vector<std::shared_ptr<const principal>>)> done;
   };
   auto g = std::make_shared<gather>();
   g->remaining = shards_.size();
   g->done = std::move(done);
   for (auto& s : shards_) {
     asio::post(s->ioc, [sh = s.get(), g] {
-      std::vector<std::shared_ptr<const void>> local;
+      std::vector<std::shared_ptr<const principal>> local;
       for (auto& n : sh->active)
         if (n.stream->tag()) local.push_back(n.stream->tag_ptr());
       std::lock_guard lock(g->mu);
@@ -549,9 +550,10 @@ void http_server::collect_tags(std::function<void(std::vector<std::shared_ptr<co
   }
 }
 
-void http_server::close_streams_if(std::function<bool(const void*)> pred, std::string final_bytes) {
+void http_server::close_streams_if(std::function<bool(const principal*)> pred,
+                                   std::string final_bytes) {
   auto frame = std::make_shared<const std::string>(std::move(final_bytes));
-  auto p = std::make_shared<std::function<bool(const void*)>>(std::move(pred));
+  auto p = std::make_shared<std::function<bool(const principal*)>>(std::move(pred));
   for (auto& s : shards_) {
     asio::post(s->ioc, [sh = s.get(), frame, p] {
       sh->for_each_stream([&](sse_stream& st) {

@@ -91,9 +91,9 @@ class http_server {
                 const std::function<std::string()>& final_bytes);
 
   // Gathers the tags of every live stream (duplicates removed), then calls `done` on some thread.
-  void collect_tags(std::function<void(std::vector<std::shared_ptr<const void>>)> done);
+  void collect_tags(std::function<void(std::vector<std::shared_ptr<const principal>>)> done);
   // Closes (after `final_bytes`) every stream whose tag satisfies `pred` (called on shard threads).
-  void close_streams_if(std::function<bool(const void*)> pred, std::string final_bytes);
+  void close_streams_if(std::function<bool(const principal*)> pred, std::string final_bytes);
 
   std::size_t stream_count() const { return streams_.load(); }
   std::size_t connection_count() const { return connections_.load(); }

@@ -26,7 +26,8 @@ struct toy_handler final : request_handler {
   asio::awaitable<handler_outcome> handle(http_request& req) override {
     std::string target(req.message.target());
     if (target.rfind("/stream/", 0) == 0)
-      co_return stream_start{{{"X-Test", "1"}}, {target.substr(8)}, std::make_shared<int>(7)};
+      co_return stream_start{
+          {{"X-Test", "1"}}, {target.substr(8)}, std::make_shared<const principal>()};
     if (target == "/hello") co_return http_response{http::status::ok, "text/plain", {}, "hi"};
     co_return http_response{http::status::not_found, "application/json", {}, "{}"};
   }

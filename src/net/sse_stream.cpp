@@ -20,7 +20,7 @@ const sse::frame& slow_consumer_frame() {
 }  // namespace
 
 sse_stream::sse_stream(tcp::socket socket, shard& owner, std::vector<std::string> channels,
-                       std::shared_ptr<const void> tag)
+                       std::shared_ptr<const principal> tag)
     : shard_(owner),
       socket_(std::move(socket)),
       channels_(std::move(channels)),

@@ -27,7 +27,7 @@ namespace herald::net {
 class sse_stream final : public sse::subscriber, public std::enable_shared_from_this<sse_stream> {
  public:
   sse_stream(tcp::socket socket, shard& owner, std::vector<std::string> channels,
-             std::shared_ptr<const void> tag);
+             std::shared_ptr<const principal> tag);
   ~sse_stream();
 
   // Subscribes, then sends `head` (the HTTP response head) and the SSE preamble as the first write,
@@ -45,8 +45,8 @@ class sse_stream final : public sse::subscriber, public std::enable_shared_from_
     if (!queue_.empty()) __builtin_prefetch(queue_.data());
   }
 
-  const void* tag() const { return tag_.get(); }
-  const std::shared_ptr<const void>& tag_ptr() const { return tag_; }
+  const principal* tag() const { return tag_.get(); }
+  const std::shared_ptr<const principal>& tag_ptr() const { return tag_; }
   stream_node node;  // the shard's activity/closing list hook
 
  private:
@@ -73,7 +73,7 @@ class sse_stream final : public sse::subscriber, public std::enable_shared_from_
   tcp::socket socket_;
   std::vector<boost::asio::const_buffer> buffers_;  // a gather write's remainder
   std::vector<std::string> channels_;
-  std::shared_ptr<const void> tag_;
+  std::shared_ptr<const principal> tag_;
 };
 
 }  // namespace herald::net
