@@ -101,7 +101,7 @@ enum q : std::size_t {
 };
 
 constexpr std::array<std::string_view, q_count> kSql = {
-    "SELECT id, email, is_active FROM users WHERE id = ?1",
+    "SELECT id, email, is_active, password FROM users WHERE id = ?1",
     "SELECT 1 FROM memberships WHERE user_id = ?1 AND tenant_id = ?2",
     "SELECT id, prefix, key_hash, tenant_id, coalesce(user_id, ''), name, expires_at, revoked "
     "FROM api_keys WHERE prefix = ?1",
@@ -402,8 +402,8 @@ result<std::optional<user_record>> sqlite_store::find_user(std::string_view user
   if (rc == SQLITE_OK) rc = sqlite3_step(s);
   if (rc == SQLITE_DONE) return std::optional<user_record>();
   if (rc != SQLITE_ROW) return db_error(c->db, rc, "find_user");
-  return std::optional<user_record>(
-      user_record{column_text(s, 0), column_text(s, 1), sqlite3_column_int(s, 2) != 0});
+  return std::optional<user_record>(user_record{column_text(s, 0), column_text(s, 1),
+                                                sqlite3_column_int(s, 2) != 0, column_text(s, 3)});
 }
 
 result<bool> sqlite_store::is_member(std::string_view user_id, std::string_view tenant_id) {

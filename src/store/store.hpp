@@ -21,6 +21,10 @@ struct user_record {
   std::string id;
   std::string email;
   bool is_active = true;
+  // The stored password hash as the Prowler API keeps it (Django's "pbkdf2_sha256$..." string).
+  // The Prowler API's tokens carry upper-case hex MD5 of it (`hash_password`), so a password change
+  // invalidates them. Empty where the store has none.
+  std::string password;
 };
 
 struct api_key_record {
@@ -32,6 +36,18 @@ struct api_key_record {
   std::string name;
   std::int64_t expires_at = 0;  // unix seconds; 0 = never
   bool revoked = false;
+};
+
+// An API key of the Prowler API (table api_keys, drf-simple-apikey): the secret is a Fernet token
+// holding the row's id (`_pk`), so the row is found by id, and its prefix is compared afterwards.
+struct prowler_api_key_record {
+  std::string id;         // UUID (the Fernet payload's `_pk`)
+  std::string prefix;     // "pk_XXXXXXXX"
+  std::string tenant_id;  // canonical lower-case UUID
+  std::string entity_id;  // the user; empty when the column is NULL (user deleted)
+  bool revoked = false;
+  std::vector<std::string> whitelisted_ips;  // JSON list; empty or NULL = no allow-list
+  std::vector<std::string> blacklisted_ips;  // JSON list; empty or NULL = no block-list
 };
 
 // Named parameters for a lookup, e.g. {{"tenant_id", "..."}, {"scan_pk", "..."}}; bound to `:name`.
@@ -53,6 +69,39 @@ class store {
   virtual result<bool> row_exists(std::string_view sql, const lookup_params& params) = 0;
   // Prepares (without running) a lookup, to refuse a broken one at config load.
   virtual result<void> check_lookup(std::string_view sql) = 0;
+
+  // The Prowler API's key row by id (read with the role that may see every tenant's keys, before
+  // the tenant is known). Stores without Prowler's api_keys table answer errc::unsupported.
+  virtual result<std::optional<prowler_api_key_record>> find_prowler_api_key(std::string_view id);
+
+  // Everything one connect needs from the database, asked together so that a networked store can
+  // answer in one transaction and one round trip (PostgreSQL: pipelined, with the tenant set for
+  // row-level security before the lookup). The default composes the calls above.
+  struct connect_query {
+    std::string user_id;
+    std::string tenant_id;
+    bool want_user = true;                  // fill connect_answer::user
+    bool want_membership = true;            // fill connect_answer::member
+    std::string_view lookup_sql;            // the endpoint's resource lookup; empty = none
+    const lookup_params* params = nullptr;  // its parameters (tenant_id among them)
+  };
+  struct connect_answer {
+    std::optional<user_record> user;  // nullopt: no such user (or not asked)
+    bool member = false;
+    bool resource_found = true;  // false: the lookup returned no row (a 404)
+  };
+  virtual result<connect_answer> connect_check(const connect_query& q);
+
+  // The live re-check of open streams, batched: one call per interval answers for every distinct
+  // caller (PostgreSQL: one query per table, not one per stream). `members` and `users` come back
+  // in the order asked. The default loops over the calls above.
+  struct caller_facts {
+    std::vector<bool> member;                       // per (user_id, tenant_id) asked
+    std::vector<std::optional<user_record>> users;  // per user id asked
+  };
+  virtual result<caller_facts> recheck_facts(
+      const std::vector<std::pair<std::string, std::string>>& user_tenant_pairs,
+      const std::vector<std::string>& user_ids);
 };
 
 }  // namespace herald::store
