@@ -45,4 +45,11 @@ if [ "${1:-}" = "--test" ]; then
   if [ ! -d "$here/test/node/node_modules/eventsource" ]; then
     (cd "$here/test/node" && npm ci --no-audit --no-fund --silent)
   fi
+  # clients/js (herald-client): its tests' eventsource, playwright-core and typescript.
+  for m in eventsource playwright-core typescript; do
+    if [ ! -d "$here/clients/js/node_modules/$m" ]; then
+      (cd "$here/clients/js" && npm ci --no-audit --no-fund --silent)
+      break
+    fi
+  done
 fi
