@@ -14,9 +14,13 @@ pkgs=(
   libgtest-dev libgmock-dev
   openssl curl ca-certificates procps
 )
-# Test-only packages: real third-party peers (redis-server, chromium, node, python redis client).
+# Test-only packages: real third-party peers (redis-server, chromium, node, python redis client),
+# and what the client packages' tests use: python3-venv/-setuptools/-wheel (offline install of
+# clients/python), mypy and python3-flake8 (its type and PEP 8 checks), python3-yaml and
+# python3-jsonschema (docs/openapi.yaml against the server).
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(redis-server chromium python3-redis nodejs npm)
+  pkgs+=(redis-server chromium python3-redis nodejs npm
+         python3-venv python3-setuptools python3-wheel mypy python3-flake8 python3-yaml python3-jsonschema)
 fi
 
 missing=()
@@ -41,4 +45,11 @@ if [ "${1:-}" = "--test" ]; then
   if [ ! -d "$here/test/node/node_modules/eventsource" ]; then
     (cd "$here/test/node" && npm ci --no-audit --no-fund --silent)
   fi
+  # clients/js (herald-client): its tests' eventsource, playwright-core and typescript.
+  for m in eventsource playwright-core typescript; do
+    if [ ! -d "$here/clients/js/node_modules/$m" ]; then
+      (cd "$here/clients/js" && npm ci --no-audit --no-fund --silent)
+      break
+    fi
+  done
 fi
