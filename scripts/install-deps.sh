@@ -9,14 +9,15 @@ SUDO=""
 pkgs=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libhiredis-dev libsqlite3-dev sqlite3 libpq-dev
+  libssl-dev libhiredis-dev libsqlite3-dev sqlite3 libpq-dev libnghttp2-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   openssl curl ca-certificates procps
 )
-# Test-only packages: real third-party peers (redis-server, chromium, node, python redis client).
+# Test-only packages: real third-party peers (redis-server, chromium, node, python redis client,
+# the nghttp HTTP/2 client).
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(redis-server chromium python3-redis nodejs npm)
+  pkgs+=(redis-server chromium python3-redis nodejs npm nghttp2-client)
 fi
 
 missing=()
