@@ -9,17 +9,17 @@ SUDO=""
 pkgs=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libhiredis-dev libsqlite3-dev sqlite3 libpq-dev
+  libssl-dev libhiredis-dev libsqlite3-dev sqlite3 libpq-dev libnghttp2-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   openssl curl ca-certificates procps
 )
-# Test-only packages: real third-party peers (redis-server, chromium, node, python redis client),
-# and what the client packages' tests use: python3-venv/-setuptools/-wheel (offline install of
-# clients/python), mypy and python3-flake8 (its type and PEP 8 checks), python3-yaml and
-# python3-jsonschema (docs/openapi.yaml against the server).
+# Test-only packages: real third-party peers (redis-server, chromium, node, python redis client,
+# the nghttp HTTP/2 client), and what the client packages' tests use: python3-venv/-setuptools/-wheel
+# (offline install of clients/python), mypy and python3-flake8 (its type and PEP 8 checks),
+# python3-yaml and python3-jsonschema (docs/openapi.yaml against the server).
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(redis-server chromium python3-redis nodejs npm
+  pkgs+=(redis-server chromium python3-redis nodejs npm nghttp2-client
          python3-venv python3-setuptools python3-wheel mypy python3-flake8 python3-yaml python3-jsonschema)
 fi
 
