@@ -14,9 +14,11 @@ pkgs=(
   libgtest-dev libgmock-dev
   openssl curl ca-certificates procps
 )
-# Test-only packages: real third-party peers (redis-server, chromium, node, python redis client).
+# Test-only packages: real third-party peers (redis-server, chromium, node, python redis client),
+# and the Prowler API's own credential libraries (PyJWT, cryptography's Fernet) that make the
+# tokens and API keys auth_test checks Herald against.
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(redis-server chromium python3-redis nodejs npm)
+  pkgs+=(redis-server chromium python3-redis nodejs npm python3-jwt python3-cryptography)
 fi
 
 missing=()
