@@ -14,13 +14,14 @@ pkgs=(
   libgtest-dev libgmock-dev
   openssl curl ca-certificates procps
 )
-# Test-only packages: real third-party peers (redis-server, chromium, node, python redis client,
-# the nghttp HTTP/2 client), and what the client packages' tests use: python3-venv/-setuptools/-wheel
-# (offline install of clients/python), mypy and python3-flake8 (its type and PEP 8 checks),
-# python3-yaml and python3-jsonschema (docs/openapi.yaml against the server).
+# Test-only packages, one group per line (what uses them):
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(redis-server chromium python3-redis nodejs npm nghttp2-client
-         python3-venv python3-setuptools python3-wheel mypy python3-flake8 python3-yaml python3-jsonschema)
+  pkgs+=(redis-server chromium python3-redis nodejs npm)            # real peers: bus, browser, Node clients
+  pkgs+=(nghttp2-client)                                            # HTTP/2 interop test (nghttp)
+  pkgs+=(python3-jwt python3-cryptography)                          # the Prowler API's JWTs and Fernet keys
+  pkgs+=(python3-venv python3-setuptools python3-wheel)             # offline install of clients/python
+  pkgs+=(mypy python3-flake8)                                       # clients/python type and PEP 8 checks
+  pkgs+=(python3-yaml python3-jsonschema)                           # docs/openapi.yaml against the server
 fi
 
 missing=()

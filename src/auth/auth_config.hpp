@@ -1,13 +1,26 @@
-// Authentication settings (filled by config/, consumed by token_verifier and authenticator).
+// Authentication settings (filled by config/, consumed by token_verifier and authenticator), with
+// the rules that belong to them: the Prowler API profile's environment variables and validation.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
+
+#include "core/result.hpp"
 
 namespace herald::auth {
 
 // Pinned by configuration; the token's own `alg` header must equal it or the token is refused.
 enum class jwt_algorithm { rs256, es256, eddsa, hs256 };
+
+// Which backend's credential rules apply.
+//   generic: the JWT settings below as configured, and Herald's own `hk_` API keys in the store.
+//   prowler: the Prowler API's rules (djangorestframework-simplejwt 5.5.1 access tokens with its
+//            claim set, drf-simple-apikey `pk_` Fernet keys read from the API's own api_keys
+//            table); see apply_prowler_env() for what it fixes.
+enum class auth_profile { generic, prowler };
 
 struct jwt_config {
   jwt_algorithm algorithm = jwt_algorithm::rs256;
@@ -17,18 +30,56 @@ struct jwt_config {
   std::string signing_key;
   std::string audience;             // required `aud` value; empty disables the check
   std::string issuer;               // required `iss` value; empty disables the check
-  std::int64_t leeway_seconds = 0;  // clock skew allowed on exp/nbf/iat
+  std::int64_t leeway_seconds = 0;  // clock skew allowed on exp/nbf/iat, seconds
   std::string user_claim = "sub";
   std::string tenant_claim = "tenant_id";
-  std::string required_type;  // e.g. "access" (Prowler's `typ` claim); empty disables
+  std::string required_type;  // e.g. "access" (the `typ` claim); empty disables
+  bool require_jti = false;   // the `jti` claim must be present ("Token has no id")
+  // Claim copied into principal::password_stamp (the Prowler API's "hash_password"); empty = none.
+  std::string password_stamp_claim;
   std::size_t cache_entries =
       100000;  // verified-token cache (by token hash, until exp); 0 disables
 };
 
 struct auth_config {
+  auth_profile profile = auth_profile::generic;
   jwt_config jwt;
-  bool api_keys_enabled = true;   // `Authorization: Api-Key <key>` against the store's api_keys
+  bool api_keys_enabled = true;   // `Authorization: Api-Key <key>` (hk_ keys, or pk_ when prowler)
   bool check_user_active = true;  // the user row must exist and be active (store lookup)
+  // The Prowler API's DJANGO_SECRETS_ENCRYPTION_KEY: a Fernet key (32 bytes, base64 in either
+  // alphabet) that decrypts its `pk_` API keys. Secret. Used only by the prowler profile.
+  std::string fernet_key;
+  // Live re-check: a stream opened with a JWT ends (stream-error "token-expired") once the token's
+  // `exp` has passed. false keeps such streams open until the client leaves.
+  bool end_streams_at_token_expiry = true;
 };
+
+// The Prowler API's defaults (its settings: SIMPLE_JWT["AUDIENCE"] / ["ISSUER"]).
+inline constexpr std::string_view kProwlerAudience = "https://api.prowler.com";
+inline constexpr std::string_view kProwlerIssuer = "https://api.prowler.com";
+
+// Reads one environment variable (nullopt when unset). Injected so tests need no setenv.
+using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
+env_lookup process_env();  // std::getenv
+
+// Profile "prowler" only (a no-op for "generic"): fills what the configuration left empty from the
+// Prowler API's own environment variables, and fixes the rules its tokens follow:
+//   jwt.verify_key  <- DJANGO_TOKEN_VERIFYING_KEY (literal "\n" made newlines, as the API does)
+//   jwt.audience    <- DJANGO_JWT_AUDIENCE, else "https://api.prowler.com"
+//   jwt.issuer      <- DJANGO_JWT_ISSUER,   else "https://api.prowler.com"
+//   fernet_key      <- DJANGO_SECRETS_ENCRYPTION_KEY
+//   jwt.required_type = "access", jwt.require_jti = true, jwt.password_stamp_claim =
+//   "hash_password". Values set in the configuration win over the environment. Call before
+//   validate().
+void apply_prowler_env(auth_config& cfg, const env_lookup& env = process_env());
+
+// The rules over the whole struct; errc::invalid_config with a message naming the option.
+// Profile "prowler": algorithm RS256, a PEM public key, non-empty audience and issuer, the rules
+// apply_prowler_env() fixes, check_user_active on, and (when API keys are on) a Fernet key that
+// decodes to 32 bytes.
+result<void> validate(const auth_config& cfg);
+
+std::string_view to_string(auth_profile p);
+result<auth_profile> parse_auth_profile(std::string_view s);  // "generic" | "prowler"
 
 }  // namespace herald::auth

@@ -1,16 +1,17 @@
-// Ports TestSSEAuthentication from the seed (api/tests/test_authentication.py) and covers the
-// header schemes, API keys and user checks around it. The store is an in-memory fake.
+// Ports TestSSEAuthentication from the Prowler API (api/tests/test_authentication.py) and covers
+// the header schemes, Herald's own API keys and the user checks around it, on the real in-memory
+// SQLite store (test_store.hpp wraps it only to inject faults and count calls). The Prowler
+// profile's credentials are in prowler_auth_test.cpp.
 #include "auth/authenticator.hpp"
 
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-#include <map>
-#include <stdexcept>
 #include <vector>
 
 #include "auth/api_key.hpp"
 #include "auth/test_keys.hpp"
+#include "auth/test_store.hpp"
 
 namespace herald::auth {
 namespace {
@@ -18,6 +19,7 @@ namespace {
 namespace json = boost::json;
 namespace hs = herald::store;
 using i64 = std::int64_t;
+using testing::test_store;
 
 constexpr i64 kNow = 1767223800;
 constexpr std::string_view kUser = "8b38e2eb-6689-4f1e-a4ba-95b275130200";
@@ -26,50 +28,6 @@ constexpr std::string_view kTenant = "12646005-9067-4d2a-a098-8bb378604362";
 constexpr std::string_view kKeyId = "0b7c4f0e-5d7a-4d3e-9a51-1f2e3d4c5b6a";
 constexpr std::string_view kNotProvided = "Authentication credentials were not provided.";
 constexpr std::string_view kBadScheme = "Invalid Authorization header scheme";
-
-class fake_store final : public hs::store {
- public:
-  std::map<std::string, hs::user_record, std::less<>> users;
-  std::map<std::string, hs::api_key_record, std::less<>> keys;  // by prefix
-  bool down = false;                                            // every lookup fails
-  bool touch_fails = false;
-  bool touch_throws = false;
-  std::vector<std::string> touched;
-  int user_lookups = 0;
-
-  result<std::optional<hs::user_record>> find_user(std::string_view id) override {
-    ++user_lookups;
-    if (down) return make_error(errc::unavailable, "db down");
-    auto it = users.find(id);
-    if (it == users.end()) return std::optional<hs::user_record>{};
-    return std::optional<hs::user_record>{it->second};
-  }
-  result<bool> is_member(std::string_view, std::string_view) override { return true; }
-  result<std::optional<hs::api_key_record>> find_api_key(std::string_view prefix) override {
-    if (down) return make_error(errc::unavailable, "db down");
-    auto it = keys.find(prefix);
-    if (it == keys.end()) return std::optional<hs::api_key_record>{};
-    return std::optional<hs::api_key_record>{it->second};
-  }
-  result<void> touch_api_key(std::string_view id) override {
-    if (touch_throws) throw std::runtime_error("disk full");
-    if (touch_fails) return make_error(errc::unavailable, "locked");
-    touched.emplace_back(id);
-    return {};
-  }
-  result<void> insert_api_key(const hs::api_key_record& k) override {
-    keys[k.prefix] = k;
-    return {};
-  }
-  result<void> revoke_api_key(std::string_view prefix) override {
-    auto it = keys.find(prefix);
-    if (it == keys.end()) return make_error(errc::not_found, "no such key");
-    it->second.revoked = true;
-    return {};
-  }
-  result<bool> row_exists(std::string_view, const hs::lookup_params&) override { return true; }
-  result<void> check_lookup(std::string_view) override { return {}; }
-};
 
 auth_config make_config() {
   auth_config cfg;
@@ -84,19 +42,20 @@ auth_config make_config() {
 class authenticator_test : public ::testing::Test {
  protected:
   authenticator_test() {
-    db_.users[std::string(kUser)] = hs::user_record{std::string(kUser), "dev@prowler.com", true};
-    db_.users[std::string(kOtherUser)] =
-        hs::user_record{std::string(kOtherUser), "other@prowler.com", true};
+    EXPECT_TRUE(db_.sqlite().add_tenant(kTenant, "tenant").has_value());
+    db_.add_user(kUser, "dev@prowler.com", "pbkdf2_sha256$1$a$b");
+    db_.add_user(kOtherUser, "other@prowler.com", "pbkdf2_sha256$1$c$d");
+    EXPECT_TRUE(db_.sqlite().add_membership(kUser, kTenant).has_value());
     key_ = generate_api_key();
     hs::api_key_record rec;
     rec.id = kKeyId;
     rec.prefix = key_.prefix;
     rec.key_hash = key_.key_hash;
-    rec.tenant_id = "12646005-9067-4D2A-A098-8BB378604362";  // stored upper-case: normalised on use
+    rec.tenant_id = kTenant;
     rec.user_id = kUser;
     rec.name = "ci";
     rec.expires_at = kNow + std::int64_t{365} * 86400;
-    (void)db_.insert_api_key(rec);
+    EXPECT_TRUE(db_.insert_api_key(rec).has_value());
   }
 
   std::string token(std::string_view user = kUser, i64 exp = kNow + 1800) const {
@@ -118,18 +77,22 @@ class authenticator_test : public ::testing::Test {
     EXPECT_EQ(r.err().message, message);
   }
 
-  hs::api_key_record& key_row() { return db_.keys.at(key_.prefix); }
+  // Changes Herald's key row in the SQLite store.
+  void update_key(const std::string& assignment) {
+    db_.exec("UPDATE api_keys SET " + assignment +
+             " WHERE prefix = " + test_store::quoted(key_.prefix));
+  }
   std::string api_key_header() const { return "Api-Key " + key_.full_key; }
 
   auth_config cfg_ = make_config();
   token_verifier verifier_{cfg_.jwt};
   token_minter minter_{jwt_algorithm::hs256, testing::keys_for(jwt_algorithm::hs256).private_pem};
-  fake_store db_;
+  test_store db_;
   authenticator authn_{cfg_, verifier_, db_};
   new_api_key key_;
 };
 
-// ---- TestSSEAuthentication (seed) -----------------------------------------------------------
+// ---- TestSSEAuthentication (the Prowler API's) ------------------------------------------------
 
 TEST_F(authenticator_test, header_present_delegates_to_header_path) {
   const std::string header_token = token(kUser);
@@ -158,7 +121,7 @@ TEST_F(authenticator_test, no_header_no_query_token_is_not_provided) {
   EXPECT_EQ(sel.err().code, errc::unauthenticated);
   EXPECT_EQ(sel.err().message, kNotProvided);
   expect_401(auth(std::nullopt, std::nullopt), kNotProvided);
-  expect_401(auth(std::nullopt, ""), kNotProvided);  // `if not raw_token` in the seed
+  expect_401(auth(std::nullopt, ""), kNotProvided);  // `if not raw_token` in the API
 }
 
 TEST_F(authenticator_test, query_token_used_only_as_fallback) {
@@ -192,9 +155,20 @@ TEST_F(authenticator_test, unknown_or_malformed_scheme_is_401) {
   }
 }
 
-TEST_F(authenticator_test, empty_header_is_present_and_invalid) {
-  expect_401(auth("", token()), "Authorization header is empty");
-  expect_401(auth("   ", std::nullopt), "Authorization header is empty");
+TEST_F(authenticator_test, empty_header_counts_as_absent) {
+  // The API's SSEAuthentication: `if auth_header:` is false for "", so the query token is used.
+  const std::string query_token = token(kOtherUser);
+  for (std::string_view empty : {"", "   ", "\t"}) {
+    const auto sel = select_credential({empty, query_token});
+    ASSERT_TRUE(sel.has_value());
+    EXPECT_TRUE(sel->from_query);
+    const auto r = auth(empty, query_token);
+    ASSERT_TRUE(r.has_value()) << r.err().message;
+    EXPECT_EQ(r->user_id, kOtherUser);
+    expect_401(auth(empty, std::nullopt), kNotProvided);
+    expect_401(auth(empty, "garbage"),
+               "Token is invalid");  // an invalid query token: never anonymous
+  }
 }
 
 TEST_F(authenticator_test, scheme_without_a_single_credential_is_401) {
@@ -210,7 +184,7 @@ TEST_F(authenticator_test, surrounding_whitespace_is_tolerated) {
   EXPECT_TRUE(auth(h, std::nullopt).has_value());
 }
 
-// ---- API keys -------------------------------------------------------------------------------
+// ---- Herald API keys ----------------------------------------------------------------------
 
 TEST_F(authenticator_test, api_key_in_header_works) {
   const std::string h = api_key_header();
@@ -241,6 +215,7 @@ TEST_F(authenticator_test, api_key_in_query_is_refused) {
   expect_401(auth(std::nullopt, key_.full_key), msg);
   expect_401(auth(std::nullopt, api_key_header()), msg);
   expect_401(auth(std::nullopt, key_.prefix), msg);
+  expect_401(auth(std::nullopt, "pk_ABCDEFGH.gAAAAA=="), msg);  // the Prowler API's format too
   EXPECT_TRUE(db_.touched.empty());
 }
 
@@ -261,10 +236,13 @@ TEST_F(authenticator_test, wrong_secret_unknown_prefix_and_malformed_keys_fail) 
   expect_401(auth("Api-Key " + stranger.full_key, std::nullopt), "Invalid API Key.");
   expect_401(auth("Api-Key not-a-key", std::nullopt), "Invalid API Key.");
   // Right secret, someone else's prefix: the row's hash does not match.
+  hs::api_key_record other;
+  other.prefix = stranger.prefix;
+  other.key_hash = stranger.key_hash;
+  other.tenant_id = kTenant;
+  other.user_id = kUser;
+  ASSERT_TRUE(db_.insert_api_key(other).has_value());
   const std::string swapped = stranger.prefix + key_.full_key.substr(key_.prefix.size());
-  db_.keys[stranger.prefix] = key_row();
-  db_.keys[stranger.prefix].prefix = stranger.prefix;
-  db_.keys[stranger.prefix].key_hash = stranger.key_hash;
   expect_401(auth("Api-Key " + swapped, std::nullopt), "Invalid API Key.");
   EXPECT_TRUE(db_.touched.empty());
 }
@@ -276,16 +254,16 @@ TEST_F(authenticator_test, revoked_key_fails) {
 }
 
 TEST_F(authenticator_test, expired_key_fails_and_zero_means_never) {
-  key_row().expires_at = kNow - 1;
+  update_key("expires_at = " + std::to_string(kNow - 1));
   expect_401(auth(api_key_header(), std::nullopt), "API Key has already expired.");
-  key_row().expires_at = kNow;
+  update_key("expires_at = " + std::to_string(kNow));
   expect_401(auth(api_key_header(), std::nullopt), "API Key has already expired.");
-  key_row().expires_at = 0;
+  update_key("expires_at = 0");
   EXPECT_TRUE(auth(api_key_header(), std::nullopt).has_value());
 }
 
 TEST_F(authenticator_test, key_without_owner_fails) {
-  key_row().user_id.clear();
+  update_key("user_id = NULL");
   expect_401(auth(api_key_header(), std::nullopt), "No entity matching this api key.");
 }
 
@@ -309,7 +287,7 @@ TEST_F(authenticator_test, touch_failure_is_ignored) {
 // ---- Users ----------------------------------------------------------------------------------
 
 TEST_F(authenticator_test, inactive_or_unknown_user_fails) {
-  db_.users.at(std::string(kUser)).is_active = false;
+  db_.set_active(kUser, false);
   expect_401(auth("Bearer " + token(), std::nullopt), "User is inactive");
   expect_401(auth(api_key_header(), std::nullopt), "User is inactive");
   expect_401(auth(std::nullopt, token()), "User is inactive");
@@ -317,14 +295,34 @@ TEST_F(authenticator_test, inactive_or_unknown_user_fails) {
              "User not found");
 }
 
+TEST_F(authenticator_test, verify_leaves_the_user_row_to_the_caller) {
+  db_.set_active(kUser, false);
+  db_.user_reads = 0;
+  const std::string h = "Bearer " + token();
+  const auto p = authn_.verify({h, std::nullopt}, kNow);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(db_.user_reads, 0);
+  const auto row = db_.find_user(kUser);
+  ASSERT_TRUE(row && row->has_value());
+  const auto r = check_user_row(cfg_, *p, &**row);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.err().message, "User is inactive");
+  EXPECT_EQ(check_user_row(cfg_, *p, nullptr).err().message, "User not found");
+  // The generic profile has no password stamp: a password change is not a token's concern.
+  db_.set_active(kUser, true);
+  db_.set_password(kUser, "changed");
+  EXPECT_TRUE(auth(h, std::nullopt).has_value());
+}
+
 TEST_F(authenticator_test, user_check_can_be_disabled) {
   auth_config cfg = cfg_;
   cfg.check_user_active = false;
   authenticator a(cfg, verifier_, db_);
-  db_.users.clear();
+  db_.exec("DELETE FROM users");
+  db_.user_reads = 0;
   const std::string h = "Bearer " + token();
   EXPECT_TRUE(a.authenticate({h, std::nullopt}, kNow).has_value());
-  EXPECT_EQ(db_.user_lookups, 0);
+  EXPECT_EQ(db_.user_reads, 0);
 }
 
 TEST_F(authenticator_test, store_failure_is_unavailable_not_401) {
@@ -339,7 +337,7 @@ TEST_F(authenticator_test, store_failure_is_unavailable_not_401) {
   expect_401(auth("Bearer nope", std::nullopt), "Token is invalid");
 }
 
-// ---- recheck --------------------------------------------------------------------------------
+// ---- re-check -------------------------------------------------------------------------------
 
 TEST_F(authenticator_test, recheck_follows_user_and_key_state) {
   const auto jwt_p = auth("Bearer " + token(), std::nullopt);
@@ -348,24 +346,25 @@ TEST_F(authenticator_test, recheck_follows_user_and_key_state) {
   ASSERT_TRUE(key_p.has_value());
   EXPECT_TRUE(authn_.recheck(*jwt_p, kNow + 60).has_value());
   EXPECT_TRUE(authn_.recheck(*key_p, kNow + 60).has_value());
+  // recheck() leaves a JWT's own expiry to its caller.
+  EXPECT_TRUE(authn_.recheck(*jwt_p, kNow + 7200).has_value());
 
-  (void)db_.revoke_api_key(key_.prefix);
+  ASSERT_TRUE(db_.revoke_api_key(key_.prefix).has_value());
   auto r = authn_.recheck(*key_p, kNow + 60);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.err().message, "This API Key has been revoked.");
 
-  key_row().revoked = false;
-  key_row().expires_at = kNow + 100;
+  update_key("revoked = 0, expires_at = " + std::to_string(kNow + 100));
   r = authn_.recheck(*key_p, kNow + 100);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.err().message, "API Key has already expired.");
 
-  db_.keys.erase(key_.prefix);
+  db_.exec("DELETE FROM api_keys");
   r = authn_.recheck(*key_p, kNow + 60);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.err().code, errc::unauthenticated);
 
-  db_.users.at(std::string(kUser)).is_active = false;
+  db_.set_active(kUser, false);
   r = authn_.recheck(*jwt_p, kNow + 60);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.err().message, "User is inactive");
@@ -383,8 +382,79 @@ TEST_F(authenticator_test, recheck_follows_user_and_key_state) {
 TEST_F(authenticator_test, recheck_refuses_a_key_reassigned_to_another_user) {
   const auto key_p = auth(api_key_header(), std::nullopt);
   ASSERT_TRUE(key_p.has_value());
-  key_row().user_id = kOtherUser;
-  EXPECT_FALSE(authn_.recheck(*key_p, kNow).has_value());
+  update_key("user_id = " + test_store::quoted(kOtherUser));
+  const auto r = authn_.recheck(*key_p, kNow);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.err().message, "API key no longer belongs to this user and tenant");
+}
+
+TEST_F(authenticator_test, recheck_all_batches_and_follows_membership) {
+  const auto jwt_p = auth("Bearer " + token(), std::nullopt);
+  const auto key_p = auth(api_key_header(), std::nullopt);
+  ASSERT_TRUE(jwt_p && key_p);
+  std::vector<const principal*> streams;
+  for (int i = 0; i < 100; ++i) streams.insert(streams.end(), {&*jwt_p, &*key_p});
+  db_.herald_key_reads = 0;
+  auto report = authn_.recheck_all(streams, kNow + 60);
+  EXPECT_FALSE(report.store_error.has_value());
+  EXPECT_EQ(db_.recheck_facts_calls, 1);
+  EXPECT_EQ(db_.herald_key_reads, 1);
+  for (const auto& o : report.outcomes) EXPECT_EQ(o.verdict, recheck_verdict::ok);
+
+  // Removing the membership also revokes the user's keys in that tenant (the store's trigger, as
+  // the API's signal does); both verdicts are forbidden.
+  ASSERT_TRUE(db_.sqlite().remove_membership(kUser, kTenant).has_value());
+  report = authn_.recheck_all(streams, kNow + 60);
+  for (const auto& o : report.outcomes) {
+    EXPECT_EQ(o.verdict, recheck_verdict::forbidden);
+    EXPECT_EQ(o.reason, "User is no longer a member of this tenant");
+  }
+  // An empty batch asks nothing.
+  db_.recheck_facts_calls = 0;
+  EXPECT_TRUE(authn_.recheck_all({}, kNow).outcomes.empty());
+  EXPECT_EQ(db_.recheck_facts_calls, 0);
+}
+
+TEST(recheck_caller, pure_verdicts) {
+  auth_config cfg;
+  principal p;
+  p.kind = credential_kind::jwt;
+  p.user_id = kUser;
+  p.tenant_id = kTenant;
+  p.expires_at = kNow + 10;
+  hs::user_record u{std::string(kUser), "dev@prowler.com", true, "pw"};
+  caller_facts f{true, &u, nullptr, nullptr};
+  EXPECT_EQ(recheck_caller(cfg, p, f, kNow).verdict, recheck_verdict::ok);
+  EXPECT_EQ(recheck_caller(cfg, p, f, kNow + 10).verdict, recheck_verdict::token_expired);
+  EXPECT_TRUE(token_expired(cfg, p, kNow + 10));
+  cfg.jwt.leeway_seconds = 5;  // the same leeway as at connect
+  EXPECT_EQ(recheck_caller(cfg, p, f, kNow + 14).verdict, recheck_verdict::ok);
+  EXPECT_EQ(recheck_caller(cfg, p, f, kNow + 15).verdict, recheck_verdict::token_expired);
+  f.user = nullptr;
+  EXPECT_EQ(recheck_caller(cfg, p, f, kNow).reason, "User not found");
+  cfg.check_user_active = false;
+  EXPECT_EQ(recheck_caller(cfg, p, f, kNow).verdict, recheck_verdict::ok);
+  f.member = false;
+  EXPECT_EQ(recheck_caller(cfg, p, f, kNow).verdict, recheck_verdict::forbidden);
+
+  // Herald keys: the row's tenant may be stored in upper case.
+  principal k;
+  k.kind = credential_kind::api_key;
+  k.user_id = kUser;
+  k.tenant_id = kTenant;
+  k.api_key_id = "hk_ABCDEFGH";
+  hs::api_key_record row;
+  row.prefix = k.api_key_id;
+  row.tenant_id = "12646005-9067-4D2A-A098-8BB378604362";
+  row.user_id = kUser;
+  caller_facts kf{true, &u, &row, nullptr};
+  EXPECT_EQ(recheck_caller(cfg, k, kf, kNow).verdict, recheck_verdict::ok);
+  row.tenant_id = "0f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+  EXPECT_EQ(recheck_caller(cfg, k, kf, kNow).reason,
+            "API key no longer belongs to this user and tenant");
+  kf.herald_key = nullptr;
+  EXPECT_EQ(recheck_caller(cfg, k, kf, kNow).verdict, recheck_verdict::forbidden);
+  EXPECT_EQ(recheck_caller(cfg, principal{}, kf, kNow).verdict, recheck_verdict::forbidden);
 }
 
 }  // namespace

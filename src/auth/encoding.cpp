@@ -106,4 +106,21 @@ std::string to_hex(std::string_view bytes) {
   return out;
 }
 
+std::string md5_upper_hex(std::string_view bytes) {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  unsigned char d[16];
+  unsigned int len = 0;
+  if (md == nullptr || EVP_Digest(bytes.data(), bytes.size(), d, &len, md, nullptr) != 1 ||
+      len != sizeof d) {
+    throw std::runtime_error("MD5 failed");  // MD5 is in OpenSSL 3's default provider
+  }
+  static constexpr char hex_digits[] = "0123456789ABCDEF";
+  std::string out(2 * sizeof d, '\0');
+  for (std::size_t i = 0; i < sizeof d; ++i) {
+    out[2 * i] = hex_digits[d[i] >> 4];
+    out[2 * i + 1] = hex_digits[d[i] & 15];
+  }
+  return out;
+}
+
 }  // namespace herald::auth

@@ -23,4 +23,9 @@ sha256_digest sha256(std::string_view bytes);
 const EVP_MD* sha256_md();
 std::string to_hex(std::string_view bytes);  // lower-case
 
+// Upper-case hex MD5, as djangorestframework-simplejwt's get_md5_hash_password() stamps a user's
+// password hash into the Prowler API's tokens (`hash_password`). Not a security hash here: it only
+// has to change when the password does.
+std::string md5_upper_hex(std::string_view bytes);
+
 }  // namespace herald::auth

@@ -30,6 +30,9 @@ constexpr i64 kMaxLeeway = 365LL * 24 * 3600;
 constexpr std::string_view kInvalid = "Token is invalid";
 constexpr std::string_view kExpired = "Token is expired";
 constexpr std::string_view kWrongType = "Token has wrong type";
+constexpr std::string_view kNoType = "Token has no type";
+constexpr std::string_view kNoId = "Token has no id";
+constexpr std::string_view kNoExp = "Token has no 'exp' claim";
 constexpr std::string_view kNoUser = "Token contained no recognizable user identification";
 constexpr std::string_view kNoTenant = "Tenant ID is not present in token";
 constexpr std::string_view kBadTenant = "Tenant ID in token is not a valid UUID";
@@ -196,11 +199,11 @@ struct token_verifier::impl {
     }
     const sha256_digest k = sha256(token);
     if (std::optional<cache_entry> hit = cache->find(k)) {
+      if (hit->not_before > now + leeway) return unauth(kInvalid);  // same order as a fresh check
       if (is_expired(hit->p.expires_at, now)) {
         cache->erase(k);
         return unauth(kExpired);
       }
-      if (hit->not_before > now + leeway) return unauth(kInvalid);
       return std::move(hit->p);
     }
     i64 not_before = 0;
@@ -249,17 +252,11 @@ struct token_verifier::impl {
     if (pec || !pv.is_object()) return unauth(kInvalid);
     const json::object& c = pv.get_object();
 
-    i64 exp = 0;
-    switch (numeric_date(c, "exp", exp)) {
-      case claim_state::absent:
-      case claim_state::bad:
-        return unauth(kInvalid);
-      case claim_state::ok:
-        break;
-    }
-    if (is_expired(exp, now)) return unauth(kExpired);
+    // PyJWT's jwt.decode order (2.10+, as the Prowler API pins 2.13): iat and nbf, then exp, then
+    // iss and aud; `sub` and `jti`, when present, must be strings. Only an expired token gets its
+    // own message, so the order decides which of two faults a client is told about.
     not_before = std::numeric_limits<i64>::min();
-    for (std::string_view name : {std::string_view("nbf"), std::string_view("iat")}) {
+    for (std::string_view name : {std::string_view("iat"), std::string_view("nbf")}) {
       i64 t = 0;
       const claim_state st = numeric_date(c, name, t);
       if (st == claim_state::bad) return unauth(kInvalid);
@@ -268,17 +265,30 @@ struct token_verifier::impl {
         not_before = std::max(not_before, t);
       }
     }
-    if (!cfg.audience.empty()) {
-      const json::value* aud = c.if_contains("aud");
-      if (aud == nullptr || !audience_matches(*aud, cfg.audience)) return unauth(kInvalid);
-    }
+    i64 exp = 0;
+    const claim_state exp_state = numeric_date(c, "exp", exp);
+    if (exp_state == claim_state::bad) return unauth(kInvalid);
+    if (exp_state == claim_state::ok && is_expired(exp, now)) return unauth(kExpired);
     if (!cfg.issuer.empty()) {
       const json::string* iss = string_claim(c, "iss");
       if (iss == nullptr || !equals(*iss, cfg.issuer)) return unauth(kInvalid);
     }
+    if (!cfg.audience.empty()) {
+      const json::value* aud = c.if_contains("aud");
+      if (aud == nullptr || !audience_matches(*aud, cfg.audience)) return unauth(kInvalid);
+    }
+    const json::value* jti = c.if_contains("jti");
+    for (const json::value* v : {c.if_contains("sub"), jti}) {
+      if (v != nullptr && !v->is_string()) return unauth(kInvalid);
+    }
+    // djangorestframework-simplejwt's Token.verify(): exp is required, then jti, then typ.
+    if (exp_state == claim_state::absent) return unauth(kNoExp);
+    if (cfg.require_jti && jti == nullptr) return unauth(kNoId);
     if (!cfg.required_type.empty()) {
-      const json::string* typ = string_claim(c, "typ");
-      if (typ == nullptr || !equals(*typ, cfg.required_type)) return unauth(kWrongType);
+      const json::value* typ = c.if_contains("typ");
+      if (typ == nullptr) return unauth(kNoType);
+      const json::string* ts = typ->if_string();
+      if (ts == nullptr || !equals(*ts, cfg.required_type)) return unauth(kWrongType);
     }
     const json::string* user = string_claim(c, cfg.user_claim);
     if (user == nullptr || user->empty() || user->size() > kMaxUserIdBytes) return unauth(kNoUser);
@@ -296,6 +306,12 @@ struct token_verifier::impl {
     p.user_id.assign(user->data(), user->size());
     p.tenant_id = std::move(*tenant);
     p.expires_at = exp;
+    if (!cfg.password_stamp_claim.empty()) {
+      // Absent or not a string: left empty, which never equals a password's stamp, so the user-row
+      // check answers "The user's password has been changed." as the Prowler API does.
+      if (const json::string* stamp = string_claim(c, cfg.password_stamp_claim))
+        p.password_stamp.assign(stamp->data(), stamp->size());
+    }
     return p;
   }
 };

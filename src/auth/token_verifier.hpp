@@ -1,6 +1,10 @@
 // JWT verification with OpenSSL. The algorithm is pinned by configuration and never taken from the
 // token: a token whose header `alg` differs (including "none", or HS256 when RS256 is configured)
-// is refused. Checks: signature, exp, nbf, iat-in-future, aud, iss (with leeway), required claims.
+// is refused. Checks, in PyJWT's and then djangorestframework-simplejwt's order (the Prowler
+// API's): signature; iat/nbf not in the future, exp not passed, iss, aud (with leeway); `sub`/`jti`
+// strings when present; then exp present ("Token has no 'exp' claim"), jti when required ("Token
+// has no id"), typ when required ("Token has no type" / "Token has wrong type"), the user claim,
+// the tenant claim. The user-row rules (active, password stamp) are authenticator's.
 //
 // Hand-written on OpenSSL because Debian 12 packages no C++ JWT library; only the compact JWS form
 // with one pinned algorithm is supported, which keeps the surface small.
@@ -27,8 +31,9 @@ class token_verifier {
   token_verifier& operator=(const token_verifier&) = delete;
 
   // A principal with kind jwt, user from cfg.user_claim, tenant from cfg.tenant_claim (must be a
-  // UUID), expires_at = exp. Errors are errc::unauthenticated with a message safe to show the
-  // client (e.g. "Token is expired", "Token is invalid"); the token itself is never in the message.
+  // UUID), expires_at = exp, password_stamp from cfg.password_stamp_claim (when set). Errors are
+  // errc::unauthenticated with a message safe to show the client (e.g. "Token is expired", "Token
+  // is invalid"); the token itself is never in the message.
   result<principal> verify(std::string_view token, std::int64_t now_unix) const;
 
   // Entries currently in the verified-token cache (for tests and a metrics gauge).

@@ -233,8 +233,8 @@ TEST_P(every_algorithm, user_claim_is_required) {
   expect_refused(verify(mint(c)), "Token contained no recognizable user identification");
   c["sub"] = "";
   expect_refused(verify(mint(c)), "Token contained no recognizable user identification");
-  c["sub"] = 12345;
-  expect_refused(verify(mint(c)), "Token contained no recognizable user identification");
+  c["sub"] = 12345;  // PyJWT 2.10+: "Subject must be a string"
+  expect_refused(verify(mint(c)), kInvalid);
 }
 
 TEST_P(every_algorithm, tenant_claim_is_required_and_must_be_a_uuid) {
@@ -253,8 +253,8 @@ TEST_P(every_algorithm, tenant_claim_is_required_and_must_be_a_uuid) {
 
 TEST_P(every_algorithm, exp_is_required_and_must_be_numeric) {
   json::object c = prowler_claims();
-  c.erase("exp");
-  expect_refused(verify(mint(c)), kInvalid);
+  c.erase("exp");  // simplejwt's check_exp
+  expect_refused(verify(mint(c)), "Token has no 'exp' claim");
   c["exp"] = std::to_string(kNow + 1800);
   expect_refused(verify(mint(c)), kInvalid);
   c["exp"] = true;
@@ -355,11 +355,62 @@ TEST(token_verifier, required_type_is_checked) {
   json::object c = prowler_claims();
   c["typ"] = "refresh";
   expect_refused(v.verify(m.mint(json::serialize(c)), kNow), "Token has wrong type");
-  c.erase("typ");
+  c["typ"] = 7;
   expect_refused(v.verify(m.mint(json::serialize(c)), kNow), "Token has wrong type");
+  c.erase("typ");  // simplejwt's verify_token_type: KeyError -> "Token has no type"
+  expect_refused(v.verify(m.mint(json::serialize(c)), kNow), "Token has no type");
   jwt_config untyped = cfg;
   untyped.required_type.clear();
   EXPECT_TRUE(token_verifier(untyped).verify(m.mint(json::serialize(c)), kNow).has_value());
+}
+
+TEST(token_verifier, jti_and_password_stamp_as_the_prowler_profile_sets_them) {
+  jwt_config cfg = config_for(jwt_algorithm::hs256);
+  cfg.require_jti = true;
+  cfg.password_stamp_claim = "hash_password";
+  token_verifier v(cfg);
+  token_minter m(jwt_algorithm::hs256, cfg.verify_key);
+  json::object c = prowler_claims();
+  auto r = v.verify(m.mint(json::serialize(c)), kNow);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->password_stamp, "D41D8CD98F00B204E9800998ECF8427E");
+  c["hash_password"] = 42;  // not a string: no stamp, so the user-row check refuses it
+  r = v.verify(m.mint(json::serialize(c)), kNow);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->password_stamp, "");
+  c.erase("jti");
+  expect_refused(v.verify(m.mint(json::serialize(c)), kNow), "Token has no id");
+  c["typ"] = "refresh";  // simplejwt checks jti before typ
+  expect_refused(v.verify(m.mint(json::serialize(c)), kNow), "Token has no id");
+  c["jti"] = 5;  // PyJWT 2.10+: "JWT ID must be a string"
+  expect_refused(v.verify(m.mint(json::serialize(c)), kNow), kInvalid);
+  // Without the profile's settings a token without jti passes and carries no stamp.
+  jwt_config plain = config_for(jwt_algorithm::hs256);
+  json::object d = prowler_claims();
+  d.erase("jti");
+  r = token_verifier(plain).verify(m.mint(json::serialize(d)), kNow);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->password_stamp, "");
+}
+
+TEST(token_verifier, checks_run_in_pyjwts_order) {
+  const jwt_config cfg = config_for(jwt_algorithm::hs256);
+  token_verifier v(cfg);
+  token_minter m(jwt_algorithm::hs256, cfg.verify_key);
+  json::object c = prowler_claims();
+  c["exp"] = kNow - 1;
+  c["aud"] = "https://evil.example.com";  // exp is checked before aud: "expired" wins
+  expect_refused(v.verify(m.mint(json::serialize(c)), kNow), kExpired);
+  c = prowler_claims();
+  c["exp"] = kNow - 1;
+  c["nbf"] = kNow + 60;  // nbf is checked before exp: "invalid" wins
+  const std::string t = m.mint(json::serialize(c));
+  expect_refused(v.verify(t, kNow), kInvalid);
+  expect_refused(v.verify(t, kNow), kInvalid);  // failures are not cached
+  c = prowler_claims();
+  c["exp"] = kNow - 1;
+  c.erase("typ");  // expiry comes before simplejwt's own checks
+  expect_refused(v.verify(m.mint(json::serialize(c)), kNow), kExpired);
 }
 
 TEST(token_verifier, crit_header_is_refused) {
@@ -443,7 +494,7 @@ TEST(token_verifier, cache_stays_bounded) {
   token_verifier v(cfg);
   for (int i = 0; i < 100; ++i) {
     json::object c = prowler_claims();
-    c["jti"] = i;
+    c["jti"] = std::to_string(i);
     ASSERT_TRUE(v.verify(m.mint(json::serialize(c)), kNow).has_value());
     EXPECT_LE(v.cache_size(), 8u);
   }
@@ -453,7 +504,7 @@ TEST(token_verifier, cache_stays_bounded) {
   token_verifier vb(big);
   for (int i = 0; i < 6000; ++i) {
     json::object c = prowler_claims();
-    c["jti"] = i;
+    c["jti"] = std::to_string(i);
     ASSERT_TRUE(vb.verify(m.mint(json::serialize(c)), kNow).has_value());
   }
   EXPECT_LE(vb.cache_size(), 4096u);
@@ -467,7 +518,7 @@ TEST(token_verifier, cache_evicts_expired_entries_first) {
   token_verifier v(cfg);
   auto token = [&](int jti, i64 exp) {
     json::object c = prowler_claims();
-    c["jti"] = jti;
+    c["jti"] = std::to_string(jti);
     c["exp"] = exp;
     return m.mint(json::serialize(c));
   };
@@ -489,7 +540,7 @@ TEST(token_verifier, concurrent_verification_is_consistent) {
   std::vector<std::string> tokens;
   for (int i = 0; i < 16; ++i) {
     json::object c = prowler_claims();
-    c["jti"] = i;
+    c["jti"] = std::to_string(i);
     tokens.push_back(m.mint(json::serialize(c)));
   }
   std::atomic<int> failures{0};
