@@ -31,7 +31,7 @@ std::optional<result<void>> publish_now(bus& b) {
 
 }  // namespace
 
-TEST(valkey_env, reads_the_seed_variables) {
+TEST(valkey_env, reads_the_prowler_api_variables) {
   bus_config c;
   auto r = apply_valkey_env(c, env({{"VALKEY_HOST", "valkey"},
                                     {"VALKEY_PORT", "6380"},
