@@ -2,11 +2,12 @@
 // Implementations: local_bus (in-process, the embedded default) and the Valkey/Redis bus.
 //
 // Threading: publish(), add_interest() and remove_interest() may be called from any thread.
-// The sink passed to start() may be called from any thread (the bus's own thread or an event-loop
-// thread); it must be cheap and non-blocking (fanout::publish is).
+// The sink passed to start() (or start_batches()) may be called from any thread (the bus's own
+// thread or an event-loop thread); it must be cheap and non-blocking (fanout::publish is).
 #pragma once
 
 #include <functional>
+#include <span>
 #include <string>
 
 #include "core/result.hpp"
@@ -15,6 +16,9 @@
 namespace herald::bus {
 
 using sink = std::function<void(sse::event)>;
+// Several received events at once, in bus order (the messages of one read from Valkey); the sink
+// may move from them.
+using batch_sink = std::function<void(std::span<sse::event>)>;
 using publish_done = std::function<void(result<void>)>;
 
 class bus {
@@ -23,12 +27,26 @@ class bus {
 
   // Begins delivering received events to `deliver`. Called once, before any publish.
   virtual void start(sink deliver) = 0;
+  // start(), with received events handed on in batches: one call per read from Valkey rather than
+  // one per event, so the receiver can hand a whole batch to each event loop at once. A bus that
+  // receives one event at a time passes one-event batches.
+  virtual void start_batches(batch_sink deliver) {
+    start([deliver = std::move(deliver)](sse::event e) { deliver(std::span<sse::event>(&e, 1)); });
+  }
   // Stops delivery and releases connections; after it returns the sink is never called again.
   virtual void stop() = 0;
 
   // Publishes one event to every node (this one included) exactly once. `done` gets an error with
   // errc::unavailable when the bus cannot take the event now: never a silent drop. `done` may run
   // on any thread, possibly before publish() returns.
+  //
+  // The acknowledgement contract (docs/scaling-and-bus.md): success means the bus took the event
+  // while this node was subscribed to everything its streams watch, and, when a stream here
+  // watches the event's channel, that this node has received it (so its local subscribers get
+  // it). While this node is not (re)subscribed, publish fails with errc::unavailable. A failure is
+  // not a guarantee of non-delivery: an event refused after Valkey may have taken it can still be
+  // delivered, so a publisher that retries delivers at least once; the event id lets clients drop
+  // duplicates.
   virtual void publish(sse::event e, publish_done done) = 0;
 
   // True when publish() always calls `done` before it returns (the in-process bus): a caller may

@@ -1,10 +1,12 @@
-// Bus settings (filled by config/ from the TOML file and the seed's VALKEY_* environment
+// Bus settings (filled by config/ from the TOML file and the Prowler API's VALKEY_* environment
 // variables).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "core/result.hpp"
 
 namespace herald::bus {
 
@@ -16,6 +18,22 @@ enum class bus_kind { local, redis };
 //         messages, so existing Python publishers (send_event) reach Herald's clients unchanged.
 enum class bus_mode { native, compat };
 
+// TLS to Valkey (scheme "rediss"), as the Prowler API's EVENTSTREAM_REDIS {"ssl": True} does, on
+// every connection of every mode (native, compat, cluster). The server certificate is verified
+// against `ca_file` (or the system trust store) and must name the server: `server_name`, or else
+// the host Herald connects to (for a cluster: each master's address as CLUSTER SLOTS reports it).
+struct bus_tls_options {
+  std::string ca_file;      // PEM CA certificate(s) that sign the server's; empty = system store
+  std::string cert_file;    // PEM client certificate (chain) for tls-auth-clients; empty = none
+  std::string key_file;     // PEM private key of cert_file (unencrypted); required with cert_file
+  std::string server_name;  // name the server certificate must carry, also sent as SNI;
+                            // empty = the host connected to
+  bool insecure = false;    // accept any server certificate, unchecked (tests only; logged)
+  // cert_file and key_file together; insecure excludes ca_file and server_name (they would be
+  // ignored). Files are read when the bus is built (check_bus_config does not touch the disk).
+  result<void> validate() const;
+};
+
 struct bus_config {
   bus_kind kind = bus_kind::local;
   bus_mode mode = bus_mode::native;
@@ -23,7 +41,7 @@ struct bus_config {
   std::uint16_t port = 6379;       // VALKEY_PORT
   std::string username;            // VALKEY_USERNAME (ACL user; empty = default user)
   std::string password;            // VALKEY_PASSWORD (never logged)
-  std::string scheme = "redis";    // VALKEY_SCHEME; only "redis" (plain TCP) is supported
+  std::string scheme = "redis";    // VALKEY_SCHEME: "redis" (plain TCP) or "rediss" (TLS, see tls)
   std::string prefix = "herald:";  // native mode: prefix on every pub/sub channel
   std::string compat_channel = "events_channel";
   // Cluster: sharded pub/sub (SSUBSCRIBE/SPUBLISH) with one connection per shard. Seed nodes
@@ -38,6 +56,7 @@ struct bus_config {
   std::uint32_t connect_timeout_ms = 3000;    // resolve + connect + AUTH + PING, per attempt
   std::uint32_t command_timeout_ms = 10000;   // oldest reply this late: drop the connection
   std::uint32_t max_message_bytes = 1 << 20;  // refused on publish, dropped on receipt
+  bus_tls_options tls;                        // used when scheme == "rediss"
 };
 
 }  // namespace herald::bus

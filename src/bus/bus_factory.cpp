@@ -7,6 +7,7 @@
 #include "bus/cluster_topology.hpp"
 #include "bus/local_bus.hpp"
 #include "bus/redis_bus.hpp"
+#include "bus/tls_context.hpp"
 
 namespace herald::bus {
 namespace {
@@ -14,15 +15,9 @@ namespace {
 error config_error(std::string msg) { return make_error(errc::invalid_config, std::move(msg)); }
 
 result<void> check_scheme(std::string_view scheme, std::string_view source) {
-  if (scheme == "redis") return {};
-  if (scheme == "rediss")
-    return config_error(
-        std::string(source) +
-        " \"rediss\" (TLS) is not supported: Debian 12's hiredis 0.14 has no TLS. "
-        "Reach Valkey over a private network or a TLS tunnel (e.g. stunnel) and use "
-        "\"redis\"");
+  if (scheme == "redis" || scheme == "rediss") return {};
   return config_error(std::string(source) + " \"" + std::string(scheme) +
-                      "\" is not supported (use \"redis\")");
+                      "\" is not supported (use \"redis\", or \"rediss\" for TLS)");
 }
 
 }  // namespace
@@ -30,6 +25,8 @@ result<void> check_scheme(std::string_view scheme, std::string_view source) {
 result<void> check_bus_config(const bus_config& c) {
   if (c.kind == bus_kind::local) return {};
   if (auto ok = check_scheme(c.scheme, "bus.scheme"); !ok) return ok;
+  if (c.scheme == "rediss")
+    if (auto ok = c.tls.validate(); !ok) return ok;
   if (c.host.empty()) return config_error("bus.host is empty");
   if (c.port == 0) return config_error("bus.port must be 1-65535");
   if (c.mode == bus_mode::compat && c.compat_channel.empty())
@@ -58,7 +55,13 @@ result<void> check_bus_config(const bus_config& c) {
 result<std::unique_ptr<bus>> try_make_bus(const bus_config& cfg) {
   if (auto ok = check_bus_config(cfg); !ok) return std::move(ok).err();
   if (cfg.kind == bus_kind::local) return std::unique_ptr<bus>(std::make_unique<local_bus>());
-  return std::unique_ptr<bus>(std::make_unique<redis_bus>(cfg));
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  if (cfg.scheme == "rediss") {
+    auto ctx = make_tls_context(cfg.tls);  // reads the CA, certificate and key files now
+    if (!ctx) return std::move(ctx).err();
+    tls = std::move(*ctx);
+  }
+  return std::unique_ptr<bus>(std::make_unique<redis_bus>(cfg, std::move(tls)));
 }
 
 std::unique_ptr<bus> make_bus(const bus_config& cfg) {

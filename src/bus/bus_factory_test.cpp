@@ -31,7 +31,7 @@ std::optional<result<void>> publish_now(bus& b) {
 
 }  // namespace
 
-TEST(valkey_env, reads_the_seed_variables) {
+TEST(valkey_env, reads_the_prowler_api_variables) {
   bus_config c;
   auto r = apply_valkey_env(c, env({{"VALKEY_HOST", "valkey"},
                                     {"VALKEY_PORT", "6380"},
@@ -57,14 +57,20 @@ TEST(valkey_env, empty_or_unset_variables_change_nothing) {
   EXPECT_EQ(c.port, 6379);
 }
 
-TEST(valkey_env, refuses_rediss_and_bad_ports_without_changing_cfg) {
+TEST(valkey_env, accepts_rediss_for_tls) {
   bus_config c;
-  auto r = apply_valkey_env(c, env({{"VALKEY_HOST", "x"}, {"VALKEY_SCHEME", "rediss"}}));
+  ASSERT_TRUE(apply_valkey_env(c, env({{"VALKEY_HOST", "x"}, {"VALKEY_SCHEME", "rediss"}})));
+  EXPECT_EQ(c.scheme, "rediss");
+  EXPECT_EQ(c.host, "x");
+}
+
+TEST(valkey_env, refuses_unknown_schemes_and_bad_ports_without_changing_cfg) {
+  bus_config c;
+  auto r = apply_valkey_env(c, env({{"VALKEY_HOST", "x"}, {"VALKEY_SCHEME", "http"}}));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().code, errc::invalid_config);
-  EXPECT_NE(r.err().message.find("TLS"), std::string::npos);
+  EXPECT_NE(r.err().message.find("rediss"), std::string::npos) << r.err().message;
   EXPECT_EQ(c.host, "127.0.0.1");
-  EXPECT_FALSE(apply_valkey_env(c, env({{"VALKEY_SCHEME", "http"}})));
   for (const char* p : {"0", "65536", "abc", "63 79", "-1"})
     EXPECT_FALSE(apply_valkey_env(c, env({{"VALKEY_PORT", p}}))) << p;
   EXPECT_EQ(c.port, 6379);
@@ -77,7 +83,7 @@ TEST(check_bus_config, accepts_defaults) {
 
 TEST(check_bus_config, refuses_what_the_bus_cannot_run) {
   auto c = redis_cfg();
-  c.scheme = "rediss";
+  c.scheme = "redis+tls";
   EXPECT_FALSE(check_bus_config(c));
   c = redis_cfg();
   c.cluster = true;
@@ -113,8 +119,37 @@ TEST(make_bus, builds_the_configured_kind) {
   EXPECT_EQ(redis->describe().find("hunter2"), std::string::npos);
   EXPECT_FALSE(redis->ready());  // never started
   c.scheme = "rediss";
+  auto tls = make_bus(c);  // the system trust store
+  EXPECT_EQ(tls->describe(), "rediss://127.0.0.1:6390 (native, prefix \"herald:\")");
+  // A CA file that cannot be loaded is a start-up error naming the option and the file.
+  c.tls.ca_file = "/nonexistent/ca.pem";
+  auto r = try_make_bus(c);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code, errc::invalid_config);
+  EXPECT_NE(r.err().message.find("bus.tls.ca_file \"/nonexistent/ca.pem\""), std::string::npos)
+      << r.err().message;
   EXPECT_THROW(make_bus(c), std::invalid_argument);
-  EXPECT_FALSE(try_make_bus(c));
+}
+
+TEST(check_bus_config, tls_options_are_consistent) {
+  auto c = redis_cfg();
+  c.scheme = "rediss";
+  EXPECT_TRUE(check_bus_config(c));
+  c.tls.cert_file = "client.pem";  // without its key
+  auto r = check_bus_config(c);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.err().message.find("bus.tls.key_file"), std::string::npos);
+  c.tls.key_file = "client.key";
+  EXPECT_TRUE(check_bus_config(c));
+  c = redis_cfg();
+  c.scheme = "rediss";
+  c.tls.insecure = true;
+  EXPECT_TRUE(check_bus_config(c));
+  c.tls.server_name = "valkey.internal";  // would be ignored: refused
+  EXPECT_FALSE(check_bus_config(c));
+  // Plain "redis" ignores the TLS options.
+  c.scheme = "redis";
+  EXPECT_TRUE(check_bus_config(c));
 }
 
 TEST(local_bus, delivers_synchronously_and_confirms_interest_at_once) {

@@ -1,6 +1,7 @@
 #include "bus/message_codec.hpp"
 
 #include <boost/json.hpp>
+#include <optional>
 
 #include "sse/encoder.hpp"
 #include "tenancy/channel_name.hpp"
@@ -10,37 +11,55 @@ namespace json = boost::json;
 
 namespace {
 
-error invalid(std::string why) { return make_error(errc::bad_request, std::move(why)); }
+// A refusal: the error for logs and the kind for the metric.
+struct refusal {
+  drop_reason why;
+  std::string text;
+};
 
-// A required string member; error text names the key.
-result<std::string_view> string_member(const json::object& o, std::string_view key) {
+refusal invalid(drop_reason why, std::string text) { return {why, std::move(text)}; }
+
+// A required string member; the refusal names the key.
+std::optional<refusal> string_member(const json::object& o, std::string_view key,
+                                     std::string_view& out,
+                                     drop_reason wrong = drop_reason::wrong_type) {
   auto it = o.find(key);
-  if (it == o.end()) return invalid("missing key \"" + std::string(key) + "\"");
-  if (!it->value().is_string()) return invalid("\"" + std::string(key) + "\" is not a string");
+  if (it == o.end())
+    return invalid(drop_reason::missing_key, "missing key \"" + std::string(key) + "\"");
+  if (!it->value().is_string())
+    return invalid(wrong, "\"" + std::string(key) + "\" is not a string");
   const auto& s = it->value().get_string();
-  return std::string_view(s.data(), s.size());
-}
-
-result<json::object> parse_object(std::string_view payload, std::size_t max_bytes) {
-  if (payload.size() > max_bytes)
-    return invalid("message is " + std::to_string(payload.size()) + " bytes (limit " +
-                   std::to_string(max_bytes) + ")");
-  boost::system::error_code ec;
-  // Boost.JSON validates UTF-8 in strings by default, and refuses trailing garbage.
-  json::value v = json::parse(json::string_view(payload.data(), payload.size()), ec);
-  if (ec) return invalid("not valid JSON (" + ec.message() + ")");
-  if (!v.is_object()) return invalid("not a JSON object");
-  return std::move(v.as_object());
-}
-
-result<void> check_channel(std::string_view channel) {
-  if (!tenancy::parse_channel_name(channel))
-    return invalid("channel \"" + std::string(channel.substr(0, 80)) +
-                   "\" is not a Herald channel name (<prefix>:<tenant uuid>:<resource>)");
-  return {};
+  out = std::string_view(s.data(), s.size());
+  return std::nullopt;
 }
 
 }  // namespace
+
+std::string_view drop_reason_name(drop_reason r) noexcept {
+  switch (r) {
+    case drop_reason::too_large:
+      return "too_large";
+    case drop_reason::not_json:
+      return "not_json";
+    case drop_reason::not_object:
+      return "not_object";
+    case drop_reason::missing_key:
+      return "missing_key";
+    case drop_reason::wrong_type:
+      return "wrong_type";
+    case drop_reason::data_not_string:
+      return "data_not_string";
+    case drop_reason::bad_channel:
+      return "bad_channel";
+    case drop_reason::channel_mismatch:
+      return "channel_mismatch";
+    case drop_reason::empty_type:
+      return "empty_type";
+    case drop_reason::malformed_push:
+      return "malformed_push";
+  }
+  return "unknown";
+}
 
 message_codec::message_codec(bus_mode mode, std::string prefix, std::string compat_channel,
                              std::size_t max_message_bytes)
@@ -94,56 +113,76 @@ result<std::string> message_codec::encode(const sse::event& e) const {
   return out;
 }
 
-result<sse::event> message_codec::decode(std::string_view pubsub_channel,
-                                         std::string_view payload) const {
-  auto obj = parse_object(payload, max_message_bytes_);
-  if (!obj) return std::move(obj).err();
-  const json::object& o = *obj;
+result<sse::event> message_codec::decode(std::string_view pubsub_channel, std::string_view payload,
+                                         drop_reason* why) const {
+  auto refuse = [why](refusal r) -> result<sse::event> {
+    if (why) *why = r.why;
+    return make_error(errc::bad_request, std::move(r.text));
+  };
+  if (payload.size() > max_message_bytes_)
+    return refuse(invalid(drop_reason::too_large, "message is " + std::to_string(payload.size()) +
+                                                      " bytes (limit " +
+                                                      std::to_string(max_message_bytes_) + ")"));
+  // The parsed tree lives in a stack buffer (spilling to the heap only for large messages): the
+  // bus thread decodes every message it receives, and the tree is dropped once the strings are
+  // copied into the event.
+  unsigned char arena[4096];
+  json::monotonic_resource mr(arena, sizeof arena);
+  boost::system::error_code ec;
+  // Boost.JSON validates UTF-8 in strings by default, and refuses trailing garbage.
+  json::value v = json::parse(json::string_view(payload.data(), payload.size()), ec, &mr);
+  if (ec) return refuse(invalid(drop_reason::not_json, "not valid JSON (" + ec.message() + ")"));
+  if (!v.is_object()) return refuse(invalid(drop_reason::not_object, "not a JSON object"));
+  const json::object& o = v.get_object();
   sse::event e;
 
-  auto channel = string_member(o, "channel");
-  if (!channel) return std::move(channel).err();
-  if (auto ok = check_channel(*channel); !ok) return std::move(ok).err();
-  e.channel.assign(*channel);
+  std::string_view channel;
+  if (auto bad = string_member(o, "channel", channel)) return refuse(std::move(*bad));
+  if (!tenancy::parse_channel_name(channel))
+    return refuse(
+        invalid(drop_reason::bad_channel,
+                "channel \"" + std::string(channel.substr(0, 80)) +
+                    "\" is not a Herald channel name (<prefix>:<tenant uuid>:<resource>)"));
 
+  std::string_view type, data;
   if (mode_ == bus_mode::compat) {
     if (pubsub_channel != compat_channel_)
-      return invalid("compat message on unexpected pub/sub channel");
-    auto type = string_member(o, "event_type");
-    if (!type) return std::move(type).err();
+      return refuse(
+          invalid(drop_reason::channel_mismatch, "compat message on unexpected pub/sub channel"));
+    if (auto bad = string_member(o, "event_type", type)) return refuse(std::move(*bad));
     // django-eventstream sends data as json.dumps(data): a JSON text inside a JSON string. The text
     // is exactly what goes on the SSE data: lines, so it is passed through without re-parsing.
-    auto data = string_member(o, "data");
-    if (!data) return std::move(data).err();
-    e.type.assign(*type);
-    e.data.assign(*data);
+    if (auto bad = string_member(o, "data", data, drop_reason::data_not_string))
+      return refuse(std::move(*bad));
     // pub_id: a string (5.3.3+ with storage), null (no storage), or absent (5.3.0-5.3.2).
     if (auto it = o.find("pub_id"); it != o.end()) {
       if (it->value().is_string()) {
         const auto& s = it->value().get_string();
         e.id.assign(s.data(), s.size());
       } else if (!it->value().is_null()) {
-        return invalid("\"pub_id\" is neither a string nor null");
+        return refuse(invalid(drop_reason::wrong_type, "\"pub_id\" is neither a string nor null"));
       }
     }
   } else {
-    if (pubsub_channel.size() != prefix_.size() + e.channel.size() ||
+    if (pubsub_channel.size() != prefix_.size() + channel.size() ||
         pubsub_channel.substr(0, prefix_.size()) != prefix_ ||
-        pubsub_channel.substr(prefix_.size()) != e.channel)
-      return invalid("payload channel does not match the pub/sub channel");
-    auto type = string_member(o, "event");
-    if (!type) return std::move(type).err();
-    auto data = string_member(o, "data");
-    if (!data) return std::move(data).err();
-    e.type.assign(*type);
-    e.data.assign(*data);
+        pubsub_channel.substr(prefix_.size()) != channel)
+      return refuse(invalid(drop_reason::channel_mismatch,
+                            "payload channel does not match the pub/sub channel"));
+    if (auto bad = string_member(o, "event", type)) return refuse(std::move(*bad));
+    if (auto bad = string_member(o, "data", data, drop_reason::data_not_string))
+      return refuse(std::move(*bad));
     if (auto it = o.find("id"); it != o.end()) {
-      if (!it->value().is_string()) return invalid("\"id\" is not a string");
+      if (!it->value().is_string())
+        return refuse(invalid(drop_reason::wrong_type, "\"id\" is not a string"));
       const auto& s = it->value().get_string();
       e.id.assign(s.data(), s.size());
     }
   }
-  if (e.type.empty()) return invalid("event type is empty");
+  if (type.empty()) return refuse(invalid(drop_reason::empty_type, "event type is empty"));
+  e.channel.assign(channel);
+  e.type.assign(type);
+  e.data.assign(data);
   return e;
 }
 

@@ -13,10 +13,11 @@
 //
 // Decoding is strict about types and channel names (tenancy::parse_channel_name) because messages
 // come from any process that can reach Valkey; a refusal is an errc::bad_request with a short
-// reason.
+// reason, and a drop_reason for the metric that counts refusals by kind.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,22 @@
 #include "sse/event.hpp"
 
 namespace herald::bus {
+
+// Why a received message was dropped: the `reason` label of herald_bus_messages_dropped_total.
+enum class drop_reason : std::uint8_t {
+  too_large,         // over max_message_bytes
+  not_json,          // not JSON, trailing bytes, or invalid UTF-8 in a string
+  not_object,        // JSON, but not an object
+  missing_key,       // a required key is absent
+  wrong_type,        // channel/event/event_type/id/pub_id of the wrong JSON type
+  data_not_string,   // "data" is not a string (e.g. send_event(..., json_encode=False) with a dict)
+  bad_channel,       // "channel" is not a Herald channel name
+  channel_mismatch,  // arrived on a pub/sub channel that does not carry its "channel"
+  empty_type,        // the event type is empty
+  malformed_push,    // a pub/sub push without channel or payload (set by the bus, not decode)
+};
+inline constexpr std::size_t drop_reason_count = 10;
+std::string_view drop_reason_name(drop_reason r) noexcept;
 
 class message_codec {
  public:
@@ -41,8 +58,9 @@ class message_codec {
   result<std::string> encode(const sse::event& e) const;
 
   // `pubsub_channel` is where the message arrived; native mode checks it matches the payload's
-  // channel.
-  result<sse::event> decode(std::string_view pubsub_channel, std::string_view payload) const;
+  // channel. On error, `*why` (when given) says which kind of refusal it was.
+  result<sse::event> decode(std::string_view pubsub_channel, std::string_view payload,
+                            drop_reason* why = nullptr) const;
 
  private:
   bus_mode mode_;

@@ -240,3 +240,64 @@ TEST(utf8, validation) {
 }
 
 }  // namespace herald::bus
+
+namespace herald::bus {
+
+// Each refusal carries the reason the bus counts it under (herald_bus_messages_dropped_total).
+TEST(codec_decode, reports_why_a_message_is_dropped) {
+  const std::string ch = "\"" + kChannel + "\"";
+  struct sample {
+    bus_mode mode;
+    std::string payload;
+    drop_reason want;
+  };
+  const std::vector<sample> samples = {
+      {bus_mode::compat, "not json", drop_reason::not_json},
+      {bus_mode::compat, "{\"a\": 1} x", drop_reason::not_json},
+      {bus_mode::compat, "[1, 2]", drop_reason::not_object},
+      {bus_mode::compat, "{\"channel\": " + ch + ", \"data\": \"{}\"}", drop_reason::missing_key},
+      {bus_mode::compat,
+       "{\"channel\": " + ch + ", \"event_type\": \"t\", \"data\": {\"a\": 1}, \"pub_id\": null}",
+       drop_reason::data_not_string},
+      {bus_mode::compat,
+       "{\"channel\": " + ch + ", \"event_type\": \"t\", \"data\": 5, \"pub_id\": null}",
+       drop_reason::data_not_string},
+      {bus_mode::compat,
+       "{\"channel\": " + ch + ", \"event_type\": 3, \"data\": \"{}\", \"pub_id\": null}",
+       drop_reason::wrong_type},
+      {bus_mode::compat,
+       "{\"channel\": " + ch + ", \"event_type\": \"t\", \"data\": \"{}\", \"pub_id\": 7}",
+       drop_reason::wrong_type},
+      {bus_mode::compat,
+       "{\"channel\": \"test\", \"event_type\": \"t\", \"data\": \"{}\", \"pub_id\": null}",
+       drop_reason::bad_channel},
+      {bus_mode::compat,
+       "{\"channel\": " + ch + ", \"event_type\": \"\", \"data\": \"{}\", \"pub_id\": null}",
+       drop_reason::empty_type},
+      {bus_mode::native, "{\"channel\":" + ch + ",\"event\":\"t\",\"data\":[]}",
+       drop_reason::data_not_string},
+      {bus_mode::native, "{\"channel\":" + ch + ",\"event\":\"t\",\"data\":\"{}\",\"id\":1}",
+       drop_reason::wrong_type},
+  };
+  for (const auto& s : samples) {
+    message_codec codec(s.mode, "herald:", "events_channel");
+    const std::string where =
+        s.mode == bus_mode::compat ? "events_channel" : codec.pubsub_channel(kChannel);
+    drop_reason why = drop_reason::malformed_push;
+    auto r = codec.decode(where, s.payload, &why);
+    ASSERT_FALSE(r) << s.payload;
+    EXPECT_EQ(why, s.want) << s.payload << ": " << r.err().message;
+  }
+  // A payload for another channel, and an oversized one.
+  drop_reason why{};
+  auto r = native().decode("herald:other", *native().encode(ev("t", "{}")), &why);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(why, drop_reason::channel_mismatch);
+  message_codec small(bus_mode::native, "herald:", "events_channel", 256);
+  r = small.decode(small.pubsub_channel(kChannel), std::string(300, ' '), &why);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(why, drop_reason::too_large);
+  EXPECT_EQ(drop_reason_name(drop_reason::data_not_string), "data_not_string");
+}
+
+}  // namespace herald::bus

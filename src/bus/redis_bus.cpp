@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -13,6 +14,8 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -24,6 +27,7 @@
 #include "bus/resp.hpp"
 #include "bus/resp_connection.hpp"
 #include "bus/subscription_tracker.hpp"
+#include "bus/tls_context.hpp"
 #include "core/metrics.hpp"
 
 namespace herald::bus {
@@ -39,7 +43,7 @@ const char* role_name(role r) { return r == role::subscriber ? "subscriber" : "p
 // Channels per multi-channel SUBSCRIBE after a reconnect (classic pub/sub only; SSUBSCRIBE takes
 // one channel per command because all its channels must hash to one slot).
 constexpr std::size_t kSubscribeBatch = 128;
-// Invalid bus messages logged per second; the rest are only counted.
+// Invalid bus messages logged per second and drop reason; the rest are only counted.
 constexpr int kInvalidLogsPerSecond = 5;
 
 }  // namespace
@@ -58,10 +62,12 @@ struct endpoint {
         retry_timer(ioc) {}
 };
 
+struct publish_job;
+
 // Both connections to one node (single-node mode: the only node; cluster: one master). Bus thread
 // only; held by shared_ptr so timers and connection callbacks can check `removed` through a
 // weak_ptr.
-struct shard_link {
+struct shard_link : std::enable_shared_from_this<shard_link> {
   node_address node;
   endpoint sub, pub;
   channel_set subscribed;  // pub/sub channels (S)SUBSCRIBEd on sub.conn (sent, maybe not confirmed)
@@ -78,6 +84,24 @@ struct shard_link {
     return true;
   }
   bool removed = false;
+
+  // ---- the acknowledgement contract (redis_bus.hpp) ----
+  // This link holds a subscriber connection: always on a single node; in a cluster from the first
+  // channel this node watches on the shard (then kept: a stream coming and going does not churn
+  // connections).
+  bool sub_wanted = false;
+  // Changes whenever the subscriber connection comes up or goes down: a publish checked against
+  // one connection is confirmed on that connection only.
+  std::uint64_t sub_generation = 0;
+  // The subscriber is up and Valkey answered a PING sent after the resubscribe that followed its
+  // (re)connect, so every channel this node watched then is confirmed. Publishes fail until then.
+  bool synced = false;
+  // Publishes Valkey acknowledged on a channel this node receives, waiting for a PING on the
+  // subscriber connection to come back (its reply follows every message queued before it): then
+  // this node has received them. fence_sent waits for the PING in flight, fence_next for the next.
+  std::vector<std::shared_ptr<publish_job>> fence_next, fence_sent;
+  bool fence_outstanding = false;
+
   shard_link(node_address n, asio::io_context& ioc, const bus_config& c)
       : node(std::move(n)), sub(ioc, c), pub(ioc, c) {}
   endpoint& ep(role r) { return r == role::subscriber ? sub : pub; }
@@ -87,31 +111,38 @@ struct shard_link {
 // once.
 struct publish_job {
   std::uint16_t slot = 0;
+  std::string channel;         // the Herald channel
+  std::string pubsub_channel;  // where it is published
   std::string command;
   std::size_t bytes = 0;
   publish_done done;
   bool redirected = false;
+  // Non-zero: the channel was live on this subscriber connection when the publish was sent, so the
+  // acknowledgement waits for a fence on that same connection.
+  std::uint64_t sub_generation = 0;
 };
 
 }  // namespace
 
 struct redis_bus::impl {
-  explicit impl(bus_config c)
+  impl(bus_config c, std::shared_ptr<asio::ssl::context> tls_ctx)
       : cfg(std::move(c)),
         codec(cfg.mode, cfg.prefix, cfg.compat_channel, cfg.max_message_bytes),
+        tls(std::move(tls_ctx)),
         refresh_timer(ioc),
         refresh_backoff(milliseconds(cfg.reconnect_min_ms), milliseconds(cfg.reconnect_max_ms)) {}
 
   // ---- immutable after construction ----
   const bus_config cfg;
   const message_codec codec;
+  const std::shared_ptr<asio::ssl::context> tls;  // set for scheme "rediss"
   std::string description;
 
   // ---- threads ----
   asio::io_context ioc;  // declared before everything that holds I/O objects: destroyed last
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::thread thread;
-  sink deliver;  // set in start() before the thread exists; then bus thread only
+  batch_sink deliver;  // set in start() before the thread exists; then bus thread only
 
   // ---- shared between threads ----
   // post_mu orders posts from publish()/add_interest() against stop(): every post made before
@@ -133,6 +164,13 @@ struct redis_bus::impl {
   std::map<std::string, std::vector<std::function<void()>>, std::less<>> waiters;
   std::map<node_address, std::shared_ptr<shard_link>> links;
   std::vector<shard_link*> slot_owner;  // cluster: per slot, the link of its master (or nullptr)
+  // Pub/sub channels this node watches whose subscription moved to another shard (slot moved) and
+  // is not confirmed there yet: their streams are open, so publishes to them fail meanwhile.
+  channel_set moving;
+  // Events decoded from the current read of a subscriber connection, handed on together.
+  std::vector<sse::event> batch;
+  // What this bus added to the process-wide gauges (several buses may share a process).
+  std::int64_t counted_subscribed = 0;
   bool have_topology = false;
   bool topology_complete = false;
   bool refreshing = false;
@@ -141,30 +179,43 @@ struct redis_bus::impl {
   backoff refresh_backoff;
   std::chrono::steady_clock::time_point last_refresh{};
   std::shared_ptr<resp_connection> refresh_conn;
-  std::chrono::steady_clock::time_point invalid_window{};
-  int invalid_logged = 0;
-  long long invalid_suppressed = 0;
+  // Log rate limit for dropped messages, per reason (so a flood of one kind cannot hide another).
+  struct drop_log {
+    std::chrono::steady_clock::time_point window{};
+    int logged = 0;
+    long long suppressed = 0;
+  };
+  std::array<drop_log, drop_reason_count> drop_logs{};
 
   // ---- bus thread functions ----
   void begin();
   void shutdown();
   void connect(const std::shared_ptr<shard_link>& l, role r);
+  void want_subscriber(shard_link& l);
   void on_up(const std::shared_ptr<shard_link>& l, role r);
   void on_down(const std::shared_ptr<shard_link>& l, role r, const std::string& why);
+  void set_up(endpoint& ep, role r, bool up);
   void schedule_reconnect(const std::shared_ptr<shard_link>& l, role r);
-  void remove_link(shard_link& l);
+  void remove_link(shard_link& l, const std::string& why);
   shard_link* owner_of(std::string_view pubsub_channel) const;
   channel_set desired_for(const shard_link& l) const;
   void reconcile(shard_link& l);
   void send_subscriptions(shard_link& l, const std::vector<std::string>& channels, bool subscribe);
+  void count_subscribed();
   void on_push(shard_link& l, const redisReply& r);
-  void on_invalid(std::string_view channel, std::string_view payload, std::string_view reason);
+  void flush_batch();
+  void on_invalid(std::string_view channel, std::string_view payload, std::string_view reason,
+                  drop_reason why);
   void add_interest(const std::string& channel);
   void remove_interest(const std::string& channel);
   void add_waiter(const std::string& channel, std::function<void()> subscribed);
-  void on_confirmed(std::string_view pubsub_channel);
+  void on_confirmed(shard_link& l, std::string_view pubsub_channel);
+  void on_synced(shard_link& l);
   void do_publish(const std::shared_ptr<publish_job>& job);
-  void send_publish(const std::shared_ptr<publish_job>& job, shard_link& l);
+  void try_send(const std::shared_ptr<publish_job>& job, shard_link& l);
+  void on_published(const std::shared_ptr<publish_job>& job, const std::weak_ptr<shard_link>& w);
+  void send_fence(shard_link& l);
+  void fail_fences(shard_link& l, const std::string& why);
   void finish(const std::shared_ptr<publish_job>& job, result<void> r);
   void request_refresh(std::string_view reason);
   void run_refresh(const std::shared_ptr<std::vector<node_address>>& candidates, std::size_t i);
@@ -178,8 +229,19 @@ struct redis_bus::impl {
 // ------------------------------------------------------------------------------------------------
 // Public API (any thread)
 
-redis_bus::redis_bus(bus_config cfg) : im_(std::make_unique<impl>(std::move(cfg))) {
+redis_bus::redis_bus(bus_config cfg) : redis_bus(std::move(cfg), nullptr) {}
+
+redis_bus::redis_bus(bus_config cfg, std::shared_ptr<asio::ssl::context> tls) {
+  if (cfg.scheme == "rediss" && !tls) {
+    // Start-up edge: try_make_bus builds the context first and returns its error as a value.
+    auto ctx = make_tls_context(cfg.tls);
+    if (!ctx) throw std::invalid_argument(ctx.err().message);
+    tls = std::move(*ctx);
+  }
+  if (cfg.scheme != "rediss") tls.reset();
+  im_ = std::make_unique<impl>(std::move(cfg), std::move(tls));
   const auto& c = im_->cfg;
+  const bool with_tls = im_->tls != nullptr;
   std::string mode = c.mode == bus_mode::native ? "native, prefix \"" + c.prefix + "\""
                                                 : "compat, channel \"" + c.compat_channel + "\"";
   if (c.cluster) {
@@ -189,15 +251,23 @@ redis_bus::redis_bus(bus_config cfg) : im_(std::make_unique<impl>(std::move(cfg)
     } else {
       for (const auto& n : c.cluster_nodes) seeds += (seeds.empty() ? "" : ",") + n;
     }
-    im_->description = "redis-cluster://" + seeds + " (" + mode + ", sharded pub/sub)";
+    im_->description = std::string(with_tls ? "rediss" : "redis") + "-cluster://" + seeds + " (" +
+                       mode + ", sharded pub/sub)";
   } else {
-    im_->description = "redis://" + node_address{c.host, c.port}.str() + " (" + mode + ")";
+    im_->description = std::string(with_tls ? "rediss" : "redis") + "://" +
+                       node_address{c.host, c.port}.str() + " (" + mode + ")";
   }
 }
 
 redis_bus::~redis_bus() { stop(); }
 
 void redis_bus::start(sink deliver) {
+  start_batches([deliver = std::move(deliver)](std::span<sse::event> events) {
+    for (auto& e : events) deliver(std::move(e));
+  });
+}
+
+void redis_bus::start_batches(batch_sink deliver) {
   {
     std::lock_guard lk(im_->post_mu);
     if (im_->started || im_->stopping) return;
@@ -242,10 +312,11 @@ void redis_bus::publish(sse::event e, publish_done done) {
     return;
   }
   auto job = std::make_shared<publish_job>();
-  const std::string channel = im_->codec.pubsub_channel(e.channel);
-  job->slot = key_slot(channel);
-  job->command =
-      resp::format_command({im_->cfg.cluster ? "SPUBLISH" : "PUBLISH", channel, *payload});
+  job->pubsub_channel = im_->codec.pubsub_channel(e.channel);
+  job->slot = key_slot(job->pubsub_channel);
+  job->command = resp::format_command(
+      {im_->cfg.cluster ? "SPUBLISH" : "PUBLISH", job->pubsub_channel, *payload});
+  job->channel = std::move(e.channel);
   job->done = std::move(done);
   job->bytes = job->command.size();
 
@@ -341,12 +412,19 @@ resp_connection::options redis_bus::impl::options_for(const node_address& n,
   o.connect_timeout = milliseconds(cfg.connect_timeout_ms);
   o.command_timeout = milliseconds(cfg.command_timeout_ms);
   o.name = std::move(name) + " " + n.str();
+  if (tls) {
+    o.tls = tls;
+    o.tls_server_name = cfg.tls.server_name;
+    o.tls_check_name = !cfg.tls.insecure;
+  }
   return o;
 }
 
 void redis_bus::impl::begin() {
   if (stopped) return;
   spdlog::info("bus: starting {}", description);
+  if (tls && cfg.tls.insecure)
+    spdlog::warn("bus: TLS server certificates are NOT verified (bus.tls.insecure = true)");
   if (cfg.cluster) {
     request_refresh("start");
     return;
@@ -354,6 +432,9 @@ void redis_bus::impl::begin() {
   node_address n{cfg.host, cfg.port};
   auto l = std::make_shared<shard_link>(n, ioc, cfg);
   links.emplace(n, l);
+  // One node: the subscriber connection is always held (compat mode needs it from the start, and
+  // native mode nearly always has a channel).
+  l->sub_wanted = true;
   connect(l, role::subscriber);
   connect(l, role::publisher);
 }
@@ -367,21 +448,36 @@ void redis_bus::impl::shutdown() {
   auto all = std::move(links);
   links.clear();
   slot_owner.clear();
-  for (auto& [addr, l] : all) remove_link(*l);  // pending publishes fail with unavailable
+  for (auto& [addr, l] : all) remove_link(*l, "the bus is stopped");  // pending publishes: 503
+  count_subscribed();
   update_ready();
   set_error("the bus is stopped");
 }
 
-void redis_bus::impl::remove_link(shard_link& l) {
+void redis_bus::impl::remove_link(shard_link& l, const std::string& why) {
   l.removed = true;
+  fail_fences(l, "bus unavailable: " + why);
   for (role r : {role::subscriber, role::publisher}) {
     auto& ep = l.ep(r);
     ep.retry_timer.cancel();
-    ep.up = false;
+    set_up(ep, r, false);
     if (auto c = std::move(ep.conn)) c->close();
   }
   l.subscribed.clear();
   l.in_flight.clear();
+  l.synced = false;
+  ++l.sub_generation;
+}
+
+void redis_bus::impl::set_up(endpoint& ep, role r, bool up) {
+  if (ep.up == up) return;
+  ep.up = up;
+  auto& g = r == role::subscriber ? bus_metrics::get().subscriber_connections
+                                  : bus_metrics::get().publisher_connections;
+  if (up)
+    g.inc();
+  else
+    g.dec();
 }
 
 void redis_bus::impl::connect(const std::shared_ptr<shard_link>& l, role r) {
@@ -395,6 +491,11 @@ void redis_bus::impl::connect(const std::shared_ptr<shard_link>& l, role r) {
     c->on_push([this, w](const redisReply& reply) {
       auto link = w.lock();
       if (link && !link->removed && !stopped) on_push(*link, reply);
+    });
+    // Everything decoded from one read goes to the streams as one batch.
+    c->on_read_done([this](std::size_t bytes) {
+      bus_metrics::get().bytes_read.inc(static_cast<std::int64_t>(bytes));
+      if (!stopped) flush_batch();
     });
   }
   c->on_close([this, w, r, raw](const std::string& why) {
@@ -412,9 +513,16 @@ void redis_bus::impl::connect(const std::shared_ptr<shard_link>& l, role r) {
   });
 }
 
+void redis_bus::impl::want_subscriber(shard_link& l) {
+  if (l.sub_wanted || l.removed || stopped) return;
+  l.sub_wanted = true;
+  connect(l.shared_from_this(), role::subscriber);
+  update_ready();
+}
+
 void redis_bus::impl::on_up(const std::shared_ptr<shard_link>& l, role r) {
   auto& ep = l->ep(r);
-  ep.up = true;
+  set_up(ep, r, true);
   ep.retry_backoff.reset();
   if (ep.failures > 0)
     spdlog::info("bus: {} {} connected again after {} failed attempt(s)", role_name(r),
@@ -423,10 +531,14 @@ void redis_bus::impl::on_up(const std::shared_ptr<shard_link>& l, role r) {
     spdlog::info("bus: {} {} connected", role_name(r), l->node.str());
   ep.failures = 0;
   if (r == role::subscriber) {
-    // A new connection has no subscriptions: resubscribe everything this link should carry.
+    // A new connection has no subscriptions: resubscribe everything this link should carry, then
+    // a PING: its reply comes after every confirmation, and only then may publishes succeed.
+    ++l->sub_generation;
+    l->synced = false;
     l->subscribed.clear();
     l->in_flight.clear();
     reconcile(*l);
+    send_fence(*l);
   }
   update_ready();
 }
@@ -435,11 +547,17 @@ void redis_bus::impl::on_down(const std::shared_ptr<shard_link>& l, role r,
                               const std::string& why) {
   auto& ep = l->ep(r);
   const bool was_up = ep.up;
-  ep.up = false;
+  set_up(ep, r, false);
   if (auto c = std::move(ep.conn)) c->close();
   if (r == role::subscriber) {
+    ++l->sub_generation;
+    l->synced = false;
     l->subscribed.clear();
     l->in_flight.clear();
+    count_subscribed();
+    fail_fences(*l, "bus unavailable: the subscriber connection to " + l->node.str() +
+                        " was lost before this node received the event (Valkey took it, so it "
+                        "may still be delivered; a retry with the same id is safe)");
   }
   ++ep.failures;
   bus_metrics::get().reconnects.inc();
@@ -498,8 +616,14 @@ void redis_bus::impl::reconcile(shard_link& l) {
   }
   if (!d.subscribe.empty()) {
     send_subscriptions(l, d.subscribe, true);
-    for (auto& c : d.subscribe) l.subscribed.emplace(std::move(c));
+    for (auto& c : d.subscribe) {
+      // On a link that was already synced these channels came from another shard (a slot moved):
+      // their streams are open, so publishes to them wait for the new subscription.
+      if (l.synced && cfg.mode == bus_mode::native) moving.insert(c);
+      l.subscribed.emplace(std::move(c));
+    }
   }
+  count_subscribed();
 }
 
 void redis_bus::impl::send_subscriptions(shard_link& l, const std::vector<std::string>& channels,
@@ -512,22 +636,35 @@ void redis_bus::impl::send_subscriptions(shard_link& l, const std::vector<std::s
           resp::format_command({subscribe ? "SSUBSCRIBE" : "SUNSUBSCRIBE", c}));
     return;
   }
-  for (const auto& batch : subscription_tracker::batches(channels, kSubscribeBatch)) {
+  for (const auto& batch_of : subscription_tracker::batches(channels, kSubscribeBatch)) {
     std::vector<std::string_view> args;
-    args.reserve(batch.size() + 1);
+    args.reserve(batch_of.size() + 1);
     args.emplace_back(subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE");
-    for (const auto& c : batch) args.emplace_back(c);
+    for (const auto& c : batch_of) args.emplace_back(c);
     l.sub.conn->send_subscribe(resp::format_command(args));
   }
+}
+
+void redis_bus::impl::count_subscribed() {
+  std::int64_t n = 0;
+  for (const auto& [addr, l] : links) n += static_cast<std::int64_t>(l->subscribed.size());
+  bus_metrics::get().subscribed_channels.inc(n - counted_subscribed);
+  counted_subscribed = n;
 }
 
 void redis_bus::impl::add_interest(const std::string& channel) {
   if (stopped || !tracker.add(channel) || cfg.mode == bus_mode::compat) return;
   auto p = codec.pubsub_channel(channel);
   shard_link* l = owner_of(p);
-  if (!l || !l->sub.up || l->subscribed.contains(p)) return;  // the next (re)connect subscribes it
+  if (!l) return;  // the topology read subscribes it
+  if (!l->sub_wanted) {
+    want_subscriber(*l);  // its connect subscribes every channel the link should carry
+    return;
+  }
+  if (!l->sub.up || l->subscribed.contains(p)) return;  // the next (re)connect subscribes it
   send_subscriptions(*l, {p}, true);
   l->subscribed.emplace(std::move(p));
+  count_subscribed();
 }
 
 void redis_bus::impl::remove_interest(const std::string& channel) {
@@ -535,27 +672,34 @@ void redis_bus::impl::remove_interest(const std::string& channel) {
   waiters.erase(channel);
   if (cfg.mode == bus_mode::compat) return;
   auto p = codec.pubsub_channel(channel);
+  moving.erase(p);
   for (auto& [addr, l] : links) {
     auto it = l->subscribed.find(p);
     if (it == l->subscribed.end() || !l->sub.up) continue;
     l->subscribed.erase(it);
     send_subscriptions(*l, {p}, false);
   }
+  count_subscribed();
 }
 
 void redis_bus::impl::add_waiter(const std::string& channel, std::function<void()> subscribed) {
   if (stopped || !tracker.contains(channel)) return;
   const auto p = codec.pubsub_channel(channel);
   const shard_link* l = owner_of(p);
-  if (l && l->live(p)) {
+  if (l && l->synced && l->live(p)) {
     subscribed();
     return;
   }
   waiters[channel].push_back(std::move(subscribed));
 }
 
-void redis_bus::impl::on_confirmed(std::string_view pubsub_channel) {
-  if (waiters.empty()) return;
+// A channel's waiters run once it is live on a synced subscriber: from then on a publish to it is
+// accepted and received here (so a stream opened by a waiter misses nothing acknowledged).
+void redis_bus::impl::on_confirmed(shard_link& l, std::string_view pubsub_channel) {
+  if (!moving.empty()) {
+    if (auto it = moving.find(pubsub_channel); it != moving.end()) moving.erase(it);
+  }
+  if (waiters.empty() || !l.synced) return;
   std::vector<std::function<void()>> ready_now;
   for (auto it = waiters.begin(); it != waiters.end();) {
     if (codec.pubsub_channel(it->first) == pubsub_channel) {
@@ -566,6 +710,35 @@ void redis_bus::impl::on_confirmed(std::string_view pubsub_channel) {
     }
   }
   for (auto& f : ready_now) f();
+}
+
+void redis_bus::impl::on_synced(shard_link& l) {
+  l.synced = true;
+  update_ready();
+  std::vector<std::function<void()>> ready_now;
+  for (auto it = waiters.begin(); it != waiters.end();) {
+    const auto p = codec.pubsub_channel(it->first);
+    if (owner_of(p) == &l && l.live(p)) {
+      for (auto& f : it->second) ready_now.push_back(std::move(f));
+      it = waiters.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& f : ready_now) f();
+}
+
+void redis_bus::impl::flush_batch() {
+  if (batch.empty()) return;
+  auto& m = bus_metrics::get();
+  m.read_batches.inc();
+  m.messages_received.inc(static_cast<std::int64_t>(batch.size()));
+  try {
+    deliver(std::span<sse::event>(batch));
+  } catch (const std::exception& e) {
+    spdlog::error("bus: the sink threw: {}", e.what());
+  }
+  batch.clear();
 }
 
 void redis_bus::impl::on_push(shard_link& l, const redisReply& r) {
@@ -580,41 +753,48 @@ void redis_bus::impl::on_push(shard_link& l, const redisReply& r) {
       auto channel = resp::element_text(r, 1);
       auto payload = resp::element_text(r, 2);
       if (!channel || !payload) {
-        on_invalid(channel.value_or(""), "", "message push without channel or payload");
+        on_invalid(channel.value_or(""), "", "message push without channel or payload",
+                   drop_reason::malformed_push);
         return;
       }
-      auto ev = codec.decode(*channel, *payload);
+      drop_reason why{};
+      auto ev = codec.decode(*channel, *payload, &why);
       if (!ev) {
-        on_invalid(*channel, *payload, ev.err().message);
+        on_invalid(*channel, *payload, ev.err().message, why);
         return;
       }
-      bus_metrics::get().messages_received.inc();
-      try {
-        deliver(std::move(*ev));
-      } catch (const std::exception& e) {
-        spdlog::error("bus: the sink threw: {}", e.what());
-      }
+      // Handed on when this read's replies are all parsed (flush_batch): one hand-off per read.
+      batch.push_back(std::move(*ev));
       return;
     }
+    default:
+      break;
+  }
+  // Anything else changes what this node receives: what was read before it goes out first.
+  flush_batch();
+  switch (kind) {
     case push_kind::subscribe:
     case push_kind::ssubscribe:
     case push_kind::unsubscribe: {
       auto channel = resp::element_text(r, 1);
-      if (channel && l.confirm(*channel) && l.live(*channel)) on_confirmed(*channel);
+      if (channel && l.confirm(*channel) && l.live(*channel)) on_confirmed(l, *channel);
       return;
     }
     case push_kind::sunsubscribe: {
       auto channel = resp::element_text(r, 1);
       if (!channel) return;
       if (l.confirm(*channel)) {
-        if (l.live(*channel)) on_confirmed(*channel);
+        if (l.live(*channel)) on_confirmed(l, *channel);
         return;  // confirmation of our own SUNSUBSCRIBE
       }
       // Server-initiated: the channel's slot moved to another shard (Redis 7 unsubscribes shard
-      // channels of slots a node loses). Forget it here and resubscribe where the slot lives now.
+      // channels of slots a node loses). Forget it here and resubscribe where the slot lives now;
+      // until then publishes to it fail (its streams are open).
       spdlog::info("bus: {} dropped shard channel {} (slot moved); refreshing topology",
                    l.node.str(), resp::printable(*channel, 80));
       l.subscribed.erase(std::string(*channel));
+      moving.emplace(*channel);
+      count_subscribed();
       request_refresh("sunsubscribe");
       return;
     }
@@ -637,23 +817,26 @@ void redis_bus::impl::on_push(shard_link& l, const redisReply& r) {
 }
 
 void redis_bus::impl::on_invalid(std::string_view channel, std::string_view payload,
-                                 std::string_view reason) {
+                                 std::string_view reason, drop_reason why) {
   core_metrics::get().bus_invalid_messages.inc();
+  bus_metrics::get().dropped_for(why).inc();
+  auto& lg = drop_logs[static_cast<std::size_t>(why)];
   const auto now = std::chrono::steady_clock::now();
-  if (now - invalid_window >= 1s) {
-    if (invalid_suppressed > 0)
-      spdlog::warn("bus: {} more invalid message(s) not logged", invalid_suppressed);
-    invalid_window = now;
-    invalid_logged = 0;
-    invalid_suppressed = 0;
+  if (now - lg.window >= 1s) {
+    if (lg.suppressed > 0)
+      spdlog::warn("bus: {} more invalid message(s) ({}) not logged", lg.suppressed,
+                   drop_reason_name(why));
+    lg.window = now;
+    lg.logged = 0;
+    lg.suppressed = 0;
   }
-  if (invalid_logged >= kInvalidLogsPerSecond) {
-    ++invalid_suppressed;
+  if (lg.logged >= kInvalidLogsPerSecond) {
+    ++lg.suppressed;
     return;
   }
-  ++invalid_logged;
-  spdlog::warn("bus: dropped invalid message on {}: {}: {}", resp::printable(channel, 80), reason,
-               resp::printable(payload, 120));
+  ++lg.logged;
+  spdlog::warn("bus: dropped invalid message on {} ({}): {}: {}", resp::printable(channel, 80),
+               drop_reason_name(why), reason, resp::printable(payload, 120));
 }
 
 void redis_bus::impl::finish(const std::shared_ptr<publish_job>& job, result<void> r) {
@@ -682,22 +865,48 @@ void redis_bus::impl::do_publish(const std::shared_ptr<publish_job>& job) {
                                                   ")"));
     return;
   }
-  if (!l->pub.up || !l->pub.conn) {
+  try_send(job, *l);
+}
+
+// The acknowledgement contract, checked where the publish goes out (bus thread): the shard's
+// publisher is up; this node's subscriber to that shard, if it holds one, has resubscribed since
+// its last (re)connect; and when a stream here watches the channel, the channel is live on that
+// subscriber (then the acknowledgement also waits for the fence: on_published).
+void redis_bus::impl::try_send(const std::shared_ptr<publish_job>& job, shard_link& l) {
+  if (!l.pub.up || !l.pub.conn) {
     finish(job, make_error(errc::unavailable, "bus unavailable: " + error_text()));
     return;
   }
-  send_publish(job, *l);
-}
-
-void redis_bus::impl::send_publish(const std::shared_ptr<publish_job>& job, shard_link& l) {
-  l.pub.conn->send(job->command, [this, job](result<resp::reply_ptr> r) {
+  if (l.sub_wanted && !l.synced) {
+    finish(job, make_error(errc::unavailable,
+                           "bus unavailable: this node is not subscribed to " + l.node.str() +
+                               (l.sub.up ? " yet (resubscribing after a reconnect)"
+                                         : " (" + error_text() + ")")));
+    return;
+  }
+  job->sub_generation = 0;
+  if (tracker.contains(job->channel)) {
+    if (l.live(job->pubsub_channel)) {
+      job->sub_generation = l.sub_generation;
+    } else if (moving.contains(job->pubsub_channel)) {
+      finish(job, make_error(errc::unavailable,
+                             "bus unavailable: this node is moving its subscription to the "
+                             "channel to another cluster shard; retry"));
+      return;
+    }
+    // Otherwise the channel's first subscription is on its way: no stream here has opened on it
+    // yet (stream-open waits for the subscription), so no one here can miss this event.
+  }
+  bus_metrics::get().publish_bytes.inc(static_cast<std::int64_t>(job->bytes));
+  std::weak_ptr<shard_link> w = l.shared_from_this();
+  l.pub.conn->send(job->command, [this, job, w](result<resp::reply_ptr> r) {
     if (!r) {
       finish(job, make_error(errc::unavailable, "bus unavailable: " + r.err().message));
       return;
     }
     const redisReply& reply = **r;
     if (!resp::is_error(reply)) {
-      finish(job, {});
+      on_published(job, w);
       return;
     }
     const std::string text(resp::text(reply));
@@ -709,7 +918,7 @@ void redis_bus::impl::send_publish(const std::shared_ptr<publish_job>& job, shar
           job->redirected = true;
           auto it = links.find(rd->to);
           if (it != links.end() && it->second->pub.up && it->second->pub.conn) {
-            send_publish(job, *it->second);
+            try_send(job, *it->second);
             return;
           }
         }
@@ -722,6 +931,66 @@ void redis_bus::impl::send_publish(const std::shared_ptr<publish_job>& job, shar
     finish(job, make_error(errc::unavailable,
                            "bus unavailable: Valkey refused the publish: " + text.substr(0, 200)));
   });
+}
+
+void redis_bus::impl::on_published(const std::shared_ptr<publish_job>& job,
+                                   const std::weak_ptr<shard_link>& w) {
+  if (job->sub_generation == 0) {
+    finish(job, {});
+    return;
+  }
+  auto l = w.lock();
+  if (!l || l->removed || stopped || l->sub_generation != job->sub_generation) {
+    finish(job, make_error(errc::unavailable,
+                           "bus unavailable: this node's subscriber connection was lost before it "
+                           "received the event (Valkey took it, so it may still be delivered; a "
+                           "retry with the same id is safe)"));
+    return;
+  }
+  l->fence_next.push_back(job);
+  send_fence(*l);
+}
+
+// At most one PING in flight per subscriber connection; the publishes acknowledged while it is out
+// wait for the next one, so a burst of publishes costs a few PINGs, not one each.
+void redis_bus::impl::send_fence(shard_link& l) {
+  if (l.fence_outstanding || !l.sub.up || !l.sub.conn) return;
+  if (l.synced && l.fence_next.empty()) return;
+  l.fence_outstanding = true;
+  l.fence_sent.swap(l.fence_next);
+  const std::uint64_t gen = l.sub_generation;
+  std::weak_ptr<shard_link> w = l.shared_from_this();
+  l.sub.conn->send(resp::format_command({"PING"}), [this, w, gen](result<resp::reply_ptr> r) {
+    auto link = w.lock();
+    // A newer connection (or none): on_down/remove_link answered this fence's publishes.
+    if (!link || link->removed || stopped || link->sub_generation != gen) return;
+    link->fence_outstanding = false;
+    if (!r || resp::is_error(**r)) {
+      const std::string why =
+          !r ? r.err().message
+             : "Valkey refused PING on the subscriber connection (grant +ping): " +
+                   std::string(resp::text(**r).substr(0, 200));
+      set_error(why);
+      fail_fences(*link, "bus unavailable: " + why);
+      return;
+    }
+    flush_batch();  // the events read before the pong reach the streams before the acks go out
+    auto jobs = std::move(link->fence_sent);
+    link->fence_sent.clear();
+    if (!jobs.empty()) bus_metrics::get().publish_fences.inc();
+    for (auto& j : jobs) finish(j, {});
+    if (!link->synced) on_synced(*link);
+    send_fence(*link);
+  });
+}
+
+void redis_bus::impl::fail_fences(shard_link& l, const std::string& why) {
+  auto jobs = std::move(l.fence_sent);
+  l.fence_sent.clear();
+  for (auto& j : l.fence_next) jobs.push_back(std::move(j));
+  l.fence_next.clear();
+  l.fence_outstanding = false;
+  for (auto& j : jobs) finish(j, make_error(errc::unavailable, why));
 }
 
 void redis_bus::impl::request_refresh(std::string_view reason) {
@@ -829,7 +1098,7 @@ void redis_bus::impl::apply_topology(const cluster_topology& t) {
     if (std::find(masters.begin(), masters.end(), it->first) == masters.end()) {
       spdlog::info("bus: {} is no longer a cluster master; dropping its connections",
                    it->first.str());
-      remove_link(*it->second);
+      remove_link(*it->second, it->first.str() + " is no longer a cluster master");
       it = links.erase(it);
     } else {
       ++it;
@@ -848,11 +1117,15 @@ void redis_bus::impl::apply_topology(const cluster_topology& t) {
       slot_owner[s] = links[*o].get();
   have_topology = true;
   topology_complete = t.covers_all_slots();
-  for (auto& [addr, l] : links) reconcile(*l);
-  for (auto& l : added) {
-    connect(l, role::subscriber);
-    connect(l, role::publisher);
+  // A subscriber connection only to the shards this node watches a channel on; a publisher
+  // connection to every master (a publish may go to any slot).
+  for (auto& [addr, l] : links) {
+    if (!l->sub_wanted && !desired_for(*l).empty())
+      want_subscriber(*l);
+    else
+      reconcile(*l);
   }
+  for (auto& l : added) connect(l, role::publisher);
   update_ready();
 }
 
@@ -860,13 +1133,13 @@ void redis_bus::impl::update_ready() {
   bool all = !stopped && !links.empty();
   bool any_pub = false;
   for (const auto& [addr, l] : links) {
-    all = all && l->sub.up && l->pub.up;
+    all = all && l->pub.up && (!l->sub_wanted || (l->sub.up && l->synced));
     any_pub = any_pub || l->pub.up;
   }
   if (cfg.cluster) all = all && have_topology && topology_complete;
   const bool was = is_ready.exchange(all);
   // Cluster: publish() lets a partially reachable cluster take events for the reachable shards;
-  // do_publish() answers 503 per shard.
+  // try_send() answers 503 per shard (and per channel, for the acknowledgement contract).
   can_publish = !stopped && any_pub && (!cfg.cluster || have_topology);
   bus_metrics::get().up.set(all ? 1 : 0);
   if (was != all) spdlog::info("bus: {}", all ? "ready" : "not ready");

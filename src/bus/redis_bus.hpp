@@ -12,12 +12,28 @@
 // interest. Exactly once: a node receives its own publishes through its subscription; nothing is
 // short-circuited.
 //
+// Cluster connections: a publisher connection per master, and a subscriber connection only to the
+// masters that serve a channel this node watches (opened with the first such channel, then kept).
+//
+// TLS (cfg.scheme "rediss"): every connection of every mode runs TLS with one shared OpenSSL
+// context (tls_context.hpp); resp_connection does SNI and the server-name check.
+//
 // Faults: a lost connection is retried with exponential backoff and full jitter; on reconnect the
 // subscriber re-AUTHs and resubscribes everything the subscription_tracker holds. ready() is false
-// while any connection is down (cluster: or a slot is uncovered). publish() answers
-// errc::unavailable at once while the publisher connection is down or cfg.max_pending_publishes are
-// in flight, and for every PUBLISH whose connection dies before Valkey acknowledged it. Never a
-// silent drop.
+// while any connection is down, or a subscriber has not finished resubscribing (cluster: or a slot
+// is uncovered). publish() answers errc::unavailable at once while the publisher connection is
+// down or cfg.max_pending_publishes are in flight, and for every PUBLISH whose connection dies
+// before Valkey acknowledged it. Never a silent drop.
+//
+// The acknowledgement contract (bus.hpp, docs/scaling-and-bus.md): a publish succeeds only if the
+// shard's subscriber (when this node holds one) has resubscribed since its last reconnect, and, for
+// a channel a local stream watches, the channel was live on that subscriber when the PUBLISH went
+// out and a PING sent on it after Valkey's reply came back (the "fence": Valkey answers a PING
+// after every message it queued to that connection before, so this node has received the event).
+// One PING covers every publish acknowledged while the previous one was out.
+//
+// Receiving: the messages of one socket read are decoded and handed to the sink as one batch
+// (start_batches), counted in herald_bus_read_batches_total and herald_bus_bytes_read_total.
 //
 // Threads: the bus owns one io_context and one thread ("bus thread") that runs every connection,
 // timer and the sink. publish(), add_interest(), remove_interest(), ready(), describe() may be
@@ -34,17 +50,25 @@
 #include "bus/bus.hpp"
 #include "bus/bus_config.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace herald::bus {
 
 class redis_bus final : public bus {
  public:
-  // Precondition: check_bus_config(cfg) succeeded and cfg.kind == bus_kind::redis.
+  // Precondition: check_bus_config(cfg) succeeded and cfg.kind == bus_kind::redis. With scheme
+  // "rediss" the TLS context is built from cfg.tls (std::invalid_argument if that fails: a
+  // start-up edge), or taken as given (try_make_bus builds it first and returns its error).
   explicit redis_bus(bus_config cfg);
+  redis_bus(bus_config cfg, std::shared_ptr<boost::asio::ssl::context> tls);
   ~redis_bus() override;  // stop()s
   redis_bus(const redis_bus&) = delete;
   redis_bus& operator=(const redis_bus&) = delete;
 
   void start(sink deliver) override;
+  void start_batches(batch_sink deliver) override;
   void stop() override;
   void publish(sse::event e, publish_done done) override;
   void add_interest(const std::string& channel) override;

@@ -2,10 +2,15 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <sys/socket.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 
 namespace herald::bus {
@@ -81,9 +86,82 @@ void resp_connection::connect(ready_handler ready) {
       });
 }
 
+template <class Handler>
+void resp_connection::read_some(Handler&& h) {
+  if (tls_)
+    tls_->async_read_some(asio::buffer(rbuf_), std::forward<Handler>(h));
+  else
+    socket_.async_read_some(asio::buffer(rbuf_), std::forward<Handler>(h));
+}
+
+template <class Handler>
+void resp_connection::write_all(Handler&& h) {
+  if (tls_)
+    asio::async_write(*tls_, asio::buffer(writing_), std::forward<Handler>(h));
+  else
+    asio::async_write(socket_, asio::buffer(writing_), std::forward<Handler>(h));
+}
+
 void resp_connection::on_connected() {
   enable_keepalive(socket_);
   state_ = state::handshaking;
+  if (opts_.tls)
+    start_tls();
+  else
+    begin_handshake();
+}
+
+void resp_connection::start_tls() {
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *opts_.tls);
+  SSL* ssl = tls_->native_handle();
+  const std::string& name = opts_.tls_server_name.empty() ? opts_.host : opts_.tls_server_name;
+  boost::system::error_code not_ip;
+  asio::ip::make_address(name, not_ip);
+  // SNI carries host names only (RFC 6066: never an IP literal).
+  if (not_ip) SSL_set_tlsext_host_name(ssl, name.c_str());
+  // OpenSSL checks the name during the handshake (subjectAltName DNS or IP entries), so a mismatch
+  // fails the handshake with X509_V_ERR_HOSTNAME_MISMATCH / _IP_ADDRESS_MISMATCH.
+  if (opts_.tls_check_name) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    if (not_ip) {
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      SSL_set1_host(ssl, name.c_str());
+    } else {
+      X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+    }
+  }
+  auto self = shared_from_this();
+  tls_->async_handshake(asio::ssl::stream_base::client, [self](boost::system::error_code ec) {
+    if (self->state_ == state::closed) return;
+    if (ec) {
+      self->fail(self->tls_failure(ec));
+      return;
+    }
+    self->begin_handshake();
+  });
+}
+
+std::string resp_connection::tls_failure(const boost::system::error_code& ec) const {
+  const std::string name = opts_.tls_server_name.empty() ? opts_.host : opts_.tls_server_name;
+  const long verify = SSL_get_verify_result(tls_->native_handle());
+  if (verify == X509_V_OK)
+    return "TLS handshake failed: " + ec.message() +
+           " (is the server speaking TLS on this port? scheme \"rediss\" needs its tls-port)";
+  std::string why = std::string("TLS: the server certificate was refused: ") +
+                    X509_verify_cert_error_string(verify);
+  if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
+    why += " (it does not name \"" + name +
+           "\"; set bus.tls.server_name to the name the certificate carries)";
+  else if (verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+           verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+           verify == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE ||
+           verify == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+           verify == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)
+    why += " (no CA in bus.tls.ca_file, or in the system trust store when it is empty, signs it)";
+  return why;
+}
+
+void resp_connection::begin_handshake() {
   auto self = shared_from_this();
 
   // AUTH and PING go first on the wire, ahead of anything queued before the connection opened.
@@ -150,29 +228,40 @@ void resp_connection::flush() {
   wbuf_.clear();
   write_in_flight_ = true;
   auto self = shared_from_this();
-  asio::async_write(socket_, asio::buffer(writing_),
-                    [self](boost::system::error_code ec, std::size_t) {
-                      self->write_in_flight_ = false;
-                      if (self->state_ == state::closed) return;
-                      if (ec) {
-                        self->fail("write failed: " + ec.message());
-                        return;
-                      }
-                      // Keep the buffer for reuse unless a burst made it large.
-                      if (self->writing_.capacity() > (1u << 20))
-                        std::string().swap(self->writing_);
-                      self->writing_.clear();
-                      self->flush();
-                    });
+  write_all([self](boost::system::error_code ec, std::size_t) {
+    self->write_in_flight_ = false;
+    if (self->state_ == state::closed) return;
+    if (ec) {
+      self->fail("write failed: " + ec.message());
+      return;
+    }
+    // Keep the buffer for reuse unless a burst made it large.
+    if (self->writing_.capacity() > (1u << 20)) std::string().swap(self->writing_);
+    self->writing_.clear();
+    self->flush();
+  });
 }
 
 void resp_connection::start_read() {
   auto self = shared_from_this();
-  socket_.async_read_some(asio::buffer(rbuf_), [self](boost::system::error_code ec, std::size_t n) {
+  read_some([self](boost::system::error_code ec, std::size_t n) {
     if (self->state_ == state::closed) return;
     if (ec) {
-      self->fail(ec == asio::error::eof ? std::string("connection closed by the server")
-                                        : "read failed: " + ec.message());
+      // A TLS peer that closes without close_notify reads as stream_truncated.
+      const bool closed = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+      std::string why =
+          closed ? std::string("connection closed by the server") : "read failed: " + ec.message();
+      // TLS 1.3 servers check the client certificate after the client's handshake completed, so a
+      // missing or refused one shows up as an alert on the first read.
+      if (ec.category() == asio::error::get_ssl_category()) {
+        const int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+        if (reason == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED ||
+            reason == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE || reason == SSL_R_TLSV1_ALERT_UNKNOWN_CA)
+          why +=
+              " (the server refused this client's certificate, or wants one: set "
+              "bus.tls.cert_file and bus.tls.key_file to a certificate its CA signed)";
+      }
+      self->fail(why);
       return;
     }
     if (auto fed = self->reader_.feed(self->rbuf_.data(), n); !fed) {
@@ -189,12 +278,19 @@ void resp_connection::start_read() {
       self->dispatch(std::move(*r));
       if (self->state_ == state::closed) return;
     }
+    if (self->on_read_done_) {
+      self->on_read_done_(n);
+      if (self->state_ == state::closed) return;
+    }
     self->start_read();
   });
 }
 
 void resp_connection::dispatch(resp::reply_ptr r) {
-  if (subscribed_mode_ && resp::classify_push(*r) != resp::push_kind::none) {
+  // Subscribed: pushes, and the error answers to (S)SUBSCRIBE (the only commands there that can
+  // fail), go to the push handler; a PING's pong goes to its reply handler below.
+  if (subscribed_mode_ &&
+      (resp::classify_push(*r) != resp::push_kind::none || resp::is_error(*r))) {
     if (on_push_) on_push_(*r);
     return;
   }
@@ -240,6 +336,7 @@ void resp_connection::close() {
   if (state_ == state::closed) return;
   on_ready_ = nullptr;
   on_close_ = nullptr;
+  on_read_done_ = nullptr;
   teardown("connection closed by Herald");
 }
 

@@ -10,12 +10,18 @@
 // resp.hpp) and Asio owns the socket: async resolve/connect/read/write on the bus's own io_context
 // thread.
 //
+// TLS ("rediss"): when options::tls is set, an Asio SSL stream (OpenSSL) runs over the TCP socket
+// and the handshake (SNI, certificate chain, server name) completes before AUTH/PING; everything
+// else is the same byte stream.
+//
 // Replies are matched to commands in order (a FIFO of handlers), so any number of commands can be
 // in flight (pipelining). A connection that sent a subscribe-family command routes pub/sub pushes
 // to the push handler instead. Invariant the owner keeps: after the first subscribe-family command,
-// only subscribe-family commands are sent on that connection (RESP2 allows little else), so an
-// error reply with no handler waiting is the answer to a (S)SUBSCRIBE and also goes to the push
-// handler.
+// only subscribe-family commands and PING are sent on that connection (RESP2 allows little else).
+// An error reply on such a connection is the answer to a (S)SUBSCRIBE and goes to the push handler;
+// a PING's reply (a "pong" array, or +PONG) goes to its reply handler in order. The owner uses
+// that PING as a fence: its reply comes after every message Valkey queued to this connection
+// before it executed the PING.
 //
 // Ownership and threads: created and used only on one io_context thread (redis_bus's bus thread);
 // no locks. Held by shared_ptr; pending async operations keep it alive until they complete.
@@ -24,6 +30,8 @@
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -47,6 +55,10 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
     std::chrono::milliseconds connect_timeout{3000};   // resolve + connect + AUTH + PING
     std::chrono::milliseconds command_timeout{10000};  // oldest unanswered command; then drop
     std::string name;  // for messages, e.g. "publisher 127.0.0.1:6379"
+    // TLS: set = handshake with this context (shared by the bus's connections) after connecting.
+    std::shared_ptr<boost::asio::ssl::context> tls;
+    std::string tls_server_name;  // SNI and the name the certificate must carry; empty = host
+    bool tls_check_name = true;   // false only with bus.tls.insecure
   };
   // Either a reply (which may be an ERROR reply) or errc::unavailable when the connection closed
   // before the reply arrived.
@@ -54,6 +66,7 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   using push_handler = std::function<void(const redisReply&)>;
   using close_handler = std::function<void(const std::string& why)>;
   using ready_handler = std::function<void(result<void>)>;
+  using read_done_handler = std::function<void(std::size_t bytes)>;
 
   static std::shared_ptr<resp_connection> create(boost::asio::io_context& ioc, options o);
   ~resp_connection();
@@ -61,6 +74,9 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   void on_push(push_handler h) { on_push_ = std::move(h); }
   // Called once if an open connection is lost (not after close(), not if connect() failed).
   void on_close(close_handler h) { on_close_ = std::move(h); }
+  // Called after the replies of one socket read were all dispatched (with the bytes read), so the
+  // owner can hand what it collected from them on as one batch.
+  void on_read_done(read_done_handler h) { on_read_done_ = std::move(h); }
 
   // Resolves, connects, sends AUTH (if a password is set) and PING; `ready` gets ok once PING
   // answered, or the error (wrong password, NOAUTH, refused, timeout). Call once.
@@ -88,6 +104,13 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
 
   resp_connection(boost::asio::io_context& ioc, options o);
   void on_connected();
+  void start_tls();
+  void begin_handshake();
+  std::string tls_failure(const boost::system::error_code& ec) const;
+  template <class Handler>
+  void read_some(Handler&& h);
+  template <class Handler>
+  void write_all(Handler&& h);
   void fail(const std::string& why);
   void teardown(const std::string& why);
   void start_read();
@@ -100,10 +123,15 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   state state_ = state::idle;
   boost::asio::ip::tcp::resolver resolver_;
   boost::asio::ip::tcp::socket socket_;
+  // TLS layer over socket_ (created per connection when opts_.tls is set). Never reset while the
+  // connection lives: pending operations refer to it.
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
   boost::asio::steady_timer connect_timer_;
   boost::asio::steady_timer watchdog_;
   resp::reader reader_;
-  std::array<char, 16 * 1024> rbuf_{};
+  // One read takes whatever Valkey has written, up to this: many messages per read (and per
+  // batch handed on by the owner) under load.
+  std::array<char, 64 * 1024> rbuf_{};
   std::string wbuf_;     // commands not yet handed to the socket
   std::string writing_;  // the buffer of the write in flight
   bool write_in_flight_ = false;
@@ -112,6 +140,7 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   push_handler on_push_;
   close_handler on_close_;
   ready_handler on_ready_;
+  read_done_handler on_read_done_;
 };
 
 }  // namespace herald::bus

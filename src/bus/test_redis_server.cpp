@@ -123,12 +123,68 @@ int run(const std::vector<std::string>& argv, std::string* output) {
   return pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-redis_server::redis_server(std::vector<std::string> extra_args, bool cluster_bus_port)
+test_pki::test_pki() {
+  char tmpl[] = "/tmp/herald-bus-pki-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  auto openssl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "openssl");
+    std::string out;
+    if (run(args, &out) != 0) throw std::runtime_error("openssl failed:\n" + out);
+  };
+  const std::vector<std::string> ec_key = {"-newkey", "ec", "-pkeyopt",
+                                           "ec_paramgen_curve:prime256v1", "-nodes"};
+  auto req = [&](const std::string& name, const std::string& subject, bool ca) {
+    std::vector<std::string> a = {"req"};
+    if (ca) a.insert(a.end(), {"-x509", "-days", "2"});
+    a.insert(a.end(), ec_key.begin(), ec_key.end());
+    a.insert(a.end(), {"-keyout", path(name + ".key"), "-out", path(name + (ca ? ".crt" : ".csr")),
+                       "-subj", subject});
+    openssl(a);
+  };
+  auto sign = [&](const std::string& name, const std::string& extensions) {
+    std::ofstream(path(name + ".ext")) << extensions << "\n";
+    openssl({"x509", "-req", "-in", path(name + ".csr"), "-CA", ca(), "-CAkey", path("ca.key"),
+             "-CAcreateserial", "-days", "2", "-out", path(name + ".crt"), "-extfile",
+             path(name + ".ext")});
+  };
+  req("ca", "/CN=Herald test CA", true);
+  req("other-ca", "/CN=Another CA", true);
+  req("server", "/CN=localhost", false);
+  // clientAuth too: cluster nodes present their own certificate to each other (tls-cluster).
+  sign("server",
+       "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth");
+  req("client", "/CN=herald", false);
+  sign("client", "extendedKeyUsage=clientAuth");
+}
+
+test_pki::~test_pki() {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::vector<std::string> test_pki::redis_args(bool require_client_cert) const {
+  return {"--tls-cert-file",    server_cert(),
+          "--tls-key-file",     server_key(),
+          "--tls-ca-cert-file", ca(),
+          "--tls-auth-clients", require_client_cert ? "yes" : "no"};
+}
+
+redis_server::redis_server(std::vector<std::string> extra_args, bool cluster_bus_port,
+                           bool tls_port)
     : args_(std::move(extra_args)) {
   char tmpl[] = "/tmp/herald-bus-redis-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
   port_ = free_port(cluster_bus_port);
+  if (tls_port) {
+    // A TLS cluster's bus port is the TLS port + 10000.
+    do {
+      tls_port_ = free_port(cluster_bus_port);
+    } while (tls_port_ == port_ || tls_port_ == port_ + 10000 || tls_port_ + 10000 == port_ ||
+             (cluster_bus_port && tls_port_ + 10000 == port_ + 10000));
+    args_.insert(args_.end(), {"--tls-port", std::to_string(tls_port_)});
+  }
   start();
 }
 

@@ -86,15 +86,42 @@ std::uint16_t free_port(bool with_cluster_bus = false);
 // Runs argv to completion; returns the exit status and stdout+stderr.
 int run(const std::vector<std::string>& argv, std::string* output = nullptr);
 
+// Certificates made with the openssl command line, in a temp dir removed with the object: a CA, a
+// server certificate it signs for localhost and 127.0.0.1, a client certificate it signs, and a
+// second CA that signs nothing here (a "wrong" CA).
+class test_pki {
+ public:
+  test_pki();
+  ~test_pki();
+  test_pki(const test_pki&) = delete;
+  test_pki& operator=(const test_pki&) = delete;
+  std::string path(const std::string& file) const { return (dir_ / file).string(); }
+  std::string ca() const { return path("ca.crt"); }
+  std::string other_ca() const { return path("other-ca.crt"); }
+  std::string server_cert() const { return path("server.crt"); }
+  std::string server_key() const { return path("server.key"); }
+  std::string client_cert() const { return path("client.crt"); }
+  std::string client_key() const { return path("client.key"); }
+  // redis-server arguments for a TLS port with the server certificate; clients must present a
+  // certificate signed by the CA when `require_client_cert`.
+  std::vector<std::string> redis_args(bool require_client_cert) const;
+
+ private:
+  std::filesystem::path dir_;
+};
+
 class redis_server {
  public:
-  // Starts `redis-server --port P --save '' --appendonly no --dir <tmp> --daemonize no <extra...>`.
-  explicit redis_server(std::vector<std::string> extra_args = {}, bool cluster_bus_port = false);
+  // Starts `redis-server --port P --save '' --appendonly no --dir <tmp> --daemonize no <extra...>`,
+  // with `--tls-port T` too when `tls_port` (pass the certificate arguments in extra_args).
+  explicit redis_server(std::vector<std::string> extra_args = {}, bool cluster_bus_port = false,
+                        bool tls_port = false);
   ~redis_server();  // SIGKILL, reap, remove the temp dir
   redis_server(const redis_server&) = delete;
   redis_server& operator=(const redis_server&) = delete;
 
   std::uint16_t port() const { return port_; }
+  std::uint16_t tls_port() const { return tls_port_; }
   const std::filesystem::path& dir() const { return dir_; }
   void kill9();   // SIGKILL and reap: the server vanishes mid-stream
   void start();   // (re)starts on the same port and waits until it answers
@@ -106,6 +133,7 @@ class redis_server {
   std::vector<std::string> args_;
   std::filesystem::path dir_;
   std::uint16_t port_ = 0;
+  std::uint16_t tls_port_ = 0;
   pid_t pid_ = -1;
 };
 

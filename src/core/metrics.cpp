@@ -1,5 +1,7 @@
 #include "core/metrics.hpp"
 
+#include <string_view>
+
 namespace herald {
 
 metrics_registry& metrics_registry::instance() {
@@ -24,10 +26,22 @@ metric& metrics_registry::gauge(const std::string& name, const std::string& help
 std::string metrics_registry::render_prometheus() const {
   std::lock_guard lock(mu_);
   std::string out;
-  for (const auto& m : metrics_) {
-    out += "# HELP " + m.name() + " " + m.help() + "\n";
-    out += "# TYPE " + m.name() + (m.is_gauge() ? " gauge\n" : " counter\n");
-    out += m.name() + " " + std::to_string(m.get()) + "\n";
+  for (std::size_t i = 0; i < metrics_.size(); ++i) {
+    const auto& m = metrics_[i];
+    // A name with labels ("family{reason=\"x\"}") is one series of its family: HELP and TYPE
+    // once, before the family's first series (Prometheus wants a family's series together).
+    const std::string_view family = std::string_view(m.name()).substr(0, m.name().find('{'));
+    bool seen = false;
+    for (std::size_t j = 0; j < i && !seen; ++j)
+      seen = std::string_view(metrics_[j].name()).substr(0, metrics_[j].name().find('{')) == family;
+    if (seen) continue;
+    out += "# HELP " + std::string(family) + " " + m.help() + "\n";
+    out += "# TYPE " + std::string(family) + (m.is_gauge() ? " gauge\n" : " counter\n");
+    for (std::size_t j = i; j < metrics_.size(); ++j) {
+      const auto& s = metrics_[j];
+      if (std::string_view(s.name()).substr(0, s.name().find('{')) != family) continue;
+      out += s.name() + " " + std::to_string(s.get()) + "\n";
+    }
   }
   return out;
 }

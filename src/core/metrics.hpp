@@ -30,6 +30,8 @@ class metric {
 };
 
 // The registry. Metrics live as long as the process (stable addresses: deque never relocates).
+// A labelled series is registered by its full name, e.g. `x_total{reason="y"}`; the series of one
+// family are rendered together under one HELP/TYPE.
 class metrics_registry {
  public:
   static metrics_registry& instance();

@@ -122,6 +122,51 @@ void fanout::publish_frame(const std::string& channel, const frame& f) {
   }
 }
 
+void fanout::publish_batch(std::span<const event> events) {
+  if (events.size() == 1) {
+    publish(events.front());
+    return;
+  }
+  // Which shards watch each event's channel: one pass under the lock. Only watched events are
+  // encoded (once each) and kept.
+  struct delivery {
+    std::string channel;
+    frame f;
+    std::uint64_t shards;
+    const event* source;
+  };
+  auto batch = std::make_shared<std::vector<delivery>>();
+  std::uint64_t any = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& e : events) {
+      auto it = counts_.find(e.channel);
+      if (it == counts_.end()) continue;
+      std::uint64_t mask = 0;
+      for (std::size_t i = 0; i < it->second.size() && i < 64; ++i)
+        if (it->second[i] != 0) mask |= (std::uint64_t{1} << i);
+      if (mask == 0) continue;
+      batch->push_back({e.channel, nullptr, mask, &e});
+      any |= mask;
+    }
+  }
+  if (batch->empty()) return;
+  for (auto& d : *batch) {  // outside the lock
+    d.f = std::make_shared<const std::string>(encode(*d.source));
+    d.source = nullptr;  // the events belong to the caller; the shards run later
+  }
+  std::shared_ptr<const std::vector<delivery>> shared = std::move(batch);
+  for (std::size_t i = 0; i < shards_.size() && i < 64; ++i) {
+    const std::uint64_t bit = std::uint64_t{1} << i;
+    if ((any & bit) == 0) continue;
+    shard* sh = shards_[i].get();
+    boost::asio::dispatch(sh->executor, [sh, shared, bit] {
+      for (const auto& d : *shared)
+        if (d.shards & bit) sh->deliver(d.channel, d.f);
+    });
+  }
+}
+
 std::size_t fanout::channel_count() const {
   std::lock_guard lock(mu_);
   return counts_.size();

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -77,6 +78,10 @@ class fanout {
   void publish(const event& e);
   // Any thread: deliver an already encoded frame.
   void publish_frame(const std::string& channel, const frame& f);
+  // Any thread: publish() for each event in order, with one lock for the whole batch and one
+  // hand-over per shard that has subscribers of any of them (the bus hands on the messages of one
+  // read from Valkey this way), instead of one per event and shard.
+  void publish_batch(std::span<const event> events);
 
   // Number of channels with at least one local subscriber (for tests and metrics).
   std::size_t channel_count() const;

@@ -125,3 +125,45 @@ TEST(fanout, publish_from_another_thread_to_an_unheard_channel_posts_nothing) {
 
 }  // namespace
 }  // namespace herald::sse
+
+namespace herald::sse {
+namespace {
+
+struct named_recorder final : subscriber {
+  std::vector<std::string> got;
+  void deliver(const frame& f) override { got.push_back(*f); }
+};
+
+}  // namespace
+
+// A batch (the messages of one read from the bus) reaches each subscriber in order, skips channels
+// no one here watches, and costs one hand-over per shard instead of one per event and shard.
+TEST(fanout, publish_batch_delivers_in_order_with_one_hand_over_per_shard) {
+  boost::asio::io_context a, b;
+  fanout f({a.get_executor(), b.get_executor()}, nullptr);
+  named_recorder on_a, on_b, both_a, both_b;
+  f.subscribe(0, "c:a", &on_a);
+  f.subscribe(1, "c:b", &on_b);
+  f.subscribe(0, "c:both", &both_a);
+  f.subscribe(1, "c:both", &both_b);
+  std::vector<event> batch = {
+      {"c:a", "x.progress", "{\"n\": 1}", "1"},   {"c:nobody", "x.progress", "{}", ""},
+      {"c:both", "x.progress", "{\"n\": 2}", ""}, {"c:b", "x.progress", "{\"n\": 3}", ""},
+      {"c:a", "x.end", "{\"n\": 4}", ""},
+  };
+  f.publish_batch(batch);
+  EXPECT_EQ(a.run(), 1u);  // one handler ran per shard for the whole batch
+  EXPECT_EQ(b.run(), 1u);
+  EXPECT_EQ(on_a.got, (std::vector<std::string>{"event: x.progress\nid: 1\ndata: {\"n\": 1}\n\n",
+                                                "event: x.end\ndata: {\"n\": 4}\n\n"}));
+  EXPECT_EQ(on_b.got, (std::vector<std::string>{"event: x.progress\ndata: {\"n\": 3}\n\n"}));
+  EXPECT_EQ(both_a.got, (std::vector<std::string>{"event: x.progress\ndata: {\"n\": 2}\n\n"}));
+  EXPECT_EQ(both_b.got, both_a.got);
+  // Nothing watched: nothing handed over.
+  f.publish_batch(
+      std::vector<event>{{"c:nobody", "x.end", "{}", ""}, {"c:none", "x.end", "{}", ""}});
+  a.restart();
+  EXPECT_EQ(a.poll(), 0u);
+}
+
+}  // namespace herald::sse

@@ -574,7 +574,13 @@ channels = ["test:{{tenant_id}}:{{res}}"]
         return out
 
     def metric(self, name):
-        return self.metrics().get(name, 0.0)
+        """The value of one series (name with labels as rendered). A series Herald does not render
+        is an error, never 0: a renamed or unregistered metric must fail the test that reads it."""
+        metrics = self.metrics()
+        if name not in metrics:
+            raise AssertionError("%s: /metrics has no series %s (it has: %s)"
+                                 % (self.name, name, ", ".join(sorted(metrics))))
+        return metrics[name]
 
     def stream(self, path, token):
         c = SSEClient(self.public_port, path, token)

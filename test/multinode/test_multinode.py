@@ -146,6 +146,8 @@ class MultiNodeTest(h.HeraldTestCase):
 
         invalid_before = a.metric("herald_bus_invalid_messages_total")
         received_before = a.metric("herald_bus_messages_received_total")
+        not_string = 'herald_bus_messages_dropped_total{reason="data_not_string"}'
+        not_string_before = a.metric(not_string)
 
         # 1. Byte for byte what django-eventstream 5.3.3+'s send_event publishes (no storage).
         pub.publish("events_channel", json.dumps(
@@ -188,6 +190,10 @@ class MultiNodeTest(h.HeraldTestCase):
         self.assertEqual(a.metric("herald_bus_invalid_messages_total") - invalid_before, n_garbage,
                          a.log())
         self.assertEqual(a.metric("herald_bus_messages_received_total") - received_before, 3)
+        # The one message whose `data` is an object (send_event with json_encode=False) is counted
+        # under its own reason and logged, not dropped without a trace.
+        self.assertEqual(a.metric(not_string) - not_string_before, 1)
+        self.assertIn("(data_not_string)", a.log())
 
         # Herald's own publishes in compat mode: what a raw django-eventstream listener (views.py's
         # RedisListener: json.loads of the message) sees on events_channel, byte for byte.

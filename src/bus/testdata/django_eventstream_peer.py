@@ -1,12 +1,16 @@
 #!/usr/bin/python3
 """A stand-in for django-eventstream 5.3.x processes on Redis, for Herald's bus tests.
 
-publish <port> <channel>  sends, on "events_channel", what send_event sends (eventstream.py, Redis
+publish <port> <channel> [<ca> <cert> <key>]
+                          sends, on "events_channel", what send_event sends (eventstream.py, Redis
                           branch), garbage in between, and the 3-key form of releases before 5.3.3.
-listen <port>             subscribes like views.py's RedisListener, prints "ready", then prints the
+listen <port> [<ca> <cert> <key>]
+                          subscribes like views.py's RedisListener, prints "ready", then prints the
                           first message as received and whether json.dumps(json.loads(m)) == m.
 encode                    prints "<utf-8 hex of data>\t<json.dumps(redis_message)>" lines for Herald's
                           byte-for-byte encoder test.
+With <ca> <cert> <key>, the connection is TLS as the Prowler API makes it when VALKEY_SCHEME is
+"rediss" (EVENTSTREAM_REDIS["ssl"] = True), trusting <ca> and presenting the client certificate.
 """
 import json
 import sys
@@ -24,8 +28,16 @@ def send_event(r, channel, event_type, data, pub_id=None, json_encode=True):
     r.publish("events_channel", json.dumps(redis_message))
 
 
-def publish(port, ch):
-    r = redis.Redis(host="127.0.0.1", port=port)
+def client(port, tls):
+    if not tls:
+        return redis.Redis(host="127.0.0.1", port=port)
+    ca, cert, key = tls
+    return redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=ca, ssl_certfile=cert,
+                       ssl_keyfile=key)
+
+
+def publish(port, ch, tls=None):
+    r = client(port, tls)
     # 1. exactly: json.dumps({"channel": ch, "event_type": "scan.progress",
     #             "data": json.dumps({"checked": 1}), "pub_id": None})
     r.publish("events_channel", json.dumps(
@@ -46,8 +58,8 @@ def publish(port, ch):
     send_event(r, ch, "scan.progress", {"checked": 3, "text": "h\u00e9llo"}, pub_id="42")
 
 
-def listen(port):
-    r = redis.Redis(host="127.0.0.1", port=port)
+def listen(port, tls=None):
+    r = client(port, tls)
     p = r.pubsub()
     p.subscribe("events_channel")
     deadline = time.time() + 20
@@ -85,10 +97,10 @@ def encode():
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "publish":
-        publish(int(sys.argv[2]), sys.argv[3])
+        publish(int(sys.argv[2]), sys.argv[3], sys.argv[4:7] or None)
         sys.exit(0)
     if mode == "listen":
-        sys.exit(listen(int(sys.argv[2])))
+        sys.exit(listen(int(sys.argv[2]), sys.argv[3:6] or None))
     if mode == "encode":
         sys.exit(encode())
     sys.exit(2)
