@@ -1,14 +1,23 @@
 #include "net/server.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <filesystem>
 #include <mutex>
 #include <unordered_set>
 
@@ -16,6 +25,7 @@
 #include "core/redact.hpp"
 #include "net/shard.hpp"
 #include "net/sse_stream.hpp"
+#include "net/tls_context.hpp"
 #include "sse/encoder.hpp"
 
 namespace herald::net {
@@ -65,8 +75,66 @@ void append_response(std::string& out, const http_response& r, unsigned version,
   out += r.body;
 }
 
-// The socket is non-blocking: a response the kernel takes at once needs no asynchronous
-// operation (no scheduler round trip); only a remainder waits for the reactor.
+// The 503 a connection over a limit (connections, descriptors) gets.
+http_response busy_response(std::chrono::seconds retry_after) {
+  return http_response{
+      http::status::service_unavailable,
+      "application/json",
+      {{"Retry-After", std::to_string(retry_after.count())}},
+      error_body("too_many_connections", "The server is at its connection limit; retry later.")};
+}
+
+// After these the request stream cannot be trusted (or the client sent something it should not
+// repeat): the connection is closed rather than kept for another request.
+bool closes_connection(http::status s) {
+  switch (s) {
+    case http::status::bad_request:
+    case http::status::method_not_allowed:
+    case http::status::request_timeout:
+    case http::status::length_required:
+    case http::status::payload_too_large:
+    case http::status::uri_too_long:
+    case http::status::request_header_fields_too_large:
+    case http::status::not_implemented:
+    case http::status::http_version_not_supported:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The headers Herald reads. A request repeating one is refused instead of letting one copy win (a
+// valid token followed by garbage must not open a stream; two Origins must not decide CORS).
+// One pass over the fields, which a request has few of.
+std::string_view repeated_header(const http::fields& fields) {
+  unsigned authorization = 0, origin = 0, host = 0, last_event_id = 0;
+  for (const auto& f : fields) {
+    switch (f.name()) {
+      case http::field::authorization:
+        if (++authorization > 1) return "Authorization";
+        break;
+      case http::field::origin:
+        if (++origin > 1) return "Origin";
+        break;
+      case http::field::host:
+        if (++host > 1) return "Host";
+        break;
+      case http::field::unknown:  // Beast has no constant for Last-Event-ID
+        if (beast::iequals(f.name_string(), "Last-Event-ID") && ++last_event_id > 1)
+          return "Last-Event-ID";
+        break;
+      default:
+        break;
+    }
+  }
+  return {};
+}
+
+tcp::socket& lowest_layer(tcp::socket& s) { return s; }
+tcp::socket& lowest_layer(tls_socket& s) { return s.next_layer(); }
+
+// Plain TCP: the socket is non-blocking, so a response the kernel takes at once needs no
+// asynchronous operation (no scheduler round trip); only a remainder waits for the reactor.
 asio::awaitable<bool> write_out(tcp::socket& sock, std::string& out) {
   boost::system::error_code ec;
   std::size_t n = sock.write_some(asio::buffer(out), ec);
@@ -80,6 +148,19 @@ asio::awaitable<bool> write_out(tcp::socket& sock, std::string& out) {
   }
   out.clear();
   co_return !ec;
+}
+
+asio::awaitable<bool> write_out(tls_socket& stream, std::string& out) {
+  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out), kUseTuple);
+  out.clear();
+  co_return !ec;
+}
+
+// The client went away (as opposed to sending something malformed).
+bool disconnected(const boost::system::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+         ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::ssl::error::stream_truncated;
 }
 
 // Parses a request that is already complete in `buffer` (pipelining) without any I/O.
@@ -98,7 +179,43 @@ bool parse_buffered(http::request_parser<http::string_body>& parser, beast::flat
   return parser.is_done();
 }
 
+// The protocols a TLS listener offers with ALPN, in order of preference. HTTP/2 joins as "h2"
+// first once its session is integrated (see shard::tls_session).
+const std::vector<std::string>& offered_protocols() {
+  static const std::vector<std::string> p{"http/1.1"};
+  return p;
+}
+
+// Open descriptors of this process (at start only).
+std::size_t open_descriptors() {
+  std::error_code ec;
+  std::size_t n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    ++n;
+  return n;
+}
+
+// How long a connection turned away at the descriptor limit may take to send its request before
+// it is answered anyway (it holds one of the last descriptors meanwhile).
+constexpr std::chrono::milliseconds kTurnAwayWait{250};
+// At most one "out of descriptors" log line per listener this often.
+constexpr std::chrono::seconds kAcceptWarningInterval{10};
+
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// options
+
+result<void> server_options::validate() const {
+  if (auto ok = tls.validate(); !ok) return ok;
+  if (send_buffer_bytes != 0 && (send_buffer_bytes < 4096 || send_buffer_bytes > (64u << 20)))
+    return make_error(errc::invalid_config,
+                      "send_buffer_bytes must be 0 (kernel autotuning) or 4096..67108864");
+  if (queue_max_bytes == 0 || queue_max_events == 0)
+    return make_error(errc::invalid_config, "the stream queue bounds must be positive");
+  return {};
+}
 
 // ---------------------------------------------------------------------------------------------
 // shard
@@ -114,28 +231,67 @@ shard::~shard() {
   pending.clear();
   active.clear();
   closing.clear();
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);
 }
 
 void shard::start_accepting() {
+  if (reserve_fd_ < 0) reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   for (auto& [acc, listener] : acceptors)
     asio::co_spawn(ioc, accept_loop(acc, *listener), asio::detached);
 }
 
+void shard::warn_accept_failure(listener_state& listener, const std::string& what) {
+  // Shared by the listener's acceptors on every shard: at the file limit a failure repeats for
+  // every connection attempt, and one line per interval (with a count) says as much.
+  const auto now = clock::now().time_since_epoch().count();
+  const auto interval = std::chrono::duration_cast<clock::duration>(kAcceptWarningInterval).count();
+  auto last = listener.last_accept_warning.load();
+  if ((last != 0 && now - last < interval) ||
+      !listener.last_accept_warning.compare_exchange_strong(last, now)) {
+    listener.accept_warnings_suppressed.fetch_add(1);
+    return;
+  }
+  const auto more = listener.accept_warnings_suppressed.exchange(0);
+  if (more > 0)
+    spdlog::warn("{} listener: {} ({} more since the last report)", listener.opts.name, what, more);
+  else
+    spdlog::warn("{} listener: {}", listener.opts.name, what);
+}
+
 asio::awaitable<void> shard::accept_loop(tcp::acceptor& acceptor, listener_state& listener) {
   asio::steady_timer backoff(ioc);
+  const bool tls = listener.opts.tls.enabled();
   while (acceptor.is_open()) {
     auto [ec, sock] = co_await acceptor.async_accept(kUseTuple);
     if (ec) {
       if (stopping || ec == asio::error::operation_aborted) break;
-      // EMFILE/ENFILE: wait a little instead of spinning; the connection stays in the backlog.
-      spdlog::warn("{} listener: accept failed: {}", listener.opts.name, ec.message());
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
+        // The process (or system) is out of descriptors: the reserve one takes the connection
+        // waiting in the backlog, which gets its 503 rather than waiting unanswered.
+        warn_accept_failure(listener, "accept failed: " + ec.message() +
+                                          "; new connections are answered 503 and closed");
+        if (co_await turn_away_with_reserve(acceptor, listener)) continue;
+      } else {
+        warn_accept_failure(listener, "accept failed: " + ec.message());
+      }
+      // No reserve (another thread took the slot): wait a little instead of spinning; the
+      // connection stays in the backlog.
       backoff.expires_after(std::chrono::milliseconds(50));
       co_await backoff.async_wait(kUseTuple);
       continue;
     }
+    if (listener.descriptor_ceiling > 0 && sock.native_handle() >= listener.descriptor_ceiling) {
+      // The descriptors above the ceiling are kept for the internal listener, the bus and the
+      // store: this connection only borrows one to be told 503.
+      warn_accept_failure(listener, "the file-descriptor limit is near (RLIMIT_NOFILE minus " +
+                                        std::to_string(listener.opts.spare_descriptors) +
+                                        " spare); new connections are answered 503 and closed");
+      co_await turn_away(std::move(sock), listener);
+      continue;
+    }
     boost::system::error_code ignored;
     sock.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(ioc, session(std::move(sock), listener), [](const std::exception_ptr& e) {
+    auto on_exit = [](const std::exception_ptr& e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -143,11 +299,88 @@ asio::awaitable<void> shard::accept_loop(tcp::acceptor& acceptor, listener_state
         core_metrics::get().errors.inc();
         spdlog::error("connection failed: {}", ex.what());
       }
-    });
+    };
+    if (tls)
+      asio::co_spawn(ioc, tls_session(std::move(sock), listener, listener.tls.load()), on_exit);
+    else
+      asio::co_spawn(ioc, session(std::move(sock), listener), on_exit);
   }
 }
 
-asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener) {
+asio::awaitable<bool> shard::turn_away_with_reserve(tcp::acceptor& acceptor,
+                                                    listener_state& listener) {
+  if (reserve_fd_ < 0) co_return false;
+  pollfd p{acceptor.native_handle(), POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) co_return true;  // nothing waiting any more
+  ::close(reserve_fd_);
+  reserve_fd_ = -1;
+  const int fd =
+      ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  const int err = errno;
+  if (fd >= 0) {
+    tcp::socket sock(ioc);
+    boost::system::error_code ec;
+    sock.assign(acceptor.local_endpoint(ec).protocol(), fd, ec);
+    if (ec)
+      ::close(fd);
+    else
+      co_await turn_away(std::move(sock), listener);
+  }
+  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  co_return fd >= 0 || err == EAGAIN || err == EWOULDBLOCK;
+}
+
+asio::awaitable<void> shard::turn_away(tcp::socket sock, listener_state& listener) {
+  using namespace asio::experimental::awaitable_operators;
+  boost::system::error_code ec;
+  sock.non_blocking(true, ec);
+  // A TLS client cannot read an answer without a handshake, which is not worth one of the last
+  // descriptors: it is closed at once.
+  if (!listener.opts.tls.enabled()) {
+    // Wait (briefly) for the request and read it, so that closing does not reset the connection
+    // under the client's feet (a close with unread data sends RST, which can discard the answer).
+    asio::steady_timer wait(ioc);
+    wait.expires_after(kTurnAwayWait);
+    co_await (sock.async_wait(tcp::socket::wait_read, kUseTuple) || wait.async_wait(kUseTuple));
+    std::array<char, 4096> sink;
+    for (int i = 0; i < 16; ++i) {
+      sock.read_some(asio::buffer(sink), ec);
+      if (ec) break;
+    }
+    std::string out;
+    append_response(out, busy_response(server.opts_.busy_retry_after), 11, false);
+    sock.write_some(asio::buffer(out), ec);  // small: the empty send buffer takes it at once
+    sock.shutdown(tcp::socket::shutdown_send, ec);
+  }
+  sock.close(ec);
+}
+
+asio::awaitable<void> shard::tls_session(tcp::socket sock, listener_state& listener,
+                                         std::shared_ptr<tls_context> ctx) {
+  tls_socket stream(std::move(sock), ctx->native());
+  {
+    // The handshake has the request's deadline (a client that never finishes it is cut).
+    pending_request deadline;
+    deadline.socket = &stream.next_layer();
+    deadline.deadline = clock::now() + server.opts_.header_timeout;
+    pending.push_back(deadline);
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kUseTuple);
+    if (ec) {
+      spdlog::debug("{} listener: TLS handshake failed: {}", listener.opts.name, ec.message());
+      co_return;
+    }
+  }
+  ctx.reset();
+  // The protocol is decided per connection, after the handshake. "h2" is not offered yet
+  // (offered_protocols()); HTTP/2 is integrated here with its own session on the same stream.
+  if (negotiated_protocol(stream) != wire_protocol::http1) co_return;
+  co_await session(std::move(stream), listener);
+}
+
+template <class Stream>
+asio::awaitable<void> shard::session(Stream stream, listener_state& listener) {
+  constexpr bool plain = std::is_same_v<Stream, tcp::socket>;
+  tcp::socket& sock = lowest_layer(stream);
   auto& opts = server.opts_;
   server.connections_.fetch_add(1);
   listener.connections.fetch_add(1);
@@ -158,8 +391,8 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
     listener_state& l;
     bool& handed_off;
     ~guard() {
-      l.connections.fetch_sub(1);
-      if (!handed_off) {
+      if (!handed_off) {  // a stream keeps counting until it ends (sse_stream::finish)
+        l.connections.fetch_sub(1);
         s.connections_.fetch_sub(1);
         core_metrics::get().http_connections.dec();
       }
@@ -169,19 +402,14 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
   boost::system::error_code ep_ec;
   tcp::endpoint remote = sock.remote_endpoint(ep_ec);
 
-  if (listener.connections.load() > listener.opts.max_connections) {
-    http_response r{http::status::service_unavailable,
-                    "application/json",
-                    {},
-                    error_body("too_many_connections", "The server is at its connection limit.")};
-    std::string out;
-    append_response(out, r, 11, false);
-    co_await write_out(sock, out);
-    co_return;
-  }
+  // Over the connection limit: the request is still read (so that closing does not reset it under
+  // the client's feet), then answered 503.
+  const bool refuse = listener.connections.load() > listener.opts.max_connections;
 
-  boost::system::error_code nb_ec;
-  sock.non_blocking(true, nb_ec);  // see write_out
+  if constexpr (plain) {
+    boost::system::error_code nb_ec;
+    sock.non_blocking(true, nb_ec);  // see write_out
+  }
   beast::flat_buffer buffer;
   // Beast reads up to the free capacity (at least 512 bytes): room for several pipelined requests.
   buffer.reserve(listener.opts.read_buffer_bytes);
@@ -198,30 +426,30 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
     if (!parse_buffered(parser, buffer, ec) && !ec) {
       // About to wait for the client: first the deliveries of what it sent, if few (see
       // small_pass), then the responses it is waiting for.
-      if (!dirty_.empty() && !pass_yielded_ && dirty_.size() <= small_pass) flush_dirty();
-      if (!out.empty() && !co_await write_out(sock, out)) co_return;
+      if (!nothing_dirty() && !pass_yielded_ && dirty_.size() + tls_dirty_.size() <= small_pass)
+        flush_dirty();
+      if (!out.empty() && !co_await write_out(stream, out)) co_return;
       deadline.deadline = clock::now() + opts.header_timeout;
       pending.push_back(deadline);
       if (!parser.is_header_done()) {
-        auto [hec, n] = co_await http::async_read_header(sock, buffer, parser, kUseTuple);
+        auto [hec, n] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
         ec = hec;
       }
-      if (!ec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
+      if (!ec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done() &&
+          !refuse) {
         // curl sends Expect for bodies over 1 KiB and would otherwise wait a second.
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(cont), kUseTuple);
+        auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(cont), kUseTuple);
         ec = wec;
       }
-      if (!ec && !parser.is_done()) {
-        auto [rec, rn] = co_await http::async_read(sock, buffer, parser, kUseTuple);
+      if (!ec && !parser.is_done() && !refuse) {
+        auto [rec, rn] = co_await http::async_read(stream, buffer, parser, kUseTuple);
         ec = rec;
       }
       deadline.unlink();
     }
     if (ec) {
-      if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
-          ec == asio::error::eof || ec == asio::error::connection_reset || !sock.is_open())
-        co_return;
+      if (disconnected(ec) || !sock.is_open()) co_return;
       http_response r{http::status::bad_request, "application/json", {}, {}};
       if (ec == http::error::header_limit) {
         r.status = http::status::request_header_fields_too_large;
@@ -233,7 +461,22 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
         r.body = error_body("bad_request", "Malformed HTTP request: " + ec.message());
       }
       append_response(out, r, 11, false);
-      co_await write_out(sock, out);
+      co_await write_out(stream, out);
+      co_return;
+    }
+    if (refuse) {
+      append_response(out, busy_response(opts.busy_retry_after), parser.get().version(), false);
+      co_await write_out(stream, out);
+      co_return;
+    }
+    // Checked here, once for every listener, before any handler reads the headers.
+    if (auto name = repeated_header(parser.get()); !name.empty()) {
+      http_response r{http::status::bad_request,
+                      "application/json",
+                      {},
+                      error_body("bad_request", "Repeated " + std::string(name) + " header.")};
+      append_response(out, r, parser.get().version(), false);
+      co_await write_out(stream, out);
       co_return;
     }
 
@@ -253,10 +496,10 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
                               error_body("internal", "Internal server error.")};
     }
     if (auto* resp = std::get_if<http_response>(&outcome)) {
-      const bool again = keep_alive && !stopping;
+      const bool again = keep_alive && !stopping && !closes_connection(resp->status);
       append_response(out, *resp, version, again);
       if (!again) {
-        co_await write_out(sock, out);
+        co_await write_out(stream, out);
         co_return;
       }
       continue;  // written when the next read would wait, together with any pipelined ones
@@ -267,21 +510,21 @@ asio::awaitable<void> shard::session(tcp::socket sock, listener_state& listener)
     // The stream subscribes BEFORE its head and preamble go out, so a client that has seen
     // stream-open cannot miss an event published right after; the head, the preamble and anything
     // already published leave in the stream's first gather write.
-    auto stream = std::make_shared<sse_stream>(std::move(sock), *this, std::move(start.channels),
-                                               std::move(start.tag));
+    auto s = std::make_shared<basic_sse_stream<Stream>>(
+        std::move(stream), *this, listener, std::move(start.channels), std::move(start.tag));
     handed_off = true;
     // Responses to requests pipelined before this one go out first, in the same write.
-    stream->start(std::make_shared<const std::string>(out + build_stream_head(start.headers)));
+    s->start(std::make_shared<const std::string>(out + build_stream_head(start.headers)));
     co_return;  // the coroutine frame and request buffers are released here
   }
 }
 
-void shard::stream_opened(sse_stream& s) {
+void shard::stream_opened(stream_base& s) {
   s.node.last_activity = clock::now();
   active.push_back(s.node);
 }
 
-void shard::touch(sse_stream& s, clock::time_point now) {
+void shard::touch(stream_base& s, clock::time_point now) {
   // Moving a node relinks three streams' nodes (its neighbours and the tail): cache misses on every
   // write. A stream moved less than touch_granularity ago keeps its place, so its keep-alive may go
   // out up to that much early; the list stays ordered by last_activity.
@@ -293,7 +536,7 @@ void shard::touch(sse_stream& s, clock::time_point now) {
   active.push_back(s.node);
 }
 
-void shard::mark_closing(sse_stream& s) {
+void shard::mark_closing(stream_base& s) {
   s.node.close_deadline = clock::now() + server.opts_.close_grace;
   s.node.unlink();
   closing.push_back(s.node);
@@ -309,6 +552,31 @@ void shard::mark_dirty(std::shared_ptr<sse_stream> s) {
   asio::post(ioc, [this] { flush_dirty(); });
 }
 
+void shard::mark_dirty(std::shared_ptr<tls_sse_stream> s) {
+  tls_dirty_.push_back(std::move(s));
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(ioc, [this] { flush_dirty(); });
+}
+
+template <class Stream>
+bool shard::flush_some(std::deque<std::shared_ptr<Stream>>& dirty, clock::time_point& now,
+                       clock::time_point until, std::size_t& n) {
+  for (; !dirty.empty(); ++n) {
+    // Each flush is a write of several µs, whose kernel work evicts what the pass touched: a
+    // stream's lines asked for 4 flushes ahead are cached when its turn comes, 2 ahead its queue's
+    // block can be asked for from them, and the list's own entries are asked for 8 ahead.
+    if (dirty.size() > 8) __builtin_prefetch(&dirty[8]);
+    if (dirty.size() > 4) sse::subscriber::prefetch(dirty[4].get());
+    if (dirty.size() > 2) dirty[2]->prefetch_queue();
+    auto s = std::move(dirty.front());
+    dirty.pop_front();
+    s->flush(now);
+    if (n % 16 == 0 && (now = clock::now()) >= until) return true;
+  }
+  return false;
+}
+
 void shard::flush_dirty() {
   // Write until done or the turn's time is up, then yield: the reactor runs between slices, so
   // publishes and new connections are read while a large fanout is being written (no head-of-line
@@ -319,19 +587,20 @@ void shard::flush_dirty() {
   // One clock reading per 16 writes (a stream's activity time needs no more precision).
   auto now = clock::now();
   const auto until = now + flush_turn;
-  for (std::size_t n = 1; !dirty_.empty(); ++n) {
-    // Each flush is a write of several µs, whose kernel work evicts what the pass touched: a
-    // stream's lines asked for 4 flushes ahead are cached when its turn comes, 2 ahead its queue's
-    // block can be asked for from them, and the list's own entries are asked for 8 ahead.
-    if (dirty_.size() > 8) __builtin_prefetch(&dirty_[8]);
-    if (dirty_.size() > 4) sse::subscriber::prefetch(dirty_[4].get());
-    if (dirty_.size() > 2) dirty_[2]->prefetch_queue();
-    auto s = std::move(dirty_.front());
-    dirty_.pop_front();
-    s->flush(now);
-    if (n % 16 == 0 && (now = clock::now()) >= until) break;
+  std::size_t n = 1;
+  if (tls_dirty_.empty()) {
+    flush_some(dirty_, now, until, n);
+  } else {
+    // Both transports share the turn; whichever went second last time goes first, so a busy list
+    // of one kind cannot starve the other.
+    if (tls_first_) {
+      if (!flush_some(tls_dirty_, now, until, n)) flush_some(dirty_, now, until, n);
+    } else {
+      if (!flush_some(dirty_, now, until, n)) flush_some(tls_dirty_, now, until, n);
+    }
+    tls_first_ = !tls_first_;
   }
-  pass_yielded_ = !dirty_.empty();
+  pass_yielded_ = !nothing_dirty();
   if (pass_yielded_) {
     flush_posted_ = true;
     asio::post(ioc, [this] { flush_dirty(); });
@@ -349,7 +618,8 @@ void shard::start_sweeping() {
 
 void shard::sweep() {
   const auto now = clock::now();
-  // Requests that did not arrive in time: close their sockets (the read completes with an error).
+  // Requests (and TLS handshakes) that did not arrive in time: close their sockets (the read
+  // completes with an error).
   for (auto it = pending.begin(); it != pending.end();) {
     auto& p = *it++;
     if (p.deadline <= now && p.socket) {
@@ -363,7 +633,7 @@ void shard::sweep() {
   static const sse::frame keepalive =
       std::make_shared<const std::string>(std::string(sse::keep_alive()));
   const auto idle = server.opts_.keepalive;
-  std::vector<std::shared_ptr<sse_stream>> due;
+  std::vector<std::shared_ptr<stream_base>> due;
   for (auto& n : active) {
     if (n.last_activity + idle > now) break;
     due.push_back(n.stream->shared_from_this());
@@ -373,7 +643,7 @@ void shard::sweep() {
     s->deliver(keepalive);
   }
   // Closing streams that could not flush in time are cut.
-  std::vector<std::shared_ptr<sse_stream>> overdue;
+  std::vector<std::shared_ptr<stream_base>> overdue;
   for (auto& n : closing)
     if (n.close_deadline <= now) overdue.push_back(n.stream->shared_from_this());
   for (auto& s : overdue) s->abort();
@@ -398,7 +668,7 @@ void shard::close_pending_requests() {
 
 template <class F>
 void shard::for_each_stream(F&& f) {
-  std::vector<std::shared_ptr<sse_stream>> all;
+  std::vector<std::shared_ptr<stream_base>> all;
   for (auto& n : active) all.push_back(n.stream->shared_from_this());
   for (auto& n : closing) all.push_back(n.stream->shared_from_this());
   for (auto& s : all) f(*s);
@@ -428,11 +698,16 @@ std::vector<asio::any_io_executor> http_server::executors() const {
 void http_server::set_fanout(sse::fanout* f) { fanout_ = f; }
 
 result<void> http_server::listen(const std::string& address, std::uint16_t port) {
+  if (auto ok = opts_.validate(); !ok) return ok;
   listener_options o;
   o.name = opts_.name;
   o.max_body_bytes = opts_.max_body_bytes;
   o.max_connections = opts_.max_connections;
   o.read_buffer_bytes = 4096;  // a stream request is one GET; the buffer is freed when it starts
+  o.send_buffer_bytes = opts_.send_buffer_bytes;
+  o.spare_descriptors = opts_.spare_descriptors;
+  o.reuse_port = opts_.reuse_port;
+  o.tls = opts_.tls;
   auto r = add_listener(address, port, handler_, std::move(o));
   if (!r) return std::move(r).err();
   return {};
@@ -440,12 +715,38 @@ result<void> http_server::listen(const std::string& address, std::uint16_t port)
 
 result<std::uint16_t> http_server::add_listener(const std::string& address, std::uint16_t port,
                                                 request_handler& handler, listener_options opts) {
+  if (auto ok = opts.tls.validate(); !ok) return ok.err();
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(address, ec);
   if (ec) return make_error(errc::invalid_config, "bad listen address '" + address + "'");
+  const auto where = address + ":" + std::to_string(port);
+  std::shared_ptr<tls_context> tls;
+  if (opts.tls.enabled()) {
+    auto c = tls_context::load(opts.tls, offered_protocols());
+    if (!c) return make_error(errc::invalid_config, opts.name + " listener: " + c.err().message);
+    tls = std::move(*c);
+  }
+  if (!opts.reuse_port && port != 0) {
+    // The shards' acceptors share the port among themselves with SO_REUSEPORT, which would also
+    // let them join another process's listener silently. Without reuse_port, a port someone else
+    // holds is refused: a socket without SO_REUSEPORT cannot bind a port in use.
+    tcp::acceptor probe(shards_.front()->ioc);
+    tcp::endpoint ep(addr, port);
+    probe.open(ep.protocol(), ec);
+    if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) probe.bind(ep, ec);
+    if (ec == asio::error::address_in_use)
+      return make_error(errc::invalid_config,
+                        "cannot listen on " + where +
+                            ": the port is in use by another process (Herald processes share a "
+                            "port only when each one has reuse_port set)");
+    if (ec)
+      return make_error(errc::invalid_config, "cannot listen on " + where + ": " + ec.message());
+  }
   auto& l = *listeners_.emplace_back(std::make_unique<listener_state>());
   l.handler = &handler;
   l.opts = std::move(opts);
+  l.tls.store(std::move(tls));
   for (auto& s : shards_) {
     tcp::endpoint ep(addr, l.port != 0 ? l.port : port);
     tcp::acceptor acc(s->ioc);
@@ -456,6 +757,10 @@ result<std::uint16_t> http_server::add_listener(const std::string& address, std:
       if (::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
         ec.assign(errno, boost::system::system_category());
     }
+    // Accepted sockets inherit the listener's send buffer: no system call per connection.
+    if (!ec && l.opts.send_buffer_bytes != 0)
+      acc.set_option(
+          asio::socket_base::send_buffer_size(static_cast<int>(l.opts.send_buffer_bytes)), ec);
     if (!ec) acc.bind(ep, ec);
     if (!ec) acc.listen(4096, ec);
     if (ec)
@@ -469,6 +774,28 @@ result<std::uint16_t> http_server::add_listener(const std::string& address, std:
 
 void http_server::start() {
   started_ = true;
+  // The descriptor budget, from the limit in force now.
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    const auto limit = static_cast<std::size_t>(rl.rlim_cur);
+    for (auto& l : listeners_)
+      if (l->opts.spare_descriptors > 0 && limit > l->opts.spare_descriptors)
+        l->descriptor_ceiling = static_cast<int>(limit - l->opts.spare_descriptors);
+    if (!listeners_.empty()) {
+      const auto& primary = *listeners_.front();
+      const auto in_use = open_descriptors() + shards_.size();  // + the reserve descriptors
+      const auto kept = in_use + primary.opts.spare_descriptors;
+      const auto room = limit > kept ? limit - kept : 0;
+      if (primary.opts.max_connections > room)
+        spdlog::warn(
+            "{} listener: max_connections = {} exceeds the file limit: RLIMIT_NOFILE is {}, {} "
+            "descriptors are in use and {} are kept spare for the internal listener, the bus and "
+            "the store, so about {} connections fit; connections past that get 503. Raise the "
+            "limit (ulimit -n, systemd LimitNOFILE=) or lower max_connections.",
+            primary.opts.name, primary.opts.max_connections, limit, in_use,
+            primary.opts.spare_descriptors, room);
+    }
+  }
   for (auto& s : shards_) {
     s->start_accepting();
     s->start_sweeping();
@@ -486,9 +813,45 @@ void http_server::start() {
   }
 }
 
-void http_server::shutdown(std::chrono::milliseconds deadline,
-                           const std::function<std::string()>& final_bytes) {
-  if (!started_ || stopped_) return;
+result<void> http_server::reload_tls() {
+  // Everything is loaded before anything is swapped: a bad file changes nothing.
+  std::vector<std::pair<listener_state*, std::shared_ptr<tls_context>>> loaded;
+  for (auto& l : listeners_) {
+    if (!l->opts.tls.enabled()) continue;
+    tls_options files;
+    {
+      std::lock_guard lock(tls_mu_);
+      auto it = tls_files_.find(l.get());
+      files = it != tls_files_.end() ? it->second : l->opts.tls;
+    }
+    auto c = tls_context::load(files, offered_protocols());
+    if (!c) return make_error(errc::invalid_config, l->opts.name + " listener: " + c.err().message);
+    loaded.emplace_back(l.get(), std::move(*c));
+  }
+  for (auto& [l, c] : loaded) l->tls.store(std::move(c));
+  return {};
+}
+
+result<void> http_server::reload_tls(const tls_options& primary) {
+  if (listeners_.empty() || listeners_.front()->opts.tls.enabled() != primary.enabled())
+    return make_error(errc::invalid_config, "TLS on the " + opts_.name +
+                                                " listener cannot be turned on or off without "
+                                                "a restart");
+  if (!primary.enabled()) return {};
+  auto c = tls_context::load(primary, offered_protocols());
+  if (!c) return make_error(errc::invalid_config, opts_.name + " listener: " + c.err().message);
+  auto& l = *listeners_.front();
+  {
+    std::lock_guard lock(tls_mu_);
+    tls_files_[&l] = primary;
+  }
+  l.tls.store(std::move(*c));
+  return {};
+}
+
+std::size_t http_server::shutdown(std::chrono::milliseconds deadline,
+                                  const std::function<std::string()>& final_bytes) {
+  if (!started_ || stopped_) return 0;
   stopped_ = true;
   const auto until = clock::now() + deadline;
   std::mutex mu;
@@ -497,7 +860,7 @@ void http_server::shutdown(std::chrono::milliseconds deadline,
     asio::post(s->ioc, [sh = s.get(), &final_bytes, &mu] {
       sh->stop_accepting();
       sh->close_pending_requests();
-      sh->for_each_stream([&](sse_stream& st) {
+      sh->for_each_stream([&](stream_base& st) {
         std::string bytes;
         {
           std::lock_guard lock(mu);
@@ -509,10 +872,11 @@ void http_server::shutdown(std::chrono::milliseconds deadline,
   }
   while (streams_.load() > 0 && clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const std::size_t cut = streams_.load();
   for (auto& s : shards_) {
     asio::post(s->ioc, [sh = s.get()] {
       sh->close_pending_requests();
-      sh->for_each_stream([](sse_stream& st) { st.abort(); });
+      sh->for_each_stream([](stream_base& st) { st.abort(); });
       sh->sweep_timer.cancel();
     });
   }
@@ -523,6 +887,7 @@ void http_server::shutdown(std::chrono::milliseconds deadline,
   for (auto& s : shards_) s->ioc.stop();
   for (auto& s : shards_)
     if (s->thread.joinable()) s->thread.join();
+  return cut;
 }
 
 void http_server::collect_tags(
@@ -556,7 +921,7 @@ void http_server::close_streams_if(std::function<bool(const principal*)> pred,
   auto p = std::make_shared<std::function<bool(const principal*)>>(std::move(pred));
   for (auto& s : shards_) {
     asio::post(s->ioc, [sh = s.get(), frame, p] {
-      sh->for_each_stream([&](sse_stream& st) {
+      sh->for_each_stream([&](stream_base& st) {
         if ((*p)(st.tag())) st.close_after(frame);
       });
     });

@@ -1,16 +1,23 @@
 // http_server: Boost.Asio/Beast HTTP/1.1 server on N event-loop threads, one io_context per thread
-// ("shard"), each with its own SO_REUSEPORT acceptor so the kernel spreads connections.
+// ("shard"), each with its own acceptor per listener (SO_REUSEPORT among the shards) so the kernel
+// spreads connections.
 //
 // No thread and no timer per connection: each shard has ONE housekeeping timer that sweeps
-//  - requests whose headers did not arrive within header_timeout (their sockets are closed),
+//  - requests whose headers (or TLS handshake) did not arrive within header_timeout (their sockets
+//    are closed),
 //  - streams idle for keepalive (they get `event: keep-alive`), kept in an intrusive list ordered
 //    by last write (to within min(1 s, keepalive / 4)) so the sweep touches only the streams that
 //    are due,
 //  - closing streams that could not flush within close_grace (force-closed).
 //
+// A listener speaks plain TCP (the default) or TLS (tls_options); a TLS connection decides its
+// protocol after the handshake (ALPN), and its streams use the same queue, slow-consumer policy and
+// flush passes as plain ones (sse_stream is a template over the socket type, see sse_stream.hpp).
+//
 // Ownership: app/ owns the server; the server owns its shards, threads and every connection.
 // Thread-safety: public methods may be called from any thread (they post to the shards), except the
-// constructor/listen/start/set_fanout, which run before start().
+// constructor/listen/add_listener/start/set_fanout, which run before start(). reload_tls() may be
+// called from any thread at any time after listen().
 #pragma once
 
 #include <atomic>
@@ -18,7 +25,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/result.hpp"
@@ -27,22 +36,50 @@
 
 namespace herald::net {
 
+// TLS on a listener (OpenSSL through Asio SSL). Empty certificate_file: plain TCP.
+struct tls_options {
+  std::string certificate_file;  // PEM certificate chain, leaf first
+  std::string private_key_file;  // PEM private key of the leaf certificate (unencrypted)
+
+  bool enabled() const { return !certificate_file.empty(); }
+  result<void> validate() const;  // both files or neither
+};
+
 struct server_options {
   std::string name = "public";  // for logs
   unsigned threads = 1;
   std::uint32_t max_header_bytes = 8192;
   std::uint32_t max_body_bytes = 1u << 20;
-  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds header_timeout{10000};  // request headers (and TLS handshake) deadline
   std::uint32_t max_connections = 20000;
   std::chrono::milliseconds keepalive{20000};
-  std::uint32_t queue_max_events = 4096;     // per-stream bound (count) ...
-  std::uint32_t queue_max_bytes = 4u << 20;  // ... and bytes; overflow closes with slow-consumer
+  std::uint32_t queue_max_events = 4096;  // per-stream bound (count) ...
+  // ... and bytes: everything the stream holds in user space (queued and not yet written); overflow
+  // closes with slow-consumer.
+  std::uint32_t queue_max_bytes = 4u << 20;
   std::chrono::milliseconds close_grace{
       5000};  // a closing stream that cannot flush is cut after this
   std::chrono::milliseconds sweep_interval{250};
+  // Kernel send buffer per connection (SO_SNDBUF, bytes; the kernel doubles it for its overhead);
+  // 0 = the kernel's autotuning (up to net.ipv4.tcp_wmem's maximum, 4 MiB by default). Bounded, a
+  // slow reader's backlog stays in the stream's queue, where the slow-consumer policy can end it at
+  // an event boundary within close_grace.
+  std::uint32_t send_buffer_bytes = 256u << 10;
+  // File descriptors the public listener leaves free under RLIMIT_NOFILE for the internal listener,
+  // the bus and the store: a connection that would take one of them gets 503.
+  std::uint32_t spare_descriptors = 64;
+  // Retry-After (seconds) on the 503 a connection over a limit gets.
+  std::chrono::seconds busy_retry_after{2};
+  // SO_REUSEPORT shared with other processes: several `herald serve` on one port. Off: a port
+  // already bound by another process is refused at start.
+  bool reuse_port = false;
+  tls_options tls;  // TLS on the public listener
+
+  result<void> validate() const;
 };
 
 class shard;
+class tls_context;
 
 // A further listening address with its own handler and limits (e.g. the internal publish/health
 // listener). Its connections are served by the same shards (event-loop threads) as the primary
@@ -53,6 +90,10 @@ struct listener_options {
   std::uint32_t max_connections = 1024;
   // Request read size: a publisher's pipelined requests are read (and answered) together.
   std::uint32_t read_buffer_bytes = 16384;
+  std::uint32_t send_buffer_bytes = 0;  // SO_SNDBUF per connection; 0 = kernel autotuning
+  std::uint32_t spare_descriptors = 0;  // see server_options
+  bool reuse_port = false;              // see server_options
+  tls_options tls;
 };
 
 struct listener_state {
@@ -60,6 +101,15 @@ struct listener_state {
   listener_options opts;
   std::uint16_t port = 0;
   std::atomic<std::size_t> connections{0};
+  // A connection whose descriptor is at or above this gets 503 (RLIMIT_NOFILE minus
+  // opts.spare_descriptors, read at start(); descriptors are allocated lowest first, so one this
+  // high means every one below it is taken). 0 = no ceiling.
+  int descriptor_ceiling = 0;
+  // The certificate new TLS connections use (null for plain TCP); swapped by reload_tls().
+  std::atomic<std::shared_ptr<tls_context>> tls;
+  // Rate limit of the "out of descriptors" log line (steady-clock ticks of the last one).
+  std::atomic<std::int64_t> last_accept_warning{0};
+  std::atomic<std::uint64_t> accept_warnings_suppressed{0};
 };
 
 class http_server {
@@ -81,14 +131,21 @@ class http_server {
   result<std::uint16_t> add_listener(const std::string& address, std::uint16_t port,
                                      request_handler& handler, listener_options opts);
 
-  void start();  // spawns the shard threads
+  // Spawns the shard threads. Warns when max_connections exceeds what RLIMIT_NOFILE allows.
+  void start();
+
+  // Re-reads the certificate and key of every TLS listener (e.g. on SIGHUP): new connections use
+  // the new certificate, open ones continue on theirs. On an error nothing changes.
+  result<void> reload_tls();
+  // The same for the primary listener with other files (a reloaded configuration).
+  result<void> reload_tls(const tls_options& primary);
 
   // Graceful stop: stop accepting, close idle keep-alive connections, give every stream
   // `final_bytes()` (called once per stream, e.g. a jittered `retry:` hint) and close it once
   // flushed; returns when every stream is gone or `deadline` passed, then stops and joins the
-  // loops.
-  void shutdown(std::chrono::milliseconds deadline,
-                const std::function<std::string()>& final_bytes);
+  // loops. Returns the number of streams still open at the deadline (cut).
+  std::size_t shutdown(std::chrono::milliseconds deadline,
+                       const std::function<std::string()>& final_bytes);
 
   // Gathers the tags of every live stream (duplicates removed), then calls `done` on some thread.
   void collect_tags(std::function<void(std::vector<std::shared_ptr<const principal>>)> done);
@@ -101,7 +158,8 @@ class http_server {
 
  private:
   friend class shard;
-  friend class sse_stream;
+  template <class Socket>
+  friend class basic_sse_stream;
   server_options opts_;
   request_handler& handler_;
   sse::fanout* fanout_ = nullptr;
@@ -110,6 +168,9 @@ class http_server {
   bool started_ = false;
   bool stopped_ = false;
   std::vector<std::unique_ptr<listener_state>> listeners_;
+  // Certificate files given to reload_tls(options) after start, by listener.
+  std::mutex tls_mu_;
+  std::unordered_map<const listener_state*, tls_options> tls_files_;
   // Declared last so it is destroyed first: destroying a shard's io_context destroys suspended
   // sessions, which still touch the listeners and the counters above.
   std::vector<std::unique_ptr<shard>> shards_;

@@ -1,8 +1,9 @@
-// One event-loop thread of an http_server: its io_context, acceptor, housekeeping timer and the
+// One event-loop thread of an http_server: its io_context, acceptors, housekeeping timer and the
 // intrusive lists of its pending requests and streams. Everything here is touched only on the
 // shard's own thread (except post()ing to its io_context).
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -16,18 +17,24 @@
 
 #include "net/http_types.hpp"
 #include "net/server.hpp"
+#include "net/tls_context.hpp"
 
 namespace herald::net {
 
 class http_server;
-class sse_stream;
+class stream_base;
+template <class Socket>
+class basic_sse_stream;
+using sse_stream = basic_sse_stream<tcp::socket>;
+using tls_sse_stream = basic_sse_stream<tls_socket>;
 
 using clock = std::chrono::steady_clock;
 using auto_unlink_hook =
     boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
-// A request being read: lives in the session coroutine's frame; the sweep closes its socket when
-// the deadline passes. auto_unlink removes it from the list when the frame goes away.
+// A request (or TLS handshake) being read: lives in the session coroutine's frame; the sweep
+// closes its socket when the deadline passes. auto_unlink removes it from the list when the frame
+// goes away.
 struct pending_request : auto_unlink_hook {
   clock::time_point deadline;
   tcp::socket* socket = nullptr;
@@ -35,7 +42,7 @@ struct pending_request : auto_unlink_hook {
 
 // A stream's place in its shard's activity or closing list (embedded in the stream).
 struct stream_node : auto_unlink_hook {
-  sse_stream* stream = nullptr;
+  stream_base* stream = nullptr;
   clock::time_point last_activity;
   clock::time_point close_deadline;
 };
@@ -47,14 +54,16 @@ class shard {
 
   void start_accepting();
   void start_sweeping();
-  boost::asio::awaitable<void> session(tcp::socket socket, listener_state& listener);
 
   // Stream bookkeeping (shard thread only).
-  void stream_opened(sse_stream& s);
+  void stream_opened(stream_base& s);
   // Moves s to the tail of the activity list (coarsely); `now` may lag by a flush turn.
-  void touch(sse_stream& s, clock::time_point now);
-  void mark_closing(sse_stream& s);  // moves s to the closing list (close_grace applies)
-  void mark_dirty(std::shared_ptr<sse_stream> s);  // s has queued frames: flush soon, batched
+  void touch(stream_base& s, clock::time_point now);
+  void mark_closing(stream_base& s);  // moves s to the closing list (close_grace applies)
+  // s has queued frames: flush soon, batched. One list per transport, so a flush pass calls each
+  // stream's write directly (no virtual call per write).
+  void mark_dirty(std::shared_ptr<sse_stream> s);
+  void mark_dirty(std::shared_ptr<tls_sse_stream> s);
 
   void stop_accepting();
   void close_pending_requests();
@@ -76,14 +85,36 @@ class shard {
 
  private:
   boost::asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, listener_state& listener);
+  // Reads one request and answers it (or turns the connection into a stream), over plain TCP or
+  // TLS; the plain instantiation is the hot path.
+  template <class Stream>
+  boost::asio::awaitable<void> session(Stream stream, listener_state& listener);
+  boost::asio::awaitable<void> tls_session(tcp::socket socket, listener_state& listener,
+                                           std::shared_ptr<tls_context> ctx);
+  // At the descriptor limit: a short exchange that reads what the client sent (briefly), answers
+  // 503 and closes, holding one descriptor at a time per acceptor.
+  boost::asio::awaitable<void> turn_away(tcp::socket socket, listener_state& listener);
+  // Accepts one waiting connection into the reserve descriptor's slot and turns it away.
+  boost::asio::awaitable<bool> turn_away_with_reserve(tcp::acceptor& acceptor,
+                                                      listener_state& listener);
+  void warn_accept_failure(listener_state& listener, const std::string& what);
   void sweep();
   void flush_dirty();
+  template <class Stream>
+  bool flush_some(std::deque<std::shared_ptr<Stream>>& dirty, clock::time_point& now,
+                  clock::time_point until, std::size_t& n);
+  bool nothing_dirty() const { return dirty_.empty() && tls_dirty_.empty(); }
   // Streams with frames to write, in the order they became dirty. A deque: under sustained fanout
   // a pass may never run dry (written streams are re-marked behind the others), so what was written
   // must be freed as the pass goes, not when it ends.
   std::deque<std::shared_ptr<sse_stream>> dirty_;
+  std::deque<std::shared_ptr<tls_sse_stream>> tls_dirty_;
   bool flush_posted_ = false;
   bool pass_yielded_ = false;  // a pass ran out of its turn and continues in a posted one
+  bool tls_first_ = false;     // with both kinds dirty, which list a pass writes first
+  // A descriptor held open (on /dev/null) so that, at the process's file limit, one connection at
+  // a time can still be accepted and answered 503 instead of waiting unanswered in the backlog.
+  int reserve_fd_ = -1;
   // touch() leaves a stream in place if it moved less than this ago (min(1 s, keepalive / 4)).
   clock::duration touch_granularity_;
   // Longest a flush runs before the event loop reads again (about 300 loopback writes): short

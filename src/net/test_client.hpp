@@ -46,8 +46,9 @@ class test_client {
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::socket sock{ioc};
   std::string buf;
+  bool eof = false;  // the server closed the connection (as opposed to a read timing out)
 
- private:
+  // Reads while `more()` holds, until the connection ends or 15 s pass with nothing to read.
   template <class Cond>
   std::string read_while(Cond more) {
     boost::system::error_code ec;
@@ -59,6 +60,7 @@ class test_client {
       char tmp[65536];
       std::size_t got = sock.read_some(boost::asio::buffer(tmp), ec);
       buf.append(tmp, got);
+      if (ec) eof = true;
     }
     return buf;
   }
