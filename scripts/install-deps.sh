@@ -14,9 +14,10 @@ pkgs=(
   libgtest-dev libgmock-dev
   openssl curl ca-certificates procps
 )
-# Test-only packages: real third-party peers (redis-server, chromium, node, python redis client).
+# Test-only packages: real third-party peers (redis-server, chromium, node, python redis client,
+# the PostgreSQL 15 server the postgres store's tests start themselves: Debian's postgresql).
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(redis-server chromium python3-redis nodejs npm)
+  pkgs+=(redis-server chromium python3-redis nodejs npm postgresql)
 fi
 
 missing=()
