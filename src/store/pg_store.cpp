@@ -750,18 +750,6 @@ std::shared_ptr<const pg_detail::lookup_plan> pg_store::plan_for(std::string_vie
   return plan;
 }
 
-namespace {
-
-// The connection's entry for a lookup (creating it from the store's plan on first use here).
-struct lookup_use {
-  std::shared_ptr<const pg_detail::lookup_plan> plan;
-  connection::lookup_entry* entry = nullptr;  // null for an unnamed plan
-  bool needs_prepare() const { return entry == nullptr || !entry->prepared; }
-  const char* name() const { return plan->name.c_str(); }
-};
-
-}  // namespace
-
 result<std::optional<user_record>> pg_store::find_user(std::string_view user_id) {
   auto uid = parse_uuid(user_id);
   if (!uid) return std::optional<user_record>();
@@ -846,28 +834,36 @@ result<store::connect_answer> pg_store::connect_check(const connect_query& q) {
   }
   if (!ask_user && !ask_member && !ask_lookup) return a;
 
-  std::shared_ptr<const pg_detail::lookup_plan> plan;
-  std::array<const char*, pg_detail::kMaxLookupParams> lookup_values{};
-  if (ask_lookup) {
-    result<void> err;
-    plan = plan_for(q.lookup_sql, &err);
-    if (!plan) return make_error(errc::internal, err.err().message);
-    static const lookup_params none;
-    auto bound = bind_lookup(*plan, q.params ? *q.params : none);
-    if (!bound) return std::move(bound).err();
-    lookup_values = *bound;
-  }
-
   return pg_detail::on_connection<connect_answer>(
       *api_, [&](connection& c) -> result<connect_answer> {
         connect_answer out = a;
-        lookup_use use{plan, nullptr};
-        if (ask_lookup && !plan->name.empty()) {
-          auto [it, fresh] = c.lookups.try_emplace(std::string(q.lookup_sql));
-          if (fresh) it->second.plan = plan;
-          use.entry = &it->second;
+        // The lookup's plan: this connection's entry (no lock, no allocation once warm), else the
+        // store's registry on the first use here.
+        const pg_detail::lookup_plan* plan = nullptr;
+        connection::lookup_entry* entry = nullptr;
+        std::shared_ptr<const pg_detail::lookup_plan> uncached;
+        std::array<const char*, pg_detail::kMaxLookupParams> lookup_values{};
+        if (ask_lookup) {
+          if (auto it = c.lookups.find(q.lookup_sql); it != c.lookups.end()) {
+            entry = &it->second;
+          } else {
+            result<void> err;
+            auto p = plan_for(q.lookup_sql, &err);
+            if (!p) return make_error(errc::internal, err.err().message);
+            if (p->name.empty()) {
+              uncached = std::move(p);
+            } else {
+              entry = &c.lookups.emplace(std::string(q.lookup_sql), connection::lookup_entry{p})
+                           .first->second;
+            }
+          }
+          plan = entry ? entry->plan.get() : uncached.get();
+          static const lookup_params none;
+          auto bound = bind_lookup(*plan, q.params ? *q.params : none);
+          if (!bound) return std::move(bound).err();
+          lookup_values = *bound;
         }
-        const char* lookup_name = ask_lookup ? use.name() : "";
+        const char* lookup_name = ask_lookup ? plan->name.c_str() : "";
         exchange e(c, api_->deadline(4));
         // The transaction's first statement sets the tenant for row-level security.
         const bool set_tenant = tid.has_value();
@@ -883,7 +879,7 @@ result<store::connect_answer> pg_store::connect_check(const connect_query& q) {
           const char* v[] = {uid->c_str(), tid->c_str()};
           e.query(kStatements[pg_detail::s_is_member].name, 2, v);
         }
-        const bool prepare = ask_lookup && use.needs_prepare();
+        const bool prepare = ask_lookup && (entry == nullptr || !entry->prepared);
         if (prepare) e.prepare(lookup_name, plan->sql.text.c_str());
         if (ask_lookup)
           e.query(lookup_name, static_cast<int>(plan->sql.names.size()), lookup_values.data());
@@ -918,7 +914,7 @@ result<store::connect_answer> pg_store::connect_check(const connect_query& q) {
           pg_result r = e.next();
           if (!r) return out;
           if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) {
-            if (use.entry) use.entry->prepared = true;
+            if (entry) entry->prepared = true;
           } else {
             note(r.get(), "lookup");
           }
