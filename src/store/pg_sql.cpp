@@ -14,7 +14,7 @@ bool ident_char(char c) {
   return ident_start(c) || std::isdigit(static_cast<unsigned char>(c)) || c == '$';
 }
 
-error refuse(std::string msg) { return make_error(errc::invalid_config, "lookup " + msg); }
+error refuse(const std::string& msg) { return make_error(errc::invalid_config, "lookup " + msg); }
 
 bool keyword_at(std::string_view s, std::size_t i, std::string_view kw) {
   if (s.size() - i < kw.size()) return false;

@@ -86,19 +86,19 @@ struct log_capture {
 // One server for the read-only tests (each mutating test starts its own).
 class pg_store_test : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { server_ = new testing::postgres_server(); }
+  static void SetUpTestSuite() { shared_server = new testing::postgres_server(); }
   static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
+    delete shared_server;
+    shared_server = nullptr;
   }
   void SetUp() override {
-    db_ = open_or_die(options_for(*server_));
+    db_ = open_or_die(options_for(*shared_server));
     ASSERT_NE(db_, nullptr);
   }
-  static testing::postgres_server* server_;
+  static testing::postgres_server* shared_server;
   std::unique_ptr<pg_store> db_;
 };
-testing::postgres_server* pg_store_test::server_ = nullptr;
+testing::postgres_server* pg_store_test::shared_server = nullptr;
 
 TEST_F(pg_store_test, connect_check_answers_user_membership_and_lookup_in_one_round_trip) {
   ASSERT_TRUE(db_->check_lookup(kScanLookup));
@@ -152,41 +152,43 @@ TEST_F(pg_store_test, row_level_security_alone_hides_another_tenants_scan) {
   EXPECT_TRUE(a.member);
   EXPECT_FALSE(a.resource_found);
   // Even a lookup that matches every row sees only the caller's tenant.
-  constexpr std::string_view kAnyScan = "SELECT 1 FROM scans WHERE tenant_id <> :tenant_id";
-  EXPECT_FALSE(*db_->row_exists(kAnyScan, {{"tenant_id", std::string(fx::kTenant1)}}));
+  constexpr std::string_view any_scan = "SELECT 1 FROM scans WHERE tenant_id <> :tenant_id";
+  EXPECT_FALSE(*db_->row_exists(any_scan, {{"tenant_id", std::string(fx::kTenant1)}}));
 }
 
 TEST_F(pg_store_test, the_two_roles_differ_the_admin_pool_sees_keys_across_tenants) {
   // api_keys has the same FORCEd policies as scans: the API role sees T2's key only inside T2...
-  constexpr std::string_view kKeyLookup = "SELECT 1 FROM api_keys WHERE id = :key_id";
+  constexpr std::string_view key_lookup = "SELECT 1 FROM api_keys WHERE id = :key_id";
   auto params = [](std::string_view tenant) {
     return lookup_params{{"tenant_id", std::string(tenant)},
                          {"key_id", std::string(fx::kKeyRevoked)}};
   };
-  EXPECT_FALSE(*db_->row_exists(kKeyLookup, params(fx::kTenant1)));
-  EXPECT_TRUE(*db_->row_exists(kKeyLookup, params(fx::kTenant2)));
+  EXPECT_FALSE(*db_->row_exists(key_lookup, params(fx::kTenant1)));
+  EXPECT_TRUE(*db_->row_exists(key_lookup, params(fx::kTenant2)));
   // ...while the admin role reads it before any tenant is known.
   auto k = db_->find_prowler_api_key(fx::kKeyRevoked);
   ASSERT_TRUE(k) << k.err().message;
   ASSERT_TRUE(k->has_value());
   EXPECT_EQ((*k)->tenant_id, fx::kTenant2);
   // And the database agrees about who may bypass row-level security.
-  EXPECT_EQ(server_->query_value("SELECT rolbypassrls FROM pg_roles WHERE rolname = 'prowler'"),
-            "f");
-  EXPECT_EQ(server_->query_value("SELECT rolbypassrls FROM pg_roles WHERE rolname = 'herald_keys'"),
-            "t");
+  EXPECT_EQ(
+      shared_server->query_value("SELECT rolbypassrls FROM pg_roles WHERE rolname = 'prowler'"),
+      "f");
+  EXPECT_EQ(
+      shared_server->query_value("SELECT rolbypassrls FROM pg_roles WHERE rolname = 'herald_keys'"),
+      "t");
 }
 
 TEST_F(pg_store_test, the_tenant_setting_is_visible_inside_and_gone_after_each_transaction) {
   // One connection, so every call reuses it across tenants: the pitfall (a later statement reading
   // '' and the policy's cast raising 22P02) would show up here as an error.
-  auto one = open_or_die(options_for(*server_, 1));
+  auto one = open_or_die(options_for(*shared_server, 1));
   ASSERT_NE(one, nullptr);
-  constexpr std::string_view kSeesTenant =
+  constexpr std::string_view sees_tenant =
       "SELECT 1 WHERE current_setting('api.tenant_id', true) = :tenant_id";
   for (int i = 0; i < 30; ++i) {
     for (auto t : {fx::kTenant1, fx::kTenant2, fx::kTenant3}) {
-      auto seen = one->row_exists(kSeesTenant, {{"tenant_id", std::string(t)}});
+      auto seen = one->row_exists(sees_tenant, {{"tenant_id", std::string(t)}});
       ASSERT_TRUE(seen) << seen.err().message;
       EXPECT_TRUE(*seen);
       auto member = one->is_member(fx::kAlice, t);
@@ -232,7 +234,7 @@ TEST_F(pg_store_test, finds_prowler_api_keys_by_id_with_their_lists) {
 
 TEST_F(pg_store_test, the_prowler_admin_superuser_works_as_the_admin_role_too) {
   // The API's docker-compose.yml makes POSTGRES_ADMIN_USER the bootstrap superuser.
-  store_options o = options_for(*server_);
+  store_options o = options_for(*shared_server);
   o.postgres.admin_user = std::string(fx::kSuperuser);
   o.postgres.admin_password = std::string(fx::kSuperuserPassword);
   auto db = open_or_die(o);
@@ -279,7 +281,7 @@ TEST_F(pg_store_test, check_lookup_refuses_broken_lookups_before_serving) {
   refused("WITH d AS (DELETE FROM scans WHERE id = :scan_pk RETURNING 1) SELECT 1 FROM d",
           "cannot run as the API role");
   EXPECT_TRUE(db_->check_lookup(kScanLookup));
-  EXPECT_EQ(server_->query_value("SELECT count(*) FROM scans"), "3");
+  EXPECT_EQ(shared_server->query_value("SELECT count(*) FROM scans"), "3");
 }
 
 TEST_F(pg_store_test, herald_writes_nothing) {
@@ -291,13 +293,15 @@ TEST_F(pg_store_test, herald_writes_nothing) {
   auto hk = db_->find_api_key("hk_ABCDEFGH");
   ASSERT_TRUE(hk);
   EXPECT_FALSE(hk->has_value());
-  EXPECT_EQ(server_->query_value("SELECT count(*) FROM api_keys WHERE last_used_at IS NOT NULL"),
-            "0");
-  EXPECT_EQ(server_->query_value("SELECT revoked FROM api_keys WHERE prefix = 'pk_K2AAAAAA'"), "f");
+  EXPECT_EQ(
+      shared_server->query_value("SELECT count(*) FROM api_keys WHERE last_used_at IS NOT NULL"),
+      "0");
+  EXPECT_EQ(shared_server->query_value("SELECT revoked FROM api_keys WHERE prefix = 'pk_K2AAAAAA'"),
+            "f");
 }
 
 TEST_F(pg_store_test, open_store_picks_postgres_and_reports_health) {
-  auto s = open_store(options_for(*server_));
+  auto s = open_store(options_for(*shared_server));
   ASSERT_TRUE(s) << s.err().message;
   EXPECT_TRUE((*s)->healthy());
   auto m = (*s)->is_member(fx::kBob, fx::kTenant2);
@@ -307,7 +311,7 @@ TEST_F(pg_store_test, open_store_picks_postgres_and_reports_health) {
 
 TEST_F(pg_store_test, wrong_passwords_are_refused_without_being_echoed) {
   log_capture logs;
-  store_options o = options_for(*server_);
+  store_options o = options_for(*shared_server);
   o.postgres.password = "wrong-password-7f3a";
   auto r = pg_store::open(o);
   ASSERT_FALSE(r);
@@ -315,9 +319,9 @@ TEST_F(pg_store_test, wrong_passwords_are_refused_without_being_echoed) {
   EXPECT_NE(r.err().message.find("password authentication failed"), std::string::npos)
       << r.err().message;
   EXPECT_EQ(r.err().message.find("wrong-password-7f3a"), std::string::npos) << r.err().message;
-  o = options_for(*server_);
+  o = options_for(*shared_server);
   o.postgres.admin_dsn =
-      "postgresql://herald_keys:dsn-wrong-9c1e@127.0.0.1:" + std::to_string(server_->port()) +
+      "postgresql://herald_keys:dsn-wrong-9c1e@127.0.0.1:" + std::to_string(shared_server->port()) +
       "/prowler_db";
   r = pg_store::open(o);
   ASSERT_FALSE(r);
@@ -331,7 +335,7 @@ TEST_F(pg_store_test, wrong_passwords_are_refused_without_being_echoed) {
 
 TEST_F(pg_store_test, a_terminated_connection_is_replaced_without_an_error) {
   ASSERT_TRUE(*db_->is_member(fx::kAlice, fx::kTenant1));
-  server_->exec(
+  shared_server->exec(
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN ('prowler', "
       "'herald_keys')");
   for (int i = 0; i < 4; ++i) {  // every pooled connection was killed
@@ -345,13 +349,13 @@ TEST_F(pg_store_test, a_terminated_connection_is_replaced_without_an_error) {
 }
 
 TEST_F(pg_store_test, the_statement_timeout_fires_and_the_store_stays_healthy) {
-  store_options o = options_for(*server_);
+  store_options o = options_for(*shared_server);
   o.postgres.statement_timeout_ms = 100;
   auto db = open_or_die(o);
   ASSERT_NE(db, nullptr);
-  constexpr std::string_view kSlow =
+  constexpr std::string_view slow =
       "SELECT 1 FROM scans, pg_sleep(5) WHERE scans.id::text = :scan_pk";
-  auto r = db->row_exists(kSlow, scan_params(fx::kTenant1, fx::kScan1));
+  auto r = db->row_exists(slow, scan_params(fx::kTenant1, fx::kScan1));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().code, errc::unavailable);
   EXPECT_NE(r.err().message.find("statement_timeout 100 ms"), std::string::npos) << r.err().message;
@@ -544,19 +548,19 @@ TEST(pg_store_outage, a_store_opened_while_postgres_is_down_says_why) {
 TEST(pg_store_isolation, randomized_connect_checks_never_cross_tenants) {
   testing::postgres_server pg;
   std::mt19937 rng(20260821);
-  constexpr int kTenants = 12, kUsers = 40, kScans = 120;
+  constexpr int tenant_count = 12, user_count = 40, scan_count = 120;
   std::vector<std::string> tenants, users, scans;
   std::map<std::string, std::string> scan_tenant;
   std::set<std::pair<std::string, std::string>> member;
   std::string sql = "BEGIN;";
-  for (int i = 0; i < kTenants; ++i) {
+  for (int i = 0; i < tenant_count; ++i) {
     tenants.push_back(random_uuid());
     sql += "INSERT INTO tenants VALUES ('" + tenants.back() + "', now(), now(), 't" +
            std::to_string(i) + "');";
     sql += "INSERT INTO providers VALUES ('" + tenants.back() +
            "', now(), now(), false, 'aws', 'p', NULL, true, '" + tenants.back() + "');";
   }
-  for (int i = 0; i < kUsers; ++i) {
+  for (int i = 0; i < user_count; ++i) {
     users.push_back(random_uuid());
     sql += "INSERT INTO users VALUES ('" + users.back() +
            "', 'u', 'pbkdf2_sha256$1$s$h', NULL, 'u" + std::to_string(i) +
@@ -568,9 +572,9 @@ TEST(pg_store_isolation, randomized_connect_checks_never_cross_tenants) {
              "', '" + users.back() + "');";
     }
   }
-  for (int i = 0; i < kScans; ++i) {
+  for (int i = 0; i < scan_count; ++i) {
     scans.push_back(random_uuid());
-    const std::string& t = tenants[rng() % kTenants];
+    const std::string& t = tenants[rng() % tenant_count];
     scan_tenant[scans.back()] = t;
     sql +=
         "INSERT INTO scans (id, trigger, state, unique_resource_count, progress, scanner_args, "
@@ -584,14 +588,14 @@ TEST(pg_store_isolation, randomized_connect_checks_never_cross_tenants) {
   auto db = open_or_die(options_for(pg, 3));
   ASSERT_NE(db, nullptr);
   ASSERT_TRUE(db->check_lookup(kScanLookupNoTenant));
-  constexpr int kThreads = 3, kTrialsPerThread = 1500;
+  constexpr int thread_count = 3, trials_per_thread = 1500;
   std::atomic<int> wrong_member{0}, wrong_scan{0}, cross_tenant_positive{0}, failures{0};
   std::atomic<int> positives{0};
   std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
+  for (int t = 0; t < thread_count; ++t) {
     threads.emplace_back([&, seed = rng()] {
       std::mt19937 r(seed);
-      for (int i = 0; i < kTrialsPerThread; ++i) {
+      for (int i = 0; i < trials_per_thread; ++i) {
         const std::string& u = users[r() % users.size()];
         const std::string& tenant = tenants[r() % tenants.size()];
         const std::string& scan = scans[r() % scans.size()];

@@ -163,7 +163,7 @@ std::string store_options::describe() const {
         continue;
       }
       if (!s.empty()) s += ' ';
-      s += k + '=' + v;
+      s.append(k).append(1, '=').append(v);
     }
     s += has_password ? " password=[set]" : " password=[not set]";
     return s;
