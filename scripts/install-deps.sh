@@ -17,6 +17,7 @@ pkgs=(
 # Test-only packages, one group per line (what uses them):
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(redis-server chromium python3-redis nodejs npm)            # real peers: bus, browser, Node clients
+  pkgs+=(postgresql)                                                # the PostgreSQL 15 server the postgres store's tests start
   pkgs+=(nghttp2-client)                                            # HTTP/2 interop test (nghttp)
   pkgs+=(python3-jwt python3-cryptography)                          # the Prowler API's JWTs and Fernet keys
   pkgs+=(python3-venv python3-setuptools python3-wheel)             # offline install of clients/python

@@ -29,7 +29,7 @@ result<store::connect_answer> store::connect_check(const connect_query& q) {
 
 result<store::caller_facts> store::recheck_facts(
     const std::vector<std::pair<std::string, std::string>>& user_tenant_pairs,
-    const std::vector<std::string>& user_ids) {
+    const std::vector<std::string>& user_ids, const std::vector<std::string>& prowler_api_key_ids) {
   caller_facts f;
   f.member.reserve(user_tenant_pairs.size());
   for (const auto& [u, t] : user_tenant_pairs) {
@@ -42,6 +42,12 @@ result<store::caller_facts> store::recheck_facts(
     auto u = find_user(id);
     if (!u) return std::move(u).err();
     f.users.push_back(std::move(*u));
+  }
+  f.api_keys.reserve(prowler_api_key_ids.size());
+  for (const auto& id : prowler_api_key_ids) {
+    auto k = find_prowler_api_key(id);
+    if (!k) return std::move(k).err();
+    f.api_keys.push_back(std::move(*k));
   }
   return f;
 }

@@ -1,5 +1,7 @@
 // The store interface: users, tenants, memberships, Herald API keys and endpoint resource lookups,
-// with the seed's table names (users, tenants, memberships, api_keys, scans).
+// with the Prowler API's table names (users, tenants, memberships, api_keys, scans).
+// Implementations: sqlite_store (embedded, the default) and pg_store (the Prowler API's PostgreSQL,
+// read-only, row-level security); open_store() in store/store_factory.hpp picks one.
 //
 // Calls are BLOCKING. They never run on an event-loop thread: app/ runs them on the database pool
 // (see store/db_pool.hpp). Implementations must be safe to call concurrently from the pool's
@@ -71,7 +73,7 @@ class store {
   virtual result<void> check_lookup(std::string_view sql) = 0;
 
   // The Prowler API's key row by id (read with the role that may see every tenant's keys, before
-  // the tenant is known). Stores without Prowler's api_keys table answer errc::unsupported.
+  // the tenant is known). Stores without Prowler's api_keys table answer errc::internal.
   virtual result<std::optional<prowler_api_key_record>> find_prowler_api_key(std::string_view id);
 
   // Everything one connect needs from the database, asked together so that a networked store can
@@ -93,15 +95,23 @@ class store {
   virtual result<connect_answer> connect_check(const connect_query& q);
 
   // The live re-check of open streams, batched: one call per interval answers for every distinct
-  // caller (PostgreSQL: one query per table, not one per stream). `members` and `users` come back
-  // in the order asked. The default loops over the calls above.
+  // caller (PostgreSQL: one query per table, not one per stream). `member`, `users` and `api_keys`
+  // come back in the order asked. `prowler_api_key_ids` are api_keys ids (the Fernet `_pk`); leave
+  // it empty on stores without them. The default loops over the calls above.
   struct caller_facts {
-    std::vector<bool> member;                       // per (user_id, tenant_id) asked
-    std::vector<std::optional<user_record>> users;  // per user id asked
+    std::vector<bool> member;                                     // per (user_id, tenant_id) asked
+    std::vector<std::optional<user_record>> users;                // per user id asked
+    std::vector<std::optional<prowler_api_key_record>> api_keys;  // per key id asked
   };
   virtual result<caller_facts> recheck_facts(
       const std::vector<std::pair<std::string, std::string>>& user_tenant_pairs,
-      const std::vector<std::string>& user_ids);
+      const std::vector<std::string>& user_ids,
+      const std::vector<std::string>& prowler_api_key_ids = {});
+
+  // False while the store's database is unreachable (the gateway's /readyz). Calls made meanwhile
+  // fail fast with errc::unavailable; recovery is detected by the store itself. Embedded stores are
+  // always healthy. Thread-safe and non-blocking (may be called from an event loop).
+  virtual bool healthy() const noexcept { return true; }
 };
 
 }  // namespace herald::store
