@@ -331,26 +331,25 @@ authenticator::recheck_report authenticator::recheck_all(
       return report;
     }
 
-    result<store::store::caller_facts> facts = db_.recheck_facts(pairs, users);
-    if (!facts || facts->member.size() != pairs.size() || facts->users.size() != users.size()) {
+    // The Prowler API's key rows come in the same batched call; Herald's own keys (few next to
+    // streams) are read one per distinct key.
+    const bool prowler = cfg_.profile == auth_profile::prowler;
+    static const std::vector<std::string> no_keys;
+    result<store::store::caller_facts> facts =
+        db_.recheck_facts(pairs, users, prowler ? keys : no_keys);
+    if (!facts || facts->member.size() != pairs.size() || facts->users.size() != users.size() ||
+        (prowler && facts->api_keys.size() != keys.size())) {
       report.store_error = facts ? make_error(errc::internal, "store answered the wrong count")
                                  : std::move(facts).err();
       expiry_only();
       return report;
     }
-    // Key rows: one read per distinct key (keys are few next to streams).
     std::vector<std::optional<store::api_key_record>> herald_keys;
     std::vector<std::optional<store::prowler_api_key_record>> prowler_keys;
-    for (const std::string& id : keys) {
-      if (cfg_.profile == auth_profile::prowler) {
-        auto k = db_.find_prowler_api_key(id);
-        if (!k) {
-          report.store_error = std::move(k).err();
-          expiry_only();
-          return report;
-        }
-        prowler_keys.push_back(std::move(*k));
-      } else {
+    if (prowler) {
+      prowler_keys = std::move(facts->api_keys);
+    } else {
+      for (const std::string& id : keys) {
         auto k = db_.find_api_key(id);
         if (!k) {
           report.store_error = std::move(k).err();

@@ -105,11 +105,13 @@ class test_store final : public hs::store {
     if (down) return unavailable();
     return db_->connect_check(q);
   }
+  // The base class's loop (not the SQLite store's), so the API's key rows come from prowler_keys.
   result<caller_facts> recheck_facts(const std::vector<std::pair<std::string, std::string>>& pairs,
-                                     const std::vector<std::string>& users) override {
+                                     const std::vector<std::string>& users,
+                                     const std::vector<std::string>& keys) override {
     ++recheck_facts_calls;
     if (down) return unavailable();
-    return db_->recheck_facts(pairs, users);
+    return hs::store::recheck_facts(pairs, users, keys);
   }
 
  private:
