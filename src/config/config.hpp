@@ -12,6 +12,7 @@
 #include "auth/auth_config.hpp"
 #include "bus/bus_config.hpp"
 #include "core/result.hpp"
+#include "route/endpoint.hpp"
 
 namespace herald::config {
 
@@ -67,29 +68,6 @@ struct tenancy_config {
   std::uint32_t connect_cache_seconds = 5;
 };
 
-enum class param_type { uuid, slug };
-
-struct endpoint_param {
-  std::string name;
-  param_type type = param_type::slug;
-};
-
-// One segment of a parsed path template: a literal ("api", "event-stream") or a parameter.
-struct path_segment {
-  std::string literal;  // the literal text; empty for a parameter
-  int param = -1;       // index into endpoint_config::params, or -1 for a literal
-};
-
-struct endpoint_config {
-  // Template as written, e.g. /api/v1/scans/{scan_pk:uuid}/event-stream (endpoint_template.hpp).
-  std::string path;
-  std::vector<endpoint_param> params;  // parsed from the template
-  std::vector<path_segment> segments;  // the template split on '/', in order
-  // Channel templates using {tenant_id}, {user_id} and the params.
-  std::vector<std::string> channels;
-  std::string lookup;  // optional SQL; must bind :tenant_id; no row -> 404
-};
-
 struct log_config {
   std::string level = "info";  // trace, debug, info, warn, error, critical, off
 };
@@ -103,7 +81,7 @@ struct gateway_config {
   bus::bus_config bus;
   events_config events;
   tenancy_config tenancy;
-  std::vector<endpoint_config> endpoints;
+  std::vector<route::endpoint_config> endpoints;
   log_config log;
   std::string demo_page_dir;  // optional: serve a static page at / (the demo)
 

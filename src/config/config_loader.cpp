@@ -16,7 +16,7 @@
 #include <optional>
 #include <sstream>
 
-#include "config/endpoint_template.hpp"
+#include "route/endpoint_template.hpp"
 #include "sse/event_type.hpp"
 
 namespace herald::config {
@@ -761,12 +761,12 @@ void read_endpoints(load_context& c, const toml::node& n) {
     }
     const toml::table& t = *el.as_table();
     r.check_keys(t, sec, {"path", "channels", "lookup"});
-    endpoint_config ep;
+    route::endpoint_config ep;
     if (!r.get(t, sec, "path", ep.path)) {
       r.fail(el, sec + " needs a path, e.g. path = \"/api/v1/scans/{scan_pk:uuid}/event-stream\"");
       return;
     }
-    auto tmpl = parse_path_template(ep.path);
+    auto tmpl = route::parse_path_template(ep.path);
     if (!tmpl) {
       r.fail(*t.get("path"), sec + ": " + tmpl.err().message);
       return;
@@ -783,7 +783,7 @@ void read_endpoints(load_context& c, const toml::node& n) {
       return;
     }
     for (std::size_t k = 0; k < ep.channels.size(); ++k) {
-      auto ok = check_channel_template(ep.channels[k], ep.params);
+      auto ok = route::check_channel_template(ep.channels[k], ep.params);
       if (!ok) {
         r.fail(*t.get("channels")->as_array()->get(k),
                sec + " (" + ep.path + "): " + ok.err().message);
@@ -797,7 +797,7 @@ void read_endpoints(load_context& c, const toml::node& n) {
       }
     }
     if (r.get(t, sec, "lookup", ep.lookup)) {
-      auto ok = check_lookup(ep.lookup, ep.params);
+      auto ok = route::check_lookup(ep.lookup, ep.params);
       if (!ok) {
         r.fail(*t.get("lookup"), sec + " (" + ep.path + "): " + ok.err().message);
         return;
@@ -805,14 +805,8 @@ void read_endpoints(load_context& c, const toml::node& n) {
     }
     if (!r.ok()) return;
     // Same shape = same URLs: /a/{x} and /a/{y} would match the same requests.
-    auto shape = [](const endpoint_config& e) {
-      std::string out;
-      for (const auto& seg : e.segments)
-        out += "/" + (seg.param < 0 ? seg.literal : std::string("{}"));
-      return out;
-    };
     for (const auto& prev : c.cfg.endpoints) {
-      if (shape(prev) == shape(ep)) {
+      if (route::path_shape(prev) == route::path_shape(ep)) {
         r.fail(*t.get("path"), sec + ": path " + in_quotes(ep.path) + " duplicates the endpoint " +
                                    in_quotes(prev.path) + " (they match the same URLs)");
         return;
@@ -997,10 +991,6 @@ std::string_view to_string(bus::bus_kind k) noexcept {
 
 std::string_view to_string(bus::bus_mode m) noexcept {
   return m == bus::bus_mode::compat ? "compat" : "native";
-}
-
-std::string_view to_string(param_type t) noexcept {
-  return t == param_type::uuid ? "uuid" : "slug";
 }
 
 result<listener_config> parse_listen_address(std::string_view text) {

@@ -42,6 +42,5 @@ std::string describe(const gateway_config& cfg);
 std::string_view to_string(auth::jwt_algorithm a) noexcept;
 std::string_view to_string(bus::bus_kind k) noexcept;
 std::string_view to_string(bus::bus_mode m) noexcept;
-std::string_view to_string(param_type t) noexcept;
 
 }  // namespace herald::config

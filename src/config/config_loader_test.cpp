@@ -286,11 +286,11 @@ page_dir = "page"
 TEST_F(config_loader_test, TheSeedsWorkedExampleEndpoint) {
   gateway_config c = ok(with_key(kSeedEndpoint));
   ASSERT_EQ(c.endpoints.size(), 1u);
-  const endpoint_config& e = c.endpoints[0];
+  const route::endpoint_config& e = c.endpoints[0];
   EXPECT_EQ(e.path, "/api/v1/scans/{scan_pk:uuid}/event-stream");
   ASSERT_EQ(e.params.size(), 1u);
   EXPECT_EQ(e.params[0].name, "scan_pk");
-  EXPECT_EQ(e.params[0].type, param_type::uuid);
+  EXPECT_EQ(e.params[0].type, route::param_type::uuid);
   EXPECT_EQ(e.segments.size(), 5u);
   EXPECT_EQ(e.channels, (std::vector<std::string>{"scan-progress:{tenant_id}:{scan_pk}"}));
   EXPECT_EQ(e.lookup, "SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id");

@@ -1,10 +1,10 @@
-#include "config/endpoint_template.hpp"
+#include "route/endpoint_template.hpp"
 
 #include <algorithm>
 
 #include "core/uuid.hpp"
 
-namespace herald::config {
+namespace herald::route {
 namespace {
 
 error bad(std::string msg) { return make_error(errc::invalid_config, std::move(msg)); }
@@ -31,7 +31,7 @@ bool is_channel_literal_char(char c) {
   return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_';
 }
 
-// The Django `slug` converter's alphabet, which the seed's URLs use.
+// The Django `slug` converter's alphabet, which the Prowler API's URLs use.
 bool is_slug(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
     return is_alpha(c) || is_digit(c) || c == '-' || c == '_';
@@ -101,6 +101,17 @@ bool starts_with_keyword(std::string_view sql, std::string_view kw) {
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 
 }  // namespace
+
+std::string_view to_string(param_type t) noexcept {
+  return t == param_type::uuid ? "uuid" : "slug";
+}
+
+std::string path_shape(const endpoint_config& endpoint) {
+  std::string out;
+  for (const auto& seg : endpoint.segments)
+    out += "/" + (seg.param < 0 ? seg.literal : std::string("{}"));
+  return out;
+}
 
 result<path_template> parse_path_template(std::string_view path) {
   if (path.empty() || path[0] != '/')
@@ -342,4 +353,4 @@ result<std::string> expand_channel(std::string_view channel_template, const para
   return out;
 }
 
-}  // namespace herald::config
+}  // namespace herald::route
