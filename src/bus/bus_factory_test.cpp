@@ -2,18 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
+#include <optional>
 
 namespace herald::bus {
 namespace {
-
-env_lookup env(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
 
 bus_config redis_cfg() {
   bus_config c;
@@ -30,45 +22,6 @@ std::optional<result<void>> publish_now(bus& b) {
 }
 
 }  // namespace
-
-TEST(valkey_env, reads_the_seed_variables) {
-  bus_config c;
-  auto r = apply_valkey_env(c, env({{"VALKEY_HOST", "valkey"},
-                                    {"VALKEY_PORT", "6380"},
-                                    {"VALKEY_USERNAME", "herald"},
-                                    {"VALKEY_PASSWORD", "s3cret"},
-                                    {"VALKEY_SCHEME", "redis"}}));
-  ASSERT_TRUE(r);
-  EXPECT_EQ(c.host, "valkey");
-  EXPECT_EQ(c.port, 6380);
-  EXPECT_EQ(c.username, "herald");
-  EXPECT_EQ(c.password, "s3cret");
-  EXPECT_EQ(c.scheme, "redis");
-  EXPECT_EQ(c.kind, bus_kind::local);  // the caller decides the kind
-}
-
-TEST(valkey_env, empty_or_unset_variables_change_nothing) {
-  bus_config c;
-  c.host = "h";
-  c.password = "p";
-  ASSERT_TRUE(apply_valkey_env(c, env({{"VALKEY_HOST", ""}, {"VALKEY_PASSWORD", ""}})));
-  EXPECT_EQ(c.host, "h");
-  EXPECT_EQ(c.password, "p");
-  EXPECT_EQ(c.port, 6379);
-}
-
-TEST(valkey_env, refuses_rediss_and_bad_ports_without_changing_cfg) {
-  bus_config c;
-  auto r = apply_valkey_env(c, env({{"VALKEY_HOST", "x"}, {"VALKEY_SCHEME", "rediss"}}));
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.err().code, errc::invalid_config);
-  EXPECT_NE(r.err().message.find("TLS"), std::string::npos);
-  EXPECT_EQ(c.host, "127.0.0.1");
-  EXPECT_FALSE(apply_valkey_env(c, env({{"VALKEY_SCHEME", "http"}})));
-  for (const char* p : {"0", "65536", "abc", "63 79", "-1"})
-    EXPECT_FALSE(apply_valkey_env(c, env({{"VALKEY_PORT", p}}))) << p;
-  EXPECT_EQ(c.port, 6379);
-}
 
 TEST(check_bus_config, accepts_defaults) {
   EXPECT_TRUE(check_bus_config(bus_config{}));
