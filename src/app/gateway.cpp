@@ -351,7 +351,6 @@ class gateway::internal_handler final : public net::request_handler {
 
 gateway::gateway(config::gateway_config cfg)
     : cfg_(std::move(cfg)), connect_cache_(cfg_.tenancy.connect_cache_seconds) {
-  if (cfg_.events.verbs.empty()) cfg_.events.verbs = sse::default_verbs();
   auto db = store::sqlite_store::open(cfg_.store.path, std::max(1u, cfg_.store.pool_threads));
   if (!db)
     throw std::runtime_error("cannot open store '" + cfg_.store.path + "': " + db.err().message);
@@ -375,20 +374,10 @@ gateway::gateway(config::gateway_config cfg)
   public_handler_ = std::make_unique<public_handler>(*this);
   internal_handler_ = std::make_unique<internal_handler>(*this);
 
-  net::server_options po;
-  po.name = "public";
-  po.threads =
-      cfg_.server.threads ? cfg_.server.threads : std::max(1u, std::thread::hardware_concurrency());
-  po.max_header_bytes = cfg_.server.max_header_bytes;
-  po.max_body_bytes = 4096;  // stream requests carry no body
-  po.header_timeout = std::chrono::milliseconds(cfg_.server.header_timeout_ms);
-  po.max_connections = cfg_.server.max_connections;
-  po.keepalive = std::chrono::seconds(cfg_.server.keepalive_seconds);
-  po.queue_max_events = cfg_.server.queue_max_events;
-  po.queue_max_bytes = cfg_.server.queue_max_bytes;
+  net::server_options po = cfg_.server.http;
+  if (po.threads == 0) po.threads = std::max(1u, std::thread::hardware_concurrency());
   po.sweep_interval = std::min<std::chrono::milliseconds>(
-      std::chrono::milliseconds(250),
-      std::chrono::seconds(cfg_.server.keepalive_seconds) / 4 + std::chrono::milliseconds(1));
+      std::chrono::milliseconds(250), po.keepalive / 4 + std::chrono::milliseconds(1));
   public_server_ = std::make_unique<net::http_server>(po, *public_handler_);
 
   fanout_ = std::make_unique<sse::fanout>(
@@ -422,12 +411,8 @@ result<void> gateway::start() {
   // fanout with no thread switch, and the publishes pipelined in one read are handled in one turn
   // and written in one flush pass. Flush passes yield every flush_turn (net/shard.hpp), so a large
   // fanout does not hold publishes back. Measured in bench/README.md (rows 4, 5, 8).
-  net::listener_options io;
-  io.name = "internal";
-  io.max_body_bytes = cfg_.internal.max_body_bytes;
-  io.max_connections = 1024;
   auto port = public_server_->add_listener(cfg_.internal.listen.address, cfg_.internal.listen.port,
-                                           *internal_handler_, io);
+                                           *internal_handler_, cfg_.internal.http);
   if (!port) return std::move(port).err();
   internal_port_ = *port;
   public_server_->start();
