@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
 #include <random>
@@ -28,6 +29,7 @@ namespace herald::app {
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
+namespace json = boost::json;
 using net::handler_outcome;
 using net::http_response;
 
@@ -39,9 +41,10 @@ std::int64_t unix_now() {
       .count();
 }
 
+// {"error":{"code":"not_found","message":"Not found."}}: compact, as every Herald JSON body.
 std::string error_json(errc code, std::string_view message) {
-  return "{\"error\":{\"code\":" + sse::python_json_string(to_string(code)) +
-         ",\"message\":" + sse::python_json_string(message) + "}}";
+  return json::serialize(
+      json::object{{"error", json::object{{"code", to_string(code)}, {"message", message}}}});
 }
 
 http_response error_response(const error& e) {
@@ -300,12 +303,13 @@ class gateway::internal_handler final : public net::request_handler {
     std::string_view path = target.substr(0, target.find('?'));
     if (path == "/healthz") co_return json_response(http::status::ok, "{\"status\":\"ok\"}");
     if (path == "/readyz") {
-      bool ready = g_.bus_->ready() && !g_.stopping_;
-      std::string body = std::string("{\"status\":\"") + (ready ? "ready" : "unavailable") +
-                         "\",\"bus\":" + sse::python_json_string(g_.bus_->describe()) +
-                         ",\"bus_ready\":" + (g_.bus_->ready() ? "true" : "false") + "}";
+      const bool bus_ready = g_.bus_->ready();
+      const bool ready = bus_ready && !g_.stopping_;
+      json::object body{{"status", ready ? "ready" : "unavailable"},
+                        {"bus", g_.bus_->describe()},
+                        {"bus_ready", bus_ready}};
       co_return json_response(ready ? http::status::ok : http::status::service_unavailable,
-                              std::move(body));
+                              json::serialize(body));
     }
     if (path == "/metrics")
       co_return http_response{http::status::ok,
@@ -328,6 +332,7 @@ class gateway::internal_handler final : public net::request_handler {
     if (!published)
       co_return error_response(make_error(errc::unavailable, published.err().message));
     core_metrics::get().events_published.inc(static_cast<std::int64_t>(n));
+    // A number only, nothing to escape: no JSON document built per publish on this hot path.
     co_return json_response(http::status::ok, "{\"published\":" + std::to_string(n) + "}");
   }
 
@@ -350,25 +355,41 @@ class gateway::internal_handler final : public net::request_handler {
 // -------------------------------------------------------------------------------------------------
 
 gateway::gateway(config::gateway_config cfg)
-    : cfg_(std::move(cfg)), connect_cache_(cfg_.tenancy.connect_cache_seconds) {
+    : cfg_(std::move(cfg)), connect_cache_(cfg_.tenancy.connect_cache_seconds) {}
+
+result<std::unique_ptr<gateway>> gateway::create(config::gateway_config cfg) {
+  std::unique_ptr<gateway> g(new gateway(std::move(cfg)));
+  if (auto ok = g->init(); !ok) return std::move(ok).err();
+  return g;
+}
+
+result<void> gateway::init() {
+  auto start_error = [](std::string msg) {
+    return make_error(errc::invalid_config, std::move(msg));
+  };
   auto db = store::sqlite_store::open(cfg_.store.path, std::max(1u, cfg_.store.pool_threads));
   if (!db)
-    throw std::runtime_error("cannot open store '" + cfg_.store.path + "': " + db.err().message);
+    return make_error(db.err().code,
+                      "cannot open store '" + cfg_.store.path + "': " + db.err().message);
   store_ = std::move(*db);
   pool_ = std::make_unique<store::db_pool>(std::max(1u, cfg_.store.pool_threads));
-  verifier_ = std::make_unique<auth::token_verifier>(cfg_.auth.jwt);
+  try {  // the verifier refuses an unusable key by throwing (a start-up edge)
+    verifier_ = std::make_unique<auth::token_verifier>(cfg_.auth.jwt);
+  } catch (const std::exception& e) {
+    return start_error(std::string("auth: ") + e.what());
+  }
   authenticator_ = std::make_unique<auth::authenticator>(cfg_.auth, *verifier_, *store_);
   gate_ = std::make_unique<tenancy::tenant_gate>(
       [s = store_.get()](std::string_view u, std::string_view t) { return s->is_member(u, t); });
   for (const auto& e : cfg_.endpoints) {
     if (!e.lookup.empty()) {
       if (auto ok = store_->check_lookup(e.lookup); !ok)
-        throw std::runtime_error("endpoint " + e.path + ": lookup refused: " + ok.err().message);
+        return start_error("endpoint " + e.path + ": lookup refused: " + ok.err().message);
     }
     endpoints_.push_back(std::make_unique<configured_endpoint>(e, *store_, *pool_));
   }
   auto b = bus::try_make_bus(cfg_.bus);
-  if (!b) throw std::runtime_error("bus: " + b.err().message);
+  if (!b) return start_error("bus: " + b.err().message);
   bus_ = std::move(*b);
 
   public_handler_ = std::make_unique<public_handler>(*this);
@@ -393,6 +414,7 @@ gateway::gateway(config::gateway_config cfg)
         b->when_subscribed(ch, std::move(ready));
       });
   public_server_->set_fanout(fanout_.get());
+  return {};
 }
 
 gateway::~gateway() { stop(); }

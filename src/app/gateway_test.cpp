@@ -110,7 +110,9 @@ class gateway_test : public ::testing::Test {
     auto c = config::load_config_string(toml, dir.string(), true);
     ASSERT_TRUE(c) << c.err().message;
     cfg = *c;
-    gw = std::make_unique<gateway>(cfg);
+    auto created = gateway::create(cfg);
+    ASSERT_TRUE(created) << created.err().message;
+    gw = std::move(*created);
     auto& db = gw->db();
     ASSERT_TRUE(db.add_tenant(tenant, "t1"));
     ASSERT_TRUE(db.add_tenant(tenant2, "t2"));

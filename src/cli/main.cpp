@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -20,7 +21,6 @@
 #include "config/config_loader.hpp"
 #include "config/reference.hpp"
 #include "core/uuid.hpp"
-#include "sse/encoder.hpp"
 #include "sse/events_options.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_options.hpp"
@@ -28,6 +28,7 @@
 namespace {
 
 using namespace herald;
+namespace json = boost::json;
 
 int fail(int code, const std::string& message) {
   std::cerr << "herald: " << message << "\n";
@@ -53,17 +54,13 @@ int cmd_serve(const std::string& config_path) {
   auto cfg = load(config_path, true);
   if (!cfg) return fail(2, cfg.err().message);
   set_log_level(cfg->log.level);
-  try {
-    app::gateway g(*cfg);
-    app::stop_signal
-        stop;  // before "listening" is logged: an early SIGTERM still shuts down cleanly
-    if (auto r = g.start(); !r) return fail(1, r.err().message);
-    int sig = stop.wait();
-    spdlog::info("signal {} received", sig);
-    g.stop();
-  } catch (const std::exception& e) {
-    return fail(1, e.what());
-  }
+  auto g = app::gateway::create(std::move(*cfg));
+  if (!g) return fail(1, g.err().message);
+  app::stop_signal stop;  // before "listening" is logged: an early SIGTERM still shuts down cleanly
+  if (auto r = (*g)->start(); !r) return fail(1, r.err().message);
+  int sig = stop.wait();
+  spdlog::info("signal {} received", sig);
+  (*g)->stop();
   return 0;
 }
 
@@ -148,9 +145,10 @@ int cmd_publish(const publish_args& a) {
     auto e =
         app::make_publish_event(a.channel, a.event, a.data.empty() ? "{}" : a.data, a.id, limits);
     if (!e) return fail(2, e.err().message);
-    body = "{\"channel\":" + sse::python_json_string(e->channel) +
-           ",\"event\":" + sse::python_json_string(e->type) + ",\"data\":" + e->data +
-           (e->id.empty() ? "" : ",\"id\":" + sse::python_json_string(e->id)) + "}";
+    json::object request{
+        {"channel", e->channel}, {"event", e->type}, {"data", json::parse(e->data)}};
+    if (!e->id.empty()) request["id"] = e->id;
+    body = json::serialize(request);
   }
   auto u = cli::parse_http_url(url);
   if (!u) return fail(2, u.err().message);
@@ -202,25 +200,18 @@ int cmd_token(const std::string& config_path, const std::string& sub, const std:
     return fail(2, "no signing key: set [auth] signing_key_file (or the HS256 secret)");
   if (!is_uuid(tenant)) return fail(2, "--tenant must be a UUID");
   const auto now = unix_now();
-  std::string claims = "{\"typ\":\"access\",\"sub\":" + sse::python_json_string(sub) +
-                       ",\"tenant_id\":" + sse::python_json_string(tenant) +
-                       ",\"iat\":" + std::to_string(now) + ",\"nbf\":" + std::to_string(now) +
-                       ",\"exp\":" + std::to_string(now + ttl) + ",\"jti\":\"" + random_uuid() +
-                       "\"";
-  if (!cfg->auth.jwt.audience.empty())
-    claims += ",\"aud\":" + sse::python_json_string(cfg->auth.jwt.audience);
-  if (!cfg->auth.jwt.issuer.empty())
-    claims += ",\"iss\":" + sse::python_json_string(cfg->auth.jwt.issuer);
+  json::object claims{{"typ", "access"}, {"sub", sub},       {"tenant_id", tenant}, {"iat", now},
+                      {"nbf", now},      {"exp", now + ttl}, {"jti", random_uuid()}};
+  if (!cfg->auth.jwt.audience.empty()) claims["aud"] = cfg->auth.jwt.audience;
+  if (!cfg->auth.jwt.issuer.empty()) claims["iss"] = cfg->auth.jwt.issuer;
   for (const auto& kv : extra) {
     auto eq = kv.find('=');
     if (eq == std::string::npos) return fail(2, "--claim takes key=value");
-    claims += "," + sse::python_json_string(kv.substr(0, eq)) + ":" +
-              sse::python_json_string(kv.substr(eq + 1));
+    claims[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  claims += "}";
   try {
     auth::token_minter minter(cfg->auth.jwt.algorithm, cfg->auth.jwt.signing_key);
-    std::cout << minter.mint(claims) << "\n";
+    std::cout << minter.mint(json::serialize(claims)) << "\n";
   } catch (const std::exception& e) {
     return fail(2, e.what());
   }
