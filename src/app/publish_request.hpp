@@ -19,7 +19,8 @@ struct publish_limits {
   std::size_t max_batch_events = 1000;
 };
 
-// Every event is validated (channel name, event type, data is a JSON object within the size limit);
+// Every event is validated (channel name, event type, data is a flat JSON object within the size
+// limit: no value is an object or an array holding one; errc::unprocessable otherwise);
 // the first problem is reported with the index of the event ("events[3].event: ...") and nothing is
 // published. data is re-serialised compactly by Boost.JSON.
 result<std::vector<sse::event>> parse_publish_body(std::string_view body,
