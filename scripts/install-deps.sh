@@ -14,9 +14,10 @@ pkgs=(
   libgtest-dev libgmock-dev
   openssl curl ca-certificates procps
 )
-# Test-only packages: real third-party peers (redis-server, chromium, node, python redis client).
+# Test-only packages: real third-party peers (redis-server, chromium, node, python redis client),
+# and clang-tidy, which scripts/test.sh runs over src/.
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(redis-server chromium python3-redis nodejs npm)
+  pkgs+=(redis-server chromium python3-redis nodejs npm clang-tidy)
 fi
 
 missing=()

@@ -69,12 +69,12 @@ std::string demo_config_toml(const demo_options& o) {
 
 void seed(store::sqlite_store& db) {
   // Idempotent: a second `herald demo` on the same data dir finds the rows already there.
-  (void)db.add_tenant(demo_tenant_id, "Acme Security");
-  (void)db.add_tenant(demo_other_tenant_id, "Other Corp");
-  (void)db.add_user(demo_user_id, "dev@herald.local", true);
-  (void)db.add_membership(demo_user_id, demo_tenant_id, "owner");
-  for (const auto& s : kScans) (void)db.add_scan(s.id, demo_tenant_id, s.name, "executing");
-  (void)db.add_scan(kForeignScan, demo_other_tenant_id, "not-yours", "executing");
+  (void)db.add_tenant(kDemoTenantId, "Acme Security");
+  (void)db.add_tenant(kDemoOtherTenantId, "Other Corp");
+  (void)db.add_user(kDemoUserId, "dev@herald.local", true);
+  (void)db.add_membership(kDemoUserId, kDemoTenantId, "owner");
+  for (const auto& s : kScans) (void)db.add_scan(s.id, kDemoTenantId, s.name, "executing");
+  (void)db.add_scan(kForeignScan, kDemoOtherTenantId, "not-yours", "executing");
 }
 
 std::string make_token(const config::gateway_config& cfg, std::int64_t ttl) {
@@ -82,7 +82,7 @@ std::string make_token(const config::gateway_config& cfg, std::int64_t ttl) {
   auto now = std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-  json::object claims{{"typ", "access"},      {"sub", demo_user_id},  {"tenant_id", demo_tenant_id},
+  json::object claims{{"typ", "access"},      {"sub", kDemoUserId},   {"tenant_id", kDemoTenantId},
                       {"iat", now},           {"nbf", now},           {"exp", now + ttl},
                       {"aud", "herald-demo"}, {"iss", "herald-demo"}, {"jti", "demo"}};
   return minter.mint(json::serialize(claims));
@@ -110,7 +110,7 @@ class scan_simulator {
     return !cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stop_; });
   }
   void publish(const demo_scan& s, const std::string& type, const json::object& data) {
-    std::string channel = std::string("scan-progress:") + demo_tenant_id + ":" + s.id;
+    std::string channel = std::string("scan-progress:") + kDemoTenantId + ":" + s.id;
     g_.publish(sse::event{channel, type, json::serialize(data), ""}, [](const result<void>& r) {
       if (!r) spdlog::warn("demo publish failed: {}", r.err().message);
     });

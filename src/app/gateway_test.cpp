@@ -460,7 +460,9 @@ TEST_F(gateway_test, metrics_follow_the_prometheus_text_format) {
       EXPECT_TRUE(type == "counter" || type == "gauge" || type == "histogram" ||
                   type == "summary" || type == "untyped");
       EXPECT_TRUE(type_of.emplace(name, type).second) << "two TYPE lines";
-      if (type == "counter") EXPECT_TRUE(name.ends_with("_total")) << name;
+      if (type == "counter") {
+        EXPECT_TRUE(name.ends_with("_total")) << name;
+      }
       continue;
     }
     ASSERT_NE(line[0], '#') << "an unknown comment";

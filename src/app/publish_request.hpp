@@ -15,7 +15,7 @@ namespace herald::app {
 
 struct publish_limits {
   const std::set<std::string, std::less<>>* verbs = nullptr;
-  std::size_t max_data_bytes = 64 * 1024;
+  std::size_t max_data_bytes = std::size_t{64} * 1024;
   std::size_t max_batch_events = 1000;
 };
 

@@ -84,9 +84,15 @@ auth_config make_config() {
 class authenticator_test : public ::testing::Test {
  protected:
   authenticator_test() {
-    db_.users[std::string(kUser)] = hs::user_record{std::string(kUser), "dev@prowler.com", true};
-    db_.users[std::string(kOtherUser)] =
-        hs::user_record{std::string(kOtherUser), "other@prowler.com", true};
+    auto user = [](std::string_view id, std::string email) {
+      hs::user_record u;  // field by field: the record gains fields (Prowler's password stamp)
+      u.id = std::string(id);
+      u.email = std::move(email);
+      u.is_active = true;
+      return u;
+    };
+    db_.users[std::string(kUser)] = user(kUser, "dev@prowler.com");
+    db_.users[std::string(kOtherUser)] = user(kOtherUser, "other@prowler.com");
     key_ = generate_api_key();
     hs::api_key_record rec;
     rec.id = kKeyId;

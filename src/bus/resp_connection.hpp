@@ -103,7 +103,7 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   boost::asio::steady_timer connect_timer_;
   boost::asio::steady_timer watchdog_;
   resp::reader reader_;
-  std::array<char, 16 * 1024> rbuf_{};
+  std::array<char, std::size_t{16} * 1024> rbuf_{};
   std::string wbuf_;     // commands not yet handed to the socket
   std::string writing_;  // the buffer of the write in flight
   bool write_in_flight_ = false;

@@ -272,7 +272,8 @@ option secret(std::string_view name, Field field, secret_forms forms, std::strin
   o.secret = true;
   o.forms = forms;
   o.what = std::move(what);
-  o.set = [field, check](const value& v, gateway_config& c, const load_scope&) -> result<void> {
+  o.set = [field, check = std::move(check)](const value& v, gateway_config& c,
+                                            const load_scope&) -> result<void> {
     const auto& s = std::get<std::string>(v);
     if (check)
       if (auto ok = check(s); !ok) return ok;

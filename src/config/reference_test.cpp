@@ -53,7 +53,9 @@ TEST(reference, every_row_is_complete_and_named_once) {
     if (o.section == "endpoints") continue;  // read with route/'s grammar
     ASSERT_TRUE(o.set);
     ASSERT_TRUE(o.get);
-    if (o.secret) EXPECT_FALSE(o.what.empty());
+    if (o.secret) {
+      EXPECT_FALSE(o.what.empty());
+    }
     if (o.kind == value_kind::integer) {
       auto v = o.get(defaults);
       ASSERT_TRUE(v);

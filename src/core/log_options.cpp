@@ -6,9 +6,9 @@
 namespace herald {
 
 result<std::string> parse_log_level(std::string_view level) {
-  static constexpr std::array<std::string_view, 7> kLevels = {"trace", "debug",    "info", "warn",
-                                                              "error", "critical", "off"};
-  if (std::find(kLevels.begin(), kLevels.end(), level) == kLevels.end())
+  static constexpr std::array<std::string_view, 7> levels = {"trace", "debug",    "info", "warn",
+                                                             "error", "critical", "off"};
+  if (std::find(levels.begin(), levels.end(), level) == levels.end())
     return make_error(errc::invalid_config,
                       "'" + std::string(level) +
                           "' is not one of trace, debug, info, warn, error, critical, off");

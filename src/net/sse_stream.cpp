@@ -29,7 +29,7 @@ sse_stream::sse_stream(tcp::socket socket, shard& owner, std::vector<std::string
   // What a delivery and its write touch is prefetched (subscriber::prefetch): up to the socket's
   // descriptor, which follows its service pointer.
   assert(reinterpret_cast<const char*>(&socket_) + 2 * sizeof(void*) <=
-         reinterpret_cast<const char*>(static_cast<const sse::subscriber*>(this)) + hot_bytes);
+         reinterpret_cast<const char*>(static_cast<const sse::subscriber*>(this)) + kHotBytes);
 }
 
 sse_stream::~sse_stream() = default;

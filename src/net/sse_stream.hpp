@@ -57,7 +57,7 @@ class sse_stream final : public sse::subscriber, public std::enable_shared_from_
   void gather_inflight();  // buffers_ = the frames in inflight_
   void finish();
 
-  // What every delivery and write touches comes first, within subscriber::hot_bytes with the bases
+  // What every delivery and write touches comes first, within subscriber::kHotBytes with the bases
   // and `node` (fewer cache lines per delivery, and all of them prefetched: with thousands of
   // streams, each one's state is cold by its next event). The socket's descriptor is the first
   // field after its service pointer.

@@ -23,8 +23,8 @@
 namespace herald::route {
 
 // Names every template may use besides the endpoint's own parameters. Reserved as parameter names.
-inline constexpr std::string_view tenant_id_name = "tenant_id";
-inline constexpr std::string_view user_id_name = "user_id";
+inline constexpr std::string_view kTenantIdName = "tenant_id";
+inline constexpr std::string_view kUserIdName = "user_id";
 
 struct path_template {
   std::vector<endpoint_param> params;

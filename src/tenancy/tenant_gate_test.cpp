@@ -23,7 +23,11 @@ struct fixture : ::testing::Test {
     return memberships.contains({std::string(u), std::string(t)});
   }};
   principal caller(const std::string& tenant) {
-    return principal{credential_kind::jwt, user, tenant, {}, 0};
+    principal p;
+    p.kind = credential_kind::jwt;
+    p.user_id = user;
+    p.tenant_id = tenant;
+    return p;
   }
   std::string channel(const std::string& tenant) {
     return *make_channel_name("lighthouse-session", tenant, random_uuid());
