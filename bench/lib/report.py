@@ -354,7 +354,7 @@ def summary(results_dir: Path) -> str:
     # ---------------------------------------------------------------------------------- targets
     h = {k: v for k, v in best.items() if k[1] == "herald"}
     if h:
-        out.append("## Herald against the targets (issue 4)\n")
+        out.append("## Herald against the performance targets\n")
         out.append("The floor column gives the same figure for the floor in the same conditions: where the floor "
                    "itself misses a target, the target is out of physical reach on this machine with that "
                    "write pattern.\n")

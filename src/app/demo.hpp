@@ -1,4 +1,4 @@
-// `herald demo`: the seed's worked example running end to end on the embedded default.
+// `herald demo`: the Prowler API guide's worked example running end to end on the embedded default.
 // Creates a data directory (RS256 keys, herald.toml, SQLite seeded with a tenant, a user, a
 // membership and scans), starts the gateway, runs a simulated scan publisher emitting scan.progress
 // and a terminal scan.end carrying the scan id, and serves a page whose progress bars fill through

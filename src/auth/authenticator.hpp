@@ -1,6 +1,6 @@
 // SSEAuthentication, in C++: which credential a request carries and who it proves the caller to be.
 //
-// Precedence (the seed's SSEAuthentication + CombinedJWTOrAPIKeyAuthentication):
+// Precedence (the Prowler API's SSEAuthentication + CombinedJWTOrAPIKeyAuthentication):
 //   1. An Authorization header, if present, always wins: `Bearer <jwt>` or `Api-Key <key>`; any
 //   other
 //      scheme (or an empty value) is a 401.

@@ -1,4 +1,4 @@
-// Ports TestSSEAuthentication from the seed (api/tests/test_authentication.py) and covers the
+// Ports TestSSEAuthentication from the Prowler API (api/tests/test_authentication.py) and covers the
 // header schemes, API keys and user checks around it. The store is an in-memory fake.
 #include "auth/authenticator.hpp"
 
@@ -135,7 +135,7 @@ class authenticator_test : public ::testing::Test {
   new_api_key key_;
 };
 
-// ---- TestSSEAuthentication (seed) -----------------------------------------------------------
+// ---- TestSSEAuthentication (the Prowler API's) ----------------------------------------------
 
 TEST_F(authenticator_test, header_present_delegates_to_header_path) {
   const std::string header_token = token(kUser);
@@ -164,7 +164,7 @@ TEST_F(authenticator_test, no_header_no_query_token_is_not_provided) {
   EXPECT_EQ(sel.err().code, errc::unauthenticated);
   EXPECT_EQ(sel.err().message, kNotProvided);
   expect_401(auth(std::nullopt, std::nullopt), kNotProvided);
-  expect_401(auth(std::nullopt, ""), kNotProvided);  // `if not raw_token` in the seed
+  expect_401(auth(std::nullopt, ""), kNotProvided);  // `if not raw_token` in the Prowler API
 }
 
 TEST_F(authenticator_test, query_token_used_only_as_fallback) {

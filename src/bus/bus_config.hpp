@@ -1,4 +1,4 @@
-// Bus settings (filled by config/ from the TOML file and the seed's VALKEY_* environment
+// Bus settings (filled by config/ from the TOML file and the Prowler API's VALKEY_* environment
 // variables).
 #pragma once
 

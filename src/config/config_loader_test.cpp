@@ -28,7 +28,7 @@ constexpr const char* kPrivatePem =
     "-----END PRIVATE KEY-----\n";
 constexpr const char* kHsSecret = "0123456789abcdef0123456789abcdef-hs256";
 
-constexpr const char* kSeedEndpoint = R"(
+constexpr const char* kScanEndpoint = R"(
 [[endpoints]]
 path = "/api/v1/scans/{scan_pk:uuid}/event-stream"
 channels = ["scan-progress:{tenant_id}:{scan_pk}"]
@@ -216,7 +216,7 @@ recheck_interval_seconds = 0
 
 [log]
 level = "debug"
-)" + std::string(kSeedEndpoint));
+)" + std::string(kScanEndpoint));
   EXPECT_EQ(c.server.listen.address, "0.0.0.0");
   EXPECT_EQ(c.server.listen.port, 9000);
   EXPECT_EQ(c.server.http.threads, 3u);
@@ -279,8 +279,8 @@ level = "debug"
   ASSERT_EQ(c.endpoints.size(), 1u);
 }
 
-TEST_F(config_loader_test, TheSeedsWorkedExampleEndpoint) {
-  gateway_config c = ok(with_key(kSeedEndpoint));
+TEST_F(config_loader_test, TheProwlerGuidesScanEndpoint) {
+  gateway_config c = ok(with_key(kScanEndpoint));
   ASSERT_EQ(c.endpoints.size(), 1u);
   const route::endpoint_config& e = c.endpoints[0];
   EXPECT_EQ(e.path, "/api/v1/scans/{scan_pk:uuid}/event-stream");
@@ -343,7 +343,7 @@ channels = ["a:{tenant_id}:{id}"]
 TEST_F(config_loader_test, EndpointsAreOptionalUnlessServing) {
   EXPECT_TRUE(load(with_key("")));
   EXPECT_THAT(fails(with_key(""), /*require_endpoints=*/true), HasSubstr("no stream endpoints"));
-  EXPECT_TRUE(load(with_key(kSeedEndpoint), true));
+  EXPECT_TRUE(load(with_key(kScanEndpoint), true));
   gateway_config c = ok(with_key(""));
   EXPECT_FALSE(validate_for_serve(c));
 }
@@ -612,7 +612,7 @@ TEST_F(config_loader_test, ValkeyEnvironmentOverrides) {
   EXPECT_THAT(d, Not(HasSubstr("s3cret-valkey")));
   EXPECT_THAT(d, Not(HasSubstr("file-password")));
 
-  // Empty variables count as unset (the seed's settings default them to "").
+  // Empty variables count as unset (the Prowler API's settings default them to "").
   setenv("VALKEY_HOST", "", 1);
   EXPECT_EQ(ok(with_key("[bus]\nhost = \"file-host\"\n")).bus.host, "file-host");
 
@@ -623,7 +623,7 @@ TEST_F(config_loader_test, ValkeyEnvironmentOverrides) {
   setenv("VALKEY_SCHEME", "rediss", 1);
   EXPECT_THAT(fails(with_key("[bus]\nkind = \"redis\"\n")),
               HasSubstr("TLS to Valkey/Redis is not supported by the packaged hiredis"));
-  // With the in-process bus the Valkey settings are unused, so the seed's environment is harmless.
+  // With the in-process bus the Valkey settings are unused, so the Prowler API's environment is harmless.
   EXPECT_TRUE(load(with_key("")));
   setenv("VALKEY_SCHEME", "unix", 1);
   EXPECT_THAT(fails(with_key("")), HasSubstr("VALKEY_SCHEME='unix' is not supported"));
@@ -648,7 +648,7 @@ TEST_F(config_loader_test, DescribeHidesSecrets) {
       ok(with_key("signing_key_file = \"keys/private.pem\"\n"
                   "[internal]\npublisher_key = \"publisher-key-value-0123\"\n"
                   "[bus]\nkind = \"redis\"\npassword_env = \"HERALD_TEST_BUS_PASSWORD\"\n" +
-                  std::string(kSeedEndpoint)));
+                  std::string(kScanEndpoint)));
   std::string d = describe(rs);
   EXPECT_THAT(d, Not(HasSubstr("publisher-key-value-0123")));
   EXPECT_THAT(d, Not(HasSubstr("bus-password-value")));

@@ -1,5 +1,5 @@
 // The store interface: users, tenants, memberships, Herald API keys and endpoint resource lookups,
-// with the seed's table names (users, tenants, memberships, api_keys, scans).
+// with the Prowler API's table names (users, tenants, memberships, api_keys, scans).
 //
 // Calls are BLOCKING. They never run on an event-loop thread: app/ runs them on the database pool
 // (see store/db_pool.hpp). Implementations must be safe to call concurrently from the pool's
