@@ -633,7 +633,8 @@ plot '{f}' using 2:xtic(1) notitle
 def main() -> None:
     d = Path(sys.argv[1]) if len(sys.argv) > 1 else None
     if d is None:
-        dirs = sorted(p for p in (Path(__file__).resolve().parent.parent / "results").glob("*") if p.is_dir())
+        dirs = sorted(p for p in (Path(__file__).resolve().parent.parent / "results").glob("*")
+                      if p.is_dir() and p.name != "archive")
         if not dirs:
             sys.exit("no results")
         d = dirs[-1]
