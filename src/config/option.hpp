@@ -12,6 +12,9 @@
 // The owning module's parser or check runs when the value is stored; its error message starts with
 // the value in quotes (or, for secrets, with a predicate such as "must be at least ..."), and the
 // loader puts "<file>:<line>:<col>: <key> " in front of it.
+//
+// The table (options(), sections(), checks()) is built once, on first use (a function-local
+// static), and only read afterwards: any thread may read it.
 #pragma once
 
 #include <chrono>
