@@ -61,7 +61,8 @@ std::string demo_config_toml(const demo_options& o) {
          "\"herald-demo\"\n\n"
          "[store]\ndriver = \"sqlite\"\npath = \"herald.db\"\n\n"
          "[bus]\nkind = \"local\"\n\n"
-         "# The Prowler API guide's worked example: a scan's progress stream, resolved per request.\n"
+         "# The Prowler API guide's worked example: a scan's progress stream, resolved per "
+         "request.\n"
          "[[endpoints]]\npath = \"/api/v1/scans/{scan_pk:uuid}/event-stream\"\n"
          "channels = [\"scan-progress:{tenant_id}:{scan_pk}\"]\n"
          "lookup = \"SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id\"\n";

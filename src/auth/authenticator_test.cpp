@@ -1,5 +1,5 @@
-// Ports TestSSEAuthentication from the Prowler API (api/tests/test_authentication.py) and covers the
-// header schemes, API keys and user checks around it. The store is an in-memory fake.
+// Ports TestSSEAuthentication from the Prowler API (api/tests/test_authentication.py) and covers
+// the header schemes, API keys and user checks around it. The store is an in-memory fake.
 #include "auth/authenticator.hpp"
 
 #include <gtest/gtest.h>

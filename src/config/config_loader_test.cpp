@@ -623,7 +623,8 @@ TEST_F(config_loader_test, ValkeyEnvironmentOverrides) {
   setenv("VALKEY_SCHEME", "rediss", 1);
   EXPECT_THAT(fails(with_key("[bus]\nkind = \"redis\"\n")),
               HasSubstr("TLS to Valkey/Redis is not supported by the packaged hiredis"));
-  // With the in-process bus the Valkey settings are unused, so the Prowler API's environment is harmless.
+  // With the in-process bus the Valkey settings are unused, so the Prowler API's environment is
+  // harmless.
   EXPECT_TRUE(load(with_key("")));
   setenv("VALKEY_SCHEME", "unix", 1);
   EXPECT_THAT(fails(with_key("")), HasSubstr("VALKEY_SCHEME='unix' is not supported"));

@@ -23,8 +23,8 @@ constexpr std::size_t kMaxTouchEntries = 1u << 16;
 
 // Table and column names follow the Prowler API's Django models. Timestamps mirrored from Django
 // are ISO-8601 UTC text; the api_keys times are unix seconds because Herald compares them as
-// numbers. The two triggers reproduce the Prowler API's revoke_user_api_keys / revoke_membership_api_keys
-// signals, so "key not revoked" keeps implying "owner still a member".
+// numbers. The two triggers reproduce the Prowler API's revoke_user_api_keys /
+// revoke_membership_api_keys signals, so "key not revoked" keeps implying "owner still a member".
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS users (
   id          TEXT PRIMARY KEY NOT NULL,
@@ -552,7 +552,8 @@ result<void> sqlite_store::check_lookup(std::string_view sql) {
 
 namespace {
 
-// Ids given to the seeding helpers are stored in the canonical lower-case form principals carry, or matches would miss.
+// Ids given to the seeding helpers are stored in the canonical lower-case form principals carry, or
+// matches would miss.
 result<std::string> seed_uuid(std::string_view v, std::string_view what) {
   auto id = parse_uuid(v);
   if (!id) return make_error(errc::bad_request, std::string(what) + " must be a UUID");

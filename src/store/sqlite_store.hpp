@@ -1,6 +1,7 @@
 // The embedded SQLite implementation of store (the default driver). One database file, opened in
-// WAL mode so readers never wait for the writer, with the Prowler API's table names and columns (users,
-// tenants, memberships, api_keys, scans); see kSchema in sqlite_store.cpp for the exact DDL.
+// WAL mode so readers never wait for the writer, with the Prowler API's table names and columns
+// (users, tenants, memberships, api_keys, scans); see kSchema in sqlite_store.cpp for the exact
+// DDL.
 //
 // Ownership and threads: app/ owns the store (the unique_ptr from open()) and must keep it alive
 // until the db_pool whose threads call it has stopped. Every method may be called concurrently from

@@ -14,7 +14,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The Prowler API guide's worked example: a scan's event stream is visible only inside the scan's tenant.
+// The Prowler API guide's worked example: a scan's event stream is visible only inside the scan's
+// tenant.
 constexpr std::string_view kScanLookup =
     "SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id";
 

@@ -1,6 +1,6 @@
-// The tenant gate (the Prowler API's SSEChannelManager.can_read_channel): a channel is readable only by a
-// member of the tenant named inside it. Pure logic; membership comes from an injected lookup so the
-// gate never touches the store directly (callers run it on the database pool).
+// The tenant gate (the Prowler API's SSEChannelManager.can_read_channel): a channel is readable
+// only by a member of the tenant named inside it. Pure logic; membership comes from an injected
+// lookup so the gate never touches the store directly (callers run it on the database pool).
 // Thread-safety: stateless apart from the lookup; safe from any thread if the lookup is.
 #pragma once
 

@@ -1,6 +1,6 @@
-// Ports every case of the Prowler API's TestSSEChannelManager that concerns the gate, plus connect rules.
-// (get_channels_for_request / is_channel_reliable have no counterpart: endpoints return channels
-// directly, and Herald never replays, see docs/reconnects.md.)
+// Ports every case of the Prowler API's TestSSEChannelManager that concerns the gate, plus connect
+// rules. (get_channels_for_request / is_channel_reliable have no counterpart: endpoints return
+// channels directly, and Herald never replays, see docs/reconnects.md.)
 #include "tenancy/tenant_gate.hpp"
 
 #include <gtest/gtest.h>
