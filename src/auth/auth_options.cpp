@@ -41,6 +41,20 @@ result<jwt_algorithm> parse_jwt_algorithm(std::string_view s) {
                       "' is not supported (use RS256, ES256, EdDSA or HS256)");
 }
 
+std::string pem_from_env(std::string text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == 'n') {
+      out += '\n';
+      ++i;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 result<void> check_verify_key(std::string_view pem) {
   if (pem.find("-----BEGIN ") == std::string_view::npos)
     return config_error("is not a PEM key (expected -----BEGIN PUBLIC KEY-----)");

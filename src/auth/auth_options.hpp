@@ -23,6 +23,10 @@ result<jwt_algorithm> parse_jwt_algorithm(std::string_view s);
 // HS256: one shared secret both verifies and signs; the other algorithms take PEM keys.
 inline bool uses_shared_secret(const jwt_config& c) { return c.algorithm == jwt_algorithm::hs256; }
 
+// A PEM key from an environment variable: literal "\n" sequences become newlines, as the Prowler
+// API reads DJANGO_TOKEN_VERIFYING_KEY (a PEM never holds a backslash, so nothing else changes).
+std::string pem_from_env(std::string text);
+
 // The PEM public key that verifies tokens. A private key is refused: it would deploy the signing
 // secret to every gateway.
 result<void> check_verify_key(std::string_view pem);

@@ -20,6 +20,13 @@ TEST(auth_options, algorithm_names_round_trip_and_unknown_ones_are_named) {
   EXPECT_EQ(bad.err().message, "'none' is not supported (use RS256, ES256, EdDSA or HS256)");
 }
 
+TEST(auth_options, a_pem_from_the_environment_gets_its_newlines) {
+  EXPECT_EQ(pem_from_env("-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----\\n"),
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+  EXPECT_EQ(pem_from_env("a\nb"), "a\nb");  // real newlines stay
+  EXPECT_EQ(pem_from_env("trailing\\"), "trailing\\");
+}
+
 TEST(auth_options, key_checks) {
   EXPECT_TRUE(check_verify_key("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"));
   EXPECT_TRUE(says(check_verify_key("abc"), "is not a PEM key"));

@@ -319,6 +319,7 @@ class table_reader {
         return;
       }
       from = "env " + text;
+      if (o.env_decode) *content = o.env_decode(std::move(*content));
       text = o.trim ? trim_trailing_space(std::move(*content)) : std::move(*content);
     }
     if (text.empty()) {
@@ -348,6 +349,7 @@ class table_reader {
   void read_env_override(const option& o) {
     auto text = env_value(o.env);
     if (!text) return;
+    if (o.env_decode) *text = o.env_decode(std::move(*text));
     std::optional<value> v;
     switch (o.kind) {
       case value_kind::boolean:

@@ -499,6 +499,21 @@ TEST_F(config_loader_test, AuthAlgorithmsAndKeys) {
               HasSubstr("auth.user_claim must not be empty"));
 }
 
+// A PEM in an environment variable may hold its newlines as literal "\n" (a .env file, the
+// Prowler API's DJANGO_TOKEN_VERIFYING_KEY); real newlines work too.
+TEST_F(config_loader_test, VerifyKeyFromTheEnvironment) {
+  std::string escaped;
+  for (char c : std::string(kPublicPem))
+    escaped += c == '\n' ? std::string("\\n") : std::string(1, c);
+  setenv("HERALD_TEST_SECRET", escaped.c_str(), 1);
+  gateway_config c = ok("[auth]\nverify_key_env = \"HERALD_TEST_SECRET\"\n");
+  EXPECT_EQ(c.auth.jwt.verify_key, kPublicPem);
+  EXPECT_THAT(describe(c), HasSubstr("verify_key = \"[set]\"  # from env HERALD_TEST_SECRET"));
+  setenv("HERALD_TEST_SECRET", kPublicPem, 1);
+  EXPECT_EQ(ok("[auth]\nverify_key_env = \"HERALD_TEST_SECRET\"\n").auth.jwt.verify_key,
+            kPublicPem);
+}
+
 TEST_F(config_loader_test, Hs256Secret) {
   gateway_config c =
       ok("[auth]\nalgorithm = \"HS256\"\nsecret = \"" + std::string(kHsSecret) + "\"\n");

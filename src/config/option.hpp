@@ -62,15 +62,18 @@ struct option {
   std::string noun_text;             // integers from the environment: "a port number (1-65535)"
   std::vector<std::string> choices;  // enumerations: the accepted names
   std::string env;                   // a variable that overrides the file when set and non-empty
-  bool secret = false;               // check-config shows [set]/[unset]; never printed or logged
-  secret_forms forms;                // secrets: the keys it may be given as
-  std::string what;                  // secrets: what the value is, for "variable X is not set"
-  bool trim = false;                 // secrets from a file or a variable lose trailing whitespace
-  bool string_or_list = false;       // lists: a string "a, b" is read as {"a", "b"}
-  bool not_empty = false;            // strings: "" is refused
-  bool required = false;             // [[endpoints]]: every table must give it
-  std::string example_value;         // TOML text written uncommented in herald.example.toml
-  std::string example_form;          // secrets: the form the example uses ("file" or "env")
+  // Values read from the environment (the override above, or a secret's `key_env` form) pass
+  // through this first, e.g. a PEM key whose newlines a .env file holds as literal "\n".
+  std::function<std::string(std::string)> env_decode;
+  bool secret = false;          // check-config shows [set]/[unset]; never printed or logged
+  secret_forms forms;           // secrets: the keys it may be given as
+  std::string what;             // secrets: what the value is, for "variable X is not set"
+  bool trim = false;            // secrets from a file or a variable lose trailing whitespace
+  bool string_or_list = false;  // lists: a string "a, b" is read as {"a", "b"}
+  bool not_empty = false;       // strings: "" is refused
+  bool required = false;        // [[endpoints]]: every table must give it
+  std::string example_value;    // TOML text written uncommented in herald.example.toml
+  std::string example_form;     // secrets: the form the example uses ("file" or "env")
   // Whether the key means anything with the rest of the configuration (check-config shows only
   // those). With a refusal, giving the key anyway is an error: "<key> <refusal>".
   std::function<bool(const gateway_config&)> applies;
@@ -89,6 +92,10 @@ struct option {
   // Modifiers, so that a row reads as one expression.
   option& from_env(std::string_view variable) {
     env = std::string(variable);
+    return *this;
+  }
+  option& decode_env(std::function<std::string(std::string)> decode) {
+    env_decode = std::move(decode);
     return *this;
   }
   option& noun(std::string text) {

@@ -235,10 +235,11 @@ std::vector<option> make_options() {
                   any_form, "the PEM public key that verifies JWTs", auth::check_verify_key,
                   "Required for RS256, ES256 and EdDSA: the PEM public key that verifies "
                   "tokens, as a file (relative to this file), inline text (a TOML multi-line "
-                  "string) or an environment variable.")
+                  "string) or an environment variable (where a literal \\n is a newline).")
                   .only_when(public_key,
                              "is for public-key algorithms; with HS256 give secret, secret_file "
                              "or secret_env")
+                  .decode_env(auth::pem_from_env)
                   .example("\"HERALD_JWT_VERIFY_KEY\"", "env"));
   t.push_back(secret(
                   "auth.secret", [](auto& c) -> auto& { return c.auth.jwt.verify_key; }, any_form,
