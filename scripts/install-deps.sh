@@ -23,6 +23,7 @@ if [ "${1:-}" = "--test" ]; then
   pkgs+=(python3-venv python3-setuptools python3-wheel)             # offline install of clients/python
   pkgs+=(mypy python3-flake8)                                       # clients/python type and PEP 8 checks
   pkgs+=(python3-yaml python3-jsonschema)                           # docs/openapi.yaml against the server
+  pkgs+=(clang-tidy)                                                # scripts/test.sh runs it over src/
 fi
 
 missing=()

@@ -354,7 +354,7 @@ def summary(results_dir: Path) -> str:
     # ---------------------------------------------------------------------------------- targets
     h = {k: v for k, v in best.items() if k[1] == "herald"}
     if h:
-        out.append("## Herald against the targets (issue 4)\n")
+        out.append("## Herald against the performance targets\n")
         out.append("The floor column gives the same figure for the floor in the same conditions: where the floor "
                    "itself misses a target, the target is out of physical reach on this machine with that "
                    "write pattern.\n")
@@ -633,7 +633,8 @@ plot '{f}' using 2:xtic(1) notitle
 def main() -> None:
     d = Path(sys.argv[1]) if len(sys.argv) > 1 else None
     if d is None:
-        dirs = sorted(p for p in (Path(__file__).resolve().parent.parent / "results").glob("*") if p.is_dir())
+        dirs = sorted(p for p in (Path(__file__).resolve().parent.parent / "results").glob("*")
+                      if p.is_dir() and p.name != "archive")
         if not dirs:
             sys.exit("no results")
         d = dirs[-1]

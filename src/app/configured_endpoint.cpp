@@ -4,7 +4,7 @@
 
 namespace herald::app {
 
-configured_endpoint::configured_endpoint(config::endpoint_config cfg, store::store& db,
+configured_endpoint::configured_endpoint(route::endpoint_config cfg, store::store& db,
                                          store::db_pool& pool)
     : cfg_(std::move(cfg)), route_(cfg_.path), db_(db), pool_(pool) {}
 
@@ -25,7 +25,7 @@ boost::asio::awaitable<result<std::vector<std::string>>> configured_endpoint::re
 
   std::vector<std::string> channels;
   for (const auto& tmpl : cfg_.channels) {
-    auto filled = config::expand_channel(tmpl, values);
+    auto filled = route::expand_channel(tmpl, values);
     if (!filled) co_return std::move(filled).err();
     // Re-check through the one channel-name module: a value can never shift the tenant segment.
     auto parsed = tenancy::parse_channel_name(*filled);

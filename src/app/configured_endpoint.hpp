@@ -4,7 +4,7 @@
 #pragma once
 
 #include "app/stream_endpoint.hpp"
-#include "config/config.hpp"
+#include "route/endpoint.hpp"
 #include "store/db_pool.hpp"
 #include "store/store.hpp"
 
@@ -12,13 +12,13 @@ namespace herald::app {
 
 class configured_endpoint final : public stream_endpoint {
  public:
-  configured_endpoint(config::endpoint_config cfg, store::store& db, store::db_pool& pool);
+  configured_endpoint(route::endpoint_config cfg, store::store& db, store::db_pool& pool);
   const url_template& route() const override { return route_; }
   boost::asio::awaitable<result<std::vector<std::string>>> resolve(
       const stream_request& req) override;
 
  private:
-  config::endpoint_config cfg_;
+  route::endpoint_config cfg_;
   url_template route_;
   store::store& db_;
   store::db_pool& pool_;

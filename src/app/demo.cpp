@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -24,6 +25,7 @@
 namespace herald::app {
 
 namespace fs = std::filesystem;
+namespace json = boost::json;
 
 namespace {
 
@@ -59,7 +61,8 @@ std::string demo_config_toml(const demo_options& o) {
          "\"herald-demo\"\n\n"
          "[store]\ndriver = \"sqlite\"\npath = \"herald.db\"\n\n"
          "[bus]\nkind = \"local\"\n\n"
-         "# The seed's worked example: a scan's progress stream, resolved per request.\n"
+         "# The Prowler API guide's worked example: a scan's progress stream, resolved per "
+         "request.\n"
          "[[endpoints]]\npath = \"/api/v1/scans/{scan_pk:uuid}/event-stream\"\n"
          "channels = [\"scan-progress:{tenant_id}:{scan_pk}\"]\n"
          "lookup = \"SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id\"\n";
@@ -67,12 +70,12 @@ std::string demo_config_toml(const demo_options& o) {
 
 void seed(store::sqlite_store& db) {
   // Idempotent: a second `herald demo` on the same data dir finds the rows already there.
-  (void)db.add_tenant(demo_tenant_id, "Acme Security");
-  (void)db.add_tenant(demo_other_tenant_id, "Other Corp");
-  (void)db.add_user(demo_user_id, "dev@herald.local", true);
-  (void)db.add_membership(demo_user_id, demo_tenant_id, "owner");
-  for (const auto& s : kScans) (void)db.add_scan(s.id, demo_tenant_id, s.name, "executing");
-  (void)db.add_scan(kForeignScan, demo_other_tenant_id, "not-yours", "executing");
+  (void)db.add_tenant(kDemoTenantId, "Acme Security");
+  (void)db.add_tenant(kDemoOtherTenantId, "Other Corp");
+  (void)db.add_user(kDemoUserId, "dev@herald.local", true);
+  (void)db.add_membership(kDemoUserId, kDemoTenantId, "owner");
+  for (const auto& s : kScans) (void)db.add_scan(s.id, kDemoTenantId, s.name, "executing");
+  (void)db.add_scan(kForeignScan, kDemoOtherTenantId, "not-yours", "executing");
 }
 
 std::string make_token(const config::gateway_config& cfg, std::int64_t ttl) {
@@ -80,12 +83,10 @@ std::string make_token(const config::gateway_config& cfg, std::int64_t ttl) {
   auto now = std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-  std::string claims = std::string("{\"typ\":\"access\",\"sub\":\"") + demo_user_id +
-                       "\",\"tenant_id\":\"" + demo_tenant_id +
-                       "\",\"iat\":" + std::to_string(now) + ",\"nbf\":" + std::to_string(now) +
-                       ",\"exp\":" + std::to_string(now + ttl) +
-                       ",\"aud\":\"herald-demo\",\"iss\":\"herald-demo\",\"jti\":\"demo\"}";
-  return minter.mint(claims);
+  json::object claims{{"typ", "access"},      {"sub", kDemoUserId},   {"tenant_id", kDemoTenantId},
+                      {"iat", now},           {"nbf", now},           {"exp", now + ttl},
+                      {"aud", "herald-demo"}, {"iss", "herald-demo"}, {"jti", "demo"}};
+  return minter.mint(json::serialize(claims));
 }
 
 // The simulated scan publisher: each scan advances at its own pace, ends with scan.end carrying
@@ -109,9 +110,9 @@ class scan_simulator {
     std::unique_lock lock(mu_);
     return !cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stop_; });
   }
-  void publish(const demo_scan& s, const std::string& type, const std::string& data) {
-    std::string channel = std::string("scan-progress:") + demo_tenant_id + ":" + s.id;
-    g_.publish(sse::event{channel, type, data, ""}, [](const result<void>& r) {
+  void publish(const demo_scan& s, const std::string& type, const json::object& data) {
+    std::string channel = std::string("scan-progress:") + kDemoTenantId + ":" + s.id;
+    g_.publish(sse::event{channel, type, json::serialize(data), ""}, [](const result<void>& r) {
       if (!r) spdlog::warn("demo publish failed: {}", r.err().message);
     });
   }
@@ -120,21 +121,16 @@ class scan_simulator {
       int checked[3] = {0, 0, 0};
       bool done[3] = {false, false, false};
       for (int i = 0; i < 3; ++i)
-        publish(kScans[i], "scan.start",
-                std::string("{\"scan_id\":\"") + kScans[i].id +
-                    "\",\"round\":" + std::to_string(round) + "}");
+        publish(kScans[i], "scan.start", {{"scan_id", kScans[i].id}, {"round", round}});
       while (!(done[0] && done[1] && done[2])) {
         if (!sleep_ms(step_ms_)) return;
         for (int i = 0; i < 3; ++i) {
           if (done[i]) continue;
           checked[i] = std::min(kScans[i].total, checked[i] + 1 + (i == 2 ? 1 : 0));
           publish(kScans[i], "scan.progress",
-                  std::string("{\"scan_id\":\"") + kScans[i].id +
-                      "\",\"checked\":" + std::to_string(checked[i]) +
-                      ",\"total\":" + std::to_string(kScans[i].total) + "}");
+                  {{"scan_id", kScans[i].id}, {"checked", checked[i]}, {"total", kScans[i].total}});
           if (checked[i] == kScans[i].total) {
-            publish(kScans[i], "scan.end",
-                    std::string("{\"scan_id\":\"") + kScans[i].id + "\",\"state\":\"completed\"}");
+            publish(kScans[i], "scan.end", {{"scan_id", kScans[i].id}, {"state", "completed"}});
             done[i] = true;
           }
         }
@@ -190,16 +186,17 @@ int run_demo(const demo_options& o) {
     std::cerr << "herald demo: " << cfg.err().message << "\n";
     return 1;
   }
-  gateway g(*cfg);
-  seed(g.db());
-  const std::string token = make_token(*cfg, std::int64_t{24} * 3600);
-  std::string scans_json = "[";
-  for (const auto& s : kScans) {
-    if (scans_json.size() > 1) scans_json += ",";
-    scans_json += std::string("{\"id\":\"") + s.id + "\",\"name\":\"" + s.name + "\"}";
+  auto created = gateway::create(std::move(*cfg));
+  if (!created) {
+    std::cerr << "herald demo: " << created.err().message << "\n";
+    return 1;
   }
-  scans_json += "]";
-  g.set_index_page(render_demo_page(token, scans_json));
+  gateway& g = **created;
+  seed(g.db());
+  const std::string token = make_token(g.config(), std::int64_t{24} * 3600);
+  json::array scans;
+  for (const auto& s : kScans) scans.push_back(json::object{{"id", s.id}, {"name", s.name}});
+  g.set_index_page(render_demo_page(token, json::serialize(scans)));
   stop_signal stop;  // before the banner: a SIGTERM right after it still shuts down cleanly
   if (auto r = g.start(); !r) {
     std::cerr << "herald demo: " << r.err().message << "\n";

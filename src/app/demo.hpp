@@ -1,4 +1,4 @@
-// `herald demo`: the seed's worked example running end to end on the embedded default.
+// `herald demo`: the Prowler API guide's worked example running end to end on the embedded default.
 // Creates a data directory (RS256 keys, herald.toml, SQLite seeded with a tenant, a user, a
 // membership and scans), starts the gateway, runs a simulated scan publisher emitting scan.progress
 // and a terminal scan.end carrying the scan id, and serves a page whose progress bars fill through
@@ -20,9 +20,9 @@ struct demo_options {
 };
 
 // Fixed ids so the printed curl line and docs stay valid across runs.
-inline constexpr const char* demo_tenant_id = "12646005-9067-4d2a-a098-8bb378604362";
-inline constexpr const char* demo_user_id = "8b38e2eb-6689-4f1e-a4ba-95b275130200";
-inline constexpr const char* demo_other_tenant_id = "0e0f4b3c-63a4-4a8f-9d1e-6f3c2a1b9e77";
+inline constexpr const char* kDemoTenantId = "12646005-9067-4d2a-a098-8bb378604362";
+inline constexpr const char* kDemoUserId = "8b38e2eb-6689-4f1e-a4ba-95b275130200";
+inline constexpr const char* kDemoOtherTenantId = "0e0f4b3c-63a4-4a8f-9d1e-6f3c2a1b9e77";
 
 int run_demo(const demo_options& opts);
 

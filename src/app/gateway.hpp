@@ -1,7 +1,7 @@
 // The gateway: wires config, store, database pool, authentication, tenant gate, endpoints, fanout,
 // bus and the two listeners (public streams; internal publish/health/metrics).
 //
-// Ownership: the gateway owns every component; construct, add_endpoint()s, start(), later stop().
+// Ownership: the gateway owns every component; create(), add_endpoint()s, start(), later stop().
 // Threads: the public listener's N event-loop threads, the internal listener's thread, the database
 // pool's threads, and the bus's own thread (Redis bus). Public methods are for the owning (main)
 // thread, except publish(), which is thread-safe.
@@ -29,9 +29,10 @@ namespace herald::app {
 
 class gateway {
  public:
-  // Opens the store and builds every component; throws std::runtime_error with a clear message on a
-  // start-up failure (bad key, unreadable database, broken lookup). Configured endpoints are added.
-  explicit gateway(config::gateway_config cfg);
+  // Opens the store and builds every component; a start-up failure (unusable key, unreadable
+  // database, broken lookup, a bus the configuration cannot run) is an error value with a clear
+  // message. Configured endpoints are added.
+  static result<std::unique_ptr<gateway>> create(config::gateway_config cfg);
   ~gateway();
   gateway(const gateway&) = delete;
   gateway& operator=(const gateway&) = delete;
@@ -65,6 +66,8 @@ class gateway {
  private:
   class public_handler;
   class internal_handler;
+  explicit gateway(config::gateway_config cfg);
+  result<void> init();  // the fallible part of create()
   void schedule_recheck();
 
   config::gateway_config cfg_;

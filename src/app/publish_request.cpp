@@ -1,6 +1,7 @@
 #include "app/publish_request.hpp"
 
 #include <boost/json.hpp>
+#include <optional>
 
 #include "sse/event_type.hpp"
 #include "tenancy/channel_name.hpp"
@@ -10,6 +11,21 @@ namespace herald::app {
 namespace json = boost::json;
 
 namespace {
+
+// The flat payload rule (docs/event-naming.md, the Prowler API's guide): the event type says what
+// the event is, so data is one level of fields, never a {"type","data"} envelope. The first key
+// whose value is an object, or an array holding an object or an array, if any.
+std::optional<std::string> first_nested(const json::object& data) {
+  auto scalar = [](const json::value& v) { return !v.is_object() && !v.is_array(); };
+  for (const auto& kv : data) {
+    const json::value& v = kv.value();
+    if (v.is_object()) return std::string(kv.key());
+    if (v.is_array())
+      for (const auto& el : v.as_array())
+        if (!scalar(el)) return std::string(kv.key());
+  }
+  return std::nullopt;
+}
 
 result<sse::event> event_from(const json::value& v, const publish_limits& limits,
                               const std::string& where) {
@@ -37,6 +53,11 @@ result<sse::event> event_from(const json::value& v, const publish_limits& limits
   if (!data) return make_error(errc::bad_request, where + "data: required");
   if (!data->is_object())
     return make_error(errc::unprocessable, where + "data: must be a JSON object (flat payload)");
+  if (auto nested = first_nested(data->as_object()))
+    return make_error(errc::unprocessable,
+                      where + "data." + *nested +
+                          ": a flat payload has no nested objects (values are strings, numbers, "
+                          "booleans, null, or arrays of those)");
   std::string serialized = json::serialize(*data);
   if (serialized.size() > limits.max_data_bytes)
     return make_error(errc::payload_too_large,

@@ -15,11 +15,12 @@ namespace herald::app {
 
 struct publish_limits {
   const std::set<std::string, std::less<>>* verbs = nullptr;
-  std::size_t max_data_bytes = 64 * 1024;
+  std::size_t max_data_bytes = std::size_t{64} * 1024;
   std::size_t max_batch_events = 1000;
 };
 
-// Every event is validated (channel name, event type, data is a JSON object within the size limit);
+// Every event is validated (channel name, event type, data is a flat JSON object within the size
+// limit: no value is an object or an array holding one; errc::unprocessable otherwise);
 // the first problem is reported with the index of the event ("events[3].event: ...") and nothing is
 // published. data is re-serialised compactly by Boost.JSON.
 result<std::vector<sse::event>> parse_publish_body(std::string_view body,

@@ -31,6 +31,36 @@ TEST(publish_request, single_event) {
   EXPECT_EQ((*r)[0].id, "");
 }
 
+// The flat payload rule: fields one level deep; arrays of scalars are fields too.
+TEST(publish_request, data_must_be_a_flat_object) {
+  auto body = [](const std::string& data) {
+    return R"({"channel":")" + kChannel + R"(","event":"scan.progress","data":)" + data + "}";
+  };
+  for (const char* flat : {R"({})", R"({"a":"x","b":1.5,"c":true,"d":null})",
+                           R"({"finding_ids":["f1","f2"],"counts":[1,2,3],"none":[]})"}) {
+    auto r = parse_publish_body(body(flat), limits());
+    EXPECT_TRUE(r) << flat << ": " << (r ? "" : r.err().message);
+  }
+  for (const auto& [nested, key] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"type":"scan.progress","data":{"checked":1}})", "data"},
+           {R"({"ok":1,"scan":{"id":"x"}})", "scan"},
+           {R"({"rows":[{"id":1}]})", "rows"},
+           {R"({"matrix":[[1,2],[3,4]]})", "matrix"}}) {
+    auto r = parse_publish_body(body(nested), limits());
+    ASSERT_FALSE(r) << nested;
+    EXPECT_EQ(r.err().code, errc::unprocessable);
+    EXPECT_NE(r.err().message.find("data." + key + ": a flat payload has no nested objects"),
+              std::string::npos)
+        << r.err().message;
+  }
+  auto batch = parse_publish_body(R"({"events":[{"channel":")" + kChannel +
+                                      R"(","event":"scan.start","data":{}},{"channel":")" +
+                                      kChannel + R"(","event":"scan.end","data":{"x":{}}}]})",
+                                  limits());
+  ASSERT_FALSE(batch);
+  EXPECT_EQ(batch.err().message.rfind("events[1].data.x: a flat payload", 0), 0u);
+}
+
 TEST(publish_request, batch_and_id) {
   auto r = parse_publish_body(R"({"events":[{"channel":")" + kChannel +
                                   R"(","event":"scan.start","data":{}},{"channel":")" + kChannel +

@@ -1,6 +1,7 @@
 // The library interface for stream endpoints: a C++ service embeds Herald by implementing
-// stream_endpoint (the counterpart of the seed's BaseSSEViewSet.get_channels) and registering it
-// with the gateway. Configured endpoints (TOML) are one implementation (configured_endpoint).
+// stream_endpoint (the counterpart of the Prowler API's BaseSSEViewSet.get_channels) and
+// registering it with the gateway. Configured endpoints (TOML) are one implementation
+// (configured_endpoint).
 //
 //   class scan_stream final : public herald::app::stream_endpoint {
 //    public:

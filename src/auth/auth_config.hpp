@@ -1,10 +1,8 @@
-// Authentication settings (filled by config/, consumed by token_verifier and authenticator), with
-// the rules that belong to them: the Prowler API profile's environment variables and validation.
+// Authentication settings (filled by config/, consumed by token_verifier and authenticator). Their
+// rules: auth_options.hpp (pure) and check_keys() below (needs OpenSSL).
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -54,32 +52,10 @@ struct auth_config {
   bool end_streams_at_token_expiry = true;
 };
 
-// The Prowler API's defaults (its settings: SIMPLE_JWT["AUDIENCE"] / ["ISSUER"]).
-inline constexpr std::string_view kProwlerAudience = "https://api.prowler.com";
-inline constexpr std::string_view kProwlerIssuer = "https://api.prowler.com";
-
-// Reads one environment variable (nullopt when unset). Injected so tests need no setenv.
-using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
-env_lookup process_env();  // std::getenv
-
-// Profile "prowler" only (a no-op for "generic"): fills what the configuration left empty from the
-// Prowler API's own environment variables, and fixes the rules its tokens follow:
-//   jwt.verify_key  <- DJANGO_TOKEN_VERIFYING_KEY (literal "\n" made newlines, as the API does)
-//   jwt.audience    <- DJANGO_JWT_AUDIENCE, else "https://api.prowler.com"
-//   jwt.issuer      <- DJANGO_JWT_ISSUER,   else "https://api.prowler.com"
-//   fernet_key      <- DJANGO_SECRETS_ENCRYPTION_KEY
-//   jwt.required_type = "access", jwt.require_jti = true, jwt.password_stamp_claim =
-//   "hash_password". Values set in the configuration win over the environment. Call before
-//   validate().
-void apply_prowler_env(auth_config& cfg, const env_lookup& env = process_env());
-
-// The rules over the whole struct; errc::invalid_config with a message naming the option.
-// Profile "prowler": algorithm RS256, a PEM public key, non-empty audience and issuer, the rules
-// apply_prowler_env() fixes, check_user_active on, and (when API keys are on) a Fernet key that
-// decodes to 32 bytes.
-result<void> validate(const auth_config& cfg);
-
-std::string_view to_string(auth_profile p);
-result<auth_profile> parse_auth_profile(std::string_view s);  // "generic" | "prowler"
+// The rules over the whole struct are in auth_options.hpp (pure: config/ links them). What needs
+// OpenSSL is here: validate() first, then the PEM keys load for their algorithm and, with the
+// prowler profile and API keys on, the Fernet key decodes to 32 bytes. gateway::create and
+// `herald check-config` call it, so a bad key is a configuration error, not a start-up throw.
+result<void> check_keys(const auth_config& cfg);
 
 }  // namespace herald::auth

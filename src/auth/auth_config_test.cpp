@@ -1,10 +1,11 @@
-// The auth options' own rules: the Prowler profile's environment variables and validate().
+// The auth options' own rules: the Prowler profile's environment variables and check_keys().
 #include "auth/auth_config.hpp"
 
 #include <gtest/gtest.h>
 
 #include <map>
 
+#include "auth/auth_options.hpp"
 #include "auth/test_keys.hpp"
 
 namespace herald::auth {
@@ -57,7 +58,7 @@ TEST(auth_config, prowler_profile_reads_the_apis_environment) {
   EXPECT_EQ(c.jwt.password_stamp_claim, "hash_password");
   EXPECT_EQ(c.jwt.user_claim, "sub");
   EXPECT_EQ(c.jwt.tenant_claim, "tenant_id");
-  EXPECT_TRUE(validate(c).has_value()) << validate(c).err().message;
+  EXPECT_TRUE(check_keys(c).has_value()) << check_keys(c).err().message;
 }
 
 TEST(auth_config, prowler_defaults_audience_and_issuer_and_config_wins_over_env) {
@@ -73,7 +74,7 @@ TEST(auth_config, prowler_defaults_audience_and_issuer_and_config_wins_over_env)
   EXPECT_EQ(c.jwt.issuer, "https://configured.example.com");
   EXPECT_EQ(c.jwt.verify_key, testing::keys_for(jwt_algorithm::rs256).public_pem);
   EXPECT_EQ(c.fernet_key, kFernetStd);
-  EXPECT_TRUE(validate(c).has_value());
+  EXPECT_TRUE(check_keys(c).has_value());
 }
 
 TEST(auth_config, generic_profile_ignores_the_apis_environment) {
@@ -85,7 +86,7 @@ TEST(auth_config, generic_profile_ignores_the_apis_environment) {
   EXPECT_EQ(c.fernet_key, "");
   EXPECT_EQ(c.jwt.required_type, "");
   EXPECT_FALSE(c.jwt.require_jti);
-  EXPECT_TRUE(validate(c).has_value());
+  EXPECT_TRUE(check_keys(c).has_value());
 }
 
 TEST(auth_config, prowler_refusals_name_what_to_set) {
@@ -97,74 +98,74 @@ TEST(auth_config, prowler_refusals_name_what_to_set) {
                 {"DJANGO_SECRETS_ENCRYPTION_KEY", std::string(kFernetStd)}}));
     return c;
   };
-  ASSERT_TRUE(validate(ready()).has_value());
+  ASSERT_TRUE(check_keys(ready()).has_value());
 
   auth_config c = prowler();
   apply_prowler_env(c, env_of({}));
-  expect_invalid(validate(c), "DJANGO_TOKEN_VERIFYING_KEY");
+  expect_invalid(check_keys(c), "DJANGO_TOKEN_VERIFYING_KEY");
 
   c = ready();
   c.fernet_key.clear();
-  expect_invalid(validate(c), "DJANGO_SECRETS_ENCRYPTION_KEY");
+  expect_invalid(check_keys(c), "DJANGO_SECRETS_ENCRYPTION_KEY");
   c.api_keys_enabled = false;  // tokens only: no Fernet key needed
-  EXPECT_TRUE(validate(c).has_value());
+  EXPECT_TRUE(check_keys(c).has_value());
 
   c = ready();
   c.fernet_key = "too-short";
-  expect_invalid(validate(c), "32 bytes");
-  EXPECT_EQ(validate(c).err().message.find("too-short"), std::string::npos);
+  expect_invalid(check_keys(c), "32 bytes");
+  EXPECT_EQ(check_keys(c).err().message.find("too-short"), std::string::npos);
 
   c = ready();
   c.jwt.algorithm = jwt_algorithm::es256;
   c.jwt.verify_key = testing::keys_for(jwt_algorithm::es256).public_pem;
-  expect_invalid(validate(c), "must be RS256");
+  expect_invalid(check_keys(c), "must be RS256");
 
   c = ready();
   c.jwt.required_type = "refresh";
-  expect_invalid(validate(c), "auth.required_type to \"access\"");
+  expect_invalid(check_keys(c), "auth.required_type to \"access\"");
   c = ready();
   c.jwt.user_claim = "user_id";
-  expect_invalid(validate(c), "auth.user_claim to \"sub\"");
+  expect_invalid(check_keys(c), "auth.user_claim to \"sub\"");
   c = ready();
   c.jwt.password_stamp_claim = "pw";
-  expect_invalid(validate(c), "auth.password_stamp_claim");
+  expect_invalid(check_keys(c), "auth.password_stamp_claim");
   c = ready();
   c.jwt.require_jti = false;
-  expect_invalid(validate(c), "jti");
+  expect_invalid(check_keys(c), "jti");
   c = ready();
   c.check_user_active = false;
-  expect_invalid(validate(c), "check_user_active");
+  expect_invalid(check_keys(c), "check_user_active");
 
   c = prowler();  // apply_prowler_env never ran
   c.jwt.verify_key = testing::keys_for(jwt_algorithm::rs256).public_pem;
   c.fernet_key = std::string(kFernetStd);
-  expect_invalid(validate(c), "audience");
+  expect_invalid(check_keys(c), "audience");
 }
 
 TEST(auth_config, generic_rules) {
   auth_config c;
-  expect_invalid(validate(c), "no JWT verification key");
+  expect_invalid(check_keys(c), "no JWT verification key");
   c.jwt.verify_key = testing::keys_for(jwt_algorithm::rs256).private_pem;
-  expect_invalid(validate(c), "PRIVATE key");
+  expect_invalid(check_keys(c), "PRIVATE key");
   c.jwt.verify_key = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
-  expect_invalid(validate(c), "auth.verify_key");
+  expect_invalid(check_keys(c), "auth.verify_key");
   c.jwt.verify_key = testing::keys_for(jwt_algorithm::rs256).public_pem;
-  EXPECT_TRUE(validate(c).has_value());
+  EXPECT_TRUE(check_keys(c).has_value());
   c.jwt.leeway_seconds = 86'401;
-  expect_invalid(validate(c), "leeway_seconds");
+  expect_invalid(check_keys(c), "leeway_seconds");
   c.jwt.leeway_seconds = 5;
   c.jwt.tenant_claim.clear();
-  expect_invalid(validate(c), "tenant_claim");
+  expect_invalid(check_keys(c), "tenant_claim");
   c.jwt.tenant_claim = "tenant_id";
   c.fernet_key = std::string(kFernetStd);
-  expect_invalid(validate(c), "only with auth.profile = \"prowler\"");
+  expect_invalid(check_keys(c), "only with auth.profile = \"prowler\"");
   c.fernet_key.clear();
 
   c.jwt.algorithm = jwt_algorithm::hs256;
   c.jwt.verify_key = "short";
-  expect_invalid(validate(c), "at least 32 bytes");
+  expect_invalid(check_keys(c), "at least 32 bytes");
   c.jwt.verify_key = std::string(48, 'k');
-  EXPECT_TRUE(validate(c).has_value());
+  EXPECT_TRUE(check_keys(c).has_value());
 }
 
 TEST(auth_config, profile_names) {

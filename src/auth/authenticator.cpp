@@ -82,7 +82,7 @@ result<credential> select_credential(const request_credentials& in) {
     }
     return credential{credential_kind::jwt, v, true};
   }
-  // 3. Nothing usable (an empty ?access_token= counts as absent, like the API's `if not
+  // 3. Nothing usable (an empty ?access_token= counts as absent, like the Prowler API's `if not
   //    raw_token`).
   return unauth(kNotProvided);
 }

@@ -121,7 +121,7 @@ TEST_F(authenticator_test, no_header_no_query_token_is_not_provided) {
   EXPECT_EQ(sel.err().code, errc::unauthenticated);
   EXPECT_EQ(sel.err().message, kNotProvided);
   expect_401(auth(std::nullopt, std::nullopt), kNotProvided);
-  expect_401(auth(std::nullopt, ""), kNotProvided);  // `if not raw_token` in the API
+  expect_401(auth(std::nullopt, ""), kNotProvided);  // `if not raw_token` in the Prowler API
 }
 
 TEST_F(authenticator_test, query_token_used_only_as_fallback) {

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "auth/auth_config.hpp"
+#include "auth/auth_options.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/encoding.hpp"
 #include "auth/prowler_api_key.hpp"
@@ -52,7 +53,7 @@ class prowler_auth : public ::testing::Test {
       auto it = env.find(name);
       return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
     });
-    const auto ok = validate(cfg_);
+    const auto ok = check_keys(cfg_);
     ASSERT_TRUE(ok.has_value()) << ok.err().message;
 
     const json::object& f = made_->at("fixture").as_object();

@@ -359,39 +359,4 @@ std::string token_minter::mint_with_header(std::string_view header_json,
   return out;
 }
 
-// ---- algorithm names ------------------------------------------------------------------------
-
-std::string_view to_string(jwt_algorithm a) {
-  switch (a) {
-    case jwt_algorithm::rs256:
-      return "RS256";
-    case jwt_algorithm::es256:
-      return "ES256";
-    case jwt_algorithm::eddsa:
-      return "EdDSA";
-    case jwt_algorithm::hs256:
-      return "HS256";
-  }
-  return "RS256";
-}
-
-result<jwt_algorithm> parse_jwt_algorithm(std::string_view s) {
-  // Case-insensitive for configuration convenience; a token's `alg` header is still compared
-  // exactly.
-  auto iequals = [](std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-             auto lower = [](char ch) {
-               return ch >= 'A' && ch <= 'Z' ? char(ch - 'A' + 'a') : ch;
-             };
-             return lower(x) == lower(y);
-           });
-  };
-  for (jwt_algorithm a :
-       {jwt_algorithm::rs256, jwt_algorithm::es256, jwt_algorithm::eddsa, jwt_algorithm::hs256}) {
-    if (iequals(s, to_string(a))) return a;
-  }
-  return make_error(errc::invalid_config, "unknown JWT algorithm \"" + std::string(s) +
-                                              "\" (use RS256, ES256, EdDSA or HS256)");
-}
-
 }  // namespace herald::auth

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "auth/auth_config.hpp"
+#include "auth/auth_options.hpp"  // to_string(jwt_algorithm), parse_jwt_algorithm
 #include "core/principal.hpp"
 #include "core/result.hpp"
 
@@ -60,9 +61,5 @@ class token_minter {
   struct impl;
   std::unique_ptr<impl> impl_;
 };
-
-std::string_view to_string(jwt_algorithm a);
-result<jwt_algorithm> parse_jwt_algorithm(
-    std::string_view s);  // "RS256", "ES256", "EdDSA", "HS256"
 
 }  // namespace herald::auth

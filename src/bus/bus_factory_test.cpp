@@ -2,18 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
+#include <optional>
 
 namespace herald::bus {
 namespace {
-
-env_lookup env(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
 
 bus_config redis_cfg() {
   bus_config c;
@@ -30,51 +22,6 @@ std::optional<result<void>> publish_now(bus& b) {
 }
 
 }  // namespace
-
-TEST(valkey_env, reads_the_prowler_api_variables) {
-  bus_config c;
-  auto r = apply_valkey_env(c, env({{"VALKEY_HOST", "valkey"},
-                                    {"VALKEY_PORT", "6380"},
-                                    {"VALKEY_USERNAME", "herald"},
-                                    {"VALKEY_PASSWORD", "s3cret"},
-                                    {"VALKEY_SCHEME", "redis"}}));
-  ASSERT_TRUE(r);
-  EXPECT_EQ(c.host, "valkey");
-  EXPECT_EQ(c.port, 6380);
-  EXPECT_EQ(c.username, "herald");
-  EXPECT_EQ(c.password, "s3cret");
-  EXPECT_EQ(c.scheme, "redis");
-  EXPECT_EQ(c.kind, bus_kind::local);  // the caller decides the kind
-}
-
-TEST(valkey_env, empty_or_unset_variables_change_nothing) {
-  bus_config c;
-  c.host = "h";
-  c.password = "p";
-  ASSERT_TRUE(apply_valkey_env(c, env({{"VALKEY_HOST", ""}, {"VALKEY_PASSWORD", ""}})));
-  EXPECT_EQ(c.host, "h");
-  EXPECT_EQ(c.password, "p");
-  EXPECT_EQ(c.port, 6379);
-}
-
-TEST(valkey_env, accepts_rediss_for_tls) {
-  bus_config c;
-  ASSERT_TRUE(apply_valkey_env(c, env({{"VALKEY_HOST", "x"}, {"VALKEY_SCHEME", "rediss"}})));
-  EXPECT_EQ(c.scheme, "rediss");
-  EXPECT_EQ(c.host, "x");
-}
-
-TEST(valkey_env, refuses_unknown_schemes_and_bad_ports_without_changing_cfg) {
-  bus_config c;
-  auto r = apply_valkey_env(c, env({{"VALKEY_HOST", "x"}, {"VALKEY_SCHEME", "http"}}));
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.err().code, errc::invalid_config);
-  EXPECT_NE(r.err().message.find("rediss"), std::string::npos) << r.err().message;
-  EXPECT_EQ(c.host, "127.0.0.1");
-  for (const char* p : {"0", "65536", "abc", "63 79", "-1"})
-    EXPECT_FALSE(apply_valkey_env(c, env({{"VALKEY_PORT", p}}))) << p;
-  EXPECT_EQ(c.port, 6379);
-}
 
 TEST(check_bus_config, accepts_defaults) {
   EXPECT_TRUE(check_bus_config(bus_config{}));
@@ -126,7 +73,7 @@ TEST(make_bus, builds_the_configured_kind) {
   auto r = try_make_bus(c);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().code, errc::invalid_config);
-  EXPECT_NE(r.err().message.find("bus.tls.ca_file \"/nonexistent/ca.pem\""), std::string::npos)
+  EXPECT_NE(r.err().message.find("bus.tls_ca_file \"/nonexistent/ca.pem\""), std::string::npos)
       << r.err().message;
   EXPECT_THROW(make_bus(c), std::invalid_argument);
 }
@@ -138,7 +85,7 @@ TEST(check_bus_config, tls_options_are_consistent) {
   c.tls.cert_file = "client.pem";  // without its key
   auto r = check_bus_config(c);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.err().message.find("bus.tls.key_file"), std::string::npos);
+  EXPECT_NE(r.err().message.find("bus.tls_key_file"), std::string::npos);
   c.tls.key_file = "client.key";
   EXPECT_TRUE(check_bus_config(c));
   c = redis_cfg();

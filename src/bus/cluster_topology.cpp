@@ -57,7 +57,7 @@ std::optional<redirect> parse_redirect(std::string_view e) {
   if (sp == std::string_view::npos) return std::nullopt;
   unsigned slot = 0;
   auto [p, ec] = std::from_chars(e.data(), e.data() + sp, slot);
-  if (ec != std::errc() || p != e.data() + sp || slot >= cluster_slot_count) return std::nullopt;
+  if (ec != std::errc() || p != e.data() + sp || slot >= kClusterSlotCount) return std::nullopt;
   r.slot = static_cast<std::uint16_t>(slot);
   auto addr = parse_node_address(e.substr(sp + 1));
   if (!addr) return std::nullopt;
@@ -87,7 +87,7 @@ result<cluster_topology> cluster_topology::from_cluster_slots(const redisReply& 
     const redisReply* t = e->element[1];
     const redisReply* m = e->element[2];
     if (s->type != REDIS_REPLY_INTEGER || t->type != REDIS_REPLY_INTEGER) return bad("slot bounds");
-    if (s->integer < 0 || t->integer >= cluster_slot_count || s->integer > t->integer)
+    if (s->integer < 0 || t->integer >= kClusterSlotCount || s->integer > t->integer)
       return bad("slot range out of bounds");
     if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
         m->element[1]->type != REDIS_REPLY_INTEGER)
@@ -105,7 +105,7 @@ result<cluster_topology> cluster_topology::from_cluster_slots(const redisReply& 
   for (const auto& r : ranges) t.masters_.push_back(r.master);
   std::sort(t.masters_.begin(), t.masters_.end());
   t.masters_.erase(std::unique(t.masters_.begin(), t.masters_.end()), t.masters_.end());
-  t.slot_owner_.assign(cluster_slot_count, -1);
+  t.slot_owner_.assign(kClusterSlotCount, -1);
   for (const auto& r : ranges) {
     auto idx =
         std::lower_bound(t.masters_.begin(), t.masters_.end(), r.master) - t.masters_.begin();

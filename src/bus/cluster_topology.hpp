@@ -20,6 +20,7 @@ struct node_address {
   std::uint16_t port = 0;
   std::string str() const;  // "host:port", "[v6]:port"
   friend bool operator==(const node_address&, const node_address&) = default;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=> (no 0 here)
   friend auto operator<=>(const node_address&, const node_address&) = default;
 };
 

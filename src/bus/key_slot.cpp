@@ -35,7 +35,7 @@ std::uint16_t key_slot(std::string_view key) noexcept {
     if (close != std::string_view::npos && close > open + 1)
       key = key.substr(open + 1, close - open - 1);
   }
-  return crc16(key) & (cluster_slot_count - 1);
+  return crc16(key) & (kClusterSlotCount - 1);
 }
 
 }  // namespace herald::bus

@@ -8,7 +8,7 @@
 
 namespace herald::bus {
 
-inline constexpr std::uint16_t cluster_slot_count = 16384;
+inline constexpr std::uint16_t kClusterSlotCount = 16384;
 
 // CRC16 as Redis computes it (XMODEM: poly 0x1021, init 0, no reflection). crc16("123456789") ==
 // 0x31C3.

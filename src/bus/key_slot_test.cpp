@@ -31,7 +31,7 @@ TEST(key_slot, hashes_only_the_first_non_empty_tag) {
 }
 
 TEST(key_slot, is_always_below_16384) {
-  for (int i = 0; i < 5000; ++i) EXPECT_LT(key_slot("k" + std::to_string(i)), cluster_slot_count);
+  for (int i = 0; i < 5000; ++i) EXPECT_LT(key_slot("k" + std::to_string(i)), kClusterSlotCount);
 }
 
 }  // namespace herald::bus

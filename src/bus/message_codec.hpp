@@ -5,7 +5,7 @@
 //   with "id" omitted when empty. "data" is always a JSON string holding the SSE payload text.
 // compat: pub/sub channel = <compat_channel> (django-eventstream's "events_channel"); payload
 // exactly as
-//   django-eventstream's send_event builds it (research §2):
+//   django-eventstream 5.3.4's send_event builds it:
 //   json.dumps({"channel": ch, "event_type": t, "data": <json text as a string>, "pub_id": "42" |
 //   None}) Python's default separators (", " and ": ") and ensure_ascii=True. Herald emits pub_id
 //   null when the event has no id, else the id string. Decoding also accepts the 3-key form

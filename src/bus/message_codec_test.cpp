@@ -72,6 +72,17 @@ TEST(compat_codec, decodes_the_four_key_form) {
   EXPECT_EQ(e->id, "42");
 }
 
+// The flat payload rule is the publish API's (app/publish_request): a django-eventstream message
+// carries whatever its publisher sent, nested or not, and passes through byte for byte.
+TEST(compat_codec, passes_nested_data_through_unchanged) {
+  const std::string data = R"({\"scan\": {\"id\": \"x\", \"tags\": [{\"k\": 1}]}})";
+  auto e = compat().decode("events_channel", R"({"channel": ")" + kChannel +
+                                                 R"(", "event_type": "scan.updated", "data": ")" +
+                                                 data + R"(", "pub_id": null})");
+  ASSERT_TRUE(e) << e.err().message;
+  EXPECT_EQ(e->data, R"({"scan": {"id": "x", "tags": [{"k": 1}]}})");
+}
+
 TEST(compat_codec, decodes_pub_id_null_and_the_three_key_form) {
   auto a = compat().decode("events_channel",
                            R"({"channel": ")" + kChannel +

@@ -424,7 +424,7 @@ void redis_bus::impl::begin() {
   if (stopped) return;
   spdlog::info("bus: starting {}", description);
   if (tls && cfg.tls.insecure)
-    spdlog::warn("bus: TLS server certificates are NOT verified (bus.tls.insecure = true)");
+    spdlog::warn("bus: TLS server certificates are NOT verified (bus.tls_insecure = true)");
   if (cfg.cluster) {
     request_refresh("start");
     return;
@@ -1111,8 +1111,8 @@ void redis_bus::impl::apply_topology(const cluster_topology& t) {
     links.emplace(m, l);
     added.push_back(l);
   }
-  slot_owner.assign(cluster_slot_count, nullptr);
-  for (std::uint32_t s = 0; s < cluster_slot_count; ++s)
+  slot_owner.assign(kClusterSlotCount, nullptr);
+  for (std::uint32_t s = 0; s < kClusterSlotCount; ++s)
     if (const node_address* o = t.owner(static_cast<std::uint16_t>(s)))
       slot_owner[s] = links[*o].get();
   have_topology = true;

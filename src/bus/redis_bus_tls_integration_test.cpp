@@ -163,7 +163,7 @@ TEST(redis_bus_tls, a_server_signed_by_another_ca_is_refused) {
   // OpenSSL names the chain it could not anchor (redis-server sends its CA along).
   expect_refused(*a, "the server certificate was refused: ");
   auto* rb = dynamic_cast<redis_bus*>(a.get());
-  EXPECT_NE(rb->last_error().find("bus.tls.ca_file"), std::string::npos) << rb->last_error();
+  EXPECT_NE(rb->last_error().find("bus.tls_ca_file"), std::string::npos) << rb->last_error();
 
   // The default, the system trust store, does not know the test CA either.
   c.tls.ca_file.clear();
@@ -251,7 +251,7 @@ TEST(redis_bus_tls, key_that_does_not_match_its_certificate_is_a_start_up_error)
   auto r = try_make_bus(c);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().code, errc::invalid_config);
-  EXPECT_NE(r.err().message.find("\" does not match bus.tls.cert_file \""), std::string::npos)
+  EXPECT_NE(r.err().message.find("\" does not match bus.tls_cert_file \""), std::string::npos)
       << r.err().message;
 }
 

@@ -151,13 +151,13 @@ std::string resp_connection::tls_failure(const boost::system::error_code& ec) co
                     X509_verify_cert_error_string(verify);
   if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
     why += " (it does not name \"" + name +
-           "\"; set bus.tls.server_name to the name the certificate carries)";
+           "\"; set bus.tls_server_name to the name the certificate carries)";
   else if (verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
            verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
            verify == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE ||
            verify == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
            verify == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)
-    why += " (no CA in bus.tls.ca_file, or in the system trust store when it is empty, signs it)";
+    why += " (no CA in bus.tls_ca_file, or in the system trust store when it is empty, signs it)";
   return why;
 }
 
@@ -259,7 +259,7 @@ void resp_connection::start_read() {
             reason == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE || reason == SSL_R_TLSV1_ALERT_UNKNOWN_CA)
           why +=
               " (the server refused this client's certificate, or wants one: set "
-              "bus.tls.cert_file and bus.tls.key_file to a certificate its CA signed)";
+              "bus.tls_cert_file and bus.tls_key_file to a certificate its CA signed)";
       }
       self->fail(why);
       return;

@@ -58,7 +58,7 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
     // TLS: set = handshake with this context (shared by the bus's connections) after connecting.
     std::shared_ptr<boost::asio::ssl::context> tls;
     std::string tls_server_name;  // SNI and the name the certificate must carry; empty = host
-    bool tls_check_name = true;   // false only with bus.tls.insecure
+    bool tls_check_name = true;   // false only with bus.tls_insecure
   };
   // Either a reply (which may be an ERROR reply) or errc::unavailable when the connection closed
   // before the reply arrived.
@@ -131,7 +131,7 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   resp::reader reader_;
   // One read takes whatever Valkey has written, up to this: many messages per read (and per
   // batch handed on by the owner) under load.
-  std::array<char, 64 * 1024> rbuf_{};
+  std::array<char, std::size_t{64} * 1024> rbuf_{};
   std::string wbuf_;     // commands not yet handed to the socket
   std::string writing_;  // the buffer of the write in flight
   bool write_in_flight_ = false;

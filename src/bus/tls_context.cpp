@@ -24,18 +24,6 @@ error tls_error(std::string what) { return make_error(errc::invalid_config, std:
 
 }  // namespace
 
-result<void> bus_tls_options::validate() const {
-  if (cert_file.empty() != key_file.empty())
-    return tls_error(
-        "bus.tls.cert_file and bus.tls.key_file go together (the client certificate and its "
-        "private key)");
-  if (insecure && (!ca_file.empty() || !server_name.empty()))
-    return tls_error(
-        "bus.tls.insecure = true checks no certificate, so bus.tls.ca_file and "
-        "bus.tls.server_name would be ignored: remove them or set insecure = false");
-  return {};
-}
-
 result<std::shared_ptr<asio::ssl::context>> make_tls_context(const bus_tls_options& o) {
   if (auto ok = o.validate(); !ok) return std::move(ok).err();
   ERR_clear_error();
@@ -52,7 +40,7 @@ result<std::shared_ptr<asio::ssl::context>> make_tls_context(const bus_tls_optio
       if (SSL_CTX_set_default_verify_paths(native) != 1)
         return tls_error("bus TLS: cannot load the system trust store: " + openssl_reason());
     } else if (SSL_CTX_load_verify_locations(native, o.ca_file.c_str(), nullptr) != 1) {
-      return tls_error("bus.tls.ca_file \"" + o.ca_file +
+      return tls_error("bus.tls_ca_file \"" + o.ca_file +
                        "\" cannot be loaded as PEM CA certificates: " + openssl_reason());
     }
   }
@@ -61,21 +49,21 @@ result<std::shared_ptr<asio::ssl::context>> make_tls_context(const bus_tls_optio
     // An encrypted key must fail here, not make OpenSSL prompt for a passphrase on the terminal.
     SSL_CTX_set_default_passwd_cb(native, [](char*, int, int, void*) { return 0; });
     if (SSL_CTX_use_certificate_chain_file(native, o.cert_file.c_str()) != 1)
-      return tls_error("bus.tls.cert_file \"" + o.cert_file +
+      return tls_error("bus.tls_cert_file \"" + o.cert_file +
                        "\" cannot be loaded as a PEM certificate: " + openssl_reason());
     if (SSL_CTX_use_PrivateKey_file(native, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
       if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
         ERR_clear_error();
-        return tls_error("bus.tls.key_file \"" + o.key_file +
-                         "\" does not match bus.tls.cert_file \"" + o.cert_file + "\"");
+        return tls_error("bus.tls_key_file \"" + o.key_file +
+                         "\" does not match bus.tls_cert_file \"" + o.cert_file + "\"");
       }
       return tls_error(
-          "bus.tls.key_file \"" + o.key_file +
+          "bus.tls_key_file \"" + o.key_file +
           "\" cannot be loaded as an unencrypted PEM private key: " + openssl_reason());
     }
     if (SSL_CTX_check_private_key(native) != 1)
-      return tls_error("bus.tls.key_file \"" + o.key_file +
-                       "\" does not match bus.tls.cert_file \"" + o.cert_file + "\"");
+      return tls_error("bus.tls_key_file \"" + o.key_file +
+                       "\" does not match bus.tls_cert_file \"" + o.cert_file + "\"");
   }
   return ctx;
 }

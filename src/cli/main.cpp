@@ -1,9 +1,10 @@
-// `herald`: one binary, subcommands serve, demo, publish, subscribe, token, check-config, api-key,
-// member. Exit codes: 0 success, 1 runtime failure (server unreachable, 5xx), 2 invalid
-// input/config.
+// `herald`: one binary, subcommands serve, demo, publish, subscribe, token, check-config,
+// config-reference, api-key, member. Exit codes: 0 success, 1 runtime failure (server unreachable,
+// 5xx), 2 invalid input/config.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,17 +17,18 @@
 #include "app/run.hpp"
 #include "auth/api_key.hpp"
 #include "auth/token_verifier.hpp"
-#include "bus/bus_factory.hpp"
 #include "cli/http_client.hpp"
 #include "config/config_loader.hpp"
+#include "config/reference.hpp"
 #include "core/uuid.hpp"
-#include "sse/encoder.hpp"
-#include "sse/event_type.hpp"
+#include "sse/events_options.hpp"
 #include "store/sqlite_store.hpp"
+#include "store/store_options.hpp"
 
 namespace {
 
 using namespace herald;
+namespace json = boost::json;
 
 int fail(int code, const std::string& message) {
   std::cerr << "herald: " << message << "\n";
@@ -45,27 +47,20 @@ void set_log_level(const std::string& level) {
 }
 
 result<config::gateway_config> load(const std::string& path, bool require_endpoints) {
-  auto cfg = config::load_config_file(path, require_endpoints);
-  if (cfg && cfg->events.verbs.empty()) cfg->events.verbs = sse::default_verbs();
-  return cfg;
+  return config::load_config_file(path, require_endpoints);
 }
 
 int cmd_serve(const std::string& config_path) {
   auto cfg = load(config_path, true);
   if (!cfg) return fail(2, cfg.err().message);
-  if (auto ok = bus::check_bus_config(cfg->bus); !ok) return fail(2, ok.err().message);
   set_log_level(cfg->log.level);
-  try {
-    app::gateway g(*cfg);
-    app::stop_signal
-        stop;  // before "listening" is logged: an early SIGTERM still shuts down cleanly
-    if (auto r = g.start(); !r) return fail(1, r.err().message);
-    int sig = stop.wait();
-    spdlog::info("signal {} received", sig);
-    g.stop();
-  } catch (const std::exception& e) {
-    return fail(1, e.what());
-  }
+  auto g = app::gateway::create(std::move(*cfg));
+  if (!g) return fail(1, g.err().message);
+  app::stop_signal stop;  // before "listening" is logged: an early SIGTERM still shuts down cleanly
+  if (auto r = (*g)->start(); !r) return fail(1, r.err().message);
+  int sig = stop.wait();
+  spdlog::info("signal {} received", sig);
+  (*g)->stop();
   return 0;
 }
 
@@ -73,20 +68,40 @@ int cmd_check_config(const std::string& config_path) {
   auto cfg = load(config_path, false);
   if (!cfg) return fail(2, cfg.err().message);
   if (auto ok = config::validate_for_serve(*cfg); !ok) return fail(2, ok.err().message);
-  if (auto ok = bus::check_bus_config(cfg->bus); !ok) return fail(2, ok.err().message);
   try {
     auth::token_verifier verifier(cfg->auth.jwt);  // refuses unusable keys
   } catch (const std::exception& e) {
     return fail(2, std::string("auth: ") + e.what());
   }
-  auto db = store::sqlite_store::open(cfg->store.path, 1);
+  // No side effects: a database file that does not exist yet is not created. Its lookups are
+  // checked against Herald's schema in memory, which is what `serve` would create.
+  const bool exists =
+      store::is_sqlite_file(cfg->store.path) && std::filesystem::exists(cfg->store.path);
+  auto db = store::sqlite_store::open(exists ? cfg->store.path : ":memory:", 1);
   if (!db) return fail(2, "store: " + db.err().message);
   for (const auto& e : cfg->endpoints)
     if (!e.lookup.empty())
       if (auto ok = (*db)->check_lookup(e.lookup); !ok)
         return fail(2, "endpoint " + e.path + ": " + ok.err().message);
-  std::cout << config::describe(*cfg) << "configuration OK\n";
+  std::cout << config::describe(*cfg) << "\n";
+  if (!exists && store::is_sqlite_file(cfg->store.path))
+    std::cout << "# " << cfg->store.path
+              << " does not exist yet: serve creates it; lookups were checked against Herald's "
+                 "schema\n";
+  std::cout << "configuration OK\n";
   return 0;
+}
+
+int cmd_config_reference(const std::string& format) {
+  if (format == "markdown") {
+    std::cout << config::reference_markdown() << "\n";
+    return 0;
+  }
+  if (format == "toml") {
+    std::cout << config::example_toml();
+    return 0;
+  }
+  return fail(2, "--format must be markdown or toml");
 }
 
 struct publish_args {
@@ -96,7 +111,7 @@ struct publish_args {
 int cmd_publish(const publish_args& a) {
   std::string url = a.url, key = a.key;
   app::publish_limits limits;
-  auto verbs = sse::default_verbs();
+  auto verbs = sse::events_options{}.verbs;
   limits.verbs = &verbs;
   if (!a.config.empty()) {
     auto cfg = load(a.config, false);
@@ -130,9 +145,10 @@ int cmd_publish(const publish_args& a) {
     auto e =
         app::make_publish_event(a.channel, a.event, a.data.empty() ? "{}" : a.data, a.id, limits);
     if (!e) return fail(2, e.err().message);
-    body = "{\"channel\":" + sse::python_json_string(e->channel) +
-           ",\"event\":" + sse::python_json_string(e->type) + ",\"data\":" + e->data +
-           (e->id.empty() ? "" : ",\"id\":" + sse::python_json_string(e->id)) + "}";
+    json::object request{
+        {"channel", e->channel}, {"event", e->type}, {"data", json::parse(e->data)}};
+    if (!e->id.empty()) request["id"] = e->id;
+    body = json::serialize(request);
   }
   auto u = cli::parse_http_url(url);
   if (!u) return fail(2, u.err().message);
@@ -184,25 +200,18 @@ int cmd_token(const std::string& config_path, const std::string& sub, const std:
     return fail(2, "no signing key: set [auth] signing_key_file (or the HS256 secret)");
   if (!is_uuid(tenant)) return fail(2, "--tenant must be a UUID");
   const auto now = unix_now();
-  std::string claims = "{\"typ\":\"access\",\"sub\":" + sse::python_json_string(sub) +
-                       ",\"tenant_id\":" + sse::python_json_string(tenant) +
-                       ",\"iat\":" + std::to_string(now) + ",\"nbf\":" + std::to_string(now) +
-                       ",\"exp\":" + std::to_string(now + ttl) + ",\"jti\":\"" + random_uuid() +
-                       "\"";
-  if (!cfg->auth.jwt.audience.empty())
-    claims += ",\"aud\":" + sse::python_json_string(cfg->auth.jwt.audience);
-  if (!cfg->auth.jwt.issuer.empty())
-    claims += ",\"iss\":" + sse::python_json_string(cfg->auth.jwt.issuer);
+  json::object claims{{"typ", "access"}, {"sub", sub},       {"tenant_id", tenant}, {"iat", now},
+                      {"nbf", now},      {"exp", now + ttl}, {"jti", random_uuid()}};
+  if (!cfg->auth.jwt.audience.empty()) claims["aud"] = cfg->auth.jwt.audience;
+  if (!cfg->auth.jwt.issuer.empty()) claims["iss"] = cfg->auth.jwt.issuer;
   for (const auto& kv : extra) {
     auto eq = kv.find('=');
     if (eq == std::string::npos) return fail(2, "--claim takes key=value");
-    claims += "," + sse::python_json_string(kv.substr(0, eq)) + ":" +
-              sse::python_json_string(kv.substr(eq + 1));
+    claims[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  claims += "}";
   try {
     auth::token_minter minter(cfg->auth.jwt.algorithm, cfg->auth.jwt.signing_key);
-    std::cout << minter.mint(claims) << "\n";
+    std::cout << minter.mint(json::serialize(claims)) << "\n";
   } catch (const std::exception& e) {
     return fail(2, e.what());
   }
@@ -319,6 +328,12 @@ int main(int argc, char** argv) {
       app.add_subcommand("check-config", "Validate a configuration and print it without secrets");
   check->add_option("--config,-c", config_path)->required();
 
+  std::string ref_format = "markdown";
+  auto* reference = app.add_subcommand(
+      "config-reference", "Print every configuration key (the reference, or an example config)");
+  reference->add_option("--format", ref_format, "markdown (docs/configuration.md) or toml")
+      ->check(CLI::IsMember({"markdown", "toml"}));
+
   std::string key_user, key_tenant, key_name = "cli", key_prefix;
   int key_ttl_days = 365;
   auto* api_key = app.add_subcommand("api-key", "Manage Herald API keys");
@@ -362,6 +377,7 @@ int main(int argc, char** argv) {
     if (*subscribe) return cmd_subscribe(sub_url, sub_token, sub_key, sub_count);
     if (*token) return cmd_token(config_path, tok_sub, tok_tenant, tok_ttl, tok_claims);
     if (*check) return cmd_check_config(config_path);
+    if (*reference) return cmd_config_reference(ref_format);
     if (*key_create)
       return cmd_api_key_create(config_path, key_user, key_tenant, key_name, key_ttl_days);
     if (*key_revoke) return cmd_api_key_revoke(config_path, key_prefix);

@@ -1,111 +1,74 @@
-// Herald's whole configuration as plain structs. config_loader.cpp fills them from a TOML file plus
-// environment overrides; engines receive the parts they need and never read files themselves.
+// Herald's whole configuration: the options structs of the modules, gathered. Each module owns its
+// struct and its rules next to its code (bus/bus_options.hpp, auth/auth_options.hpp, ...); config/
+// fills them from a TOML file and the environment through one table of keys (option_table.cpp).
+// Engines receive the parts they need and never read files themselves.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "auth/auth_config.hpp"
 #include "bus/bus_config.hpp"
-#include "core/result.hpp"
+#include "core/log_options.hpp"
+#include "net/cors_options.hpp"
+#include "net/listen_address.hpp"
+#include "net/server.hpp"
+#include "route/endpoint.hpp"
+#include "sse/events_options.hpp"
+#include "store/store_options.hpp"
+#include "tenancy/tenancy_options.hpp"
 
 namespace herald::config {
 
-struct listener_config {
-  std::string address = "127.0.0.1";
-  std::uint16_t port = 8080;
-};
+// The public listener's defaults where they differ from net::server_options': one event-loop
+// thread per core (threads = 0, resolved by app/), and no request body on a stream request.
+inline net::server_options public_listener_defaults() {
+  net::server_options o;
+  o.name = "public";
+  o.threads = 0;
+  o.max_body_bytes = 4096;
+  return o;
+}
 
+inline net::listener_options internal_listener_defaults() {
+  net::listener_options o;
+  o.name = "internal";
+  o.max_connections = 1024;
+  return o;
+}
+
+// [server]: the public listener and how the gateway stops. The limits map onto net::server_options;
+// the shutdown settings are the gateway's own (app/ sits above config/, so they are kept here).
 struct server_config {
-  listener_config listen{"127.0.0.1", 8080};
-  unsigned threads = 0;                      // event-loop threads; 0 = number of cores
-  std::uint32_t keepalive_seconds = 20;      // idle interval before `event: keep-alive`
-  std::uint32_t max_header_bytes = 8192;     // request line + headers
-  std::uint32_t header_timeout_ms = 10000;   // time allowed to send the request headers
-  std::uint32_t max_connections = 20000;     // open TCP connections on the public listener
-  std::uint32_t queue_max_events = 4096;     // per-stream queue bound (count) ...
-  std::uint32_t queue_max_bytes = 4u << 20;  // ... and bytes; overflow: close with slow-consumer
-  std::uint32_t shutdown_deadline_ms = 5000;
-  std::uint32_t retry_base_ms = 2000;    // `retry:` hint sent on graceful close ...
-  std::uint32_t retry_jitter_ms = 3000;  // ... plus uniform jitter in [0, retry_jitter_ms)
+  net::listen_address listen{"127.0.0.1", 8080};
+  net::server_options http = public_listener_defaults();
+  std::uint32_t shutdown_deadline_ms = 5000;  // on SIGTERM, exit at the latest after this
+  std::uint32_t retry_base_ms = 2000;         // `retry:` hint sent on graceful close ...
+  std::uint32_t retry_jitter_ms = 3000;       // ... plus uniform jitter in [0, retry_jitter_ms)
 };
 
+// [internal]: the publish API, health and metrics listener. Limits map onto net::listener_options;
+// the publisher key and the batch limit are the publish API's own (kept here for the same reason).
 struct internal_config {
-  listener_config listen{"127.0.0.1", 8081};
-  std::string publisher_key;                // required for POST /publish (never logged)
-  std::uint32_t max_body_bytes = 1u << 20;  // POST /publish body limit
-  std::uint32_t max_batch_events = 1000;    // {"events":[...]} limit
-};
-
-struct cors_config {
-  std::vector<std::string> allow_origins;  // exact origins ("https://app.example.com") or "*"
-  bool allow_credentials = true;
-  std::string allow_headers = "Cache-Control, Last-Event-ID";
-  std::uint32_t max_age_seconds = 600;  // preflight cache
-};
-
-struct store_config {
-  std::string driver = "sqlite";   // "sqlite" (embedded default)
-  std::string path = "herald.db";  // SQLite file
-  unsigned pool_threads = 2;       // database pool; event loops never block on the store
-};
-
-struct events_config {
-  std::set<std::string, std::less<>> verbs;  // defaults + [events].extra_verbs
-  std::uint32_t max_data_bytes = 64 * 1024;  // serialized payload limit per event
-};
-
-struct tenancy_config {
-  std::uint32_t recheck_interval_seconds = 60;  // live streams re-check membership/keys; 0 disables
-  // A JWT caller whose (user, tenant) passed the database checks (user active, member) within this
-  // many seconds connects without a database round trip; 0 disables. Bounds how long a revoked
-  // membership can still open new streams (open ones are closed by the re-check).
-  std::uint32_t connect_cache_seconds = 5;
-};
-
-enum class param_type { uuid, slug };
-
-struct endpoint_param {
-  std::string name;
-  param_type type = param_type::slug;
-};
-
-// One segment of a parsed path template: a literal ("api", "event-stream") or a parameter.
-struct path_segment {
-  std::string literal;  // the literal text; empty for a parameter
-  int param = -1;       // index into endpoint_config::params, or -1 for a literal
-};
-
-struct endpoint_config {
-  // Template as written, e.g. /api/v1/scans/{scan_pk:uuid}/event-stream (endpoint_template.hpp).
-  std::string path;
-  std::vector<endpoint_param> params;  // parsed from the template
-  std::vector<path_segment> segments;  // the template split on '/', in order
-  // Channel templates using {tenant_id}, {user_id} and the params.
-  std::vector<std::string> channels;
-  std::string lookup;  // optional SQL; must bind :tenant_id; no row -> 404
-};
-
-struct log_config {
-  std::string level = "info";  // trace, debug, info, warn, error, critical, off
+  net::listen_address listen{"127.0.0.1", 8081};
+  net::listener_options http = internal_listener_defaults();
+  std::string publisher_key;              // required for POST /publish (never logged)
+  std::uint32_t max_batch_events = 1000;  // {"events":[...]} limit
 };
 
 struct gateway_config {
   server_config server;
   internal_config internal;
-  cors_config cors;
+  net::cors_options cors;
   auth::auth_config auth;
-  store_config store;
+  store::store_options store;
   bus::bus_config bus;
-  events_config events;
-  tenancy_config tenancy;
-  std::vector<endpoint_config> endpoints;
-  log_config log;
-  std::string demo_page_dir;  // optional: serve a static page at / (the demo)
+  sse::events_options events;
+  tenancy::tenancy_options tenancy;
+  std::vector<route::endpoint_config> endpoints;
+  log_options log;
 
   // Where the settings came from, for `herald check-config` (filled by the loader; never secrets).
   std::string config_file;  // absolute path, or empty for load_config_string

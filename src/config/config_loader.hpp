@@ -1,13 +1,14 @@
-// TOML file + environment -> gateway_config.
+// TOML file + environment -> gateway_config, driven by the key table (option_table.cpp).
 //
-// Every key is optional (defaults in config.hpp); an unknown key or section is an error naming it,
-// so typos never silently fall back to a default. Errors are errc::invalid_config with a message of
-// the form "<file>:<line>:<col>: <problem>" (no position for cross-field and environment problems).
+// Every key is optional (defaults in the module structs); an unknown key or section is an error
+// naming it, so typos never silently fall back to a default. Errors are errc::invalid_config with a
+// message of the form "<file>:<line>:<col>: <problem>" (a rule across keys points at the key it
+// names when the file gives it; an environment problem has no position).
 //
-// Order: parse TOML -> read each section -> resolve relative paths against the config file's
-// directory and read key files / *_env variables -> apply VALKEY_* overrides -> cross-field checks.
-// Loading never touches the network or the store; app/ additionally prepares each lookup against
-// the store before serving.
+// Order: parse TOML -> each key of the table in order (its file value, then its environment
+// override) -> [[endpoints]] (route/'s grammar) -> the rules across keys (each module's
+// validate()). Loading never touches the network or the store; app/ additionally prepares each
+// lookup against the store before serving.
 #pragma once
 
 #include <string>
@@ -22,8 +23,8 @@ namespace herald::config {
 // token do not.
 result<gateway_config> load_config_file(const std::string& path, bool require_endpoints = false);
 
-// Same, from text. Relative paths (key files, store.path, demo.page_dir) resolve against `base_dir`
-// (made absolute; empty = the current directory). `source_name` only labels error messages.
+// Same, from text. Relative paths (key files, store.path) resolve against `base_dir` (made
+// absolute; empty = the current directory). `source_name` only labels error messages.
 result<gateway_config> load_config_string(std::string_view toml, const std::string& base_dir,
                                           bool require_endpoints = false,
                                           const std::string& source_name = "<config>");
@@ -31,17 +32,8 @@ result<gateway_config> load_config_string(std::string_view toml, const std::stri
 // The checks `herald serve` adds on top of a successful load (at least one endpoint).
 result<void> validate_for_serve(const gateway_config& cfg);
 
-// Parses "host:port" / "[v6]:port"; host must be an IP literal, port 0-65535 (0 = any free port).
-result<listener_config> parse_listen_address(std::string_view text);
-
-// The effective configuration as TOML-like text for `herald check-config`. Secrets (publisher key,
-// bus password, HS256 secret, signing key) appear only as "[set]" / "[unset]".
+// The effective configuration as TOML for `herald check-config`: every key that applies, with
+// secrets shown only as "[set]" / "[unset]" and where secrets and overrides came from.
 std::string describe(const gateway_config& cfg);
-
-// Canonical names, as written in the config file.
-std::string_view to_string(auth::jwt_algorithm a) noexcept;
-std::string_view to_string(bus::bus_kind k) noexcept;
-std::string_view to_string(bus::bus_mode m) noexcept;
-std::string_view to_string(param_type t) noexcept;
 
 }  // namespace herald::config

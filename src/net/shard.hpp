@@ -120,13 +120,13 @@ class shard {
   // Longest a flush runs before the event loop reads again (about 300 loopback writes): short
   // enough that a publish is read while a large fanout is written, long enough that writes, which
   // carry the latency, keep priority over reading more input.
-  static constexpr std::chrono::microseconds flush_turn{2000};
+  static constexpr std::chrono::microseconds kFlushTurn{2000};
   // A pass this small (the deliveries of the requests just read) is written before those requests
   // are answered, as long as no larger pass is under way: a publisher then gets its answer after
   // the local subscribers got the event, and the answer's wake-up does not delay the deliveries.
   // Larger passes (a big fanout) keep going out in posted turns after the answers. Measured in
   // bench/README.md, row 21 (row 14 did it for every pass, and lost the fanout target).
-  static constexpr std::size_t small_pass = 256;
+  static constexpr std::size_t kSmallPass = 256;
 };
 
 }  // namespace herald::net

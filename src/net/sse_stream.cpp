@@ -42,7 +42,7 @@ basic_sse_stream<Socket>::basic_sse_stream(Socket socket, shard& owner, listener
   // descriptor, which follows its service pointer.
   if constexpr (!is_tls)
     assert(reinterpret_cast<const char*>(&socket_) + 2 * sizeof(void*) <=
-           reinterpret_cast<const char*>(static_cast<const sse::subscriber*>(this)) + hot_bytes);
+           reinterpret_cast<const char*>(static_cast<const sse::subscriber*>(this)) + kHotBytes);
 }
 
 template <class Socket>

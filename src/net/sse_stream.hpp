@@ -99,7 +99,7 @@ class basic_sse_stream final : public stream_base {
   void close_gracefully();
   void finish();
 
-  // What every delivery and write touches comes first, within subscriber::hot_bytes with the bases
+  // What every delivery and write touches comes first, within subscriber::kHotBytes with the bases
   // and `node` (fewer cache lines per delivery, and all of them prefetched: with thousands of
   // streams, each one's state is cold by its next event). The socket's descriptor is the first
   // field after its service pointer.

@@ -1,5 +1,5 @@
 // SSE framing, byte-compatible with django-eventstream 5.3.4 (utils.sse_encode_event and
-// views.stream), so clients written for the seed's system see the same bytes. Pure functions; no
+// views.stream), so clients written for django-eventstream see the same bytes. Pure functions; no
 // sockets.
 #pragma once
 

@@ -1,4 +1,5 @@
-// The `<resource>.<verb>` event naming contract (seed: "the naming convention is the contract").
+// The `<resource>.<verb>` event naming contract (the Prowler API's guide: "the naming convention is
+// the contract").
 #pragma once
 
 #include <set>

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sse/events_options.hpp"
+
 namespace herald::sse {
 
 TEST(event_type, accepts_every_platform_verb) {
@@ -34,4 +36,19 @@ TEST(event_type, error_names_the_problem) {
   EXPECT_NE(r.err().message.find("finished"), std::string::npos);
 }
 
+}  // namespace herald::sse
+
+namespace herald::sse {
+namespace {
+
+TEST(events_options, default_verbs_and_extra_verb_rules) {
+  EXPECT_EQ(events_options{}.verbs, default_verbs());
+  EXPECT_EQ(*check_extra_verb("retried"), "retried");
+  for (const char* bad : {"", "Retried", "re-tried", "abcdefghijklmnopqrstuvwxyzabcdefg"})
+    EXPECT_FALSE(check_extra_verb(bad)) << bad;
+  EXPECT_EQ(check_extra_verb("Retried").err().message,
+            "'Retried' must be 1-32 lowercase letters [a-z]");
+}
+
+}  // namespace
 }  // namespace herald::sse

@@ -33,13 +33,14 @@ class subscriber {
   // Asks the cache for what a delivery will touch, a few subscribers ahead of the delivering loop:
   // with thousands of streams each one's state is cold by its next event, and without this a
   // delivery mostly waits on those misses (bench/README.md, row 23). Implementations keep what
-  // deliver() and their write touch within the object's first `hot_bytes`, this base first; the
+  // deliver() and their write touch within the object's first `kHotBytes`, this base first; the
   // 16 bytes before the object are make_shared's reference counts (shared_from_this touches them).
-  static constexpr std::size_t hot_bytes = 176;
+  static constexpr std::size_t kHotBytes = 176;
   static void prefetch(const subscriber* s) {
     // Addresses as integers: the line before the object is outside it (a prefetch never faults).
     const auto from = reinterpret_cast<std::uintptr_t>(s) - 16;
-    for (std::uintptr_t at = 0; at < hot_bytes + 16; at += 64)
+    for (std::uintptr_t at = 0; at < kHotBytes + 16; at += 64)
+      // NOLINTNEXTLINE(performance-no-int-to-ptr): only a prefetch hint, never dereferenced
       __builtin_prefetch(reinterpret_cast<const void*>(from + at));
   }
 

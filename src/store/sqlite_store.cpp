@@ -21,10 +21,10 @@ constexpr int kBusyTimeoutMs = 5000;
 constexpr std::size_t kMaxCachedLookups = 64;
 constexpr std::size_t kMaxTouchEntries = 1u << 16;
 
-// Table and column names follow the seed (Prowler's Django models). Timestamps mirrored from Django
+// Table and column names follow the Prowler API's Django models. Timestamps mirrored from Django
 // are ISO-8601 UTC text; the api_keys times are unix seconds because Herald compares them as
-// numbers. The two triggers reproduce the seed's revoke_user_api_keys / revoke_membership_api_keys
-// signals, so "key not revoked" keeps implying "owner still a member".
+// numbers. The two triggers reproduce the Prowler API's revoke_user_api_keys /
+// revoke_membership_api_keys signals, so "key not revoked" keeps implying "owner still a member".
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS users (
   id          TEXT PRIMARY KEY NOT NULL,
@@ -552,7 +552,8 @@ result<void> sqlite_store::check_lookup(std::string_view sql) {
 
 namespace {
 
-// Seed ids are stored in the canonical lower-case form principals carry, or matches would miss.
+// Ids given to the seeding helpers are stored in the canonical lower-case form principals carry, or
+// matches would miss.
 result<std::string> seed_uuid(std::string_view v, std::string_view what) {
   auto id = parse_uuid(v);
   if (!id) return make_error(errc::bad_request, std::string(what) + " must be a UUID");
@@ -578,7 +579,7 @@ result<void> sqlite_store::add_tenant(std::string_view id, std::string_view name
 result<void> sqlite_store::add_user(std::string_view id, std::string_view email, bool active) {
   auto uid = seed_uuid(id, "user id");
   if (!uid) return std::move(uid).err();
-  std::string lower(email);  // the seed lower-cases emails
+  std::string lower(email);  // the Prowler API lower-cases emails
   for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   auto c = acquire();
   std::lock_guard w(write_mu_);

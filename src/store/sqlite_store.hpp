@@ -1,6 +1,7 @@
 // The embedded SQLite implementation of store (the default driver). One database file, opened in
-// WAL mode so readers never wait for the writer, with the seed's table names and columns (users,
-// tenants, memberships, api_keys, scans); see kSchema in sqlite_store.cpp for the exact DDL.
+// WAL mode so readers never wait for the writer, with the Prowler API's table names and columns
+// (users, tenants, memberships, api_keys, scans); see kSchema in sqlite_store.cpp for the exact
+// DDL.
 //
 // Ownership and threads: app/ owns the store (the unique_ptr from open()) and must keep it alive
 // until the db_pool whose threads call it has stopped. Every method may be called concurrently from
@@ -61,10 +62,10 @@ class sqlite_store final : public store {
   // key, so a seed can be re-run and a test can flip e.g. is_active by calling add_user again.
   result<void> add_tenant(std::string_view id, std::string_view name);
   result<void> add_user(std::string_view id, std::string_view email, bool active = true);
-  // role: "member" or "owner" (as in the seed). Upsert on (user_id, tenant_id).
+  // role: "member" or "owner" (as in the Prowler API). Upsert on (user_id, tenant_id).
   result<void> add_membership(std::string_view user_id, std::string_view tenant_id,
                               std::string_view role = "member");
-  // Deleting a membership revokes that user's API keys in that tenant (the seed's signal).
+  // Deleting a membership revokes that user's API keys in that tenant (the Prowler API's signal).
   result<void> remove_membership(std::string_view user_id, std::string_view tenant_id);
   result<void> add_scan(std::string_view id, std::string_view tenant_id, std::string_view name,
                         std::string_view state = "available");

@@ -14,7 +14,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The seed's worked example: a scan's event stream is visible only inside the scan's tenant.
+// The Prowler API guide's worked example: a scan's event stream is visible only inside the scan's
+// tenant.
 constexpr std::string_view kScanLookup =
     "SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id";
 
@@ -142,7 +143,7 @@ TEST_F(sqlite_store_test, find_user_active_inactive_missing) {
   ASSERT_TRUE(a);
   ASSERT_TRUE(a->has_value());
   EXPECT_EQ((*a)->id, alice);
-  EXPECT_EQ((*a)->email, "alice@example.com");  // lower-cased like the seed
+  EXPECT_EQ((*a)->email, "alice@example.com");  // lower-cased like the Prowler API
   EXPECT_TRUE((*a)->is_active);
 
   auto b = db->find_user(bob);
@@ -251,13 +252,13 @@ TEST_F(sqlite_store_test, removing_a_membership_or_user_revokes_their_keys) {
   auto k = db->find_api_key("hk_ALICET1X");
   ASSERT_TRUE(k && k->has_value());
   EXPECT_TRUE((*k)->revoked);
-  EXPECT_EQ((*k)->user_id, "");             // ON DELETE SET NULL (the seed's entity)
+  EXPECT_EQ((*k)->user_id, "");             // ON DELETE SET NULL (the Prowler API's entity)
   EXPECT_FALSE(*db->is_member(alice, t1));  // memberships cascade
 }
 
 // ---- endpoint lookups ----
 
-TEST_F(sqlite_store_test, row_exists_scopes_the_seed_scan_lookup_to_the_tenant) {
+TEST_F(sqlite_store_test, row_exists_scopes_the_scan_lookup_to_the_tenant) {
   std::string scan1 = random_uuid(), scan2 = random_uuid();
   ASSERT_TRUE(db->add_scan(scan1, t1, "nightly", "executing"));
   ASSERT_TRUE(db->add_scan(scan2, t2, "weekly", "completed"));

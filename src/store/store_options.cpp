@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string_view>
 
@@ -207,6 +208,21 @@ result<void> apply_postgres_env(postgres_options& o, const env_lookup& getenv) {
   if (auto v = get("POSTGRES_ADMIN_PASSWORD")) out.admin_password = *v;
   o = std::move(out);
   return {};
+}
+
+result<std::string> parse_driver(std::string_view s) {
+  if (s == "sqlite" || s == "postgres") return std::string(s);
+  return make_error(errc::invalid_config,
+                    "'" + std::string(s) + "' is not supported (use \"sqlite\" or \"postgres\")");
+}
+
+bool is_sqlite_file(std::string_view path) { return !path.empty() && path != ":memory:"; }
+
+std::string resolve_sqlite_path(std::string_view path, std::string_view base_dir) {
+  if (!is_sqlite_file(path)) return std::string(path);
+  std::filesystem::path p{std::string(path)};
+  if (p.is_absolute()) return p.lexically_normal().string();
+  return (std::filesystem::path(std::string(base_dir)) / p).lexically_normal().string();
 }
 
 }  // namespace herald::store

@@ -73,4 +73,11 @@ using env_lookup = std::function<std::optional<std::string>(std::string_view nam
 result<void> apply_postgres_env(postgres_options& o);
 result<void> apply_postgres_env(postgres_options& o, const env_lookup& getenv);
 
+// The drivers this build has: "sqlite" and "postgres" (a refusal names them).
+result<std::string> parse_driver(std::string_view s);
+// A SQLite path as configured: relative paths resolve against `base_dir`; ":memory:" stays as is.
+std::string resolve_sqlite_path(std::string_view path, std::string_view base_dir);
+// Whether a SQLite path names a file on disk (not ":memory:" or a private temporary database).
+bool is_sqlite_file(std::string_view path);
+
 }  // namespace herald::store

@@ -160,5 +160,23 @@ TEST(store_options, reads_the_prowler_api_environment) {
   EXPECT_EQ(o.user, "other");
 }
 
+TEST(store_options, drivers_of_this_build) {
+  EXPECT_EQ(*parse_driver("sqlite"), "sqlite");
+  EXPECT_EQ(*parse_driver("postgres"), "postgres");
+  auto bad = parse_driver("mysql");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.err().code, errc::invalid_config);
+  EXPECT_EQ(bad.err().message, "'mysql' is not supported (use \"sqlite\" or \"postgres\")");
+}
+
+TEST(store_options, sqlite_paths_resolve_against_the_config_directory) {
+  EXPECT_EQ(resolve_sqlite_path("herald.db", "/etc/herald"), "/etc/herald/herald.db");
+  EXPECT_EQ(resolve_sqlite_path("../var/h.db", "/etc/herald"), "/etc/var/h.db");
+  EXPECT_EQ(resolve_sqlite_path("/var/lib/herald/h.db", "/etc"), "/var/lib/herald/h.db");
+  EXPECT_EQ(resolve_sqlite_path(":memory:", "/etc"), ":memory:");
+  EXPECT_FALSE(is_sqlite_file(":memory:"));
+  EXPECT_TRUE(is_sqlite_file("h.db"));
+}
+
 }  // namespace
 }  // namespace herald::store

@@ -11,18 +11,18 @@ result<std::string> make_channel_name(std::string_view prefix, std::string_view 
   for (int i = 0; i < 3; ++i) {
     if (parts[i].empty())
       return make_error(errc::bad_request, "channel " + std::string(names[i]) + " is empty");
-    if (parts[i].find(channel_separator) != std::string_view::npos)
+    if (parts[i].find(kChannelSeparator) != std::string_view::npos)
       return make_error(errc::bad_request,
                         "channel " + std::string(names[i]) + " must not contain ':'");
   }
   std::string out;
   out.reserve(prefix.size() + tenant_id.size() + resource_id.size() + 2);
   out.append(prefix)
-      .append(1, channel_separator)
+      .append(1, kChannelSeparator)
       .append(tenant_id)
-      .append(1, channel_separator)
+      .append(1, kChannelSeparator)
       .append(resource_id);
-  if (out.size() > max_channel_name_length)
+  if (out.size() > kMaxChannelNameLength)
     return make_error(errc::bad_request, "channel name is longer than 255 bytes");
   return out;
 }
@@ -36,12 +36,12 @@ struct channel_views {
 // The syntax shared by parse_channel_name and is_channel_name: three non-empty segments (the
 // tenant's UUID form is checked by the callers).
 std::optional<channel_views> split_channel_name(std::string_view channel) {
-  if (channel.size() > max_channel_name_length) return std::nullopt;
-  auto a = channel.find(channel_separator);
+  if (channel.size() > kMaxChannelNameLength) return std::nullopt;
+  auto a = channel.find(kChannelSeparator);
   if (a == std::string_view::npos) return std::nullopt;
-  auto b = channel.find(channel_separator, a + 1);
+  auto b = channel.find(kChannelSeparator, a + 1);
   if (b == std::string_view::npos) return std::nullopt;
-  if (channel.find(channel_separator, b + 1) != std::string_view::npos) return std::nullopt;
+  if (channel.find(kChannelSeparator, b + 1) != std::string_view::npos) return std::nullopt;
   channel_views v{channel.substr(0, a), channel.substr(a + 1, b - a - 1), channel.substr(b + 1)};
   if (v.prefix.empty() || v.resource.empty()) return std::nullopt;
   return v;

@@ -11,7 +11,7 @@
 
 namespace herald::tenancy {
 
-inline constexpr char channel_separator = ':';
+inline constexpr char kChannelSeparator = ':';
 
 struct channel_parts {
   std::string prefix;
@@ -34,6 +34,6 @@ std::optional<channel_parts> parse_channel_name(std::string_view channel);
 bool is_channel_name(std::string_view channel);
 
 // Longest channel name accepted anywhere (publish API, bus, endpoints).
-inline constexpr std::size_t max_channel_name_length = 255;
+inline constexpr std::size_t kMaxChannelNameLength = 255;
 
 }  // namespace herald::tenancy

@@ -1,4 +1,4 @@
-// Ports every channel case of the seed's api/tests/test_sse.py (TestMakeChannel,
+// Ports every channel case of the Prowler API's api/tests/test_sse.py (TestMakeChannel,
 // TestTenantIdFromChannel), plus the stricter rules Herald adds (exactly three segments, no ':').
 #include "tenancy/channel_name.hpp"
 
@@ -61,7 +61,7 @@ TEST(tenant_id_from_channel, parses_valid_channel) {
 }
 
 TEST(tenant_id_from_channel, returns_none_for_four_segments) {
-  // The seed accepted `prefix:<uuid>:a:b` (len >= 3); Herald requires exactly three.
+  // The Prowler API accepts `prefix:<uuid>:a:b` (len >= 3); Herald requires exactly three.
   auto tenant = random_uuid();
   EXPECT_EQ(tenant_id_from_channel("prefix:" + tenant + ":a:b"), std::nullopt);
 }

@@ -1,6 +1,6 @@
-// The tenant gate (the seed's SSEChannelManager.can_read_channel): a channel is readable only by a
-// member of the tenant named inside it. Pure logic; membership comes from an injected lookup so the
-// gate never touches the store directly (callers run it on the database pool).
+// The tenant gate (the Prowler API's SSEChannelManager.can_read_channel): a channel is readable
+// only by a member of the tenant named inside it. Pure logic; membership comes from an injected
+// lookup so the gate never touches the store directly (callers run it on the database pool).
 // Thread-safety: stateless apart from the lookup; safe from any thread if the lookup is.
 #pragma once
 
@@ -22,7 +22,7 @@ class tenant_gate {
  public:
   explicit tenant_gate(membership_lookup lookup) : lookup_(std::move(lookup)) {}
 
-  // The seed's can_read_channel: anonymous -> false; malformed channel -> false; otherwise
+  // The Prowler API's can_read_channel: anonymous -> false; malformed channel -> false; otherwise
   // membership of (user, tenant in the channel). A store failure is false (fail closed).
   bool can_read_channel(const principal* caller, std::string_view channel) const;
 

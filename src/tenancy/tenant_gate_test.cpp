@@ -1,6 +1,6 @@
-// Ports every case of the seed's TestSSEChannelManager that concerns the gate, plus connect rules.
-// (get_channels_for_request / is_channel_reliable have no counterpart: endpoints return channels
-// directly, and Herald never replays, see docs/reconnects.md.)
+// Ports every case of the Prowler API's TestSSEChannelManager that concerns the gate, plus connect
+// rules. (get_channels_for_request / is_channel_reliable have no counterpart: endpoints return
+// channels directly, and Herald never replays, see docs/reconnects.md.)
 #include "tenancy/tenant_gate.hpp"
 
 #include <gtest/gtest.h>
@@ -23,7 +23,11 @@ struct fixture : ::testing::Test {
     return memberships.contains({std::string(u), std::string(t)});
   }};
   principal caller(const std::string& tenant) {
-    return principal{credential_kind::jwt, user, tenant, {}, 0};
+    principal p;
+    p.kind = credential_kind::jwt;
+    p.user_id = user;
+    p.tenant_id = tenant;
+    return p;
   }
   std::string channel(const std::string& tenant) {
     return *make_channel_name("lighthouse-session", tenant, random_uuid());

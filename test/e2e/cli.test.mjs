@@ -4,7 +4,7 @@
 //   HERALD_BIN=build/e2e/herald node --test test/e2e/cli.test.mjs
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import {
@@ -167,6 +167,35 @@ test("herald check-config: OK on the demo config, non-zero on a broken one", asy
   const t3 = await runHerald(["check-config", "--config", noTable.config]);
   assert.equal(t3.code, 2);
   assert.match(t3.stderr, /scanz/);
+});
+
+test("herald check-config: the shipped example validates with its documented variables, without side effects", async (t) => {
+  const { dir } = await prepareDemoDir(t);
+  // The example as shipped (same bytes), in a directory of its own: its store path is relative to it.
+  const here = path.join(dir, "example");
+  mkdirSync(here);
+  const example = path.join(here, "herald.example.toml");
+  copyFileSync(new URL("../../config/herald.example.toml", import.meta.url), example);
+  const env = {
+    HERALD_PUBLISHER_KEY: "example-publisher-key-0123456789",
+    HERALD_JWT_VERIFY_KEY: readFileSync(path.join(dir, "keys", "public.pem"), "utf8"),
+  };
+  const ok = await runHerald(["check-config", "--config", example], { env });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /publisher_key = "\[set\]"  # from env HERALD_PUBLISHER_KEY\n/);
+  assert.match(ok.stdout, /verify_key = "\[set\]"  # from env HERALD_JWT_VERIFY_KEY\n/);
+  assert.match(ok.stdout, /configuration OK\n$/);
+  assert.ok(!ok.stdout.includes(env.HERALD_PUBLISHER_KEY));
+  // No side effects: the database file serve would create does not appear.
+  assert.deepEqual(readdirSync(here), ["herald.example.toml"]);
+
+  // Without the variables: exit 2 and a message naming the missing one and what it holds.
+  const missing = await runHerald(["check-config", "--config", example], {
+    env: { HERALD_PUBLISHER_KEY: "", HERALD_JWT_VERIFY_KEY: "" },
+  });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /publisher_key_env: environment variable HERALD_PUBLISHER_KEY is not set \(or is empty\); set it to the key publishers send/);
+  assert.deepEqual(readdirSync(here), ["herald.example.toml"]);
 });
 
 /** Start `herald serve` at debug level on a demo data dir, returning {env, server}. */

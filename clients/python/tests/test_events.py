@@ -110,7 +110,9 @@ class EncodeDataTest(unittest.TestCase):
             '{"text": "hello world", "n": 1}',
         )
         self.assertEqual(encode_data({"t": "héllo"}), '{"t": "h\\u00e9llo"}')
-        self.assertEqual(encode_data({"nested": {"a": [1, 2]}}), '{"nested": {"a": [1, 2]}}')
+        self.assertEqual(encode_data({"ids": [1, 2]}), '{"ids": [1, 2]}')
+        with self.assertRaises(InvalidPayload):  # Herald's flat-payload rule
+            encode_data({"nested": {"a": [1, 2]}})
 
     def test_django_encoder_rules(self):
         u = uuid.UUID("0191e3a1-6c1e-7a3b-9f00-000000000001")

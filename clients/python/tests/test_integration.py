@@ -209,7 +209,9 @@ class HttpPublishTest(HeraldCase):
             ("test:%s:r" % t, "scan.end", "text", False),
             ("test:%s:r" % t, "scan.end", {"x": "y" * 190}, True),  # 198 bytes compact
             ("test:%s:r" % t, "scan.end", {"x": "y" * 193}, False),  # 201 bytes > 200
-            ("test:%s:r" % t, "scan.end", {"n": {"nested": [1, 2]}}, True),
+            ("test:%s:r" % t, "scan.end", {"n": {"nested": [1, 2]}}, False),
+            ("test:%s:r" % t, "scan.end", {"n": [1, [2]]}, False),
+            ("test:%s:r" % t, "scan.end", {"n": [1, "two", None]}, True),
         ]
         rules = EventRules(extra_verbs=["retried"], max_data_bytes=200)
         for channel, event, data, valid in cases:

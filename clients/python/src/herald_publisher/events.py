@@ -228,6 +228,17 @@ def encode_data(
         raise InvalidPayload(
             "data must be a JSON object (flat payload), not %s" % _json_kind(value)
         )
+    # Herald's flat-payload rule: a value is a scalar or an array of scalars, never an object and
+    # never an array holding an object or an array.
+    for key, item in value.items():
+        nested = isinstance(item, dict) or (
+            isinstance(item, list) and any(isinstance(x, (dict, list)) for x in item)
+        )
+        if nested:
+            raise InvalidPayload(
+                "data.%s: a flat payload has no nested objects (values are strings, numbers, "
+                "booleans, null, or arrays of those)" % key
+            )
     try:
         compact = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(
             "utf-8"

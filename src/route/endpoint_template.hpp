@@ -6,8 +6,9 @@
 //   channel  scan-progress:{tenant_id}:{scan_pk}         <literal prefix>:{tenant_id}:<resource>
 //   lookup   SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id
 //
-// Checked once by the loader (so a bad endpoint never reaches serve); match_path and expand_channel
-// are the runtime half, used by app/ per request. Pure functions, no I/O.
+// Checked once by config/ when it loads the file (so a bad endpoint never reaches serve);
+// match_path and expand_channel are the runtime half, used by app/ per request. Pure functions, no
+// I/O, and no dependency on config/: C++ endpoints (url_template) use the same grammar.
 #pragma once
 
 #include <optional>
@@ -16,14 +17,14 @@
 #include <utility>
 #include <vector>
 
-#include "config/config.hpp"
 #include "core/result.hpp"
+#include "route/endpoint.hpp"
 
-namespace herald::config {
+namespace herald::route {
 
 // Names every template may use besides the endpoint's own parameters. Reserved as parameter names.
-inline constexpr std::string_view tenant_id_name = "tenant_id";
-inline constexpr std::string_view user_id_name = "user_id";
+inline constexpr std::string_view kTenantIdName = "tenant_id";
+inline constexpr std::string_view kUserIdName = "user_id";
 
 struct path_template {
   std::vector<endpoint_param> params;
@@ -53,9 +54,13 @@ using param_values = std::vector<std::pair<std::string, std::string>>;
 // match.
 std::optional<param_values> match_path(const endpoint_config& endpoint, std::string_view path);
 
+// The path shape two templates share when they match the same URLs: literals kept, parameters
+// replaced by {} (/a/{x} and /a/{y:uuid} have the same shape).
+std::string path_shape(const endpoint_config& endpoint);
+
 // Substitutes {name} placeholders. A value that is empty or contains ':' is errc::forbidden (it
 // would shift the tenant segment); a name with no value is errc::internal (the caller forgot to
 // pass it).
 result<std::string> expand_channel(std::string_view channel_template, const param_values& values);
 
-}  // namespace herald::config
+}  // namespace herald::route

@@ -1,10 +1,10 @@
-#include "config/endpoint_template.hpp"
+#include "route/endpoint_template.hpp"
 
 #include <algorithm>
 
 #include "core/uuid.hpp"
 
-namespace herald::config {
+namespace herald::route {
 namespace {
 
 error bad(std::string msg) { return make_error(errc::invalid_config, std::move(msg)); }
@@ -31,7 +31,7 @@ bool is_channel_literal_char(char c) {
   return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_';
 }
 
-// The Django `slug` converter's alphabet, which the seed's URLs use.
+// The Django `slug` converter's alphabet, which the Prowler API's URLs use.
 bool is_slug(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
     return is_alpha(c) || is_digit(c) || c == '-' || c == '_';
@@ -70,7 +70,7 @@ result<void> check_resource_segment(std::string_view channel, std::string_view s
       if (!is_param_name(name))
         return bad("channel " + in_quotes(channel) + ": placeholder {" + std::string(name) +
                    "} is not a valid name ([a-z_][a-z0-9_]*; channel placeholders take no type)");
-      if (name != tenant_id_name && name != user_id_name && !names_param(params, name))
+      if (name != kTenantIdName && name != kUserIdName && !names_param(params, name))
         return bad("channel " + in_quotes(channel) + " references {" + std::string(name) +
                    "}, which is not a parameter of the endpoint path (allowed: " +
                    allowed_names(params, "{", "}") + ")");
@@ -101,6 +101,17 @@ bool starts_with_keyword(std::string_view sql, std::string_view kw) {
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 
 }  // namespace
+
+std::string_view to_string(param_type t) noexcept {
+  return t == param_type::uuid ? "uuid" : "slug";
+}
+
+std::string path_shape(const endpoint_config& endpoint) {
+  std::string out;
+  for (const auto& seg : endpoint.segments)
+    out += "/" + (seg.param < 0 ? seg.literal : std::string("{}"));
+  return out;
+}
 
 result<path_template> parse_path_template(std::string_view path) {
   if (path.empty() || path[0] != '/')
@@ -137,7 +148,7 @@ result<path_template> parse_path_template(std::string_view path) {
       if (!is_param_name(name))
         return bad("endpoint path " + in_quotes(path) + ": parameter name " + in_quotes(name) +
                    " must match [a-z_][a-z0-9_]*");
-      if (name == tenant_id_name || name == user_id_name)
+      if (name == kTenantIdName || name == kUserIdName)
         return bad("endpoint path " + in_quotes(path) + ": parameter name " + in_quotes(name) +
                    " is reserved (it comes from the caller's credentials, never from the URL)");
       if (names_param(out.params, name))
@@ -267,13 +278,13 @@ result<void> check_lookup(std::string_view sql, const std::vector<endpoint_param
   auto names = lookup_parameter_names(body);
   if (!names) return std::move(names).err();
   for (const auto& name : *names) {
-    if (name != tenant_id_name && name != user_id_name && !names_param(params, name))
+    if (name != kTenantIdName && name != kUserIdName && !names_param(params, name))
       return bad("lookup references :" + name + ", which is not a parameter of the endpoint path " +
                  "(allowed: " + allowed_names(params, ":", "") + ")");
   }
   // The isolation rule: a lookup that ignores the caller's tenant would confirm resources of other
   // tenants (and leak their existence through 403-vs-404).
-  if (std::find(names->begin(), names->end(), tenant_id_name) == names->end())
+  if (std::find(names->begin(), names->end(), kTenantIdName) == names->end())
     return bad(
         "lookup must bind the caller's tenant with :tenant_id (e.g. AND tenant_id = :tenant_id)");
   return {};
@@ -342,4 +353,4 @@ result<std::string> expand_channel(std::string_view channel_template, const para
   return out;
 }
 
-}  // namespace herald::config
+}  // namespace herald::route

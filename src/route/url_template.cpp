@@ -1,16 +1,16 @@
-#include "app/url_template.hpp"
+#include "route/url_template.hpp"
 
 #include <stdexcept>
 
-namespace herald::app {
+namespace herald::route {
 
 result<url_template> url_template::parse(std::string_view pattern) {
-  auto parsed = config::parse_path_template(pattern);
+  auto parsed = parse_path_template(pattern);
   if (!parsed) return std::move(parsed).err();
   url_template t;
   t.endpoint_.path = std::string(pattern);
-  t.endpoint_.params = parsed->params;
-  t.endpoint_.segments = parsed->segments;
+  t.endpoint_.params = std::move(parsed->params);
+  t.endpoint_.segments = std::move(parsed->segments);
   return t;
 }
 
@@ -20,4 +20,4 @@ url_template::url_template(std::string_view pattern) {
   *this = std::move(*t);
 }
 
-}  // namespace herald::app
+}  // namespace herald::route

@@ -1,9 +1,9 @@
-#include "config/endpoint_template.hpp"
+#include "route/endpoint_template.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace herald::config {
+namespace herald::route {
 namespace {
 
 using ::testing::HasSubstr;
@@ -242,4 +242,4 @@ TEST(ExpandChannel, RefusesValuesThatWouldShiftTheTenantSegment) {
 }
 
 }  // namespace
-}  // namespace herald::config
+}  // namespace herald::route

@@ -1,0 +1,592 @@
+// THE table of configuration keys. Adding an option is one row here plus a field (with its default)
+// in the owning module's options struct; its rules live in that module (bus/bus_options.hpp, ...).
+// Reading, unknown-key errors, environment overrides, redaction, `herald check-config` and the
+// generated reference (docs/configuration.md, config/herald.example.toml; a test compares them with
+// this table) all follow from the rows. See option.hpp for what a row holds.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "auth/auth_options.hpp"
+#include "bus/bus_options.hpp"
+#include "config/option.hpp"
+#include "net/cors_options.hpp"
+#include "net/listen_address.hpp"
+#include "sse/events_options.hpp"
+#include "store/store_options.hpp"
+
+namespace herald::config {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr std::size_t kMinPublisherKeyBytes = 16;
+
+result<void> check_publisher_key(std::string_view key) {
+  if (key.size() < kMinPublisherKeyBytes)
+    return make_error(errc::invalid_config, "must be at least " +
+                                                std::to_string(kMinPublisherKeyBytes) +
+                                                " characters (try: openssl rand -hex 32)");
+  return {};
+}
+
+// A file named in the config: relative paths resolve against the config file's directory.
+std::string resolve_path(const std::string& path, const std::string& base_dir) {
+  std::filesystem::path p(path);
+  if (p.is_absolute()) return p.lexically_normal().string();
+  return (std::filesystem::path(base_dir) / p).lexically_normal().string();
+}
+
+bool redis_bus(const gateway_config& c) { return c.bus.kind == bus::bus_kind::redis; }
+bool shared_secret(const gateway_config& c) { return auth::uses_shared_secret(c.auth.jwt); }
+bool public_key(const gateway_config& c) { return !auth::uses_shared_secret(c.auth.jwt); }
+
+std::string default_verbs_text() {
+  std::string out;
+  for (const auto& v : sse::default_verbs()) out += (out.empty() ? "" : ", ") + ("`" + v + "`");
+  return out;
+}
+
+std::vector<section_doc> make_sections() {
+  return {
+      {"server", "the public listener",
+       "Public listener: the SSE streams (and the CORS preflight). Put it behind your "
+       "TLS-terminating proxy.",
+       "", false},
+      {"internal", "publishing, health and metrics",
+       "Internal listener: `POST /publish`, `/healthz`, `/readyz`, `/metrics`. Keep it on a "
+       "private "
+       "interface. It is served by the same event-loop threads as the streams, shares their header "
+       "limits and timeouts, and takes at most 1,024 connections.",
+       "", false},
+      {"cors", "browsers on other origins",
+       "CORS for browsers on other origins, matched against the request's `Origin` header.",
+       "`allow_origins = [\"*\"]` together with `allow_credentials = true` is refused: browsers "
+       "reject that combination. List the origins, or set `allow_credentials = false`.",
+       false},
+      {"auth", "who may connect",
+       "Authentication: `Authorization: Bearer <jwt>`, `Authorization: Api-Key <key>`, or "
+       "(browsers, only without an Authorization header) `?access_token=<jwt>`.",
+       "The verification key is required: Herald does not start without one. A private key given "
+       "as `verify_key` is refused (deploy only the public key to gateways); the public-key "
+       "options "
+       "are refused with HS256 and the secret options with the other algorithms.",
+       false},
+      {"store", "users, tenants, memberships, API keys, lookup tables",
+       "The store: users, tenants, memberships, api_keys and the tables your lookups read.", "",
+       false},
+      {"bus", "how published events reach every gateway",
+       "The bus carries published events to every gateway process (see "
+       "docs/scaling-and-bus.md). With `kind = \"local\"` the other keys are unused.",
+       std::string(
+           "**Environment overrides.** The variables of the Prowler API's deployment override the "
+           "file when they are set and non-empty: `VALKEY_HOST`, `VALKEY_PORT`, "
+           "`VALKEY_USERNAME`, `VALKEY_PASSWORD`, `VALKEY_SCHEME`. They do not change `kind`: with "
+           "the local bus their values are unused, but an invalid value (a non-numeric "
+           "`VALKEY_PORT`, an unknown `VALKEY_SCHEME`) is still reported.\n\n"
+           "`scheme = \"rediss\"` (or `VALKEY_SCHEME=rediss`, as the Prowler API's "
+           "`EVENTSTREAM_REDIS` `ssl=True`) connects over TLS in every mode; the `tls_*` keys set "
+           "the "
+           "CA, a client certificate and the expected server name (checked by default)."),
+       false},
+      {"events", "event names and sizes",
+       "Event names are `<resource>.<verb>`; the verbs are " + default_verbs_text() +
+           ", plus `extra_verbs`.",
+       "", false},
+      {"tenancy", "checks while streams are open", "", "", false},
+      {"log", "logging", "", "", false},
+      {"endpoints", "stream URLs",
+       "Stream endpoints: one `[[endpoints]]` table each. `herald serve` needs at least one.",
+       "Two endpoints whose paths match the same URLs (`/scans/{a}` and `/scans/{b:uuid}`) are "
+       "refused. See [Adding an endpoint](adding-an-endpoint.md) for the full explanation.",
+       true},
+  };
+}
+
+std::vector<option> make_options() {
+  const secret_forms any_form{true, true, true};
+  std::vector<option> t;
+
+  // ---- [server] -------------------------------------------------------------------------------
+  t.push_back(
+      parsed(
+          "server.listen", [](auto& c) -> auto& { return c.server.listen; },
+          net::parse_listen_address, [](const net::listen_address& a) { return net::to_string(a); },
+          "`\"host:port\"` or `\"[ipv6]:port\"`; the host is an IP address (`0.0.0.0` = all IPv4 "
+          "interfaces, `[::]` = all IPv6). Port 0 lets the OS pick a free port (tests).")
+          .type("address")
+          .example("\"127.0.0.1:8080\""));
+  t.push_back(integer(
+      "server.threads", [](auto& c) -> auto& { return c.server.http.threads; }, 0, 1024,
+      "Event-loop threads; 0 = one per CPU core. No thread and no timer per "
+      "connection."));
+  t.push_back(integer<seconds>(
+      "server.keepalive_seconds", [](auto& c) -> auto& { return c.server.http.keepalive; }, 1, 3600,
+      "Seconds without an event before `event: keep-alive` is sent (keeps proxies from closing "
+      "the stream)."));
+  t.push_back(integer(
+      "server.max_header_bytes", [](auto& c) -> auto& { return c.server.http.max_header_bytes; },
+      512, 1 << 20, "Request line + headers limit, bytes; larger requests are refused."));
+  t.push_back(integer<milliseconds>(
+      "server.header_timeout_ms", [](auto& c) -> auto& { return c.server.http.header_timeout; }, 1,
+      600'000, "Time a client has to send its request headers, milliseconds."));
+  t.push_back(integer(
+      "server.max_connections", [](auto& c) -> auto& { return c.server.http.max_connections; }, 1,
+      10'000'000,
+      "Open TCP connections allowed on this listener; beyond it new connections "
+      "are refused."));
+  t.push_back(integer(
+      "server.queue_max_events", [](auto& c) -> auto& { return c.server.http.queue_max_events; }, 1,
+      10'000'000,
+      "Per-stream queue bound: events waiting to be written to one slow client. A "
+      "stream that exceeds it or queue_max_bytes gets `stream-error` "
+      "`{\"condition\":\"slow-consumer\"}` and is closed."));
+  t.push_back(integer(
+      "server.queue_max_bytes", [](auto& c) -> auto& { return c.server.http.queue_max_bytes; }, 1,
+      std::int64_t{1} << 30, "Per-stream queue bound in bytes."));
+  t.push_back(integer(
+      "server.shutdown_deadline_ms", [](auto& c) -> auto& { return c.server.shutdown_deadline_ms; },
+      0, 3'600'000,
+      "On SIGTERM/SIGINT: stop accepting, send each stream `retry:` and close it; "
+      "exit at the latest after this many milliseconds."));
+  t.push_back(integer(
+      "server.retry_base_ms", [](auto& c) -> auto& { return c.server.retry_base_ms; }, 0, 3'600'000,
+      "The `retry:` hint sent to each stream on shutdown, ms ..."));
+  t.push_back(integer(
+      "server.retry_jitter_ms", [](auto& c) -> auto& { return c.server.retry_jitter_ms; }, 0,
+      3'600'000,
+      "... plus a uniform random jitter in [0, retry_jitter_ms), so clients do not "
+      "all reconnect at once."));
+
+  t.push_back(integer(
+      "server.send_buffer_bytes", [](auto& c) -> auto& { return c.server.http.send_buffer_bytes; },
+      0, 64 << 20,
+      "Kernel send buffer per connection (SO_SNDBUF), bytes; 0 = the kernel's autotuning. "
+      "Bounds what a slow reader holds outside the stream's queue, so the slow-consumer policy "
+      "ends the stream at an event boundary. 0 or 4096 and more."));
+  t.push_back(integer(
+      "server.spare_descriptors", [](auto& c) -> auto& { return c.server.http.spare_descriptors; },
+      0, 1 << 20,
+      "File descriptors the public listener leaves free under the process's limit "
+      "(RLIMIT_NOFILE) for the internal listener, the bus and the store; a connection that "
+      "would take one gets 503 with Retry-After."));
+  t.push_back(integer<seconds>(
+      "server.busy_retry_after_seconds",
+      [](auto& c) -> auto& { return c.server.http.busy_retry_after; }, 1, 3600,
+      "The Retry-After of the 503 a connection over a limit gets, seconds."));
+  t.push_back(flag(
+      "server.reuse_port", [](auto& c) -> auto& { return c.server.http.reuse_port; },
+      "Share the port with other `herald serve` processes (SO_REUSEPORT): run one process per "
+      "core, each with its own file budget, behind one port. Off: a port already bound by "
+      "another process is refused at start."));
+  t.push_back(text(
+      "server.tls_certificate_file",
+      [](auto& c) -> auto& { return c.server.http.tls.certificate_file; },
+      "TLS on the public listener: the PEM certificate chain, leaf first (relative to the "
+      "config file's directory). Empty = plain HTTP. Re-read on reload."));
+  t.push_back(text(
+      "server.tls_private_key_file",
+      [](auto& c) -> auto& { return c.server.http.tls.private_key_file; },
+      "The PEM private key of the certificate (unencrypted); required with "
+      "server.tls_certificate_file."));
+
+  // ---- [internal] -----------------------------------------------------------------------------
+  t.push_back(parsed(
+                  "internal.listen", [](auto& c) -> auto& { return c.internal.listen; },
+                  net::parse_listen_address,
+                  [](const net::listen_address& a) { return net::to_string(a); },
+                  "As `server.listen`; must differ from it (the same port on a wildcard address "
+                  "counts as the same).")
+                  .type("address")
+                  .example("\"127.0.0.1:8081\""));
+  t.push_back(secret(
+                  "internal.publisher_key",
+                  [](auto& c) -> auto& { return c.internal.publisher_key; }, any_form,
+                  "the key publishers send (at least 16 characters)", check_publisher_key,
+                  "The key publishers send as `Authorization: Bearer <key>`, at least 16 "
+                  "characters (generate one: `openssl rand -hex 32`). Without a key, `POST "
+                  "/publish` answers 401.")
+                  .trimmed()
+                  .example("\"HERALD_PUBLISHER_KEY\"", "env"));
+  t.push_back(integer(
+      "internal.max_body_bytes", [](auto& c) -> auto& { return c.internal.http.max_body_bytes; }, 1,
+      std::int64_t{1} << 30, "`POST /publish` body limit, bytes."));
+  t.push_back(integer(
+      "internal.max_batch_events", [](auto& c) -> auto& { return c.internal.max_batch_events; }, 1,
+      1'000'000, "Events per `{\"events\": [...]}` request."));
+
+  // ---- [cors] ---------------------------------------------------------------------------------
+  {
+    option o = list(
+        "cors.allow_origins", [](auto& c) -> auto& { return c.cors.allow_origins; },
+        net::normalize_origin,
+        "Exact origins `\"scheme://host[:port]\"` (no path, no trailing `/`; scheme and "
+        "host are lower-cased) matched against the request's `Origin` header, or `\"*\"`. "
+        "Empty = no CORS headers.");
+    o.set = [](const value& v, gateway_config& c, const load_scope&) -> result<void> {
+      c.cors.allow_origins.clear();
+      for (const auto& origin : std::get<std::vector<std::string>>(v))
+        if (std::find(c.cors.allow_origins.begin(), c.cors.allow_origins.end(), origin) ==
+            c.cors.allow_origins.end())
+          c.cors.allow_origins.push_back(origin);
+      return {};
+    };
+    t.push_back(std::move(o));
+  }
+  t.push_back(flag(
+      "cors.allow_credentials", [](auto& c) -> auto& { return c.cors.allow_credentials; },
+      "Send `Access-Control-Allow-Credentials: true` (EventSource with `{ "
+      "withCredentials: true }`)."));
+  {
+    option o = detail::make(
+        "cors.allow_headers", value_kind::string_list, "string or array of strings",
+        "`Access-Control-Allow-Headers`: a string `\"A, B\"` or an array of header names.");
+    o.string_or_list = true;
+    o.item = net::check_header_name;
+    o.set = [](const value& v, gateway_config& c, const load_scope&) -> result<void> {
+      c.cors.allow_headers = net::join_header_list(std::get<std::vector<std::string>>(v));
+      return {};
+    };
+    o.get = [](const gateway_config& c) -> std::optional<value> {
+      return value{c.cors.allow_headers};
+    };
+    t.push_back(std::move(o));
+  }
+  t.push_back(integer(
+      "cors.max_age_seconds", [](auto& c) -> auto& { return c.cors.max_age_seconds; }, 0, 86'400,
+      "Preflight cache lifetime (`Access-Control-Max-Age`), seconds."));
+
+  // ---- [auth] ---------------------------------------------------------------------------------
+  t.push_back(choice(
+                  "auth.algorithm", [](auto& c) -> auto& { return c.auth.jwt.algorithm; },
+                  auth::parse_jwt_algorithm,
+                  [](auth::jwt_algorithm a) { return auth::to_string(a); },
+                  {"RS256", "ES256", "EdDSA", "HS256"},
+                  "The JWT algorithm, pinned here and never taken from the token.")
+                  .example("\"RS256\""));
+  t.push_back(secret(
+                  "auth.verify_key", [](auto& c) -> auto& { return c.auth.jwt.verify_key; },
+                  any_form, "the PEM public key that verifies JWTs", auth::check_verify_key,
+                  "Required for RS256, ES256 and EdDSA: the PEM public key that verifies "
+                  "tokens, as a file (relative to this file), inline text (a TOML multi-line "
+                  "string) or an environment variable (where a literal \\n is a newline).")
+                  .only_when(public_key,
+                             "is for public-key algorithms; with HS256 give secret, secret_file "
+                             "or secret_env")
+                  .decode_env(auth::pem_from_env)
+                  .example("\"HERALD_JWT_VERIFY_KEY\"", "env"));
+  t.push_back(secret(
+                  "auth.secret", [](auto& c) -> auto& { return c.auth.jwt.verify_key; }, any_form,
+                  "the HS256 secret (at least 32 bytes)", auth::check_hs256_secret,
+                  "Required for HS256 instead of verify_key: the shared secret, at least 32 "
+                  "bytes. It both verifies and signs.")
+                  .only_when(shared_secret,
+                             "is only for HS256; with RS256, ES256 or EdDSA give verify_key, "
+                             "verify_key_file or verify_key_env")
+                  .trimmed());
+  t.push_back(secret(
+                  "auth.signing_key", [](auto& c) -> auto& { return c.auth.jwt.signing_key; },
+                  secret_forms{false, true, false}, "the PEM private key that signs tokens",
+                  auth::check_signing_key,
+                  "Optional PEM private key used by `herald token` to mint development tokens "
+                  "(not needed to serve).")
+                  .only_when(public_key,
+                             "is for public-key algorithms; with HS256 the secret both signs and "
+                             "verifies"));
+  t.push_back(text(
+      "auth.audience", [](auto& c) -> auto& { return c.auth.jwt.audience; },
+      "Required `aud` value; empty = not checked."));
+  t.push_back(text(
+      "auth.issuer", [](auto& c) -> auto& { return c.auth.jwt.issuer; },
+      "Required `iss` value; empty = not checked."));
+  t.push_back(integer(
+      "auth.leeway_seconds", [](auto& c) -> auto& { return c.auth.jwt.leeway_seconds; }, 0, 86'400,
+      "Clock skew allowed on exp, nbf and iat, seconds."));
+  t.push_back(text(
+                  "auth.user_claim", [](auto& c) -> auto& { return c.auth.jwt.user_claim; },
+                  "Claim holding the user id.")
+                  .non_empty());
+  t.push_back(text(
+                  "auth.tenant_claim", [](auto& c) -> auto& { return c.auth.jwt.tenant_claim; },
+                  "Claim holding the tenant id (a UUID); every token must carry it.")
+                  .non_empty());
+  t.push_back(text(
+      "auth.required_type", [](auto& c) -> auto& { return c.auth.jwt.required_type; },
+      "Required value of the token's `typ` claim (e.g. \"access\" to refuse refresh "
+      "tokens); empty = not checked."));
+  t.push_back(integer(
+      "auth.cache_entries", [](auto& c) -> auto& { return c.auth.jwt.cache_entries; }, 0,
+      100'000'000, "Verified tokens cached by hash until they expire; 0 disables the cache."));
+  t.push_back(flag(
+      "auth.api_keys", [](auto& c) -> auto& { return c.auth.api_keys_enabled; },
+      "Accept Herald API keys (`Authorization: Api-Key hk_...`, stored hashed in the "
+      "store's api_keys table)."));
+  t.push_back(flag(
+      "auth.check_user_active", [](auto& c) -> auto& { return c.auth.check_user_active; },
+      "The caller's user row must exist and be active (checked at connect and on "
+      "every re-check)."));
+
+  // ---- [store] --------------------------------------------------------------------------------
+  t.push_back(choice(
+      "store.driver", [](auto& c) -> auto& { return c.store.driver; }, store::parse_driver,
+      [](const std::string& d) { return d; }, {"sqlite"}, "The store implementation."));
+  {
+    option o = text(
+        "store.path", [](auto& c) -> auto& { return c.store.path; },
+        "SQLite database file, relative to this file (\":memory:\" for a throw-away "
+        "database).");
+    t.push_back(std::move(o.non_empty().example("\"herald.db\"")));
+  }
+  t.push_back(integer(
+      "store.pool_threads", [](auto& c) -> auto& { return c.store.pool_threads; }, 1, 256,
+      "Threads that run database calls, so the event loops never block on the "
+      "store."));
+
+  // ---- [bus] ----------------------------------------------------------------------------------
+  t.push_back(choice(
+      "bus.kind", [](auto& c) -> auto& { return c.bus.kind; }, bus::parse_kind,
+      [](bus::bus_kind k) { return bus::to_string(k); }, {"local", "redis"},
+      "\"local\" = in-process (one gateway); \"redis\" = Valkey/Redis pub/sub "
+      "(several gateways)."));
+  t.push_back(choice(
+                  "bus.mode", [](auto& c) -> auto& { return c.bus.mode; }, bus::parse_mode,
+                  [](bus::bus_mode m) { return bus::to_string(m); }, {"native", "compat"},
+                  "\"native\": one pub/sub channel per Herald channel (`<prefix><channel>`); "
+                  "\"compat\": django-eventstream's single channel and message format, so "
+                  "existing `send_event()` publishers keep working.")
+                  .shown_when(redis_bus));
+  t.push_back(parsed(
+                  "bus.host", [](auto& c) -> auto& { return c.bus.host; }, bus::parse_host,
+                  [](const std::string& h) { return h; }, "Valkey/Redis host name or IP address.")
+                  .from_env(bus::kValkeyHostEnv)
+                  .shown_when(redis_bus));
+  t.push_back(
+      integer(
+          "bus.port", [](auto& c) -> auto& { return c.bus.port; }, 1, 65535, "Valkey/Redis port.")
+          .from_env(bus::kValkeyPortEnv)
+          .noun("a port number (1-65535)")
+          .shown_when(redis_bus));
+  t.push_back(text(
+                  "bus.username", [](auto& c) -> auto& { return c.bus.username; },
+                  "ACL user; empty = the default user.")
+                  .from_env(bus::kValkeyUsernameEnv)
+                  .shown_when(redis_bus));
+  t.push_back(secret(
+                  "bus.password", [](auto& c) -> auto& { return c.bus.password; },
+                  secret_forms{true, false, true}, "the Valkey/Redis password", nullptr,
+                  "Password (AUTH); empty = none.")
+                  .from_env(bus::kValkeyPasswordEnv)
+                  .shown_when(redis_bus));
+  t.push_back(parsed(
+                  "bus.scheme", [](auto& c) -> auto& { return c.bus.scheme; }, bus::parse_scheme,
+                  [](const std::string& s) { return s; },
+                  "\"redis\" (plain TCP) or \"rediss\" (TLS, see bus.tls_*).")
+                  .from_env(bus::kValkeySchemeEnv)
+                  .shown_when(redis_bus));
+  t.push_back(text(
+                  "bus.tls_ca_file", [](auto& c) -> auto& { return c.bus.tls.ca_file; },
+                  "scheme \"rediss\": PEM CA certificate(s) that sign the server's certificate "
+                  "(relative to the config file's directory); empty = the system trust store.")
+                  .shown_when(redis_bus));
+  t.push_back(text(
+                  "bus.tls_cert_file", [](auto& c) -> auto& { return c.bus.tls.cert_file; },
+                  "scheme \"rediss\": PEM client certificate (chain), for servers with "
+                  "`tls-auth-clients`; requires bus.tls_key_file.")
+                  .shown_when(redis_bus));
+  t.push_back(text(
+                  "bus.tls_key_file", [](auto& c) -> auto& { return c.bus.tls.key_file; },
+                  "scheme \"rediss\": the unencrypted PEM private key of bus.tls_cert_file.")
+                  .shown_when(redis_bus));
+  t.push_back(text(
+                  "bus.tls_server_name", [](auto& c) -> auto& { return c.bus.tls.server_name; },
+                  "scheme \"rediss\": the name the server certificate must carry, also sent as "
+                  "SNI; empty = the host connected to. Checked unless bus.tls_insecure.")
+                  .shown_when(redis_bus));
+  t.push_back(flag(
+                  "bus.tls_insecure", [](auto& c) -> auto& { return c.bus.tls.insecure; },
+                  "scheme \"rediss\": accept any server certificate, unchecked (tests only; "
+                  "logged at start).")
+                  .shown_when(redis_bus));
+  t.push_back(text(
+                  "bus.prefix", [](auto& c) -> auto& { return c.bus.prefix; },
+                  "native mode: prefix of every pub/sub channel name.")
+                  .shown_when(redis_bus));
+  t.push_back(text(
+                  "bus.compat_channel", [](auto& c) -> auto& { return c.bus.compat_channel; },
+                  "compat mode: the single pub/sub channel django-eventstream uses.")
+                  .non_empty()
+                  .shown_when(redis_bus));
+  t.push_back(flag(
+                  "bus.cluster", [](auto& c) -> auto& { return c.bus.cluster; },
+                  "Valkey/Redis Cluster: sharded pub/sub (`SSUBSCRIBE`/`SPUBLISH`), one connection "
+                  "per shard.")
+                  .shown_when(redis_bus));
+  t.push_back(list(
+                  "bus.cluster_nodes", [](auto& c) -> auto& { return c.bus.cluster_nodes; },
+                  bus::check_node_address,
+                  "Cluster seed nodes `\"host:port\"`; empty = `host:port`.")
+                  .shown_when(redis_bus));
+  t.push_back(integer(
+                  "bus.reconnect_min_ms", [](auto& c) -> auto& { return c.bus.reconnect_min_ms; },
+                  1, 3'600'000,
+                  "Reconnect backoff start, milliseconds; it doubles per failure (with "
+                  "jitter) ...")
+                  .shown_when(redis_bus));
+  t.push_back(integer(
+                  "bus.reconnect_max_ms", [](auto& c) -> auto& { return c.bus.reconnect_max_ms; },
+                  1, 3'600'000, "... up to this ceiling, milliseconds; not below reconnect_min_ms.")
+                  .shown_when(redis_bus));
+  t.push_back(integer(
+                  "bus.max_pending_publishes",
+                  [](auto& c) -> auto& { return c.bus.max_pending_publishes; }, 1, 10'000'000,
+                  "PUBLISHes awaiting a reply before `POST /publish` answers 503.")
+                  .shown_when(redis_bus));
+  t.push_back(integer(
+                  "bus.connect_timeout_ms",
+                  [](auto& c) -> auto& { return c.bus.connect_timeout_ms; }, 1, 600'000,
+                  "Per connection attempt: resolve, connect, AUTH and PING, milliseconds.")
+                  .shown_when(redis_bus));
+  t.push_back(integer(
+                  "bus.command_timeout_ms",
+                  [](auto& c) -> auto& { return c.bus.command_timeout_ms; }, 1, 600'000,
+                  "A connection whose oldest pending reply is this late is dropped and "
+                  "reconnected, milliseconds.")
+                  .shown_when(redis_bus));
+  t.push_back(integer(
+                  "bus.max_message_bytes", [](auto& c) -> auto& { return c.bus.max_message_bytes; },
+                  1024, std::int64_t{512} << 20,
+                  "Largest bus message: bigger ones are refused when publishing and dropped "
+                  "when received, bytes.")
+                  .shown_when(redis_bus));
+
+  // ---- [events] -------------------------------------------------------------------------------
+  {
+    option o = detail::make("events.extra_verbs", value_kind::string_list, "array of strings",
+                            "Verbs added to the platform's vocabulary; each 1-32 lower-case "
+                            "letters.");
+    o.item = sse::check_extra_verb;
+    o.set = [](const value& v, gateway_config& c, const load_scope&) -> result<void> {
+      c.events.verbs = sse::default_verbs();
+      for (const auto& verb : std::get<std::vector<std::string>>(v)) c.events.verbs.insert(verb);
+      return {};
+    };
+    o.get = [](const gateway_config& c) -> std::optional<value> {
+      std::vector<std::string> extra;
+      for (const auto& v : c.events.verbs)
+        if (!sse::default_verbs().contains(v)) extra.push_back(v);
+      return value{std::move(extra)};
+    };
+    t.push_back(std::move(o));
+  }
+  t.push_back(integer(
+      "events.max_data_bytes", [](auto& c) -> auto& { return c.events.max_data_bytes; }, 1,
+      std::int64_t{16} << 20, "Limit on one event's serialized JSON `data` object, bytes."));
+
+  // ---- [tenancy] ------------------------------------------------------------------------------
+  t.push_back(integer(
+      "tenancy.recheck_interval_seconds",
+      [](auto& c) -> auto& { return c.tenancy.recheck_interval_seconds; }, 0, 86'400,
+      "While a stream is open, re-check every N seconds that the user is still "
+      "active, still a member of the channel's tenant, and (for API keys) that the "
+      "key is not revoked or expired; a failed re-check closes the stream with "
+      "stream-error \"forbidden\". 0 disables the re-check."));
+  t.push_back(integer(
+      "tenancy.connect_cache_seconds",
+      [](auto& c) -> auto& { return c.tenancy.connect_cache_seconds; }, 0, 300,
+      "A JWT caller whose user and membership passed the database checks within N "
+      "seconds connects without a database round trip (reconnect storms, "
+      "dashboards opening many streams). Bounds how long a revoked membership can "
+      "still open new streams; open ones are closed by the re-check. 0 disables."));
+
+  // ---- [log] ----------------------------------------------------------------------------------
+  t.push_back(choice(
+      "log.level", [](auto& c) -> auto& { return c.log.level; }, parse_log_level,
+      [](const std::string& l) { return l; },
+      {"trace", "debug", "info", "warn", "error", "critical", "off"},
+      "Log level. Secrets (access_token, Authorization) are redacted."));
+
+  // ---- [[endpoints]] (read by the loader with route/'s grammar; these rows name and document) --
+  option path = detail::make("endpoints.path", value_kind::string, "string",
+                             "URL template: literal segments (`A-Z a-z 0-9 - . _ ~`) and "
+                             "whole-segment parameters `{name}` (a slug: letters, digits, `-`, "
+                             "`_`), `{name:slug}` or `{name:uuid}`; names `[a-z_][a-z0-9_]*`, "
+                             "unique, not `tenant_id` or `user_id` (they come from the caller's "
+                             "credentials). `/` alone is reserved.");
+  t.push_back(std::move(path.mandatory().example("\"/api/v1/scans/{scan_pk:uuid}/event-stream\"")));
+  option channels = detail::make(
+      "endpoints.channels", value_kind::string_list, "array of strings",
+      "Channel templates `<prefix>:{tenant_id}:<resource>`: a literal prefix (`A-Z a-z "
+      "0-9 - . _`), the middle segment exactly `{tenant_id}` (the caller's tenant), a "
+      "resource made of text, `{user_id}` and the path's parameters.");
+  t.push_back(std::move(channels.mandatory().example("[\"scan-progress:{tenant_id}:{scan_pk}\"]")));
+  option lookup = detail::make(
+      "endpoints.lookup", value_kind::string, "string",
+      "Optional SQL that must return a row, else 404: one `SELECT` (or `WITH ... SELECT`) that "
+      "binds `:tenant_id` (so a resource of another tenant is never found) and may use `:user_id` "
+      "and the path's parameters; named parameters only.");
+  t.push_back(std::move(
+      lookup.example("\"SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id\"")));
+  return t;
+}
+
+std::vector<check> make_checks() {
+  return {
+      {"auth",
+       [](gateway_config& c) {
+         auth::complete(c.auth);
+         return auth::validate(c.auth);
+       }},
+      {"internal",
+       [](gateway_config& c) -> result<void> {
+         if (net::same_listener(c.server.listen, c.internal.listen))
+           return make_error(errc::invalid_config,
+                             "internal.listen (" + net::to_string(c.internal.listen) +
+                                 ") must differ from server.listen (" +
+                                 net::to_string(c.server.listen) +
+                                 "): the publish API and metrics must never be reachable on the "
+                                 "public port");
+         return {};
+       }},
+      {"cors", [](gateway_config& c) { return net::validate(c.cors); }},
+      {"store",
+       [](gateway_config& c) -> result<void> {
+         // Given or not, the SQLite file is relative to the config file's directory.
+         c.store.path = store::resolve_sqlite_path(c.store.path, c.base_dir);
+         return {};
+       }},
+      {"files",
+       [](gateway_config& c) -> result<void> {
+         // Like the SQLite file, certificate and key files are relative to the config file.
+         for (std::string* f :
+              {&c.server.http.tls.certificate_file, &c.server.http.tls.private_key_file,
+               &c.bus.tls.ca_file, &c.bus.tls.cert_file, &c.bus.tls.key_file})
+           if (!f->empty()) *f = resolve_path(*f, c.base_dir);
+         return {};
+       }},
+      {"bus",
+       [](gateway_config& c) {
+         bus::complete(c.bus);
+         return bus::validate(c.bus);
+       }},
+  };
+}
+
+}  // namespace
+
+const std::vector<section_doc>& sections() {
+  static const std::vector<section_doc> s = make_sections();
+  return s;
+}
+
+const std::vector<option>& options() {
+  static const std::vector<option> t = make_options();
+  return t;
+}
+
+const std::vector<check>& checks() {
+  static const std::vector<check> c = make_checks();
+  return c;
+}
+
+}  // namespace herald::config
