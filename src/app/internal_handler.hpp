@@ -1,0 +1,111 @@
+// The internal listener's requests: POST /publish, /healthz, /readyz, /metrics.
+// Internal to app/: included only by gateway.cpp, which owns one (the class is a gateway member).
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <chrono>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "app/configured_endpoint.hpp"
+#include "app/gateway.hpp"
+#include "app/publish_request.hpp"
+#include "app/replies.hpp"
+#include "auth/api_key.hpp"
+#include "bus/bus_factory.hpp"
+#include "core/metrics.hpp"
+#include "core/redact.hpp"
+#include "sse/encoder.hpp"
+#include "sse/event_type.hpp"
+
+namespace herald::app {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using detail::error_json;
+using detail::error_response;
+using detail::json_response;
+using detail::publish_all;
+using detail::unix_now;
+using net::handler_outcome;
+using net::http_response;
+
+// -------------------------------------------------------------------------------------------------
+// Internal listener: POST /publish, /healthz, /readyz, /metrics.
+
+class gateway::internal_handler final : public net::request_handler {
+ public:
+  explicit internal_handler(gateway& g) : g_(g) {
+    limits_.verbs = &g_.cfg_.events.verbs;
+    limits_.max_data_bytes = g_.cfg_.events.max_data_bytes;
+    limits_.max_batch_events = g_.cfg_.internal.max_batch_events;
+  }
+
+  asio::awaitable<handler_outcome> handle(net::http_request& req) override {
+    auto& m = req.message;
+    std::string_view target(m.target().data(), m.target().size());
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path == "/healthz") co_return json_response(http::status::ok, "{\"status\":\"ok\"}");
+    if (path == "/readyz") {
+      const bool bus_ready = g_.bus_->ready();
+      const bool ready = bus_ready && !g_.stopping_;
+      json::object body{{"status", ready ? "ready" : "unavailable"},
+                        {"bus", g_.bus_->describe()},
+                        {"bus_ready", bus_ready}};
+      co_return json_response(ready ? http::status::ok : http::status::service_unavailable,
+                              json::serialize(body));
+    }
+    if (path == "/metrics")
+      co_return http_response{http::status::ok,
+                              "text/plain; version=0.0.4",
+                              {},
+                              metrics_registry::instance().render_prometheus()};
+    if (path != "/publish") co_return error_response(make_error(errc::not_found, "Not found."));
+    if (m.method() != http::verb::post) {
+      auto r = error_response(make_error(errc::method_not_allowed, "Use POST."));
+      r.headers.emplace_back("Allow", "POST");
+      co_return r;
+    }
+    if (!publisher_authorized(m))
+      co_return error_response(
+          make_error(errc::unauthenticated, "Invalid or missing publisher key."));
+    auto events = parse_publish_body(m.body(), limits_);
+    if (!events) co_return error_response(events.err());
+    const auto n = events->size();
+    auto published = co_await publish_all(*g_.bus_, std::move(*events));
+    if (!published)
+      co_return error_response(make_error(errc::unavailable, published.err().message));
+    core_metrics::get().events_published.inc(static_cast<std::int64_t>(n));
+    // A number only, nothing to escape: no JSON document built per publish on this hot path.
+    co_return json_response(http::status::ok, "{\"published\":" + std::to_string(n) + "}");
+  }
+
+ private:
+  bool publisher_authorized(const http::request<http::string_body>& m) const {
+    const auto& key = g_.cfg_.internal.publisher_key;
+    if (key.empty()) return false;  // publishing disabled without a key
+    auto it = m.find(http::field::authorization);
+    if (it == m.end()) return false;
+    std::string_view v(it->value().data(), it->value().size());
+    constexpr std::string_view bearer = "Bearer ";
+    if (v.substr(0, bearer.size()) != bearer) return false;
+    return auth::constant_time_equal(v.substr(bearer.size()), key);
+  }
+
+  gateway& g_;
+  publish_limits limits_;
+};
+
+}  // namespace herald::app

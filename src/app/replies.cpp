@@ -1,0 +1,122 @@
+#include "app/replies.hpp"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "core/metrics.hpp"
+
+namespace herald::app::detail {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using net::http_response;
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// {"error":{"code":"not_found","message":"Not found."}}: compact, as every Herald JSON body.
+std::string error_json(errc code, std::string_view message) {
+  return json::serialize(
+      json::object{{"error", json::object{{"code", to_string(code)}, {"message", message}}}});
+}
+
+http_response error_response(const error& e) {
+  http_response r;
+  r.status = static_cast<http::status>(http_status(e.code));
+  r.body = error_json(e.code, e.message);
+  if (e.code == errc::unauthenticated) {
+    core_metrics::get().auth_failures.inc();
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"herald\"");
+  }
+  if (http_status(e.code) >= 500) core_metrics::get().errors.inc();
+  return r;
+}
+
+http_response json_response(http::status status, std::string body) {
+  return http_response{status, "application/json", {}, std::move(body)};
+}
+
+namespace {
+
+// Publishing to a bus that answers later (Valkey): the shared state counts the acknowledgements and
+// resumes the waiting coroutine through its executor.
+struct publish_state {
+  std::mutex mu;
+  std::size_t remaining = 0;
+  std::optional<error> first_error;
+  std::function<void()> resume;  // set while a coroutine waits for the last acknowledgement
+
+  result<void> outcome() const { return first_error ? result<void>(*first_error) : result<void>(); }
+};
+
+// Hands every event to the bus; the state counts the acknowledgements.
+std::shared_ptr<publish_state> start_publish(bus::bus& b, std::vector<sse::event> events) {
+  auto st = std::make_shared<publish_state>();
+  st->remaining = events.size();
+  for (auto& e : events) {
+    b.publish(std::move(e), [st](const result<void>& r) {
+      std::unique_lock lock(st->mu);
+      if (!r && !st->first_error) st->first_error = r.err();
+      if (--st->remaining != 0 || !st->resume) return;
+      auto resume = std::move(st->resume);
+      lock.unlock();
+      resume();
+    });
+  }
+  return st;
+}
+
+// Completes once every event was acknowledged. The state is a parameter (copied into the
+// coroutine frame), so it outlives the suspension whatever the caller does.
+asio::awaitable<result<void>> finish_publish(std::shared_ptr<publish_state> st) {
+  {
+    std::lock_guard lock(st->mu);
+    if (st->remaining == 0) co_return st->outcome();
+  }
+  auto initiation = [st](auto handler) {
+    auto ex = asio::get_associated_executor(handler);
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    auto resume = [h, ex] { asio::post(ex, [h] { std::move (*h)(); }); };
+    std::unique_lock lock(st->mu);
+    if (st->remaining == 0) {
+      lock.unlock();
+      resume();
+    } else {
+      st->resume = std::move(resume);
+    }
+  };
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(initiation,
+                                                                       asio::use_awaitable);
+  std::lock_guard lock(st->mu);
+  co_return st->outcome();
+}
+
+}  // namespace
+
+// Publishes every event; the outcome is the first error, if any. The in-process bus acknowledges
+// before publish() returns: the outcome then lives on this frame (no shared state, lock or
+// allocation per publish) and the coroutine completes without suspending, so a batch of pipelined
+// publishes is handled in one turn and flushed together.
+asio::awaitable<result<void>> publish_all(bus::bus& b, std::vector<sse::event> events) {
+  if (!b.acknowledges_inline())
+    co_return co_await finish_publish(start_publish(b, std::move(events)));
+  result<void> outcome;
+  for (auto& e : events)
+    b.publish(std::move(e), [&outcome](result<void> r) {
+      if (!r && outcome) outcome = std::move(r);
+    });
+  co_return outcome;
+}
+
+}  // namespace herald::app::detail
