@@ -13,10 +13,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "app/demo.hpp"
 #include "auth/api_key.hpp"
@@ -70,6 +72,12 @@ struct rogue_endpoint final : stream_endpoint {
     if (r.param("what") == "empty") co_return std::vector<std::string>{};
     if (r.param("what") == "foreign")  // a channel of another tenant: the gate must refuse it
       co_return std::vector<std::string>{*tenancy::make_channel_name("x", random_uuid(), "1")};
+    // Failures whose messages quote the request: a 5xx body must not repeat them.
+    if (r.param("what").starts_with("internal-"))
+      co_return make_error(errc::internal, "failed on " + std::string(r.param("what")));
+    if (r.param("what").starts_with("unavailable-"))
+      co_return make_error(errc::unavailable,
+                           "store down while reading " + std::string(r.param("what")));
     co_return make_error(errc::forbidden, "Nope.");
   }
 };
@@ -275,7 +283,9 @@ TEST_F(gateway_test, error_bodies_401_403_404) {
        R"({"error":{"code":"not_found","message":"Not found."}})"},
       {"/api/v1/scans/not-a-uuid/event-stream", "Authorization: Bearer " + good + "\r\n", 404, ""},
       {"/rogue/foreign", "Authorization: Bearer " + good + "\r\n", 403, "another tenant"},
-      {"/rogue/empty", "Authorization: Bearer " + good + "\r\n", 500, "no channels"},
+      // A 5xx body never carries the error's own text (issue 15 item 5).
+      {"/rogue/empty", "Authorization: Bearer " + good + "\r\n", 500,
+       R"({"error":{"code":"internal","message":"Internal server error."}})"},
       {"/rogue/other", "Authorization: Bearer " + good + "\r\n", 403, "Nope."},
       {stream_path(scan), "Authorization: Bearer " + good + "\r\nLast-Event-ID: error\r\n", 400,
        "stream-error"},
@@ -290,6 +300,87 @@ TEST_F(gateway_test, error_bodies_401_403_404) {
       EXPECT_NE(r.body.find(c.body), std::string::npos) << r.body;
   }
   EXPECT_EQ(gw->stream_count(), 0u);
+}
+
+// Issue 15 item 5: a resource id that makes the channel longer than its limit is the client's
+// error (400), refused before the lookup, and no 5xx body anywhere echoes request input.
+TEST_F(gateway_test, a_resource_id_too_long_for_a_channel_is_400_and_5xx_bodies_echo_nothing) {
+  start(
+      "[[endpoints]]\npath = \"/api/v1/jobs/{job}/event-stream\"\n"
+      "channels = [\"job-progress:{tenant_id}:{job}\"]\n"
+      "lookup = \"SELECT 1 FROM scans WHERE id = :job AND tenant_id = :tenant_id\"\n");
+  const std::string auth = "Authorization: Bearer " + token(user, tenant) + "\r\n";
+  const std::string marker = "Echo-Marker-7f3a";
+  // The channel is "job-progress:" (13) + tenant (36) + ":" + id: 205 bytes of id fit in 255.
+  auto too_long = request(gw->public_port(),
+                          get("/api/v1/jobs/" + marker + std::string(200, 'x') + "/event-stream",
+                              auth + "Connection: close\r\n"));
+  EXPECT_EQ(too_long.status, 400u) << too_long.head << too_long.body;
+  EXPECT_EQ(too_long.body,
+            R"({"error":{"code":"bad_request","message":"The resource id is too long."}})");
+  // At the limit it is an ordinary resource id: looked up, not found.
+  auto fits =
+      request(gw->public_port(), get("/api/v1/jobs/" + std::string(205, 'x') + "/event-stream",
+                                     auth + "Connection: close\r\n"));
+  EXPECT_EQ(fits.status, 404u) << fits.body;
+
+  // Every 5xx the public listener can give has a fixed text, whatever the error said.
+  for (
+      const auto& [what, status, body] :
+      std::vector<std::tuple<std::string, unsigned, std::string>>{
+          {"internal-" + marker, 500u,
+           R"({"error":{"code":"internal","message":"Internal server error."}})"},
+          {"unavailable-" + marker, 503u,
+           R"({"error":{"code":"unavailable","message":"Temporarily unavailable; retry later."}})"},
+      }) {
+    auto r = request(gw->public_port(), get("/rogue/" + what, auth + "Connection: close\r\n"));
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.body, body);
+    EXPECT_EQ(r.body.find(marker), std::string::npos) << r.body;
+  }
+}
+
+// Issue 15 item 6: a publish to the upper-case spelling of a tenant (and scan) UUID reaches the
+// streams of that channel, over the publish API and through the library's publish().
+TEST_F(gateway_test, publish_with_upper_case_uuids_reaches_the_stream) {
+  start();
+  auto c = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
+  auto upper = [](std::string s) {
+    for (char& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    return s;
+  };
+  const std::string loud = "scan-progress:" + upper(tenant) + ":" + upper(scan);
+  auto r = publish("{\"channel\":\"" + loud + "\",\"event\":\"scan.progress\",\"data\":{\"n\":1}}");
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(c->next_block(), "event: scan.progress\ndata: {\"n\":1}\n\n");
+  std::promise<result<void>> done;
+  gw->publish(sse::event{loud, "scan.progress", "{\"n\":2}", ""},
+              [&](result<void> ok) { done.set_value(std::move(ok)); });
+  EXPECT_TRUE(done.get_future().get());
+  EXPECT_EQ(c->next_block(), "event: scan.progress\ndata: {\"n\":2}\n\n");
+  // A name that is no channel at all is refused, never a success that reaches no one.
+  std::promise<result<void>> refused;
+  gw->publish(sse::event{"scan-progress:" + tenant, "scan.progress", "{}", ""},
+              [&](result<void> ok) { refused.set_value(std::move(ok)); });
+  auto outcome = refused.get_future().get();
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.err().code, errc::unprocessable);
+}
+
+// Issue 15 item 8: numbers reach clients as the publisher wrote them (Boost.JSON alone would write
+// 0.5 as 5E-1 and 12.0 as 1.2E1).
+TEST_F(gateway_test, published_numbers_reach_the_stream_as_written) {
+  start();
+  auto c = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
+  auto r = publish("{\"channel\":\"" + channel(scan) +
+                   "\",\"event\":\"scan.progress\",\"data\":{\"ratio\": 0.5, \"size\": 12.0, "
+                   "\"big\": 123456789012345678901234567890, \"tiny\": 1e-7, \"exp\": 2.5E+3, "
+                   "\"neg\": -0.0, \"count\": 42, \"list\": [0.1, 2, 3.50], \"s\": \"0.5\"}}");
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(c->next_block(),
+            "event: scan.progress\ndata: {\"ratio\":0.5,\"size\":12.0,"
+            "\"big\":123456789012345678901234567890,\"tiny\":1e-7,\"exp\":2.5E+3,\"neg\":-0.0,"
+            "\"count\":42,\"list\":[0.1,2,3.50],\"s\":\"0.5\"}\n\n");
 }
 
 TEST_F(gateway_test, api_key_in_header_works_and_is_refused_in_the_query) {
