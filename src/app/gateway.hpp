@@ -15,6 +15,7 @@
 
 #include "app/connect_cache.hpp"
 #include "app/stream_endpoint.hpp"
+#include "app/stream_limits.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/token_verifier.hpp"
 #include "bus/bus.hpp"
@@ -57,6 +58,8 @@ class gateway {
   bus::bus& event_bus() { return *bus_; }
   const config::gateway_config& config() const { return cfg_; }
   std::size_t stream_count() const;
+  // The limits that keep tenants apart (their open-stream counts, the trusted proxies).
+  const stream_limits& limits() const { return *limits_; }
 
   // One pass of the live re-check (membership, user, API key) over every open stream; streams that
   // fail it get stream-error forbidden and are closed. Runs every tenancy.recheck_interval_seconds;
@@ -79,6 +82,7 @@ class gateway {
   std::unique_ptr<tenancy::tenant_gate> gate_;
   std::vector<std::unique_ptr<stream_endpoint>> endpoints_;
   std::unique_ptr<bus::bus> bus_;
+  std::unique_ptr<stream_limits> limits_;  // before the server: its slots live with the streams
   std::unique_ptr<public_handler> public_handler_;
   std::unique_ptr<internal_handler> internal_handler_;
   std::unique_ptr<net::http_server> public_server_;

@@ -9,12 +9,14 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -92,6 +94,7 @@ class gateway_test : public ::testing::Test {
   std::unique_ptr<auth::token_minter> minter;
   config::gateway_config cfg;
   unsigned shutdown_deadline_ms = 2000;  // set before start()
+  std::string server_keys;               // more [server] keys ("k = v\n"), set before start()
 
   void SetUp() override {
     dir = fs::temp_directory_path() / ("herald-gw-" + random_uuid());
@@ -105,10 +108,8 @@ class gateway_test : public ::testing::Test {
         "[server]\nlisten = \"127.0.0.1:0\"\nthreads = " + std::to_string(threads) +
         "\nkeepalive_seconds = " + std::to_string(keepalive) +
         "\nretry_base_ms = 1000\nretry_jitter_ms = 500\nshutdown_deadline_ms = " +
-        std::to_string(shutdown_deadline_ms) +
-        "\n"
-        "[internal]\nlisten = \"127.0.0.1:0\"\npublisher_key = \"" +
-        kPublisherKey +
+        std::to_string(shutdown_deadline_ms) + "\n" + server_keys +
+        "[internal]\nlisten = \"127.0.0.1:0\"\npublisher_key = \"" + kPublisherKey +
         "\"\nmax_body_bytes = 2048\n"
         "[auth]\nalgorithm = \"RS256\"\nverify_key_file = \"keys/public.pem\"\n"
         "signing_key_file = \"keys/private.pem\"\naudience = \"herald-test\"\nissuer = "
@@ -381,6 +382,184 @@ TEST_F(gateway_test, published_numbers_reach_the_stream_as_written) {
             "event: scan.progress\ndata: {\"ratio\":0.5,\"size\":12.0,"
             "\"big\":123456789012345678901234567890,\"tiny\":1e-7,\"exp\":2.5E+3,\"neg\":-0.0,"
             "\"count\":42,\"list\":[0.1,2,3.50],\"s\":\"0.5\"}\n\n");
+}
+
+// ---- limits that keep tenants apart (issue 15) ----------------------------------------------
+
+// A 429 with Retry-After and the JSON body naming the limit.
+void expect_refused(const reply& r, std::string_view reason, std::string_view retry_after) {
+  EXPECT_EQ(r.status, 429u) << r.head << r.body;
+  EXPECT_NE(r.head.find("\r\nRetry-After: " + std::string(retry_after) + "\r\n"), std::string::npos)
+      << r.head;
+  EXPECT_NE(r.head.find("Content-Type: application/json"), std::string::npos) << r.head;
+  auto v = boost::json::parse(r.body);
+  const auto& body = v.as_object().at("error").as_object();
+  EXPECT_EQ(body.at("code").as_string(), "too_many_requests");
+  EXPECT_EQ(body.at("reason").as_string(), reason);
+}
+
+std::int64_t refused_metric(const std::string& reason) {
+  return metrics_registry::instance()
+      .counter("herald_streams_refused_total{reason=\"" + reason + "\"}", "")
+      .get();
+}
+
+TEST_F(gateway_test, a_tenant_at_its_stream_cap_does_not_stop_another_tenant) {
+  server_keys = "max_streams_per_tenant = 2\nbusy_retry_after_seconds = 7\n";
+  start();
+  const std::string scan2 = random_uuid();
+  ASSERT_TRUE(gw->db().add_scan(scan2, tenant2, "s2", "executing"));
+  const std::string in_tenant = "Authorization: Bearer " + token(user, tenant) + "\r\n";
+  const auto before = refused_metric("per_tenant");
+  auto a1 = open(stream_path(scan), in_tenant);
+  auto a2 = open(stream_path(scan), in_tenant);
+  expect_refused(
+      request(gw->public_port(), get(stream_path(scan), in_tenant + "Connection: close\r\n")),
+      "per_tenant", "7");
+  EXPECT_EQ(refused_metric("per_tenant"), before + 1);
+  // The same user in another tenant: that tenant has room.
+  auto b = open(stream_path(scan2), "Authorization: Bearer " + token(user, tenant2) + "\r\n");
+  EXPECT_EQ(gw->limits().caps().open_for_tenant(tenant), 2u);
+  EXPECT_EQ(gw->limits().caps().open_for_tenant(tenant2), 1u);
+  // A stream of the full tenant ends (the client goes away): its slot comes back.
+  a1.reset();
+  ASSERT_TRUE(eventually([&] { return gw->limits().caps().open_for_tenant(tenant) == 1u; }));
+  auto a3 = open(stream_path(scan), in_tenant);
+  EXPECT_EQ(gw->limits().caps().open_for_tenant(tenant), 2u);
+}
+
+TEST_F(gateway_test, a_user_at_its_stream_cap_does_not_stop_another_user_or_tenant) {
+  server_keys = "max_streams_per_user = 2\n";
+  start();
+  ASSERT_TRUE(gw->db().add_membership(other_user, tenant, "member"));
+  const std::string alice = "Authorization: Bearer " + token(user, tenant) + "\r\n";
+  const auto before = refused_metric("per_user");
+  auto a1 = open(stream_path(scan), alice);
+  auto a2 = open(stream_path(scan), alice);
+  expect_refused(
+      request(gw->public_port(), get(stream_path(scan), alice + "Connection: close\r\n")),
+      "per_user", "2");
+  EXPECT_EQ(refused_metric("per_user"), before + 1);
+  // Another user of the same tenant, and a user of another tenant, are not affected.
+  auto bob = open(stream_path(scan), "Authorization: Bearer " + token(other_user, tenant) + "\r\n");
+  auto carol = open(stream_path(foreign_scan),
+                    "Authorization: Bearer " + token(other_user, foreign) + "\r\n");
+  EXPECT_EQ(gw->limits().caps().open_for_user(user), 2u);
+  EXPECT_EQ(gw->limits().caps().open_for_user(other_user), 2u);
+}
+
+TEST_F(gateway_test, the_total_stream_cap_lets_other_tenants_in_until_the_node_is_full) {
+  server_keys = "max_streams = 3\nmax_streams_per_tenant = 2\n";
+  start();
+  const std::string scan2 = random_uuid();
+  ASSERT_TRUE(gw->db().add_scan(scan2, tenant2, "s2", "executing"));
+  const std::string t1 = "Authorization: Bearer " + token(user, tenant) + "\r\n";
+  const std::string t2 = "Authorization: Bearer " + token(user, tenant2) + "\r\n";
+  auto a1 = open(stream_path(scan), t1);
+  auto a2 = open(stream_path(scan), t1);
+  // The first tenant is at its own cap; the second still gets in...
+  expect_refused(request(gw->public_port(), get(stream_path(scan), t1 + "Connection: close\r\n")),
+                 "per_tenant", "2");
+  auto b1 = open(stream_path(scan2), t2);
+  // ... until the node is full, for everyone.
+  const auto before = refused_metric("total");
+  expect_refused(request(gw->public_port(), get(stream_path(scan2), t2 + "Connection: close\r\n")),
+                 "total", "2");
+  EXPECT_EQ(refused_metric("total"), before + 1);
+  EXPECT_EQ(gw->limits().caps().open_total(), 3u);
+  b1.reset();
+  ASSERT_TRUE(eventually([&] { return gw->limits().caps().open_total() == 2u; }));
+  auto b2 = open(stream_path(scan2), t2);
+}
+
+// Requests a second per client address, the address taken from X-Forwarded-For behind a trusted
+// proxy: one client at its limit does not stop another, and a forged left-hand hop changes nothing.
+TEST_F(gateway_test, a_client_address_at_its_request_rate_does_not_stop_another) {
+  server_keys =
+      "connect_rate_per_address = 1\nconnect_burst_per_address = 2\n"
+      "trusted_proxies = [\"127.0.0.1\"]\n";
+  start();
+  auto from = [&](const std::string& xff) {
+    return request(gw->public_port(),
+                   get(stream_path(scan), "X-Forwarded-For: " + xff + "\r\nConnection: close\r\n"));
+  };
+  const auto before = refused_metric("connect_rate");
+  // Two at once (the burst) are let through (to the 401 of a request without credentials)...
+  EXPECT_EQ(from("198.51.100.1").status, 401u);
+  EXPECT_EQ(from("198.51.100.1").status, 401u);
+  // ... and one a second after that: of ten more in a row, at least one is refused (all ten
+  // would pass only if they took eight seconds).
+  std::optional<reply> refused;
+  for (int i = 0; i < 10 && !refused; ++i) {
+    auto r = from("203.0.113.66, 198.51.100.1");  // the client's own claim on the left is ignored
+    if (r.status == 429) refused = r;
+  }
+  ASSERT_TRUE(refused);
+  expect_refused(*refused, "connect_rate", "1");
+  EXPECT_GE(refused_metric("connect_rate"), before + 1);
+  // Another client behind the same proxy, and the proxy itself, have their own buckets.
+  EXPECT_EQ(from("198.51.100.2").status, 401u);
+  EXPECT_EQ(request(gw->public_port(), get(stream_path(scan), "Connection: close\r\n")).status,
+            401u);
+}
+
+// Counting is exact across the event-loop threads and every stream's slot comes back however the
+// stream ends (the client leaves, the live re-check closes it, the gateway stops): after churn from
+// several client threads, nothing is counted and nothing is kept.
+TEST_F(gateway_test, stream_caps_leak_nothing_under_churn_across_shards) {
+  server_keys = "max_streams_per_user = 3\nmax_streams_per_tenant = 5\nmax_streams = 8\n";
+  start("", 20, 0, 2);  // no connect cache: the re-check's removal takes effect at once
+  std::vector<std::string> users;
+  for (int i = 0; i < 4; ++i) {
+    users.push_back(random_uuid());
+    ASSERT_TRUE(gw->db().add_user(users.back(), "c" + std::to_string(i) + "@x.io", true));
+    ASSERT_TRUE(gw->db().add_membership(users.back(), tenant, "member"));
+  }
+  std::vector<std::string> tokens;
+  for (const auto& u : users) tokens.push_back(token(u, tenant));
+  std::atomic<bool> over_cap{false};
+  std::atomic<int> opened{0}, refused{0};
+  std::vector<std::unique_ptr<conn>> kept[4];
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t)
+    clients.emplace_back([&, t] {
+      const std::string auth = "Authorization: Bearer " + tokens[t] + "\r\n";
+      auto& mine = kept[t];
+      for (int i = 0; i < 25; ++i) {
+        auto c = std::make_unique<conn>(gw->public_port());
+        c->send(get(stream_path(scan), auth));
+        auto head = c->read_until("\r\n\r\n");
+        if (head.rfind("HTTP/1.1 200", 0) == 0) {
+          c->read_until("event: stream-open\ndata:\n\n");
+          mine.push_back(std::move(c));
+          ++opened;
+        } else if (head.rfind("HTTP/1.1 429", 0) == 0) {
+          ++refused;
+        }
+        const auto& caps = gw->limits().caps();
+        if (caps.open_total() > 8 || caps.open_for_tenant(tenant) > 5 ||
+            caps.open_for_user(users[static_cast<std::size_t>(t)]) > 3)
+          over_cap = true;
+        if (i % 2 == 1 && !mine.empty()) mine.erase(mine.begin());  // the client leaves
+      }
+    });
+  for (auto& th : clients) th.join();
+  EXPECT_FALSE(over_cap.load());
+  EXPECT_GT(opened.load(), 0);
+  EXPECT_GT(refused.load(), 0);  // 4 users x 3 streams is more than the tenant's 5
+  ASSERT_TRUE(eventually([&] { return gw->limits().caps().open_total() == gw->stream_count(); }));
+  // The re-check closes the streams of a user who lost the tenant.
+  ASSERT_TRUE(gw->db().remove_membership(users[0], tenant));
+  gw->recheck_now();
+  ASSERT_TRUE(eventually([&] { return gw->limits().caps().open_for_user(users[0]) == 0u; }));
+  // Half the remaining clients leave; the gateway's stop ends the rest.
+  kept[1].clear();
+  kept[2].clear();
+  ASSERT_TRUE(eventually([&] { return gw->limits().caps().open_total() == gw->stream_count(); }));
+  gw->stop();
+  EXPECT_EQ(gw->stream_count(), 0u);
+  EXPECT_EQ(gw->limits().caps().open_total(), 0u);
+  EXPECT_EQ(gw->limits().caps().tracked_keys(), 0u);
 }
 
 TEST_F(gateway_test, api_key_in_header_works_and_is_refused_in_the_query) {

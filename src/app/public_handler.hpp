@@ -58,6 +58,8 @@ class gateway::public_handler final : public net::request_handler {
 #endif
   asio::awaitable<handler_outcome> handle(net::http_request& req) override {
     auto& m = req.message;
+    // Requests a second per client address, before anything costs a lookup.
+    if (auto refused = g_.limits_->take_request(req)) co_return with_cors(m, std::move(*refused));
     auto url = boost::urls::parse_origin_form(m.target());
     if (!url)
       co_return json_response(http::status::bad_request,
@@ -121,8 +123,13 @@ class gateway::public_handler final : public net::request_handler {
     }
     if (auto ok = tenancy::tenant_gate::check_channels(*who, *channels); !ok)
       co_return with_cors(m, error_response(ok.err()));
+    // A slot under the caps on open streams (per user, per tenant, total), held by the stream.
+    auto slot = g_.limits_->admit(*who);
+    if (auto* refused = std::get_if<http_response>(&slot))
+      co_return with_cors(m, std::move(*refused));
 
     net::stream_start start;
+    start.lease = std::move(std::get<std::shared_ptr<void>>(slot));
     start.headers = cors_headers(m);
     start.channels = std::move(*channels);
     start.tag = std::make_shared<const principal>(std::move(*who));
