@@ -143,6 +143,8 @@ TEST(redis_bus_integration, two_buses_receive_each_others_publishes_exactly_once
     }
     EXPECT_EQ(c->size(), 2u * n + 2);
     EXPECT_FALSE(c->wrong_thread());
+    // The bus thread carries a name, so per-thread CPU tells the bus read loop apart.
+    EXPECT_EQ(c->thread_names(), std::set<std::string>{"herald-bus"});
   }
   // Both buses received all 4,002 messages, and handed them on in batches (many messages per
   // read): counted, not timed. Two buses in one process share the counters.
