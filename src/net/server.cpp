@@ -434,7 +434,7 @@ asio::awaitable<void> shard::session(Stream stream, listener_state& listener) {
       // About to wait for the client: first the deliveries of what it sent, if few (see
       // kSmallPass), then the responses it is waiting for.
       if (!nothing_dirty() && !pass_yielded_ && dirty_.size() + tls_dirty_.size() <= kSmallPass)
-        flush_dirty();
+        flush_dirty(/*whole=*/true);
       if (!out.empty() && !co_await write_out(stream, out)) co_return;
       deadline.deadline = clock::now() + opts.header_timeout;
       pending.push_back(deadline);
@@ -587,7 +587,7 @@ bool shard::flush_some(std::deque<std::shared_ptr<Stream>>& dirty, clock::time_p
   return false;
 }
 
-void shard::flush_dirty() {
+void shard::flush_dirty(bool whole) {
   // Write until done or the turn's time is up, then yield: the reactor runs between slices, so
   // publishes and new connections are read while a large fanout is being written (no head-of-line
   // wait behind a 5,000-socket flush), and an event published meanwhile joins the same pass: a
@@ -596,7 +596,9 @@ void shard::flush_dirty() {
   flush_posted_ = false;
   // One clock reading per 16 writes (a stream's activity time needs no more precision).
   auto now = clock::now();
-  const auto until = now + kFlushTurn;
+  // A small pass (at most kSmallPass streams, before the answers to the requests that made it)
+  // is bounded by its count, not the clock: a stall from outside must not reorder it.
+  const auto until = whole ? clock::time_point::max() : now + kFlushTurn;
   std::size_t n = 1;
   if (tls_dirty_.empty()) {
     flush_some(dirty_, now, until, n);

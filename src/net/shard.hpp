@@ -99,7 +99,9 @@ class shard {
                                                       listener_state& listener);
   void warn_accept_failure(listener_state& listener, const std::string& what);
   void sweep();
-  void flush_dirty();
+  // Writes dirty streams until none is left or the turn (kFlushTurn) is up; `whole` ignores the
+  // turn (for a pass already bounded by count).
+  void flush_dirty(bool whole = false);
   template <class Stream>
   bool flush_some(std::deque<std::shared_ptr<Stream>>& dirty, clock::time_point& now,
                   clock::time_point until, std::size_t& n);
