@@ -56,6 +56,12 @@ void log_failure(const std::exception_ptr& e) {
 
 }  // namespace
 
+metric& h2_connections_gauge() {
+  static metric& m = metrics_registry::instance().gauge(
+      "herald_http2_connections", "Open HTTP/2 connections on the public listener");
+  return m;
+}
+
 // One request of an HTTP/2 connection, in its own coroutine: the app's handler (which may wait for
 // the store) runs while the connection's other requests and streams go on.
 // GCC 12 reports -Wmismatched-new-delete at the end of this coroutine: a false positive on the
@@ -99,6 +105,7 @@ basic_h2_connection<Socket>::basic_h2_connection(Socket socket, shard& owner,
       remote_(remote) {
   auto& server = shard_.server;
   server.h2_connections_.fetch_add(1);
+  h2_connections_gauge().inc();
   if (!counted) {
     server.connections_.fetch_add(1);
     listener_.connections.fetch_add(1);
@@ -384,6 +391,7 @@ void basic_h2_connection<Socket>::finish() {
   auto& server = shard_.server;
   server.connections_.fetch_sub(1);
   server.h2_connections_.fetch_sub(1);
+  h2_connections_gauge().dec();
   listener_.connections.fetch_sub(1);
   core_metrics::get().http_connections.dec();
 }

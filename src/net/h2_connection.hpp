@@ -35,11 +35,16 @@
 #include <string>
 #include <vector>
 
+#include "core/metrics.hpp"
 #include "net/h2_session.hpp"
 #include "net/shard.hpp"
 #include "net/tls_context.hpp"
 
 namespace herald::net {
+
+// Open HTTP/2 connections (herald_http2_connections; each is also one of herald_http_connections):
+// how many clients multiplex their streams. Registered by the server at construction.
+metric& h2_connections_gauge();
 
 // What a connection brings when it turns to HTTP/2.
 struct h2_handoff {

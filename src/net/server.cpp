@@ -790,6 +790,7 @@ http_server::http_server(server_options opts, request_handler& handler)
   if (opts_.threads > 64) opts_.threads = 64;  // fanout's shard mask is 64 bits
   snapshots_.push_back(std::make_unique<const server_options>(opts_));
   limits_.store(snapshots_.back().get());
+  h2_connections_gauge();  // listed in /metrics from the start
   for (unsigned i = 0; i < opts_.threads; ++i) shards_.push_back(std::make_unique<shard>(*this, i));
 }
 
