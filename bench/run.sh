@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Herald benchmark: builds the tools (Release) and runs the scenarios against Herald, nchan and the floor.
 #   bench/run.sh [scenario...] [--servers herald,nchan,floor] [--quick] [other driver options]
-# Scenarios: idle fanout spread connect bus (default: all). Results: bench/results/<date>/.
+# Scenarios: idle fanout h2fanout spread connect bus (default: all). Results: bench/results/<date>/.
 # See bench/README.md. Loopback only; every run is bounded in time and count.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
