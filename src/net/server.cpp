@@ -541,7 +541,7 @@ asio::awaitable<void> shard::session(Stream stream, listener_state& listener) {
       if (h2c && asks_for_h2c(parser.get())) {
         // h2c by Upgrade: 101, then HTTP/2 on this connection; the request is its stream 1.
         std::string settings(parser.get()["HTTP2-Settings"]);
-        out.append(h2_session::switching_protocols);
+        out.append(h2_session::kSwitchingProtocols);
         if (!co_await write_out(stream, out)) co_return;
         handed_off = true;  // the connection keeps counting as one
         start_h2(std::move(stream), listener,
