@@ -612,6 +612,20 @@ result<gateway_config> load_config_file(const std::string& path, bool require_en
   return load_table(*root, abs.parent_path().string(), require_endpoints, path, abs.string());
 }
 
+result<void> reload_refusal(const gateway_config& running, const gateway_config& next) {
+  std::string keys;
+  for (const auto& o : options()) {
+    if (!o.restart || !o.get) continue;
+    if (o.get(running) != o.get(next)) keys += (keys.empty() ? "" : ", ") + o.name();
+  }
+  if (keys.empty()) return {};
+  return make_error(errc::invalid_config,
+                    keys +
+                        ": cannot change on reload (listener addresses and threads, socket "
+                        "options, the store and the bus are fixed while Herald runs); restart "
+                        "Herald to change them");
+}
+
 std::string describe(const gateway_config& cfg) {
   auto source_of = [&](const std::string& key) -> std::string {
     std::string from;

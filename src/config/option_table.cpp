@@ -117,11 +117,13 @@ std::vector<option> make_options() {
           "`\"host:port\"` or `\"[ipv6]:port\"`; the host is an IP address (`0.0.0.0` = all IPv4 "
           "interfaces, `[::]` = all IPv6). Port 0 lets the OS pick a free port (tests).")
           .type("address")
-          .example("\"127.0.0.1:8080\""));
+          .example("\"127.0.0.1:8080\"")
+          .needs_restart());
   t.push_back(integer(
-      "server.threads", [](auto& c) -> auto& { return c.server.http.threads; }, 0, 1024,
-      "Event-loop threads; 0 = one per CPU core. No thread and no timer per "
-      "connection."));
+                  "server.threads", [](auto& c) -> auto& { return c.server.http.threads; }, 0, 1024,
+                  "Event-loop threads; 0 = one per CPU core. No thread and no timer per "
+                  "connection.")
+                  .needs_restart());
   t.push_back(integer<seconds>(
       "server.keepalive_seconds", [](auto& c) -> auto& { return c.server.http.keepalive; }, 1, 3600,
       "Seconds without an event before `event: keep-alive` is sent (keeps proxies from closing "
@@ -160,53 +162,59 @@ std::vector<option> make_options() {
       "... plus a uniform random jitter in [0, retry_jitter_ms), so clients do not "
       "all reconnect at once."));
 
-  t.push_back(integer(
-      "server.send_buffer_bytes", [](auto& c) -> auto& { return c.server.http.send_buffer_bytes; },
-      0, 64 << 20,
-      "Kernel send buffer per connection (SO_SNDBUF), bytes; 0 = the kernel's autotuning. "
-      "Bounds what a slow reader holds outside the stream's queue, so the slow-consumer policy "
-      "ends the stream at an event boundary. 0 or 4096 and more."));
-  t.push_back(integer(
-      "server.spare_descriptors", [](auto& c) -> auto& { return c.server.http.spare_descriptors; },
-      0, 1 << 20,
-      "File descriptors the public listener leaves free under the process's limit "
-      "(RLIMIT_NOFILE) for the internal listener, the bus and the store; a connection that "
-      "would take one gets 503 with Retry-After."));
+  t.push_back(
+      integer(
+          "server.send_buffer_bytes",
+          [](auto& c) -> auto& { return c.server.http.send_buffer_bytes; }, 0, 64 << 20,
+          "Kernel send buffer per connection (SO_SNDBUF), bytes; 0 = the kernel's autotuning. "
+          "Bounds what a slow reader holds outside the stream's queue, so the slow-consumer policy "
+          "ends the stream at an event boundary. 0 or 4096 and more.")
+          .needs_restart());
+  t.push_back(
+      integer(
+          "server.spare_descriptors",
+          [](auto& c) -> auto& { return c.server.http.spare_descriptors; }, 0, 1 << 20,
+          "File descriptors the public listener leaves free under the process's limit "
+          "(RLIMIT_NOFILE) for the internal listener, the bus and the store; a connection that "
+          "would take one gets 503 with Retry-After.")
+          .needs_restart());
   t.push_back(integer<seconds>(
       "server.busy_retry_after_seconds",
       [](auto& c) -> auto& { return c.server.http.busy_retry_after; }, 1, 3600,
       "The Retry-After of the 503 a connection over a limit gets, and of the 429 a stream over "
       "one of the stream caps gets, seconds."));
-  t.push_back(flag(
-      "server.reuse_port", [](auto& c) -> auto& { return c.server.http.reuse_port; },
-      "Share the port with other `herald serve` processes (SO_REUSEPORT): run one process per "
-      "core, each with its own file budget, behind one port. Off: a port already bound by "
-      "another process is refused at start."));
+  t.push_back(
+      flag(
+          "server.reuse_port", [](auto& c) -> auto& { return c.server.http.reuse_port; },
+          "Share the port with other `herald serve` processes (SO_REUSEPORT): run one process per "
+          "core, each with its own file budget, behind one port. Off: a port already bound by "
+          "another process is refused at start.")
+          .needs_restart());
   t.push_back(integer(
       "server.max_streams", [](auto& c) -> auto& { return c.server.max_streams; }, 0, 10'000'000,
       "Open streams on this node, all tenants together; past it a new stream gets 429 with "
-      "Retry-After (`busy_retry_after_seconds`). 0 = no cap."));
+      "Retry-After (`busy_retry_after_seconds`). 0 = no cap.").needs_restart());
   t.push_back(integer(
       "server.max_streams_per_tenant",
       [](auto& c) -> auto& { return c.server.max_streams_per_tenant; }, 0, 10'000'000,
       "Open streams of one tenant on this node; past it that tenant's new streams get 429, other "
-      "tenants' are not affected. 0 = no cap."));
+      "tenants' are not affected. 0 = no cap.").needs_restart());
   t.push_back(integer(
       "server.max_streams_per_user", [](auto& c) -> auto& { return c.server.max_streams_per_user; },
       0, 10'000'000,
       "Open streams of one user (any tenant) on this node; past it that user's new streams get "
-      "429. 0 = no cap."));
+      "429. 0 = no cap.").needs_restart());
   t.push_back(integer(
       "server.connect_rate_per_address",
       [](auto& c) -> auto& { return c.server.connect_rate_per_address; }, 0, 1'000'000,
       "Requests a second one client address may make on the public listener (a token bucket; "
       "IPv6 addresses count per /64); past it 429 with Retry-After. Behind a proxy, see "
-      "`trusted_proxies`. 0 = no limit."));
+      "`trusted_proxies`. 0 = no limit.").needs_restart());
   t.push_back(integer(
       "server.connect_burst_per_address",
       [](auto& c) -> auto& { return c.server.connect_burst_per_address; }, 1, 1'000'000,
       "Requests one client address may make at once before `connect_rate_per_address` applies "
-      "(the bucket's size)."));
+      "(the bucket's size).").needs_restart());
   t.push_back(list(
                   "server.trusted_proxies",
                   [](auto& c) -> auto& { return c.server.trusted_proxies; },
@@ -215,7 +223,7 @@ std::vector<option> make_options() {
                   "`\"10.0.0.0/8\"`, `\"fd00::/8\"`, or single addresses). When the peer is one of "
                   "them, the client address is the right-most `X-Forwarded-For` hop that is not; "
                   "otherwise the header is ignored. Empty = the peer is the client.")
-                  .example("[\"10.0.0.0/8\"]"));
+                  .example("[\"10.0.0.0/8\"]").needs_restart());
   t.push_back(text(
       "server.tls_certificate_file",
       [](auto& c) -> auto& { return c.server.http.tls.certificate_file; },
@@ -226,6 +234,37 @@ std::vector<option> make_options() {
       [](auto& c) -> auto& { return c.server.http.tls.private_key_file; },
       "The PEM private key of the certificate (unencrypted); required with "
       "server.tls_certificate_file."));
+  t.push_back(flag(
+      "server.http2", [](auto& c) -> auto& { return c.server.http.http2.enabled; },
+      "HTTP/2 on the public listener: over TLS, ALPN offers `h2` (then `http/1.1`), so a browser "
+      "opens all its EventSources to this origin on one connection instead of at most six; "
+      "without TLS, see server.h2c. Same SSE bytes, queues and slow-consumer policy as "
+      "HTTP/1.1."));
+  t.push_back(flag(
+      "server.h2c", [](auto& c) -> auto& { return c.server.http.http2.cleartext; },
+      "HTTP/2 without TLS (h2c, with server.http2): a connection that starts with the HTTP/2 "
+      "preface (prior knowledge), or an HTTP/1.1 request with `Upgrade: h2c`, continues as "
+      "HTTP/2. Browsers never use h2c; proxies and other clients may."));
+  t.push_back(integer(
+      "server.http2_max_concurrent_streams",
+      [](auto& c) -> auto& { return c.server.http.http2.max_concurrent_streams; }, 1, 1'000'000,
+      "Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); "
+      "more are refused with RST_STREAM REFUSED_STREAM. The connection counts once against "
+      "max_connections."));
+  t.push_back(integer(
+      "server.http2_stream_window_bytes",
+      [](auto& c) -> auto& { return c.server.http.http2.stream_window_bytes; }, 0, 0x7fffffff,
+      "HTTP/2 receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE), bytes: what a client may "
+      "send on one stream before Herald grants more (stream requests have no body)."));
+  t.push_back(integer(
+      "server.http2_connection_window_bytes",
+      [](auto& c) -> auto& { return c.server.http.http2.connection_window_bytes; }, 65535,
+      0x7fffffff, "HTTP/2 receive window of a whole connection, bytes."));
+  t.push_back(integer(
+      "server.http2_output_buffer_bytes",
+      [](auto& c) -> auto& { return c.server.http.http2.output_buffer_bytes; }, 16384, 64 << 20,
+      "Bytes an HTTP/2 connection prepares before writing them; beyond it, events wait in their "
+      "streams' queues (where queue_max_events / queue_max_bytes apply to each stream)."));
 
   // ---- [internal] -----------------------------------------------------------------------------
   t.push_back(parsed(
@@ -235,7 +274,8 @@ std::vector<option> make_options() {
                   "As `server.listen`; must differ from it (the same port on a wildcard address "
                   "counts as the same).")
                   .type("address")
-                  .example("\"127.0.0.1:8081\""));
+                  .example("\"127.0.0.1:8081\"")
+                  .needs_restart());
   t.push_back(secret(
                   "internal.publisher_key",
                   [](auto& c) -> auto& { return c.internal.publisher_key; }, any_form,
@@ -521,19 +561,21 @@ std::vector<option> make_options() {
 
   // ---- [tenancy] ------------------------------------------------------------------------------
   t.push_back(integer(
-      "tenancy.recheck_interval_seconds",
-      [](auto& c) -> auto& { return c.tenancy.recheck_interval_seconds; }, 0, 86'400,
-      "While a stream is open, re-check every N seconds that the user is still "
-      "active, still a member of the channel's tenant, and (for API keys) that the "
-      "key is not revoked or expired; a failed re-check closes the stream with "
-      "stream-error \"forbidden\". 0 disables the re-check."));
+                  "tenancy.recheck_interval_seconds",
+                  [](auto& c) -> auto& { return c.tenancy.recheck_interval_seconds; }, 0, 86'400,
+                  "While a stream is open, re-check every N seconds that the user is still "
+                  "active, still a member of the channel's tenant, and (for API keys) that the "
+                  "key is not revoked or expired; a failed re-check closes the stream with "
+                  "stream-error \"forbidden\". 0 disables the re-check.")
+                  .needs_restart());
   t.push_back(integer(
-      "tenancy.connect_cache_seconds",
-      [](auto& c) -> auto& { return c.tenancy.connect_cache_seconds; }, 0, 300,
-      "A JWT caller whose user and membership passed the database checks within N "
-      "seconds connects without a database round trip (reconnect storms, "
-      "dashboards opening many streams). Bounds how long a revoked membership can "
-      "still open new streams; open ones are closed by the re-check. 0 disables."));
+                  "tenancy.connect_cache_seconds",
+                  [](auto& c) -> auto& { return c.tenancy.connect_cache_seconds; }, 0, 300,
+                  "A JWT caller whose user and membership passed the database checks within N "
+                  "seconds connects without a database round trip (reconnect storms, "
+                  "dashboards opening many streams). Bounds how long a revoked membership can "
+                  "still open new streams; open ones are closed by the re-check. 0 disables.")
+                  .needs_restart());
 
   // ---- [log] ----------------------------------------------------------------------------------
   t.push_back(choice(
@@ -563,6 +605,9 @@ std::vector<option> make_options() {
       "and the path's parameters; named parameters only.");
   t.push_back(std::move(
       lookup.example("\"SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id\"")));
+  // The store and the bus are opened once: a reload keeps them (and refuses a change).
+  for (auto& o : t)
+    if (o.section == "store" || o.section == "bus") o.restart = true;
   return t;
 }
 

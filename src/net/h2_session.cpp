@@ -80,7 +80,7 @@ h2_preface match_h2_preface(std::string_view first_bytes) {
 }
 
 const sse::frame& slow_consumer_frame() {
-  // Must stay byte for byte what sse_stream.cpp sends (h2_session_test checks the bytes).
+  // The one copy both transports send (sse_stream.cpp too; h2_session_test checks the bytes).
   static const sse::frame f = std::make_shared<const std::string>(sse::encode_stream_error(
       "slow-consumer", "The stream fell behind and was closed; reconnect and refetch state."));
   return f;
@@ -88,16 +88,22 @@ const sse::frame& slow_consumer_frame() {
 
 result<void> h2_options::validate() const {
   if (max_concurrent_streams == 0)
-    return make_error(errc::invalid_config, "http2 max_concurrent_streams must be at least 1");
+    return make_error(errc::invalid_config,
+                      "server.http2_max_concurrent_streams must be at least 1");
   // RFC 9113 §6.5.2: SETTINGS_INITIAL_WINDOW_SIZE is at most 2^31-1.
-  if (stream_window_bytes > 0x7fffffffu || connection_window_bytes > 0x7fffffffu)
-    return make_error(errc::invalid_config, "http2 window sizes must be at most 2147483647 bytes");
+  if (stream_window_bytes > 0x7fffffffu)
+    return make_error(errc::invalid_config,
+                      "server.http2_stream_window_bytes must be at most 2147483647");
+  if (connection_window_bytes > 0x7fffffffu)
+    return make_error(errc::invalid_config,
+                      "server.http2_connection_window_bytes must be at most 2147483647");
   if (connection_window_bytes < 65535)
-    return make_error(
-        errc::invalid_config,
-        "http2 connection_window_bytes must be at least 65535 (the protocol default)");
+    return make_error(errc::invalid_config,
+                      "server.http2_connection_window_bytes must be at least 65535 (the protocol "
+                      "default)");
   if (output_buffer_bytes < 16384)
-    return make_error(errc::invalid_config, "http2 output_buffer_bytes must be at least 16384");
+    return make_error(errc::invalid_config,
+                      "server.http2_output_buffer_bytes must be at least 16384");
   return {};
 }
 
@@ -551,6 +557,11 @@ result<void> h2_session::submit(h2_stream& s, unsigned status, std::string_view 
     return make_error(errc::internal, std::string("HTTP/2 response: ") + nghttp2_strerror(rv));
   note_output();
   return {};
+}
+
+const std::vector<std::string>* h2_session::channels_of(std::int32_t stream_id) const {
+  auto* s = find(stream_id);
+  return s && s->sse ? &s->channels : nullptr;
 }
 
 void h2_session::channel_ready(std::int32_t stream_id) {

@@ -8,18 +8,13 @@
 #include <cassert>
 
 #include "core/metrics.hpp"
+#include "net/h2_session.hpp"  // slow_consumer_frame(), shared with HTTP/2 streams
 #include "net/server.hpp"
 #include "sse/encoder.hpp"
 
 namespace herald::net {
 
 namespace {
-const sse::frame& slow_consumer_frame() {
-  static const sse::frame f = std::make_shared<const std::string>(sse::encode_stream_error(
-      "slow-consumer", "The stream fell behind and was closed; reconnect and refetch state."));
-  return f;
-}
-
 bool would_block(const boost::system::error_code& ec) {
   return ec == boost::asio::error::would_block || ec == boost::asio::error::try_again;
 }
@@ -128,7 +123,7 @@ void basic_sse_stream<Socket>::watch_reads() {
 template <class Socket>
 void basic_sse_stream<Socket>::deliver(const sse::frame& f) {
   if (state_ != state::open) return;
-  const auto& opts = shard_.server.options();
+  const auto& opts = shard_.server.limits();
   if (queue_.size() + inflight_.size() >= opts.queue_max_events ||
       held_bytes_ + f->size() > opts.queue_max_bytes) {
     overflowed();
