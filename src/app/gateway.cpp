@@ -26,6 +26,7 @@
 #include "core/metrics.hpp"
 #include "core/redact.hpp"
 #include "sse/encoder.hpp"
+#include "store/store_factory.hpp"
 #include "sse/event_type.hpp"
 
 namespace herald::app {
@@ -56,20 +57,28 @@ result<void> gateway::init() {
   auto start_error = [](std::string msg) {
     return make_error(errc::invalid_config, std::move(msg));
   };
-  auto db = store::sqlite_store::open(cfg_.store.path, std::max(1u, cfg_.store.pool_threads));
-  if (!db)
+  // Keys first: a bad PEM or Fernet key is a configuration error, before any connection is made.
+  if (auto ok = auth::check_keys(cfg_.auth); !ok) return ok;
+  auto db = store::open_store(cfg_.store);
+  if (!db) {
+    if (cfg_.store.driver == "postgres") return make_error(db.err().code, "store: " + db.err().message);
     return make_error(db.err().code,
                       "cannot open store '" + cfg_.store.path + "': " + db.err().message);
+  }
   store_ = std::move(*db);
-  pool_ = std::make_unique<store::db_pool>(std::max(1u, cfg_.store.pool_threads));
+  spdlog::info("store: {}", cfg_.store.describe());  // passwords as [set]
+  // As many pool threads as the store can serve at once (each call holds one connection).
+  pool_ = std::make_unique<store::db_pool>(cfg_.store.call_threads());
   try {  // the verifier refuses an unusable key by throwing (a start-up edge)
     verifier_ = std::make_unique<auth::token_verifier>(cfg_.auth.jwt);
   } catch (const std::exception& e) {
     return start_error(std::string("auth: ") + e.what());
   }
-  authenticator_ = std::make_unique<auth::authenticator>(cfg_.auth, *verifier_, *store_);
-  gate_ = std::make_unique<tenancy::tenant_gate>(
-      [s = store_.get()](std::string_view u, std::string_view t) { return s->is_member(u, t); });
+  try {
+    authenticator_ = std::make_unique<auth::authenticator>(cfg_.auth, *verifier_, *store_);
+  } catch (const std::exception& e) {
+    return start_error(e.what());
+  }
   for (const auto& e : cfg_.endpoints) {
     if (!e.lookup.empty()) {
       if (auto ok = store_->check_lookup(e.lookup); !ok)

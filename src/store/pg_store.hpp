@@ -104,7 +104,7 @@ class pg_store final : public store {
 
   // Pipelines (network round trips) sent by calls so far, excluding connection set-up: tests and
   // benchmarks check the per-call count with it.
-  std::uint64_t round_trips() const noexcept;
+  std::uint64_t round_trips() const noexcept override;
 
  private:
   pg_store() = default;
