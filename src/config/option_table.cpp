@@ -661,8 +661,10 @@ std::vector<option> make_options() {
   option lookup = detail::make(
       "endpoints.lookup", value_kind::string, "string",
       "Optional SQL that must return a row, else 404: one `SELECT` (or `WITH ... SELECT`) that "
-      "binds `:tenant_id` (so a resource of another tenant is never found) and may use `:user_id` "
-      "and the path's parameters; named parameters only.");
+      "may use `:tenant_id`, `:user_id` and the path's parameters; named parameters only. With "
+      "the sqlite store it must bind `:tenant_id` (so a resource of another tenant is never "
+      "found); with the postgres store it runs under the Prowler API's row-level security with "
+      "the caller's tenant set, which hides other tenants' rows by itself.");
   t.push_back(std::move(
       lookup.example("\"SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id\"")));
   return t;
