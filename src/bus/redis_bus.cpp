@@ -185,7 +185,7 @@ struct redis_bus::impl {
     int logged = 0;
     long long suppressed = 0;
   };
-  std::array<drop_log, drop_reason_count> drop_logs{};
+  std::array<drop_log, kDropReasonCount> drop_logs{};
 
   // ---- bus thread functions ----
   void begin();

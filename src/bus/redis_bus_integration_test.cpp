@@ -217,7 +217,7 @@ TEST(redis_bus_integration, compat_mode_accepts_django_eventstream_messages_and_
   const auto invalid_before = core_metrics::get().bus_invalid_messages.get();
   auto dropped = [] {
     std::map<std::string, std::int64_t> m;
-    for (std::size_t i = 0; i < drop_reason_count; ++i)
+    for (std::size_t i = 0; i < kDropReasonCount; ++i)
       m[std::string(drop_reason_name(static_cast<drop_reason>(i)))] =
           bus_metrics::get().dropped[i]->get();
     return m;
@@ -610,7 +610,7 @@ class steady_publisher {
         std::lock_guard lk(mu_);
         ++issued_;
       }
-      b_.publish(sse::event{channel_, "scan.progress", "{}", id}, [this, id](result<void> r) {
+      b_.publish(sse::event{channel_, "scan.progress", "{}", id}, [this, id](const result<void>& r) {
         std::lock_guard lk(mu_);
         ++answered_;
         if (r)

@@ -127,10 +127,10 @@ class h2_session {
   h2_session& operator=(const h2_session&) = delete;
 
   // h2c by HTTP/1.1 Upgrade: the driver has read `request` (with `Upgrade: h2c` and
-  // `HTTP2-Settings: <settings>`) and written switching_protocols; the request becomes stream 1
+  // `HTTP2-Settings: <settings>`) and written kSwitchingProtocols; the request becomes stream 1
   // (returned by take_requests()). Call before the first feed().
   result<void> upgrade(http::request<http::string_body> request, std::string_view settings);
-  static constexpr std::string_view switching_protocols =
+  static constexpr std::string_view kSwitchingProtocols =
       "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
 
   // Parses `bytes` (any split). An error means the connection is broken (bad preface, protocol
