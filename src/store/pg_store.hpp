@@ -8,7 +8,7 @@
 // plain query strings) and reports errors by exception; the one-round-trip pipeline of prepared
 // statements the hot path relies on needs libpq's own API, wrapped here in a few RAII helpers.
 //
-// Two roles, two pools (see store_options.hpp and docs/prowler-postgres.md):
+// Two roles, two pools (see store_options.hpp and docs/prowler.md):
 //  - API role: users, memberships and every endpoint lookup. A lookup always runs in a transaction
 //    whose first statement is exactly `SELECT set_config('api.tenant_id', $1::text, true)`, so the
 //    API's row-level security policies decide what it sees (even a lookup with no tenant predicate

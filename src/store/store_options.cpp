@@ -120,7 +120,7 @@ result<void> store_options::validate() const {
         "store.postgres_admin_user must differ from store.postgres_user: the API role sees "
         "api_keys "
         "only inside a tenant, so API keys are read with a separate role (see "
-        "docs/prowler-postgres.md)");
+        "docs/prowler.md)");
   }
   bool known_ssl = false;
   for (auto m : kSslModes) known_ssl |= p.sslmode == m;

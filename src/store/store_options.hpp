@@ -16,7 +16,7 @@
 
 namespace herald::store {
 
-// The postgres driver's two roles (see docs/prowler-postgres.md):
+// The postgres driver's two roles (see docs/prowler.md):
 //  - the API role (`user`): the role the Prowler API's row-level security policies name
 //    (POSTGRES_USER, e.g. `prowler`); every user, membership and endpoint lookup runs as it, inside
 //    a transaction that first sets api.tenant_id;
