@@ -19,6 +19,7 @@
 // Thread-safety: every method may be called from any thread (one mutex per table).
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -55,8 +56,7 @@ class connect_cache {
   }
   void confirm_resource(std::uintptr_t lookup_id, const principal& p, bool binds_user,
                         const path_params& params, std::int64_t now) {
-    if (enabled())
-      resources_.put(resource_key(lookup_id, p, binds_user, params), now, now + ttl_);
+    if (enabled()) resources_.put(resource_key(lookup_id, p, binds_user, params), now, now + ttl_);
   }
 
  private:
@@ -70,16 +70,22 @@ class connect_cache {
   }
   static std::string_view caller_key(const principal& p) {
     std::string& k = buffer();
-    k.append(p.user_id).append(1, kSep).append(p.tenant_id).append(1, kSep).append(
-        p.password_stamp);
+    k.append(p.user_id)
+        .append(1, kSep)
+        .append(p.tenant_id)
+        .append(1, kSep)
+        .append(p.password_stamp);
     return k;
   }
   static std::string_view resource_key(std::uintptr_t lookup_id, const principal& p,
                                        bool binds_user, const path_params& params) {
     std::string& k = buffer();
-    k.append(std::to_string(lookup_id)).append(1, kSep).append(p.tenant_id).append(1, kSep);
+    char id[24];
+    const auto end = std::to_chars(id, id + sizeof id, lookup_id).ptr;
+    k.append(id, end).append(1, kSep).append(p.tenant_id).append(1, kSep);
     if (binds_user) k.append(p.user_id);
-    for (const auto& [name, value] : params) k.append(1, kSep).append(name).append(1, '=').append(value);
+    for (const auto& [name, value] : params)
+      k.append(1, kSep).append(name).append(1, '=').append(value);
     return k;
   }
 

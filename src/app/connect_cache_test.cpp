@@ -42,7 +42,7 @@ TEST(connect_cache, resources_are_per_endpoint_tenant_and_parameters) {
   const auto alice = caller("alice", "t1"), bob = caller("bob", "t1"), eve = caller("eve", "t2");
   c.confirm_resource(1, alice, false, scan1, 100);
   EXPECT_TRUE(c.resource_fresh(1, alice, false, scan1, 101));
-  EXPECT_TRUE(c.resource_fresh(1, bob, false, scan1, 101));  // same tenant, user not bound
+  EXPECT_TRUE(c.resource_fresh(1, bob, false, scan1, 101));   // same tenant, user not bound
   EXPECT_FALSE(c.resource_fresh(1, eve, false, scan1, 101));  // another tenant
   EXPECT_FALSE(c.resource_fresh(1, alice, false, scan2, 101));
   EXPECT_FALSE(c.resource_fresh(2, alice, false, scan1, 101));  // another endpoint

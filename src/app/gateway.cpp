@@ -26,8 +26,8 @@
 #include "core/metrics.hpp"
 #include "core/redact.hpp"
 #include "sse/encoder.hpp"
-#include "store/store_factory.hpp"
 #include "sse/event_type.hpp"
+#include "store/store_factory.hpp"
 
 namespace herald::app {
 
@@ -61,7 +61,8 @@ result<void> gateway::init() {
   if (auto ok = auth::check_keys(cfg_.auth); !ok) return ok;
   auto db = store::open_store(cfg_.store);
   if (!db) {
-    if (cfg_.store.driver == "postgres") return make_error(db.err().code, "store: " + db.err().message);
+    if (cfg_.store.driver == "postgres")
+      return make_error(db.err().code, "store: " + db.err().message);
     return make_error(db.err().code,
                       "cannot open store '" + cfg_.store.path + "': " + db.err().message);
   }

@@ -228,8 +228,8 @@ TEST_F(gateway_test, allow_headers_on_every_stream_endpoint_answer) {
   start();
   const std::string allow = "\r\nAccess-Control-Allow-Headers: Cache-Control, Last-Event-ID\r\n";
   const std::string good = "Authorization: Bearer " + token(user, tenant) + "\r\n";
-  for (const std::string origin : {"", "Origin: https://app.example.com\r\n",
-                                   "Origin: https://evil.example.com\r\n"}) {
+  for (const std::string origin :
+       {"", "Origin: https://app.example.com\r\n", "Origin: https://evil.example.com\r\n"}) {
     const bool listed = origin.find("app.example.com") != std::string::npos;
     auto c = std::make_unique<conn>(gw->public_port());
     c->send(get(stream_path(scan), good + origin));
@@ -237,11 +237,10 @@ TEST_F(gateway_test, allow_headers_on_every_stream_endpoint_answer) {
     head = head.substr(0, head.find("\r\n\r\n") + 2);
     EXPECT_NE(head.find(allow), std::string::npos) << origin << head;
     EXPECT_EQ(head.find("Access-Control-Allow-Origin") != std::string::npos, listed) << head;
-    for (const auto& [target, headers] :
-         std::vector<std::pair<std::string, std::string>>{
-             {stream_path(scan), ""},                     // 401
-             {stream_path(foreign_scan), good},           // 404
-             {"/no/such/endpoint", good}}) {              // 404 (no endpoint)
+    for (const auto& [target, headers] : std::vector<std::pair<std::string, std::string>>{
+             {stream_path(scan), ""},            // 401
+             {stream_path(foreign_scan), good},  // 404
+             {"/no/such/endpoint", good}}) {     // 404 (no endpoint)
       auto r = request(gw->public_port(), get(target, headers + origin + "Connection: close\r\n"));
       EXPECT_GE(r.status, 400u);
       EXPECT_NE((r.head + "\r\n").find(allow), std::string::npos) << target << origin << r.head;
@@ -632,7 +631,8 @@ TEST_F(gateway_test, recheck_ends_a_jwt_stream_past_its_exp_with_token_expired) 
   // The token's exp passes (a clock condition, polled; the deadline is only a failure guard).
   ASSERT_TRUE(eventually([&] { return now() >= issued + 3; }, 10s));
   gw->recheck_now();
-  EXPECT_EQ(short_lived->read_to_eof(), sse::encode_stream_error("token-expired", "Token is expired"));
+  EXPECT_EQ(short_lived->read_to_eof(),
+            sse::encode_stream_error("token-expired", "Token is expired"));
   ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
   publish("{\"channel\":\"" + channel(scan) + "\",\"event\":\"scan.end\",\"data\":{}}");
   EXPECT_EQ(kept->next_block(), "event: scan.end\ndata: {}\n\n");
@@ -697,9 +697,9 @@ TEST_F(gateway_test, connect_cache_keeps_found_resources_for_its_ttl_only) {
   open(stream_path(later), t);
   // Another tenant's view of the same scan id is its own entry: the foreign user is not a member
   // of this tenant, and the foreign tenant has no such scan.
-  r = request(gw->public_port(), get(stream_path(later), "Authorization: Bearer " +
-                                                             token(other_user, foreign) +
-                                                             "\r\nConnection: close\r\n"));
+  r = request(gw->public_port(),
+              get(stream_path(later), "Authorization: Bearer " + token(other_user, foreign) +
+                                          "\r\nConnection: close\r\n"));
   EXPECT_EQ(r.status, 404u) << r.body;
 }
 

@@ -238,8 +238,7 @@ class gateway::public_handler final : public net::request_handler {
         co_return std::move(ok).err();
     }
     if (want_membership && !answer.member) co_return tenancy::tenant_gate::not_a_member();
-    if (want_lookup && !answer.resource_found)
-      co_return make_error(errc::not_found, "Not found.");
+    if (want_lookup && !answer.resource_found) co_return make_error(errc::not_found, "Not found.");
     if (p.kind == credential_kind::jwt && cache.enabled()) {
       if (!caller_known) cache.confirm_caller(p, now);
       if (want_lookup) cache.confirm_resource(lookup_id, p, lookup.binds_user, params, now);

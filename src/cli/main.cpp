@@ -230,9 +230,10 @@ result<std::unique_ptr<store::sqlite_store>> open_store(const std::string& confi
   auto cfg = load(config_path, false);
   if (!cfg) return cfg.err();
   if (cfg->store.driver != "sqlite")
-    return make_error(errc::invalid_config,
-                      "this command manages Herald's own SQLite store; with store.driver = "
-                      "\"postgres\" users, memberships and API keys are managed in the Prowler API");
+    return make_error(
+        errc::invalid_config,
+        "this command manages Herald's own SQLite store; with store.driver = "
+        "\"postgres\" users, memberships and API keys are managed in the Prowler API");
   return store::sqlite_store::open(cfg->store.path, 1);
 }
 

@@ -79,18 +79,27 @@ class config_loader_test : public ::testing::Test {
     return r.err().message;
   }
 
-  static constexpr const char* kEnvVars[] = {"VALKEY_HOST",          "VALKEY_PORT",
-                                             "VALKEY_USERNAME",      "VALKEY_PASSWORD",
-                                             "VALKEY_SCHEME",        "HERALD_TEST_PUBLISHER_KEY",
-                                             "HERALD_TEST_SECRET",   "HERALD_TEST_BUS_PASSWORD",
-                                             "HERALD_PUBLISHER_KEY", "HERALD_JWT_VERIFY_KEY",
-                                             "POSTGRES_HOST",        "POSTGRES_PORT",
-                                             "POSTGRES_DB",          "POSTGRES_USER",
-                                             "POSTGRES_PASSWORD",    "POSTGRES_ADMIN_USER",
+  static constexpr const char* kEnvVars[] = {"VALKEY_HOST",
+                                             "VALKEY_PORT",
+                                             "VALKEY_USERNAME",
+                                             "VALKEY_PASSWORD",
+                                             "VALKEY_SCHEME",
+                                             "HERALD_TEST_PUBLISHER_KEY",
+                                             "HERALD_TEST_SECRET",
+                                             "HERALD_TEST_BUS_PASSWORD",
+                                             "HERALD_PUBLISHER_KEY",
+                                             "HERALD_JWT_VERIFY_KEY",
+                                             "POSTGRES_HOST",
+                                             "POSTGRES_PORT",
+                                             "POSTGRES_DB",
+                                             "POSTGRES_USER",
+                                             "POSTGRES_PASSWORD",
+                                             "POSTGRES_ADMIN_USER",
                                              "POSTGRES_ADMIN_PASSWORD",
                                              "DJANGO_TOKEN_VERIFYING_KEY",
                                              "DJANGO_SECRETS_ENCRYPTION_KEY",
-                                             "DJANGO_JWT_AUDIENCE",  "DJANGO_JWT_ISSUER"};
+                                             "DJANGO_JWT_AUDIENCE",
+                                             "DJANGO_JWT_ISSUER"};
   fs::path dir_;
 };
 
@@ -659,10 +668,10 @@ TEST_F(config_loader_test, PostgresStoreFromTheProwlerApisEnvironment) {
   setenv("POSTGRES_PASSWORD", "s3cret-api-pw", 1);
   setenv("POSTGRES_ADMIN_USER", "herald_keys", 1);
   setenv("POSTGRES_ADMIN_PASSWORD", "s3cret-admin-pw", 1);
-  gateway_config c = ok(with_key(
-      "[store]\ndriver = \"postgres\"\npostgres_host = \"file-host\"\n"
-      "postgres_pool_size = 8\npostgres_health_interval_ms = 250\n"
-      "postgres_dsn = \"postgresql://u:dsn-pw@h/db?sslmode=require\"\n"));
+  gateway_config c =
+      ok(with_key("[store]\ndriver = \"postgres\"\npostgres_host = \"file-host\"\n"
+                  "postgres_pool_size = 8\npostgres_health_interval_ms = 250\n"
+                  "postgres_dsn = \"postgresql://u:dsn-pw@h/db?sslmode=require\"\n"));
   EXPECT_EQ(c.store.driver, "postgres");
   EXPECT_EQ(c.store.postgres.host, "postgres-db");
   EXPECT_EQ(c.store.postgres.port, 5433);

@@ -462,8 +462,7 @@ std::vector<option> make_options() {
   t.push_back(integer(
                   "store.postgres_connect_timeout_ms",
                   [](auto& c) -> auto& { return c.store.postgres.connect_timeout_ms; }, 100,
-                  600'000,
-                  "Per connection attempt (TCP, TLS and login), milliseconds.")
+                  600'000, "Per connection attempt (TCP, TLS and login), milliseconds.")
                   .shown_when(postgres_store));
   t.push_back(integer(
                   "store.postgres_statement_timeout_ms",
@@ -474,8 +473,7 @@ std::vector<option> make_options() {
                   .shown_when(postgres_store));
   t.push_back(integer(
                   "store.postgres_health_interval_ms",
-                  [](auto& c) -> auto& { return c.store.postgres.health_interval_ms; }, 50,
-                  600'000,
+                  [](auto& c) -> auto& { return c.store.postgres.health_interval_ms; }, 50, 600'000,
                   "While PostgreSQL is unreachable, calls fail at once (new connects get 503) and "
                   "one probe per role reconnects this often; while it is reachable, idle pools "
                   "are pinged this often so /readyz notices an outage. Milliseconds.")

@@ -129,7 +129,8 @@ result<void> store_options::validate() const {
                         "\" is not one of disable, allow, prefer, require, verify-ca, verify-full");
   }
   if (p.pool_size > kMaxPool || p.admin_pool_size > kMaxPool)
-    return config_error("store.postgres_pool_size and store.postgres_admin_pool_size must be at most 256");
+    return config_error(
+        "store.postgres_pool_size and store.postgres_admin_pool_size must be at most 256");
   if (p.connect_timeout_ms < 100 || p.connect_timeout_ms > 600'000)
     return config_error("store.postgres_connect_timeout_ms must be between 100 and 600000");
   if (p.statement_timeout_ms < 10 || p.statement_timeout_ms > 3'600'000)
@@ -179,8 +180,8 @@ std::string store_options::describe() const {
 }
 
 unsigned store_options::call_threads() const {
-  const unsigned n = driver == "postgres" && postgres.pool_size != 0 ? postgres.pool_size
-                                                                      : pool_threads;
+  const unsigned n =
+      driver == "postgres" && postgres.pool_size != 0 ? postgres.pool_size : pool_threads;
   return n == 0 ? 1 : n;
 }
 
