@@ -94,8 +94,7 @@ class gateway_test : public ::testing::Test {
   std::unique_ptr<auth::token_minter> minter;
   config::gateway_config cfg;
   unsigned shutdown_deadline_ms = 2000;  // set before start()
-  std::string server_keys;               // more [server] keys ("k = v
-"), set before start()
+  std::string server_keys;               // more [server] keys ("k = v\n"), set before start()
   std::string auth_extra;                // more [auth] keys, set before start()
 
   void SetUp() override {
@@ -444,7 +443,7 @@ TEST_F(gateway_test, a_tenant_at_its_stream_cap_does_not_stop_another_tenant) {
   server_keys = "max_streams_per_tenant = 2\nbusy_retry_after_seconds = 7\n";
   start();
   const std::string scan2 = random_uuid();
-  ASSERT_TRUE(gw->db().add_scan(scan2, tenant2, "s2", "executing"));
+  ASSERT_TRUE(gw->sqlite()->add_scan(scan2, tenant2, "s2", "executing"));
   const std::string in_tenant = "Authorization: Bearer " + token(user, tenant) + "\r\n";
   const auto before = refused_metric("per_tenant");
   auto a1 = open(stream_path(scan), in_tenant);
@@ -467,7 +466,7 @@ TEST_F(gateway_test, a_tenant_at_its_stream_cap_does_not_stop_another_tenant) {
 TEST_F(gateway_test, a_user_at_its_stream_cap_does_not_stop_another_user_or_tenant) {
   server_keys = "max_streams_per_user = 2\n";
   start();
-  ASSERT_TRUE(gw->db().add_membership(other_user, tenant, "member"));
+  ASSERT_TRUE(gw->sqlite()->add_membership(other_user, tenant, "member"));
   const std::string alice = "Authorization: Bearer " + token(user, tenant) + "\r\n";
   const auto before = refused_metric("per_user");
   auto a1 = open(stream_path(scan), alice);
@@ -488,7 +487,7 @@ TEST_F(gateway_test, the_total_stream_cap_lets_other_tenants_in_until_the_node_i
   server_keys = "max_streams = 3\nmax_streams_per_tenant = 2\n";
   start();
   const std::string scan2 = random_uuid();
-  ASSERT_TRUE(gw->db().add_scan(scan2, tenant2, "s2", "executing"));
+  ASSERT_TRUE(gw->sqlite()->add_scan(scan2, tenant2, "s2", "executing"));
   const std::string t1 = "Authorization: Bearer " + token(user, tenant) + "\r\n";
   const std::string t2 = "Authorization: Bearer " + token(user, tenant2) + "\r\n";
   auto a1 = open(stream_path(scan), t1);
@@ -548,8 +547,8 @@ TEST_F(gateway_test, stream_caps_leak_nothing_under_churn_across_shards) {
   std::vector<std::string> users;
   for (int i = 0; i < 4; ++i) {
     users.push_back(random_uuid());
-    ASSERT_TRUE(gw->db().add_user(users.back(), "c" + std::to_string(i) + "@x.io", true));
-    ASSERT_TRUE(gw->db().add_membership(users.back(), tenant, "member"));
+    ASSERT_TRUE(gw->sqlite()->add_user(users.back(), "c" + std::to_string(i) + "@x.io", true));
+    ASSERT_TRUE(gw->sqlite()->add_membership(users.back(), tenant, "member"));
   }
   std::vector<std::string> tokens;
   for (const auto& u : users) tokens.push_back(token(u, tenant));
@@ -585,7 +584,7 @@ TEST_F(gateway_test, stream_caps_leak_nothing_under_churn_across_shards) {
   EXPECT_GT(refused.load(), 0);  // 4 users x 3 streams is more than the tenant's 5
   ASSERT_TRUE(eventually([&] { return gw->limits().caps().open_total() == gw->stream_count(); }));
   // The re-check closes the streams of a user who lost the tenant.
-  ASSERT_TRUE(gw->db().remove_membership(users[0], tenant));
+  ASSERT_TRUE(gw->sqlite()->remove_membership(users[0], tenant));
   gw->recheck_now();
   ASSERT_TRUE(eventually([&] { return gw->limits().caps().open_for_user(users[0]) == 0u; }));
   // Half the remaining clients leave; the gateway's stop ends the rest.
