@@ -339,21 +339,35 @@ TEST_F(gateway_test, error_bodies_401_403_404) {
 }
 
 // Issue 15 item 5: a resource id that makes the channel longer than its limit is the client's
-// error (400), refused before the lookup, and no 5xx body anywhere echoes request input.
+// error (400, never a 500 echoing the channel), and no 5xx body anywhere echoes request input. An
+// endpoint with a lookup runs it first, in the connect hop: a missing resource is a 404 as always.
 TEST_F(gateway_test, a_resource_id_too_long_for_a_channel_is_400_and_5xx_bodies_echo_nothing) {
   start(
       "[[endpoints]]\npath = \"/api/v1/jobs/{job}/event-stream\"\n"
       "channels = [\"job-progress:{tenant_id}:{job}\"]\n"
-      "lookup = \"SELECT 1 FROM scans WHERE id = :job AND tenant_id = :tenant_id\"\n");
+      "lookup = \"SELECT 1 FROM scans WHERE id = :job AND tenant_id = :tenant_id\"\n"
+      // Finds any id in a tenant with a scan: the resource exists, its channel cannot.
+      "[[endpoints]]\npath = \"/api/v1/any/{job}/event-stream\"\n"
+      "channels = [\"job-progress:{tenant_id}:{job}\"]\n"
+      "lookup = \"SELECT 1 FROM scans WHERE tenant_id = :tenant_id AND length(:job) > 0\"\n"
+      "[[endpoints]]\npath = \"/api/v1/tasks/{task}/event-stream\"\n"
+      "channels = [\"task-progress:{tenant_id}:{task}\"]\n");
   const std::string auth = "Authorization: Bearer " + token(user, tenant) + "\r\n";
   const std::string marker = "Echo-Marker-7f3a";
   // The channel is "job-progress:" (13) + tenant (36) + ":" + id: 205 bytes of id fit in 255.
-  auto too_long = request(gw->public_port(),
-                          get("/api/v1/jobs/" + marker + std::string(200, 'x') + "/event-stream",
-                              auth + "Connection: close\r\n"));
-  EXPECT_EQ(too_long.status, 400u) << too_long.head << too_long.body;
-  EXPECT_EQ(too_long.body,
-            R"({"error":{"code":"bad_request","message":"The resource id is too long."}})");
+  const std::string long_id = marker + std::string(200, 'x');
+  for (const auto& path : {"/api/v1/any/" + long_id + "/event-stream",       // found by the lookup
+                           "/api/v1/tasks/" + long_id + "/event-stream"}) {  // no lookup
+    auto too_long = request(gw->public_port(), get(path, auth + "Connection: close\r\n"));
+    EXPECT_EQ(too_long.status, 400u) << path << "\n" << too_long.head << too_long.body;
+    EXPECT_EQ(too_long.body,
+              R"({"error":{"code":"bad_request","message":"The resource id is too long."}})");
+  }
+  // Not in the database: the lookup's 404, which echoes nothing either.
+  auto missing = request(gw->public_port(), get("/api/v1/jobs/" + long_id + "y/event-stream",
+                                                auth + "Connection: close\r\n"));
+  EXPECT_EQ(missing.status, 404u) << missing.body;
+  EXPECT_EQ(missing.body.find(marker), std::string::npos) << missing.body;
   // At the limit it is an ordinary resource id: looked up, not found.
   auto fits =
       request(gw->public_port(), get("/api/v1/jobs/" + std::string(205, 'x') + "/event-stream",

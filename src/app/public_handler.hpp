@@ -122,7 +122,9 @@ class gateway::public_handler final : public net::request_handler {
 
     auto who = co_await admit(*gen, creds, *endpoint, *params);
     if (!who) {
-      auto r = error_response(who.err());
+      // Its 503s are the gateway's own words for a store outage (store_unavailable(), the
+      // authenticator's), which clients and the Prowler API's tests read.
+      auto r = error_response(who.err(), detail::server_error_text::store_state);
       if (who.err().code == errc::unavailable)
         r.headers.emplace_back("Retry-After", std::to_string(kStoreRetryAfterSeconds));
       co_return with_cors(cors, m, std::move(r));

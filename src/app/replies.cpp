@@ -52,7 +52,7 @@ http_response error_response(const error& e, server_error_text text) {
   http_response r;
   const int status = http_status(e.code);
   r.status = static_cast<http::status>(status);
-  if (status < 500 || (text == server_error_text::bus_state && e.code == errc::unavailable)) {
+  if (status < 500 || (text != server_error_text::fixed && e.code == errc::unavailable)) {
     r.body = error_json(e.code, e.message);
   } else {
     // Logged, not answered: the message may quote request input or name internal hosts.

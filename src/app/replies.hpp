@@ -22,7 +22,9 @@ std::string error_json(errc code, std::string_view message);
 // endpoint's a path): by default a fixed text for its code, with the error's own message logged.
 // `bus_state` keeps the message of a publish the bus refused: the bus words it from its own state
 // (Valkey down, not yet resubscribed, backlog full), never from the event, and publishers need it.
-enum class server_error_text { fixed, bus_state };
+// `store_state` keeps the 503 of a stream refused while the user and tenant store is down: the
+// gateway's own fixed texts (never a driver's message, which can name hosts).
+enum class server_error_text { fixed, bus_state, store_state };
 // The error's status, its JSON body, WWW-Authenticate on a 401; counts auth failures and 5xx.
 net::http_response error_response(const error& e,
                                   server_error_text text = server_error_text::fixed);
