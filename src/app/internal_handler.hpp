@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "app/access_log.hpp"
 #include "app/configured_endpoint.hpp"
 #include "app/gateway.hpp"
 #include "app/publish_request.hpp"
@@ -53,7 +54,16 @@ class gateway::internal_handler final : public net::request_handler {
     limits_.max_batch_events = g_.cfg_.internal.max_batch_events;
   }
 
+  // Every request: an id (X-Request-Id) and the access line (access_log.hpp).
   asio::awaitable<handler_outcome> handle(net::http_request& req) override {
+    detail::access_entry entry(req, g_.cfg_.log, "internal");
+    auto outcome = co_await route(req);
+    entry.finish(outcome);
+    co_return outcome;
+  }
+
+ private:
+  asio::awaitable<handler_outcome> route(net::http_request& req) {
     auto& m = req.message;
     std::string_view target(m.target().data(), m.target().size());
     std::string_view path = target.substr(0, target.find('?'));
@@ -92,7 +102,6 @@ class gateway::internal_handler final : public net::request_handler {
     co_return json_response(http::status::ok, "{\"published\":" + std::to_string(n) + "}");
   }
 
- private:
   bool publisher_authorized(const http::request<http::string_body>& m) const {
     const auto& key = g_.cfg_.internal.publisher_key;
     if (key.empty()) return false;  // publishing disabled without a key

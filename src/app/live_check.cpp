@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "app/access_log.hpp"
 #include "app/configured_endpoint.hpp"
 #include "app/gateway.hpp"
 #include "app/publish_request.hpp"
@@ -84,7 +85,9 @@ void gateway::recheck_now() {
                        revoked.size());
           public_server_->close_streams_if(
               [revoked = std::move(revoked)](const principal* tag) {
-                return revoked.contains(tag);
+                if (!revoked.contains(tag)) return false;
+                detail::mark_revoked(tag);  // its close line says why
+                return true;
               },
               sse::encode_stream_error("forbidden",
                                        "Permission denied: membership or credentials revoked."));

@@ -13,11 +13,13 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
+#include <mutex>
 #include <random>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "app/access_log.hpp"
 #include "app/configured_endpoint.hpp"
 #include "app/gateway.hpp"
 #include "app/publish_request.hpp"
@@ -56,7 +58,16 @@ class gateway::public_handler final : public net::request_handler {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
+  // Every request: an id (X-Request-Id), the access line, the connect time (access_log.hpp).
   asio::awaitable<handler_outcome> handle(net::http_request& req) override {
+    detail::access_entry entry(req, g_.cfg_.log, "public");
+    auto outcome = co_await route(req, entry);
+    entry.finish(outcome);
+    co_return outcome;
+  }
+
+ private:
+  asio::awaitable<handler_outcome> route(net::http_request& req, detail::access_entry& entry) {
     auto& m = req.message;
     auto url = boost::urls::parse_origin_form(m.target());
     if (!url)
@@ -72,15 +83,13 @@ class gateway::public_handler final : public net::request_handler {
       if (params) {
         endpoint = e.get();
         matched = endpoint;
+        entry.endpoint = endpoint->route().pattern();
         break;
       }
     }
     if (!matched) {
-      if (path == "/" && !g_.index_page_.empty() && m.method() == http::verb::get)
-        co_return http_response{http::status::ok,
-                                "text/html; charset=utf-8",
-                                {{"Cache-Control", "no-cache"}},
-                                g_.index_page_};
+      for (auto& [page_path, page] : g_.pages_)
+        if (page_path == path) co_return co_await page(req);
       co_return with_cors(m, error_response(make_error(errc::not_found, "Not found.")));
     }
     if (m.method() == http::verb::options) co_return preflight(m);
@@ -109,6 +118,7 @@ class gateway::public_handler final : public net::request_handler {
 
     auto who = co_await authenticate(creds);
     if (!who) co_return with_cors(m, error_response(who.err()));
+    entry.caller = &*who;
 
     stream_request sreq{*who, *params, req};
     auto channels = co_await endpoint->resolve(sreq);
@@ -125,15 +135,37 @@ class gateway::public_handler final : public net::request_handler {
     net::stream_start start;
     start.headers = cors_headers(m);
     start.channels = std::move(*channels);
-    start.tag = std::make_shared<const principal>(std::move(*who));
-    spdlog::debug("stream open {} ({} channels)", redact_target(m.target()), start.channels.size());
+    start.tag = std::make_shared<const detail::stream_record>(std::move(*who), entry.id(),
+                                                              std::string(entry.endpoint),
+                                                              metrics_for(endpoint), &g_.stopping_);
+    entry.caller = start.tag.get();
     co_return start;
   }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
 
- private:
+  // The endpoint's series of herald_streams_open / herald_streams_opened_total, labelled with its
+  // template (bounded cardinality). Registered once, at the first request: endpoints are fixed
+  // once the gateway has started.
+  detail::endpoint_metrics metrics_for(const stream_endpoint* e) {
+    std::call_once(metrics_once_, [this] {
+      auto& r = metrics_registry::instance();
+      for (auto& ep : g_.endpoints_) {
+        const auto label = "{endpoint=\"" + prometheus_label_value(ep->route().pattern()) + "\"}";
+        endpoint_metrics_.emplace_back(
+            ep.get(),
+            detail::endpoint_metrics{
+                &r.gauge("herald_streams_open" + label, "Open SSE streams by endpoint template"),
+                &r.counter("herald_streams_opened_total" + label,
+                           "SSE streams opened by endpoint template")});
+      }
+    });
+    for (const auto& [ep, m] : endpoint_metrics_)
+      if (ep == e) return m;
+    return {};
+  }
+
   // Who is calling, and may they use their own tenant at all: a non-member is refused (403) before
   // the endpoint's resource lookup could answer 404.
   asio::awaitable<result<principal>> authenticate(const auth::request_credentials& creds) {
@@ -203,6 +235,8 @@ class gateway::public_handler final : public net::request_handler {
   }
 
   gateway& g_;
+  std::once_flag metrics_once_;
+  std::vector<std::pair<const stream_endpoint*, detail::endpoint_metrics>> endpoint_metrics_;
 };
 
 }  // namespace herald::app
