@@ -342,8 +342,11 @@ int run_demo(const demo_options& o) {
   for (const auto* t : {kDemoTenantId, kDemoOtherTenantId}) {
     const bool first = std::string_view(t) == kDemoTenantId;
     json::array scans;
+    // The page shows five streams: browsers open at most six HTTP/1.1 connections per host, and
+    // the counters, the cross-tenant attempts and the button need the sixth (the first scan is
+    // left to the banner's curl line).
     for (const auto& s : kScans)
-      if (std::string_view(s.tenant) == t)
+      if (std::string_view(s.tenant) == t && &s != &kScans[0])
         scans.push_back(json::object{{"id", s.id}, {"name", s.name}});
     std::string conversation;
     for (const auto& c : kConversations)

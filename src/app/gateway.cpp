@@ -115,7 +115,7 @@ void gateway::register_health_metrics() {
   auto& r = metrics_registry::instance();
   register_build_info();
   register_process_metrics();
-  r.gauge_fn("herald_bus_up", "1 while the bus can deliver (Valkey connected), else 0",
+  r.gauge_fn("herald_bus_ready", "1 while the bus can deliver (any bus kind), else 0",
              [b = bus_.get()] { return b->ready() ? 1.0 : 0.0; });
   r.gauge_fn("herald_store_up", "1 while the store's database is reachable, else 0",
              [s = store_.get()] { return s->healthy() ? 1.0 : 0.0; });
@@ -130,7 +130,8 @@ void gateway::unregister_health_metrics() {
   // The functions point into this gateway: a later scrape (another gateway in the same process)
   // must not call them.
   auto& r = metrics_registry::instance();
-  for (const char* name : {"herald_bus_up", "herald_store_up", "herald_ready", "herald_channels"})
+  for (const char* name :
+       {"herald_bus_ready", "herald_store_up", "herald_ready", "herald_channels"})
     r.gauge_fn(name, "", [] { return 0.0; });
 }
 

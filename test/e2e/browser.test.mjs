@@ -102,7 +102,8 @@ test("chromium: the demo shows two tenants' live streams, a refused cross-tenant
   const resp = await page.goto(`${env.baseUrl}/`, { waitUntil: "domcontentloaded", timeout: 15000 });
   assert.equal(resp.status(), 200);
   assert.equal(await page.title(), "Herald demo: two tenants, live streams");
-  assert.equal(await page.locator("#tenant-0 .scan progress").count(), 3);
+  // Five streams: browsers allow six HTTP/1.1 connections per host, the sixth serves the fetches.
+  assert.equal(await page.locator("#tenant-0 .scan progress").count(), 2);
   assert.equal(await page.locator("#tenant-1 .scan progress").count(), 1);
 
   const samples = () => page.evaluate(() => window.__samples);
@@ -110,11 +111,12 @@ test("chromium: the demo shows two tenants' live streams, a refused cross-tenant
   const describe = async () => JSON.stringify((await samples()).slice(-30));
   const text = (sel) => page.locator(sel).textContent();
 
-  // 1. Every stream of the first tenant opened: each bar's state text reached "live".
+  // 1. Every scan stream of the first tenant opened: each bar's state text reached "live".
+  const shown = [DEMO_SCANS.gcp, DEMO_SCANS.azure];
   await waitFor(
     async () => {
       const all = await samples();
-      return Object.values(DEMO_SCANS).every((id) => of(all, id).some((s) => s.state === "live"));
+      return shown.every((id) => of(all, id).some((s) => s.state === "live"));
     },
     15000,
     async () => `every bar to be "live"; samples ${await describe()}`,
@@ -125,7 +127,7 @@ test("chromium: the demo shows two tenants' live streams, a refused cross-tenant
   await waitFor(
     async () => {
       const all = await samples();
-      for (const id of Object.values(DEMO_SCANS)) {
+      for (const id of shown) {
         const values = of(all, id).filter((s) => s.state === "live").map((s) => s.value);
         let advances = 0;
         for (let i = 1; i < values.length; ++i) if (values[i] > values[i - 1]) ++advances;
@@ -151,9 +153,9 @@ test("chromium: the demo shows two tenants' live streams, a refused cross-tenant
   assert.equal(await text("#refused-403"), "a token claiming Acme Security's tenant: 403 forbidden");
 
   // 5. Live counters from /demo/metrics (the public listener; the internal one is never asked).
-  await waitFor(async () => Number(await text("#c-published")) > 10 && Number(await text("#c-streams")) >= 6,
+  await waitFor(async () => Number(await text("#c-published")) > 10 && Number(await text("#c-streams")) >= 5,
     10000, async () => `counters; got ${await text("#counters")}`);
-  assert.match(await text("#c-endpoints"), /4 scans, 2 conversations/);
+  assert.match(await text("#c-endpoints"), /3 scans, 2 conversations/);
 
   // 6. The smallest scan (azure-sandbox, 50 checks) completes: scan.end with its id fills the bar.
   const azure = DEMO_SCANS.azure;
@@ -184,7 +186,7 @@ test("chromium: the demo shows two tenants' live streams, a refused cross-tenant
 
   // The first tenant's streams never failed: no "reconnecting"/"error" state, no script errors.
   const states = new Set(
-    (await samples()).filter((s) => Object.values(DEMO_SCANS).includes(s.id)).map((s) => s.state.replace(/ \(.*\)$/, "")),
+    (await samples()).filter((s) => shown.includes(s.id)).map((s) => s.state.replace(/ \(.*\)$/, "")),
   );
   for (const s of states) assert.ok(["connecting", "live", "completed"].includes(s), `unexpected state '${s}'`);
   assert.deepEqual(pageErrors, []);
