@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <iterator>
 #include <random>
 
 #include "core/log_format.hpp"
@@ -68,17 +70,14 @@ bool valid_request_id(std::string_view id) {
   return true;
 }
 
-std::string new_request_id() {
+void new_request_id(char (&out)[32]) {
   // Not a secret, only unique: a 64-bit generator per thread, seeded once from the OS.
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(32, '0');
-  for (int half = 0; half < 2; ++half) {
+  static constexpr std::string_view hex = "0123456789abcdef";
+  for (std::size_t half = 0; half < 2; ++half) {
     auto v = rng();
-    for (int i = 0; i < 16; ++i, v >>= 4)
-      id[static_cast<std::size_t>(half * 16 + i)] = kHex[v & 15];
+    for (std::size_t i = 0; i < 16; ++i, v >>= 4) out[half * 16 + i] = hex[v & 15];
   }
-  return id;
 }
 
 access_entry::access_entry(const net::http_request& req, const log_options& opts,
@@ -87,10 +86,18 @@ access_entry::access_entry(const net::http_request& req, const log_options& opts
   if (opts.accept_request_id) {
     if (auto it = req.message.find("X-Request-Id"); it != req.message.end()) {
       std::string_view incoming(it->value().data(), it->value().size());
-      if (valid_request_id(incoming)) id_ = incoming;
+      if (valid_request_id(incoming)) {  // at most 64 characters: fits
+        incoming.copy(id_, incoming.size());
+        id_size_ = incoming.size();
+      }
     }
   }
-  if (id_.empty()) id_ = new_request_id();
+  if (id_size_ == 0) {
+    char fresh[32];
+    new_request_id(fresh);
+    std::copy(std::begin(fresh), std::end(fresh), id_);
+    id_size_ = sizeof fresh;
+  }
 }
 
 void access_entry::finish(net::handler_outcome& outcome) {
@@ -99,12 +106,12 @@ void access_entry::finish(net::handler_outcome& outcome) {
   const std::string_view method_text(method.data(), method.size());
   auto path = [&] { return redact_target(std::string_view(m.target().data(), m.target().size())); };
   if (auto* stream = std::get_if<net::stream_start>(&outcome)) {
-    stream->headers.emplace_back("X-Request-Id", id_);
+    stream->headers.emplace_back("X-Request-Id", std::string(id()));
     const auto took = std::chrono::steady_clock::now() - start_;
     core_metrics::get().connect_latency.observe_ns(
         std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
     log_with(spdlog::level::info, "stream opened",
-             {{"request_id", id_},
+             {{"request_id", id()},
               {"listener", listener_},
               {"method", method_text},
               {"path", path()},
@@ -117,14 +124,14 @@ void access_entry::finish(net::handler_outcome& outcome) {
     return;
   }
   auto& response = std::get<net::http_response>(outcome);
-  response.headers.emplace_back("X-Request-Id", id_);
+  response.headers.emplace_back("X-Request-Id", std::string(id()));
   const auto status = static_cast<unsigned>(response.status);
   // The internal listener's traffic is machine traffic at high rates: its successes at debug.
   const auto level =
       listener_ == "internal" && status < 400 ? spdlog::level::debug : spdlog::level::info;
   if (!spdlog::default_logger_raw()->should_log(level)) return;
   log_with(level, "request",
-           {{"request_id", id_},
+           {{"request_id", id()},
             {"listener", listener_},
             {"method", method_text},
             {"path", path()},

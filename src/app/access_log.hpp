@@ -17,12 +17,14 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/log_options.hpp"
 #include "core/metrics.hpp"
 #include "core/principal.hpp"
+#include "core/result.hpp"
 #include "net/http_types.hpp"
 
 namespace herald::app::detail {
@@ -59,17 +61,21 @@ void mark_revoked(const principal* tag);
 
 // A well-formed request id: 1-64 of A-Z a-z 0-9 - _ . : (nothing a log line must escape).
 bool valid_request_id(std::string_view id);
-// 32 random hex digits (a per-thread generator seeded once; no system call per request).
-std::string new_request_id();
+// 32 random hex digits into `out` (a per-thread generator seeded once; no system call and no
+// allocation per request).
+void new_request_id(char (&out)[32]);
 
 class access_entry {
  public:
   access_entry(const net::http_request& req, const log_options& opts, std::string_view listener);
 
-  const std::string& id() const { return id_; }
+  std::string_view id() const { return {id_, id_size_}; }
   // What the stream request found on the way (for its lines).
   std::string_view endpoint;  // matched endpoint's template
+  // The caller, once authenticated: points into `authenticated` (a refusal) or into the stream's
+  // tag (an opened stream), both of which outlive finish().
   const principal* caller = nullptr;
+  std::optional<result<principal>> authenticated;
 
   // Adds X-Request-Id, observes the connect time of a stream, logs the access line.
   void finish(net::handler_outcome& outcome);
@@ -77,7 +83,9 @@ class access_entry {
  private:
   const net::http_request& req_;
   std::string_view listener_;
-  std::string id_;
+  // In place: a publish request costs no allocation for its id beyond its X-Request-Id header.
+  char id_[64];
+  std::size_t id_size_ = 0;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 

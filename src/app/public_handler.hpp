@@ -116,7 +116,9 @@ class gateway::public_handler final : public net::request_handler {
     }
     if (has_query_token) creds.access_token = access_token;
 
-    auto who = co_await authenticate(creds);
+    // Kept in the access entry, which outlives this function: a refusal's access line names the
+    // caller after `route` has returned.
+    auto& who = entry.authenticated.emplace(co_await authenticate(creds));
     if (!who) co_return with_cors(m, error_response(who.err()));
     entry.caller = &*who;
 
@@ -135,9 +137,9 @@ class gateway::public_handler final : public net::request_handler {
     net::stream_start start;
     start.headers = cors_headers(m);
     start.channels = std::move(*channels);
-    start.tag = std::make_shared<const detail::stream_record>(std::move(*who), entry.id(),
-                                                              std::string(entry.endpoint),
-                                                              metrics_for(endpoint), &g_.stopping_);
+    start.tag = std::make_shared<const detail::stream_record>(
+        std::move(*who), std::string(entry.id()), std::string(entry.endpoint),
+        metrics_for(endpoint), &g_.stopping_);
     entry.caller = start.tag.get();
     co_return start;
   }

@@ -142,7 +142,8 @@ std::string metrics_registry::render_prometheus() const {
     // HELP and TYPE once, then every series of the family (Prometheus wants them together).
     if (first.first == kind::hist) {
       const auto& h = histograms_[first.second];
-      out += "# HELP " + family + " " + h.help() + "\n# TYPE " + family + " histogram\n";
+      out.append("# HELP ").append(family).append(" ").append(h.help());
+      out.append("\n# TYPE ").append(family).append(" histogram\n");
       h.render(out);
       done[i] = true;
       continue;
@@ -151,7 +152,7 @@ std::string metrics_registry::render_prometheus() const {
                                                   : computed_[first.second].gauge;
     const std::string& help =
         first.first == kind::value ? metrics_[first.second].help() : computed_[first.second].help;
-    out += "# HELP " + family + " " + help + "\n";
+    out.append("# HELP ").append(family).append(" ").append(help).append("\n");
     out += "# TYPE " + family + (gauge ? " gauge\n" : " counter\n");
     for (std::size_t j = i; j < order_.size(); ++j) {
       const auto& e = order_[j];
@@ -261,9 +262,9 @@ core_metrics& core_metrics::get() {
   auto& r = metrics_registry::instance();
   // Delivery latency from well under a millisecond (an idle node) to seconds (a saturated one);
   // connects add a database round trip and a signature check.
-  static const std::vector<double> kWriteBounds = {
+  static const std::vector<double> write_bounds = {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
-  static const std::vector<double> kConnectBounds = {
+  static const std::vector<double> connect_bounds = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   static core_metrics m{
       r.gauge("herald_connections", "Open SSE streams"),
@@ -277,11 +278,11 @@ core_metrics& core_metrics::get() {
       r.duration_histogram("herald_publish_to_write_seconds",
                            "Seconds from an event entering the fanout to the flush pass that "
                            "wrote it (the oldest event of each pass)",
-                           kWriteBounds),
+                           write_bounds),
       r.duration_histogram("herald_connect_seconds",
                            "Seconds from a stream request to the stream accepted (auth, "
                            "membership, lookup)",
-                           kConnectBounds),
+                           connect_bounds),
   };
   return m;
 }
