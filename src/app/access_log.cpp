@@ -110,6 +110,7 @@ void access_entry::finish(net::handler_outcome& outcome) {
     const auto took = std::chrono::steady_clock::now() - start_;
     core_metrics::get().connect_latency.observe_ns(
         std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+    if (!spdlog::default_logger_raw()->should_log(spdlog::level::info)) return;
     log_with(spdlog::level::info, "stream opened",
              {{"request_id", id()},
               {"listener", listener_},

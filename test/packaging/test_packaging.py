@@ -127,6 +127,18 @@ class InstalledTree(unittest.TestCase):
     def test_installed_binary_version_and_example_config(self):
         out = run_ok([self.bin, "--version"])
         self.assertRegex(out, r"^herald \d+\.\d+\.\d+ \(commit [0-9a-z]+\)\n$")
+        # Bare `herald` prints the help on stdout and exits 0; a usage error exits 2.
+        rc, out, err = run([self.bin])
+        self.assertEqual((rc, err), (0, ""))
+        self.assertIn("Subcommands:", out)
+        for cmd in ("serve", "demo", "publish", "subscribe", "check-config", "healthcheck"):
+            self.assertIn("\n  " + cmd + " ", out)
+        rc, out, err = run([self.bin, "no-such-command"])
+        self.assertEqual(rc, 2, out + err)
+        rc, out, err = run([self.bin, "publish", "--help"])
+        self.assertEqual(rc, 0)
+        self.assertIn("(Env:HERALD_PUBLISHER_KEY)", out)
+        self.assertIn("--key-file", out)
         env = dict(os.environ, HERALD_PUBLISHER_KEY="k" * 32,
                    HERALD_JWT_VERIFY_KEY=open(h.make_rsa_keys(self.tmp)[1]).read())
         example = self.path("etc/herald/herald.example.toml")
