@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything Herald needs to build, run the demo and run the test suite on Debian 12.
 # Idempotent: packages already present are skipped by apt-get; npm packages are cached under test/node.
+#   scripts/install-deps.sh           build and run
+#   scripts/install-deps.sh --test    + what the test suite needs (scripts/test.sh)
+#   scripts/install-deps.sh --soak    + what scripts/soak.sh needs
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SUDO=""
@@ -25,6 +28,11 @@ if [ "${1:-}" = "--test" ]; then
   pkgs+=(python3-yaml python3-jsonschema)                           # docs/openapi.yaml against the server
   pkgs+=(clang-tidy)                                                # scripts/test.sh runs it over src/
   pkgs+=(systemd)                                                   # systemd-analyze verify of deploy/systemd/herald.service
+  pkgs+=(clang libclang-rt-14-dev)                                  # fuzz/: libFuzzer targets (CMake preset fuzz)
+fi
+# The soak test's plot (scripts/soak.sh; not part of the test suite).
+if [ "${1:-}" = "--soak" ]; then
+  pkgs+=(redis-server python3-matplotlib)
 fi
 
 missing=()

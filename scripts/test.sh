@@ -2,7 +2,7 @@
 # The whole test suite: installs what it needs (apt-get, npm), builds, and runs every test with CTest
 # (unit tests, integration tests against real redis-server processes the tests start themselves on
 # loopback, end-to-end tests with the npm `eventsource` client and headless Chromium, the module
-# dependency check), then clang-tidy over src/.
+# dependency check), then clang-tidy over src/, then a short run of every fuzz target (fuzz/, clang).
 #   scripts/test.sh            # the CI build: RelWithDebInfo, warnings are errors, all tests, clang-tidy
 #   scripts/test.sh --asan     # the same suite under ASan + UBSan (CMake preset "asan")
 #   scripts/test.sh --tsan     # the multi-threaded tests (shards, bus thread, database pool) under
@@ -41,4 +41,8 @@ fi
 "${run[@]}" ctest --preset "$preset" -j 2 --timeout 600
 if [ "$preset" = default ]; then
   "$here/scripts/clang-tidy.sh" "$here/build/default"
+  # The fuzz targets, built with clang (preset "fuzz"), each run briefly from its seeds (fuzz/).
+  cmake --preset fuzz >/dev/null
+  cmake --build --preset fuzz -j "$jobs"
+  ctest --preset fuzz
 fi

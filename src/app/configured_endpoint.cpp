@@ -1,5 +1,7 @@
 #include "app/configured_endpoint.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "tenancy/channel_name.hpp"
 
 namespace herald::app {
@@ -43,6 +45,26 @@ boost::asio::awaitable<result<std::vector<std::string>>> configured_endpoint::re
   values.emplace_back("tenant_id", req.caller.tenant_id);
   values.emplace_back("user_id", req.caller.user_id);
 
+  // The channels first: pure, and a request that can name no channel (a resource id too long for
+  // one) is refused before it costs a lookup.
+  std::vector<std::string> channels;
+  for (const auto& tmpl : cfg_.channels) {
+    auto filled = route::expand_channel(tmpl, values);
+    if (!filled) co_return std::move(filled).err();
+    // Only the path's values vary, and they cannot be empty or hold ':' (expand_channel refuses
+    // those), so a name too long is the one way a request can make a channel invalid: the
+    // client's error. Nothing from the request goes into a message here.
+    if (filled->size() > tenancy::kMaxChannelNameLength)
+      co_return make_error(errc::bad_request, "The resource id is too long.");
+    // Re-check through the one channel-name module: a value can never shift the tenant segment.
+    if (!tenancy::canonicalize_channel_name(*filled)) {
+      spdlog::error("endpoint {}: channel template '{}' built a malformed channel", cfg_.path,
+                    tmpl);
+      co_return make_error(errc::internal, "The endpoint built a malformed channel.");
+    }
+    channels.push_back(std::move(*filled));
+  }
+
   if (!cfg_.lookup.empty() && !req.resource_checked) {
     // Row-level security (PostgreSQL) or the :tenant_id predicate (SQLite, enforced at config
     // load) scope the lookup to the caller's tenant, so a resource of another tenant is
@@ -51,18 +73,6 @@ boost::asio::awaitable<result<std::vector<std::string>>> configured_endpoint::re
     auto found = co_await pool_.run([&] { return db_.row_exists(cfg_.lookup, params); });
     if (!found) co_return make_error(errc::unavailable, "resource lookup failed");
     if (!*found) co_return make_error(errc::not_found, "Not found.");
-  }
-
-  std::vector<std::string> channels;
-  for (const auto& tmpl : cfg_.channels) {
-    auto filled = route::expand_channel(tmpl, values);
-    if (!filled) co_return std::move(filled).err();
-    // Re-check through the one channel-name module: a value can never shift the tenant segment.
-    auto parsed = tenancy::parse_channel_name(*filled);
-    if (!parsed) co_return make_error(errc::internal, "channel '" + *filled + "' is malformed");
-    auto name = tenancy::make_channel_name(parsed->prefix, parsed->tenant_id, parsed->resource_id);
-    if (!name) co_return make_error(errc::internal, name.err().message);
-    channels.push_back(std::move(*name));
   }
   co_return channels;
 }

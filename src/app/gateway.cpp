@@ -79,6 +79,10 @@ result<void> gateway::init() {
   if (!b) return start_error("bus: " + b.err().message);
   bus_ = std::move(*b);
 
+  auto limits = stream_limits::create(cfg_.server);
+  if (!limits) return std::move(limits).err();
+  limits_ = std::move(*limits);
+
   public_handler_ = std::make_unique<public_handler>(*this);
   internal_handler_ = std::make_unique<internal_handler>(*this);
 

@@ -22,6 +22,7 @@
 #include "app/connect_cache.hpp"
 #include "app/generation.hpp"
 #include "app/stream_endpoint.hpp"
+#include "app/stream_limits.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/token_verifier.hpp"
 #include "bus/bus.hpp"
@@ -92,6 +93,8 @@ class gateway {
   // (reloads are serialised).
   result<std::string> reload();
   std::size_t stream_count() const;
+  // The limits that keep tenants apart (their open-stream counts, the trusted proxies).
+  const stream_limits& limits() const { return *limits_; }
 
   // One pass of the live re-check over every open stream (auth::authenticator::recheck_all: one
   // batched store::recheck_facts): a stream whose caller lost the membership, whose user is gone,
@@ -121,6 +124,7 @@ class gateway {
   std::atomic<std::shared_ptr<generation>> current_;
   std::mutex reload_mu_;  // one reload at a time
   std::unique_ptr<bus::bus> bus_;
+  std::unique_ptr<stream_limits> limits_;  // before the server: its slots live with the streams
   std::unique_ptr<public_handler> public_handler_;
   std::unique_ptr<internal_handler> internal_handler_;
   std::unique_ptr<net::http_server> public_server_;

@@ -9,14 +9,18 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "app/demo.hpp"
 #include "auth/api_key.hpp"
@@ -70,6 +74,12 @@ struct rogue_endpoint final : stream_endpoint {
     if (r.param("what") == "empty") co_return std::vector<std::string>{};
     if (r.param("what") == "foreign")  // a channel of another tenant: the gate must refuse it
       co_return std::vector<std::string>{*tenancy::make_channel_name("x", random_uuid(), "1")};
+    // Failures whose messages quote the request: a 5xx body must not repeat them.
+    if (r.param("what").starts_with("internal-"))
+      co_return make_error(errc::internal, "failed on " + std::string(r.param("what")));
+    if (r.param("what").starts_with("unavailable-"))
+      co_return make_error(errc::unavailable,
+                           "store down while reading " + std::string(r.param("what")));
     co_return make_error(errc::forbidden, "Nope.");
   }
 };
@@ -84,6 +94,7 @@ class gateway_test : public ::testing::Test {
   std::unique_ptr<auth::token_minter> minter;
   config::gateway_config cfg;
   unsigned shutdown_deadline_ms = 2000;  // set before start()
+  std::string server_keys;               // more [server] keys ("k = v\n"), set before start()
   std::string auth_extra;                // more [auth] keys, set before start()
 
   void SetUp() override {
@@ -98,10 +109,8 @@ class gateway_test : public ::testing::Test {
         "[server]\nlisten = \"127.0.0.1:0\"\nthreads = " + std::to_string(threads) +
         "\nkeepalive_seconds = " + std::to_string(keepalive) +
         "\nretry_base_ms = 1000\nretry_jitter_ms = 500\nshutdown_deadline_ms = " +
-        std::to_string(shutdown_deadline_ms) +
-        "\n"
-        "[internal]\nlisten = \"127.0.0.1:0\"\npublisher_key = \"" +
-        kPublisherKey +
+        std::to_string(shutdown_deadline_ms) + "\n" + server_keys +
+        "[internal]\nlisten = \"127.0.0.1:0\"\npublisher_key = \"" + kPublisherKey +
         "\"\nmax_body_bytes = 2048\n"
         "[auth]\nalgorithm = \"RS256\"\nverify_key_file = \"keys/public.pem\"\n"
         "signing_key_file = \"keys/private.pem\"\naudience = \"herald-test\"\nissuer = "
@@ -317,7 +326,9 @@ TEST_F(gateway_test, error_bodies_401_403_404) {
        R"({"error":{"code":"not_found","message":"Not found."}})"},
       {"/api/v1/scans/not-a-uuid/event-stream", "Authorization: Bearer " + good + "\r\n", 404, ""},
       {"/rogue/foreign", "Authorization: Bearer " + good + "\r\n", 403, "another tenant"},
-      {"/rogue/empty", "Authorization: Bearer " + good + "\r\n", 500, "no channels"},
+      // A 5xx body never carries the error's own text (issue 15 item 5).
+      {"/rogue/empty", "Authorization: Bearer " + good + "\r\n", 500,
+       R"({"error":{"code":"internal","message":"Internal server error."}})"},
       {"/rogue/other", "Authorization: Bearer " + good + "\r\n", 403, "Nope."},
       {stream_path(scan), "Authorization: Bearer " + good + "\r\nLast-Event-ID: error\r\n", 400,
        "stream-error"},
@@ -332,6 +343,279 @@ TEST_F(gateway_test, error_bodies_401_403_404) {
       EXPECT_NE(r.body.find(c.body), std::string::npos) << r.body;
   }
   EXPECT_EQ(gw->stream_count(), 0u);
+}
+
+// Issue 15 item 5: a resource id that makes the channel longer than its limit is the client's
+// error (400, never a 500 echoing the channel), and no 5xx body anywhere echoes request input. An
+// endpoint with a lookup runs it first, in the connect hop: a missing resource is a 404 as always.
+TEST_F(gateway_test, a_resource_id_too_long_for_a_channel_is_400_and_5xx_bodies_echo_nothing) {
+  start(
+      "[[endpoints]]\npath = \"/api/v1/jobs/{job}/event-stream\"\n"
+      "channels = [\"job-progress:{tenant_id}:{job}\"]\n"
+      "lookup = \"SELECT 1 FROM scans WHERE id = :job AND tenant_id = :tenant_id\"\n"
+      // Finds any id in a tenant with a scan: the resource exists, its channel cannot.
+      "[[endpoints]]\npath = \"/api/v1/any/{job}/event-stream\"\n"
+      "channels = [\"job-progress:{tenant_id}:{job}\"]\n"
+      "lookup = \"SELECT 1 FROM scans WHERE tenant_id = :tenant_id AND length(:job) > 0\"\n"
+      "[[endpoints]]\npath = \"/api/v1/tasks/{task}/event-stream\"\n"
+      "channels = [\"task-progress:{tenant_id}:{task}\"]\n");
+  const std::string auth = "Authorization: Bearer " + token(user, tenant) + "\r\n";
+  const std::string marker = "Echo-Marker-7f3a";
+  // The channel is "job-progress:" (13) + tenant (36) + ":" + id: 205 bytes of id fit in 255.
+  const std::string long_id = marker + std::string(200, 'x');
+  for (const auto& path : {"/api/v1/any/" + long_id + "/event-stream",       // found by the lookup
+                           "/api/v1/tasks/" + long_id + "/event-stream"}) {  // no lookup
+    auto too_long = request(gw->public_port(), get(path, auth + "Connection: close\r\n"));
+    EXPECT_EQ(too_long.status, 400u) << path << "\n" << too_long.head << too_long.body;
+    EXPECT_EQ(too_long.body,
+              R"({"error":{"code":"bad_request","message":"The resource id is too long."}})");
+  }
+  // Not in the database: the lookup's 404, which echoes nothing either.
+  auto missing = request(gw->public_port(), get("/api/v1/jobs/" + long_id + "y/event-stream",
+                                                auth + "Connection: close\r\n"));
+  EXPECT_EQ(missing.status, 404u) << missing.body;
+  EXPECT_EQ(missing.body.find(marker), std::string::npos) << missing.body;
+  // At the limit it is an ordinary resource id: looked up, not found.
+  auto fits =
+      request(gw->public_port(), get("/api/v1/jobs/" + std::string(205, 'x') + "/event-stream",
+                                     auth + "Connection: close\r\n"));
+  EXPECT_EQ(fits.status, 404u) << fits.body;
+
+  // Every 5xx the public listener can give has a fixed text, whatever the error said.
+  for (
+      const auto& [what, status, body] :
+      std::vector<std::tuple<std::string, unsigned, std::string>>{
+          {"internal-" + marker, 500u,
+           R"({"error":{"code":"internal","message":"Internal server error."}})"},
+          {"unavailable-" + marker, 503u,
+           R"({"error":{"code":"unavailable","message":"Temporarily unavailable; retry later."}})"},
+      }) {
+    auto r = request(gw->public_port(), get("/rogue/" + what, auth + "Connection: close\r\n"));
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.body, body);
+    EXPECT_EQ(r.body.find(marker), std::string::npos) << r.body;
+  }
+}
+
+// Issue 15 item 6: a publish to the upper-case spelling of a tenant (and scan) UUID reaches the
+// streams of that channel, over the publish API and through the library's publish().
+TEST_F(gateway_test, publish_with_upper_case_uuids_reaches_the_stream) {
+  start();
+  auto c = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
+  auto upper = [](std::string s) {
+    for (char& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    return s;
+  };
+  const std::string loud = "scan-progress:" + upper(tenant) + ":" + upper(scan);
+  auto r = publish("{\"channel\":\"" + loud + "\",\"event\":\"scan.progress\",\"data\":{\"n\":1}}");
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(c->next_block(), "event: scan.progress\ndata: {\"n\":1}\n\n");
+  std::promise<result<void>> done;
+  gw->publish(sse::event{loud, "scan.progress", "{\"n\":2}", ""},
+              [&](result<void> ok) { done.set_value(std::move(ok)); });
+  EXPECT_TRUE(done.get_future().get());
+  EXPECT_EQ(c->next_block(), "event: scan.progress\ndata: {\"n\":2}\n\n");
+  // A name that is no channel at all is refused, never a success that reaches no one.
+  std::promise<result<void>> refused;
+  gw->publish(sse::event{"scan-progress:" + tenant, "scan.progress", "{}", ""},
+              [&](result<void> ok) { refused.set_value(std::move(ok)); });
+  auto outcome = refused.get_future().get();
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.err().code, errc::unprocessable);
+}
+
+// Issue 15 item 8: numbers reach clients as the publisher wrote them (Boost.JSON alone would write
+// 0.5 as 5E-1 and 12.0 as 1.2E1).
+TEST_F(gateway_test, published_numbers_reach_the_stream_as_written) {
+  start();
+  auto c = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
+  auto r = publish("{\"channel\":\"" + channel(scan) +
+                   "\",\"event\":\"scan.progress\",\"data\":{\"ratio\": 0.5, \"size\": 12.0, "
+                   "\"big\": 123456789012345678901234567890, \"tiny\": 1e-7, \"exp\": 2.5E+3, "
+                   "\"neg\": -0.0, \"count\": 42, \"list\": [0.1, 2, 3.50], \"s\": \"0.5\"}}");
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(c->next_block(),
+            "event: scan.progress\ndata: {\"ratio\":0.5,\"size\":12.0,"
+            "\"big\":123456789012345678901234567890,\"tiny\":1e-7,\"exp\":2.5E+3,\"neg\":-0.0,"
+            "\"count\":42,\"list\":[0.1,2,3.50],\"s\":\"0.5\"}\n\n");
+}
+
+// ---- limits that keep tenants apart (issue 15) ----------------------------------------------
+
+// A 429 with Retry-After and the JSON body naming the limit.
+void expect_refused(const reply& r, std::string_view reason, std::string_view retry_after) {
+  EXPECT_EQ(r.status, 429u) << r.head << r.body;
+  EXPECT_NE(r.head.find("\r\nRetry-After: " + std::string(retry_after) + "\r\n"), std::string::npos)
+      << r.head;
+  EXPECT_NE(r.head.find("Content-Type: application/json"), std::string::npos) << r.head;
+  auto v = boost::json::parse(r.body);
+  const auto& body = v.as_object().at("error").as_object();
+  EXPECT_EQ(body.at("code").as_string(), "too_many_requests");
+  EXPECT_EQ(body.at("reason").as_string(), reason);
+}
+
+std::int64_t refused_metric(const std::string& reason) {
+  return metrics_registry::instance()
+      .counter("herald_streams_refused_total{reason=\"" + reason + "\"}", "")
+      .get();
+}
+
+TEST_F(gateway_test, a_tenant_at_its_stream_cap_does_not_stop_another_tenant) {
+  server_keys = "max_streams_per_tenant = 2\nbusy_retry_after_seconds = 7\n";
+  start();
+  const std::string scan2 = random_uuid();
+  ASSERT_TRUE(gw->sqlite()->add_scan(scan2, tenant2, "s2", "executing"));
+  const std::string in_tenant = "Authorization: Bearer " + token(user, tenant) + "\r\n";
+  const auto before = refused_metric("per_tenant");
+  auto a1 = open(stream_path(scan), in_tenant);
+  auto a2 = open(stream_path(scan), in_tenant);
+  expect_refused(
+      request(gw->public_port(), get(stream_path(scan), in_tenant + "Connection: close\r\n")),
+      "per_tenant", "7");
+  EXPECT_EQ(refused_metric("per_tenant"), before + 1);
+  // The same user in another tenant: that tenant has room.
+  auto b = open(stream_path(scan2), "Authorization: Bearer " + token(user, tenant2) + "\r\n");
+  EXPECT_EQ(gw->limits().caps().open_for_tenant(tenant), 2u);
+  EXPECT_EQ(gw->limits().caps().open_for_tenant(tenant2), 1u);
+  // A stream of the full tenant ends (the client goes away): its slot comes back.
+  a1.reset();
+  ASSERT_TRUE(eventually([&] { return gw->limits().caps().open_for_tenant(tenant) == 1u; }));
+  auto a3 = open(stream_path(scan), in_tenant);
+  EXPECT_EQ(gw->limits().caps().open_for_tenant(tenant), 2u);
+}
+
+TEST_F(gateway_test, a_user_at_its_stream_cap_does_not_stop_another_user_or_tenant) {
+  server_keys = "max_streams_per_user = 2\n";
+  start();
+  ASSERT_TRUE(gw->sqlite()->add_membership(other_user, tenant, "member"));
+  const std::string alice = "Authorization: Bearer " + token(user, tenant) + "\r\n";
+  const auto before = refused_metric("per_user");
+  auto a1 = open(stream_path(scan), alice);
+  auto a2 = open(stream_path(scan), alice);
+  expect_refused(
+      request(gw->public_port(), get(stream_path(scan), alice + "Connection: close\r\n")),
+      "per_user", "2");
+  EXPECT_EQ(refused_metric("per_user"), before + 1);
+  // Another user of the same tenant, and a user of another tenant, are not affected.
+  auto bob = open(stream_path(scan), "Authorization: Bearer " + token(other_user, tenant) + "\r\n");
+  auto carol = open(stream_path(foreign_scan),
+                    "Authorization: Bearer " + token(other_user, foreign) + "\r\n");
+  EXPECT_EQ(gw->limits().caps().open_for_user(user), 2u);
+  EXPECT_EQ(gw->limits().caps().open_for_user(other_user), 2u);
+}
+
+TEST_F(gateway_test, the_total_stream_cap_lets_other_tenants_in_until_the_node_is_full) {
+  server_keys = "max_streams = 3\nmax_streams_per_tenant = 2\n";
+  start();
+  const std::string scan2 = random_uuid();
+  ASSERT_TRUE(gw->sqlite()->add_scan(scan2, tenant2, "s2", "executing"));
+  const std::string t1 = "Authorization: Bearer " + token(user, tenant) + "\r\n";
+  const std::string t2 = "Authorization: Bearer " + token(user, tenant2) + "\r\n";
+  auto a1 = open(stream_path(scan), t1);
+  auto a2 = open(stream_path(scan), t1);
+  // The first tenant is at its own cap; the second still gets in...
+  expect_refused(request(gw->public_port(), get(stream_path(scan), t1 + "Connection: close\r\n")),
+                 "per_tenant", "2");
+  auto b1 = open(stream_path(scan2), t2);
+  // ... until the node is full, for everyone.
+  const auto before = refused_metric("total");
+  expect_refused(request(gw->public_port(), get(stream_path(scan2), t2 + "Connection: close\r\n")),
+                 "total", "2");
+  EXPECT_EQ(refused_metric("total"), before + 1);
+  EXPECT_EQ(gw->limits().caps().open_total(), 3u);
+  b1.reset();
+  ASSERT_TRUE(eventually([&] { return gw->limits().caps().open_total() == 2u; }));
+  auto b2 = open(stream_path(scan2), t2);
+}
+
+// Requests a second per client address, the address taken from X-Forwarded-For behind a trusted
+// proxy: one client at its limit does not stop another, and a forged left-hand hop changes nothing.
+TEST_F(gateway_test, a_client_address_at_its_request_rate_does_not_stop_another) {
+  server_keys =
+      "connect_rate_per_address = 1\nconnect_burst_per_address = 2\n"
+      "trusted_proxies = [\"127.0.0.1\"]\n";
+  start();
+  auto from = [&](const std::string& xff) {
+    return request(gw->public_port(),
+                   get(stream_path(scan), "X-Forwarded-For: " + xff + "\r\nConnection: close\r\n"));
+  };
+  const auto before = refused_metric("connect_rate");
+  // Two at once (the burst) are let through (to the 401 of a request without credentials)...
+  EXPECT_EQ(from("198.51.100.1").status, 401u);
+  EXPECT_EQ(from("198.51.100.1").status, 401u);
+  // ... and one a second after that: of ten more in a row, at least one is refused (all ten
+  // would pass only if they took eight seconds).
+  std::optional<reply> refused;
+  for (int i = 0; i < 10 && !refused; ++i) {
+    auto r = from("203.0.113.66, 198.51.100.1");  // the client's own claim on the left is ignored
+    if (r.status == 429) refused = r;
+  }
+  ASSERT_TRUE(refused);
+  expect_refused(*refused, "connect_rate", "1");
+  EXPECT_GE(refused_metric("connect_rate"), before + 1);
+  // Another client behind the same proxy, and the proxy itself, have their own buckets.
+  EXPECT_EQ(from("198.51.100.2").status, 401u);
+  EXPECT_EQ(request(gw->public_port(), get(stream_path(scan), "Connection: close\r\n")).status,
+            401u);
+}
+
+// Counting is exact across the event-loop threads and every stream's slot comes back however the
+// stream ends (the client leaves, the live re-check closes it, the gateway stops): after churn from
+// several client threads, nothing is counted and nothing is kept.
+TEST_F(gateway_test, stream_caps_leak_nothing_under_churn_across_shards) {
+  server_keys = "max_streams_per_user = 3\nmax_streams_per_tenant = 5\nmax_streams = 8\n";
+  start("", 20, 0, 2);  // no connect cache: the re-check's removal takes effect at once
+  std::vector<std::string> users;
+  for (int i = 0; i < 4; ++i) {
+    users.push_back(random_uuid());
+    ASSERT_TRUE(gw->sqlite()->add_user(users.back(), "c" + std::to_string(i) + "@x.io", true));
+    ASSERT_TRUE(gw->sqlite()->add_membership(users.back(), tenant, "member"));
+  }
+  std::vector<std::string> tokens;
+  for (const auto& u : users) tokens.push_back(token(u, tenant));
+  std::atomic<bool> over_cap{false};
+  std::atomic<int> opened{0}, refused{0};
+  std::vector<std::unique_ptr<conn>> kept[4];
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t)
+    clients.emplace_back([&, t] {
+      const std::string auth = "Authorization: Bearer " + tokens[t] + "\r\n";
+      auto& mine = kept[t];
+      for (int i = 0; i < 25; ++i) {
+        auto c = std::make_unique<conn>(gw->public_port());
+        c->send(get(stream_path(scan), auth));
+        auto head = c->read_until("\r\n\r\n");
+        if (head.rfind("HTTP/1.1 200", 0) == 0) {
+          c->read_until("event: stream-open\ndata:\n\n");
+          mine.push_back(std::move(c));
+          ++opened;
+        } else if (head.rfind("HTTP/1.1 429", 0) == 0) {
+          ++refused;
+        }
+        const auto& caps = gw->limits().caps();
+        if (caps.open_total() > 8 || caps.open_for_tenant(tenant) > 5 ||
+            caps.open_for_user(users[static_cast<std::size_t>(t)]) > 3)
+          over_cap = true;
+        if (i % 2 == 1 && !mine.empty()) mine.erase(mine.begin());  // the client leaves
+      }
+    });
+  for (auto& th : clients) th.join();
+  EXPECT_FALSE(over_cap.load());
+  EXPECT_GT(opened.load(), 0);
+  EXPECT_GT(refused.load(), 0);  // 4 users x 3 streams is more than the tenant's 5
+  ASSERT_TRUE(eventually([&] { return gw->limits().caps().open_total() == gw->stream_count(); }));
+  // The re-check closes the streams of a user who lost the tenant.
+  ASSERT_TRUE(gw->sqlite()->remove_membership(users[0], tenant));
+  gw->recheck_now();
+  ASSERT_TRUE(eventually([&] { return gw->limits().caps().open_for_user(users[0]) == 0u; }));
+  // Half the remaining clients leave; the gateway's stop ends the rest.
+  kept[1].clear();
+  kept[2].clear();
+  ASSERT_TRUE(eventually([&] { return gw->limits().caps().open_total() == gw->stream_count(); }));
+  gw->stop();
+  EXPECT_EQ(gw->stream_count(), 0u);
+  EXPECT_EQ(gw->limits().caps().open_total(), 0u);
+  EXPECT_EQ(gw->limits().caps().tracked_keys(), 0u);
 }
 
 TEST_F(gateway_test, api_key_in_header_works_and_is_refused_in_the_query) {

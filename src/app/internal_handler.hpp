@@ -102,8 +102,9 @@ class gateway::internal_handler final : public net::request_handler {
     if (!events) co_return error_response(events.err());
     const auto n = events->size();
     auto published = co_await publish_all(*g_.bus_, std::move(*events));
-    if (!published)
-      co_return error_response(make_error(errc::unavailable, published.err().message));
+    // The bus's own code: 503 while it cannot take events (with its reason), 4xx for an event it
+    // refuses (e.g. over its message size), which a retry would not fix.
+    if (!published) co_return error_response(published.err(), detail::server_error_text::bus_state);
     core_metrics::get().events_published.inc(static_cast<std::int64_t>(n));
     // A number only, nothing to escape: no JSON document built per publish on this hot path.
     co_return json_response(http::status::ok, "{\"published\":" + std::to_string(n) + "}");

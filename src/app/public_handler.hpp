@@ -72,6 +72,9 @@ class gateway::public_handler final : public net::request_handler {
     // The configuration generation this request uses to its end (a reload swaps in the next).
     const auto gen = g_.current();
     const auto& cors = gen->cfg.cors;
+    // Requests a second per client address, before anything costs a lookup.
+    if (auto refused = g_.limits_->take_request(req))
+      co_return with_cors(cors, m, std::move(*refused));
     auto url = boost::urls::parse_origin_form(m.target());
     if (!url)
       co_return json_response(http::status::bad_request,
@@ -132,7 +135,9 @@ class gateway::public_handler final : public net::request_handler {
     auto admitted = co_await admit(*gen, creds, *endpoint, *params, refused_caller);
     if (!admitted) {
       if (refused_caller) entry.caller = &*entry.authenticated.emplace(std::move(*refused_caller));
-      auto r = error_response(admitted.err());
+      // Its 503s are the gateway's own words for a store outage (store_unavailable(), the
+      // authenticator's), which clients and the Prowler API's tests read.
+      auto r = error_response(admitted.err(), detail::server_error_text::store_state);
       if (admitted.err().code == errc::unavailable)
         r.headers.emplace_back("Retry-After", std::to_string(kStoreRetryAfterSeconds));
       co_return with_cors(cors, m, std::move(r));
@@ -152,8 +157,13 @@ class gateway::public_handler final : public net::request_handler {
     }
     if (auto ok = tenancy::tenant_gate::check_channels(*who, *channels); !ok)
       co_return with_cors(cors, m, error_response(ok.err()));
+    // A slot under the caps on open streams (per user, per tenant, total), held by the stream.
+    auto slot = g_.limits_->admit(*who);
+    if (auto* refused = std::get_if<http_response>(&slot))
+      co_return with_cors(cors, m, std::move(*refused));
 
     net::stream_start start;
+    start.lease = std::move(std::get<std::shared_ptr<void>>(slot));
     start.headers = cors_headers(cors, m);
     start.channels = std::move(*channels);
     // The tag names the endpoint: a reload that removes it ends the stream (generation::allows).

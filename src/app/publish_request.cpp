@@ -1,6 +1,9 @@
 #include "app/publish_request.hpp"
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <charconv>
+#include <cstring>
 #include <optional>
 
 #include "sse/event_type.hpp"
@@ -27,8 +30,151 @@ std::optional<std::string> first_nested(const json::object& data) {
   return std::nullopt;
 }
 
+bool has_double(const json::value& v) {
+  if (v.is_double()) return true;
+  if (v.is_array())
+    for (const auto& el : v.as_array())
+      if (has_double(el)) return true;
+  if (v.is_object())
+    for (const auto& kv : v.as_object())
+      if (has_double(kv.value())) return true;
+  return false;
+}
+
+// Boost.JSON keeps a number that is not an integer as a double and writes it back in its own
+// form (0.5 as 5E-1, 12.0 as 1.2E1): correct JSON, but not what a browser or a person should see.
+// So for a body holding such numbers, a second pass of Boost's own parser (its SAX interface,
+// basic_parser) records each one's text as written, in document order, with the value it parsed
+// to; the payload is then written from the tree with those texts.
+class written_numbers {
+ public:
+  struct number {
+    double value;
+    std::string text;
+  };
+
+  static std::vector<number> of(std::string_view body) {
+    json::basic_parser<written_numbers> p{json::parse_options{}};
+    boost::system::error_code ec;
+    p.write_some(false, body.data(), body.size(), ec);  // the body already parsed once: no error
+    return std::move(p.handler().numbers_);
+  }
+
+  // The handler interface of json::basic_parser: only numbers are recorded.
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+  using ec_t = boost::system::error_code;
+  bool on_document_begin(ec_t&) { return true; }
+  bool on_document_end(ec_t&) { return true; }
+  bool on_array_begin(ec_t&) { return true; }
+  bool on_array_end(std::size_t, ec_t&) { return true; }
+  bool on_object_begin(ec_t&) { return true; }
+  bool on_object_end(std::size_t, ec_t&) { return true; }
+  bool on_string_part(json::string_view, std::size_t, ec_t&) { return true; }
+  bool on_string(json::string_view, std::size_t, ec_t&) { return true; }
+  bool on_key_part(json::string_view, std::size_t, ec_t&) { return true; }
+  bool on_key(json::string_view, std::size_t, ec_t&) { return true; }
+  bool on_number_part(json::string_view s, ec_t&) {
+    part_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(std::int64_t, json::string_view, ec_t&) { return end_number(); }
+  bool on_uint64(std::uint64_t, json::string_view, ec_t&) { return end_number(); }
+  bool on_double(double d, json::string_view s, ec_t&) {
+    part_.append(s.data(), s.size());
+    numbers_.push_back({d, std::move(part_)});
+    part_.clear();
+    return true;
+  }
+  bool on_bool(bool, ec_t&) { return true; }
+  bool on_null(ec_t&) { return true; }
+  bool on_comment_part(json::string_view, ec_t&) { return true; }
+  bool on_comment(json::string_view, ec_t&) { return true; }
+
+ private:
+  bool end_number() {
+    part_.clear();
+    return true;
+  }
+  std::vector<number> numbers_;
+  std::string part_;
+};
+
+// Compact JSON of `v` as Boost.JSON writes it, except that each double is written as the publisher
+// wrote it: the next recorded number (from `next`, within a short look-ahead) whose value is bit
+// for bit the same, else the shortest text that reads back as the same double. Matching by value
+// keeps the output exact whatever the alignment (a duplicate key drops a number from the tree).
+class number_keeping_writer {
+ public:
+  explicit number_keeping_writer(const std::vector<written_numbers::number>& numbers)
+      : numbers_(numbers) {}
+
+  void write(const json::value& v, std::string& out) {
+    switch (v.kind()) {
+      case json::kind::object: {
+        out += '{';
+        bool first = true;
+        for (const auto& kv : v.get_object()) {
+          if (!first) out += ',';
+          first = false;
+          out += json::serialize(kv.key());
+          out += ':';
+          write(kv.value(), out);
+        }
+        out += '}';
+        return;
+      }
+      case json::kind::array: {
+        out += '[';
+        bool first = true;
+        for (const auto& el : v.get_array()) {
+          if (!first) out += ',';
+          first = false;
+          write(el, out);
+        }
+        out += ']';
+        return;
+      }
+      case json::kind::double_:
+        write_double(v.get_double(), out);
+        return;
+      default:
+        out += json::serialize(v);
+        return;
+    }
+  }
+
+ private:
+  void write_double(double d, std::string& out) {
+    constexpr std::size_t kLookAhead = 16;  // bounds the work a body of duplicate keys can cause
+    for (std::size_t i = next_; i < numbers_.size() && i < next_ + kLookAhead; ++i) {
+      if (std::memcmp(&numbers_[i].value, &d, sizeof d) == 0) {
+        out += numbers_[i].text;
+        next_ = i + 1;
+        return;
+      }
+    }
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, d);
+    out.append(buf, r.ptr);
+  }
+
+  const std::vector<written_numbers::number>& numbers_;
+  std::size_t next_ = 0;
+};
+
+// The payload text of a validated data value: Boost.JSON's compact form, numbers as written.
+std::string payload_text(const json::value& data, number_keeping_writer* numbers) {
+  if (!numbers || !has_double(data)) return json::serialize(data);
+  std::string out;
+  numbers->write(data, out);
+  return out;
+}
+
 result<sse::event> event_from(const json::value& v, const publish_limits& limits,
-                              const std::string& where) {
+                              const std::string& where, number_keeping_writer* numbers) {
   if (!v.is_object()) return make_error(errc::bad_request, where + "must be a JSON object");
   const auto& o = v.as_object();
   for (const auto& kv : o) {
@@ -40,7 +186,9 @@ result<sse::event> event_from(const json::value& v, const publish_limits& limits
   if (!ch || !ch->is_string())
     return make_error(errc::bad_request, where + "channel: required string");
   auto channel = std::string(ch->as_string());
-  if (!tenancy::is_channel_name(channel))
+  // Canonical (lower-case UUIDs), so the event reaches the streams of that channel however the
+  // publisher spelled the UUID; refused when it is no channel name at all.
+  if (!tenancy::canonicalize_channel_name(channel))
     return make_error(errc::unprocessable, where + "channel: '" + channel.substr(0, 100) +
                                                "' is not <prefix>:<tenant_uuid>:<resource_id>");
   auto* ev = o.if_contains("event");
@@ -58,7 +206,7 @@ result<sse::event> event_from(const json::value& v, const publish_limits& limits
                       where + "data." + *nested +
                           ": a flat payload has no nested objects (values are strings, numbers, "
                           "booleans, null, or arrays of those)");
-  std::string serialized = json::serialize(*data);
+  std::string serialized = payload_text(*data, numbers);
   if (serialized.size() > limits.max_data_bytes)
     return make_error(errc::payload_too_large,
                       where + "data: " + std::to_string(serialized.size()) + " bytes exceeds the " +
@@ -86,6 +234,15 @@ result<std::vector<sse::event>> parse_publish_body(std::string_view body,
   json::value v = json::parse(body, ec, &mr);
   if (ec) return make_error(errc::bad_request, "body is not valid JSON: " + ec.message());
   if (!v.is_object()) return make_error(errc::bad_request, "body must be a JSON object");
+  // The numbers as written, only when some payload holds a non-integer (the common payload of
+  // strings, integers and booleans is written from the tree alone, in one pass).
+  std::vector<written_numbers::number> written;
+  std::optional<number_keeping_writer> numbers;
+  if (has_double(v)) {
+    written = written_numbers::of(body);
+    numbers.emplace(written);
+  }
+  number_keeping_writer* keep = numbers ? &*numbers : nullptr;
   std::vector<sse::event> out;
   if (auto* events = v.as_object().if_contains("events")) {
     if (v.as_object().size() != 1)
@@ -99,13 +256,13 @@ result<std::vector<sse::event>> parse_publish_body(std::string_view body,
           "events: at most " + std::to_string(limits.max_batch_events) + " events per request");
     out.reserve(arr.size());
     for (std::size_t i = 0; i < arr.size(); ++i) {
-      auto e = event_from(arr[i], limits, "events[" + std::to_string(i) + "].");
+      auto e = event_from(arr[i], limits, "events[" + std::to_string(i) + "].", keep);
       if (!e) return std::move(e).err();
       out.push_back(std::move(*e));
     }
     return out;
   }
-  auto e = event_from(v, limits, "");
+  auto e = event_from(v, limits, "", keep);
   if (!e) return std::move(e).err();
   out.push_back(std::move(*e));
   return out;
@@ -115,14 +272,27 @@ result<sse::event> make_publish_event(std::string_view channel, std::string_view
                                       std::string_view data_json, std::string_view id,
                                       const publish_limits& limits) {
   boost::system::error_code ec;
-  json::value data = json::parse(data_json, ec);
+  json::parse(data_json, ec);
   if (ec) return make_error(errc::bad_request, "data is not valid JSON: " + ec.message());
-  json::object o;
-  o["channel"] = channel;
-  o["event"] = type;
-  o["data"] = std::move(data);
-  if (!id.empty()) o["id"] = id;
-  return event_from(o, limits, "");
+  // Through the body the server reads, so the CLI and POST /publish agree byte for byte (numbers
+  // as written included).
+  std::string body = "{\"channel\":" + json::serialize(json::string_view(channel)) +
+                     ",\"event\":" + json::serialize(json::string_view(type)) + ",\"data\":";
+  body.append(data_json);
+  if (!id.empty()) body += ",\"id\":" + json::serialize(json::string_view(id));
+  body += '}';
+  auto events = parse_publish_body(body, limits);
+  if (!events) return std::move(events).err();
+  return std::move(events->front());
+}
+
+std::string publish_body(const sse::event& e) {
+  std::string body = "{\"channel\":" + json::serialize(json::string_view(e.channel)) +
+                     ",\"event\":" + json::serialize(json::string_view(e.type)) + ",\"data\":";
+  body += e.data;
+  if (!e.id.empty()) body += ",\"id\":" + json::serialize(json::string_view(e.id));
+  body += '}';
+  return body;
 }
 
 }  // namespace herald::app

@@ -120,5 +120,76 @@ TEST(publish_request, cli_event_from_parts) {
   EXPECT_FALSE(make_publish_event(kChannel, "scan.end", "{oops", "", limits()));
 }
 
+// Issue 15 item 6: the channel comes out canonical, so a publisher that upper-cased a UUID still
+// reaches the streams of the channel (the HTTP body and the CLI's parts alike).
+TEST(publish_request, upper_case_uuids_in_the_channel_are_lower_cased) {
+  const std::string loud =
+      "scan-progress:12646005-9067-4D2A-A098-8BB378604362:"
+      "0191E3A1-6C1E-7A3B-9F00-00000000000A";
+  const std::string quiet =
+      "scan-progress:12646005-9067-4d2a-a098-8bb378604362:"
+      "0191e3a1-6c1e-7a3b-9f00-00000000000a";
+  auto r =
+      parse_publish_body(R"({"channel":")" + loud + R"(","event":"scan.end","data":{}})", limits());
+  ASSERT_TRUE(r) << r.err().message;
+  EXPECT_EQ((*r)[0].channel, quiet);
+  auto cli = make_publish_event(loud, "scan.end", "{}", "", limits());
+  ASSERT_TRUE(cli) << cli.err().message;
+  EXPECT_EQ(cli->channel, quiet);
+}
+
+// Issue 15 item 8: numbers as written, in single and batch bodies and from the CLI; everything else
+// is Boost.JSON's compact form, as before.
+TEST(publish_request, numbers_keep_the_publishers_spelling) {
+  auto l = limits();
+  l.max_data_bytes = 4096;
+  const std::string data =
+      R"({"a": 0.5, "b": 12.0, "c": 1e-7, "d": 2.5E+3, "e": -0.0, "f": 123456789012345678901234567890,)"
+      R"( "g": 42, "h": [0.10, 1, "x"], "i": "é\/", "j": true, "k": null})";
+  const std::string compact =
+      R"({"a":0.5,"b":12.0,"c":1e-7,"d":2.5E+3,"e":-0.0,"f":123456789012345678901234567890,)"
+      R"("g":42,"h":[0.10,1,"x"],"i":"é/","j":true,"k":null})";
+  auto one = parse_publish_body(
+      R"({"channel":")" + kChannel + R"(","event":"scan.progress","data":)" + data + "}", l);
+  ASSERT_TRUE(one) << one.err().message;
+  EXPECT_EQ((*one)[0].data, compact);
+
+  auto batch = parse_publish_body(R"({"events":[{"channel":")" + kChannel +
+                                      R"(","event":"scan.progress","data":{"p":0.25}},)"
+                                      R"({"channel":")" +
+                                      kChannel +
+                                      R"(","event":"scan.progress","data":{"p":0.250,"q":7.0}}]})",
+                                  l);
+  ASSERT_TRUE(batch) << batch.err().message;
+  EXPECT_EQ((*batch)[0].data, R"({"p":0.25})");
+  EXPECT_EQ((*batch)[1].data, R"({"p":0.250,"q":7.0})");
+
+  auto cli = make_publish_event(kChannel, "scan.progress", data, "", l);
+  ASSERT_TRUE(cli) << cli.err().message;
+  EXPECT_EQ(cli->data, compact);
+  // What the CLI sends reads back as the same event.
+  auto sent = parse_publish_body(publish_body(*cli), l);
+  ASSERT_TRUE(sent) << sent.err().message;
+  EXPECT_EQ((*sent)[0].data, compact);
+  EXPECT_EQ((*sent)[0].channel, cli->channel);
+}
+
+// A duplicate key keeps its last value (as Boost.JSON, browsers and Python read it); the numbers
+// that remain are still written as published, or at worst in their shortest exact form.
+TEST(publish_request, duplicate_keys_keep_the_last_value_and_exact_numbers) {
+  auto r = parse_publish_body(R"({"channel":")" + kChannel +
+                                  R"(","event":"scan.progress","data":{"a":0.5,"a":1.50,"b":2.0}})",
+                              limits());
+  ASSERT_TRUE(r) << r.err().message;
+  EXPECT_EQ((*r)[0].data, R"({"a":1.50,"b":2.0})");
+}
+
+// The CLI's data is checked alone first, so it cannot smuggle fields into the body it builds.
+TEST(publish_request, cli_data_cannot_add_fields_to_the_body) {
+  auto e = make_publish_event(kChannel, "scan.end", R"({"a":1},"id":"forged")", "", limits());
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.err().code, errc::bad_request);
+}
+
 }  // namespace
 }  // namespace herald::app

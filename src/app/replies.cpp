@@ -1,5 +1,7 @@
 #include "app/replies.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -31,15 +33,40 @@ std::string error_json(errc code, std::string_view message) {
       json::object{{"error", json::object{{"code", to_string(code)}, {"message", message}}}});
 }
 
-http_response error_response(const error& e) {
+namespace {
+
+std::string_view fixed_text(errc code) {
+  switch (code) {
+    case errc::unavailable:
+      return "Temporarily unavailable; retry later.";
+    case errc::too_many:
+      return "Too many requests; retry later.";
+    default:
+      return "Internal server error.";
+  }
+}
+
+}  // namespace
+
+http_response error_response(const error& e, server_error_text text) {
   http_response r;
-  r.status = static_cast<http::status>(http_status(e.code));
-  r.body = error_json(e.code, e.message);
+  const int status = http_status(e.code);
+  r.status = static_cast<http::status>(status);
+  if (status < 500 || (text != server_error_text::fixed && e.code == errc::unavailable)) {
+    r.body = error_json(e.code, e.message);
+  } else {
+    // Logged, not answered: the message may quote request input or name internal hosts.
+    if (e.code == errc::unavailable || e.code == errc::too_many)
+      spdlog::debug("answered {}: {}", status, e.message);
+    else
+      spdlog::error("answered {}: {}", status, e.message);
+    r.body = error_json(e.code, fixed_text(e.code));
+  }
   if (e.code == errc::unauthenticated) {
     core_metrics::get().auth_failures.inc();
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"herald\"");
   }
-  if (http_status(e.code) >= 500) core_metrics::get().errors.inc();
+  if (status >= 500) core_metrics::get().errors.inc();
   return r;
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "bus/bus.hpp"
+#include "tenancy/channel_name.hpp"
 
 namespace herald::bus {
 
@@ -18,6 +19,13 @@ class local_bus final : public bus {
   void publish(sse::event e, publish_done done) override {
     if (!running_) {
       done(make_error(errc::unavailable, "bus is stopped"));
+      return;
+    }
+    // Streams subscribe to canonical names (lower-case UUIDs): a channel is delivered under its
+    // canonical name, and a string that is no channel name is refused rather than reaching no one.
+    if (!tenancy::canonicalize_channel_name(e.channel)) {
+      done(make_error(errc::unprocessable,
+                      "channel is not a Herald channel name (<prefix>:<tenant uuid>:<resource>)"));
       return;
     }
     deliver_(std::move(e));

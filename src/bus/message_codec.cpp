@@ -77,9 +77,15 @@ std::string message_codec::pubsub_channel(std::string_view herald_channel) const
 }
 
 result<std::string> message_codec::encode(const sse::event& e) const {
-  if (!tenancy::parse_channel_name(e.channel))
+  if (!tenancy::is_channel_name(e.channel))
     return make_error(errc::unprocessable,
                       "channel is not a Herald channel name (<prefix>:<tenant uuid>:<resource>)");
+  // The pub/sub channel is named after the channel, and receivers subscribe to canonical names:
+  // callers canonicalize first (redis_bus::publish does), so a spelling that would reach no one
+  // is refused rather than sent.
+  if (!tenancy::is_canonical_channel_name(e.channel))
+    return make_error(errc::unprocessable,
+                      "channel is not canonical (UUID segments must be lower-case)");
   if (e.type.empty()) return make_error(errc::unprocessable, "event type is empty");
   if (!is_valid_utf8(e.type) || !is_valid_utf8(e.data) || !is_valid_utf8(e.id))
     return make_error(errc::unprocessable, "event type, data and id must be valid UTF-8");
@@ -138,7 +144,10 @@ result<sse::event> message_codec::decode(std::string_view pubsub_channel, std::s
 
   std::string_view channel;
   if (auto bad = string_member(o, "channel", channel)) return refuse(std::move(*bad));
-  if (!tenancy::parse_channel_name(channel))
+  // Canonical (lower-case UUIDs) like every publish path, so a django-eventstream publisher that
+  // upper-cased a UUID still reaches the streams of that channel.
+  e.channel.assign(channel);
+  if (!tenancy::canonicalize_channel_name(e.channel))
     return refuse(
         invalid(drop_reason::bad_channel,
                 "channel \"" + std::string(channel.substr(0, 80)) +
@@ -164,9 +173,9 @@ result<sse::event> message_codec::decode(std::string_view pubsub_channel, std::s
       }
     }
   } else {
-    if (pubsub_channel.size() != prefix_.size() + channel.size() ||
+    if (pubsub_channel.size() != prefix_.size() + e.channel.size() ||
         pubsub_channel.substr(0, prefix_.size()) != prefix_ ||
-        pubsub_channel.substr(prefix_.size()) != channel)
+        pubsub_channel.substr(prefix_.size()) != e.channel)
       return refuse(invalid(drop_reason::channel_mismatch,
                             "payload channel does not match the pub/sub channel"));
     if (auto bad = string_member(o, "event", type)) return refuse(std::move(*bad));
@@ -180,7 +189,6 @@ result<sse::event> message_codec::decode(std::string_view pubsub_channel, std::s
     }
   }
   if (type.empty()) return refuse(invalid(drop_reason::empty_type, "event type is empty"));
-  e.channel.assign(channel);
   e.type.assign(type);
   e.data.assign(data);
   return e;

@@ -11,9 +11,11 @@
 //   null when the event has no id, else the id string. Decoding also accepts the 3-key form
 //   of 5.3.0-5.3.2.
 //
-// Decoding is strict about types and channel names (tenancy::parse_channel_name) because messages
-// come from any process that can reach Valkey; a refusal is an errc::bad_request with a short
-// reason, and a drop_reason for the metric that counts refusals by kind.
+// Decoding is strict about types and channel names (tenancy::canonicalize_channel_name) because
+// messages come from any process that can reach Valkey; a refusal is an errc::bad_request with a
+// short reason, and a drop_reason for the metric that counts refusals by kind. A decoded event's
+// channel is canonical (lower-case UUIDs), as streams subscribe to it; encode() refuses a channel
+// that is not (the caller canonicalizes).
 #pragma once
 
 #include <cstddef>

@@ -142,6 +142,27 @@ TEST(native_codec, refuses_a_payload_for_another_channel) {
   EXPECT_FALSE(e);
 }
 
+// Issue 15 item 6: a message whose channel spells a UUID in upper case is delivered under the
+// canonical (lower-case) name the streams subscribe to, in both modes; sending one is refused
+// (redis_bus::publish canonicalizes first), so the pub/sub channel is always the canonical one.
+TEST(codec_decode, upper_case_uuids_in_the_channel_come_out_lower_case) {
+  const std::string loud = "prowler:8D2D1C5E-6B0A-4A43-9D2C-8A1E6C1C7A10:scan-1";
+  auto c = compat().decode("events_channel",
+                           R"({"channel": ")" + loud + R"(", "event_type": "m", "data": "{}"})");
+  ASSERT_TRUE(c) << c.err().message;
+  EXPECT_EQ(c->channel, kChannel);
+  auto n = native().decode("herald:" + kChannel,
+                           R"({"channel":")" + loud + R"(","event":"m","data":"{}"})");
+  ASSERT_TRUE(n) << n.err().message;
+  EXPECT_EQ(n->channel, kChannel);
+  for (auto mode : {bus_mode::native, bus_mode::compat}) {
+    message_codec codec(mode, "herald:", "events_channel");
+    auto r = codec.encode(sse::event{loud, "m", "{}", ""});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.err().code, errc::unprocessable);
+  }
+}
+
 // ---- encode refusals ----
 
 TEST(codec_encode, refuses_invalid_channel_names_and_utf8) {

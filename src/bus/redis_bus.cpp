@@ -30,6 +30,7 @@
 #include "bus/subscription_tracker.hpp"
 #include "bus/tls_context.hpp"
 #include "core/metrics.hpp"
+#include "tenancy/channel_name.hpp"
 
 namespace herald::bus {
 namespace asio = boost::asio;
@@ -309,6 +310,7 @@ void redis_bus::stop() {
 }
 
 void redis_bus::publish(sse::event e, publish_done done) {
+  tenancy::canonicalize_channel_name(e.channel);  // lower-case UUIDs; encode refuses a non-name
   auto payload = im_->codec.encode(e);
   if (!payload) {
     bus_metrics::get().publish_failures.inc();

@@ -192,10 +192,7 @@ int cmd_publish(const publish_args& a) {
     auto e =
         app::make_publish_event(a.channel, a.event, a.data.empty() ? "{}" : a.data, a.id, limits);
     if (!e) return fail(2, e.err().message);
-    json::object request{
-        {"channel", e->channel}, {"event", e->type}, {"data", json::parse(e->data)}};
-    if (!e->id.empty()) request["id"] = e->id;
-    body = json::serialize(request);
+    body = app::publish_body(*e);  // data as validated: numbers as written, not re-serialised
   }
   auto u = cli::parse_http_url(url);
   if (!u) return fail(2, u.err().message);

@@ -47,6 +47,14 @@ struct server_config {
   std::uint32_t shutdown_deadline_ms = 5000;  // on SIGTERM, exit at the latest after this
   std::uint32_t retry_base_ms = 2000;         // `retry:` hint sent on graceful close ...
   std::uint32_t retry_jitter_ms = 3000;       // ... plus uniform jitter in [0, retry_jitter_ms)
+  // Limits that keep tenants apart (app/: stream_caps, connect_rate, client_address); 0 = none.
+  std::uint32_t max_streams = 0;                 // open streams on this node, all tenants
+  std::uint32_t max_streams_per_tenant = 0;      // open streams of one tenant
+  std::uint32_t max_streams_per_user = 0;        // open streams of one user
+  std::uint32_t connect_rate_per_address = 0;    // new stream requests a second per client address
+  std::uint32_t connect_burst_per_address = 20;  // ... of which this many at once
+  // Proxies (CIDRs, canonical text) whose X-Forwarded-For is believed for the client address.
+  std::vector<std::string> trusted_proxies;
 };
 
 // [internal]: the publish API, health and metrics listener. Limits map onto net::listener_options;

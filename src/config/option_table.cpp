@@ -11,6 +11,7 @@
 #include "bus/bus_options.hpp"
 #include "config/option.hpp"
 #include "net/cors_options.hpp"
+#include "net/ip_network.hpp"
 #include "net/listen_address.hpp"
 #include "sse/events_options.hpp"
 #include "store/store_options.hpp"
@@ -192,7 +193,8 @@ std::vector<option> make_options() {
   t.push_back(integer<seconds>(
       "server.busy_retry_after_seconds",
       [](auto& c) -> auto& { return c.server.http.busy_retry_after; }, 1, 3600,
-      "The Retry-After of the 503 a connection over a limit gets, seconds."));
+      "The Retry-After of the 503 a connection over a limit gets, and of the 429 a stream over "
+      "one of the stream caps gets, seconds."));
   t.push_back(
       flag(
           "server.reuse_port", [](auto& c) -> auto& { return c.server.http.reuse_port; },
@@ -200,6 +202,51 @@ std::vector<option> make_options() {
           "core, each with its own file budget, behind one port. Off: a port already bound by "
           "another process is refused at start.")
           .needs_restart());
+  t.push_back(
+      integer(
+          "server.max_streams", [](auto& c) -> auto& { return c.server.max_streams; }, 0,
+          10'000'000,
+          "Open streams on this node, all tenants together; past it a new stream gets 429 with "
+          "Retry-After (`busy_retry_after_seconds`). 0 = no cap.")
+          .needs_restart());
+  t.push_back(integer(
+                  "server.max_streams_per_tenant",
+                  [](auto& c) -> auto& { return c.server.max_streams_per_tenant; }, 0, 10'000'000,
+                  "Open streams of one tenant on this node; past it that tenant's new streams get "
+                  "429, other tenants' are not affected. 0 = no cap.")
+                  .needs_restart());
+  t.push_back(
+      integer(
+          "server.max_streams_per_user",
+          [](auto& c) -> auto& { return c.server.max_streams_per_user; }, 0, 10'000'000,
+          "Open streams of one user (any tenant) on this node; past it that user's new streams get "
+          "429. 0 = no cap.")
+          .needs_restart());
+  t.push_back(
+      integer(
+          "server.connect_rate_per_address",
+          [](auto& c) -> auto& { return c.server.connect_rate_per_address; }, 0, 1'000'000,
+          "Requests a second one client address may make on the public listener (a token bucket; "
+          "IPv6 addresses count per /64); past it 429 with Retry-After. Behind a proxy, see "
+          "`trusted_proxies`. 0 = no limit.")
+          .needs_restart());
+  t.push_back(
+      integer(
+          "server.connect_burst_per_address",
+          [](auto& c) -> auto& { return c.server.connect_burst_per_address; }, 1, 1'000'000,
+          "Requests one client address may make at once before `connect_rate_per_address` applies "
+          "(the bucket's size).")
+          .needs_restart());
+  t.push_back(list(
+                  "server.trusted_proxies",
+                  [](auto& c) -> auto& { return c.server.trusted_proxies; },
+                  net::normalize_ip_network,
+                  "Networks of your own proxies and load balancers (CIDRs such as "
+                  "`\"10.0.0.0/8\"`, `\"fd00::/8\"`, or single addresses). When the peer is one of "
+                  "them, the client address is the right-most `X-Forwarded-For` hop that is not; "
+                  "otherwise the header is ignored. Empty = the peer is the client.")
+                  .example("[\"10.0.0.0/8\"]")
+                  .needs_restart());
   t.push_back(text(
       "server.tls_certificate_file",
       [](auto& c) -> auto& { return c.server.http.tls.certificate_file; },

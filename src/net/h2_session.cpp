@@ -154,6 +154,7 @@ class h2_stream final : public sse::subscriber {
   std::unique_ptr<h2_incoming> incoming = std::make_unique<h2_incoming>();
   std::vector<std::string> channels;
   std::shared_ptr<const principal> tag;
+  std::shared_ptr<void> lease;  // stream_start::lease, dropped when the stream ends
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -486,6 +487,7 @@ result<sse::subscriber*> h2_session::open_stream(std::int32_t stream_id, stream_
   s->sse = true;
   s->channels = std::move(start.channels);
   s->tag = std::move(start.tag);
+  s->lease = std::move(start.lease);
   s->unconfirmed = static_cast<std::uint16_t>(std::min<std::size_t>(s->channels.size(), 0xffff));
   if (s->unconfirmed == 0) {
     s->queue.push_back(preamble_frame());
@@ -498,6 +500,7 @@ result<sse::subscriber*> h2_session::open_stream(std::int32_t stream_id, stream_
   if (!r) {
     // Not expected (the stream is known and unanswered); undo so the caller subscribes nothing.
     s->node.unlink();
+    s->lease.reset();
     --sse_streams_;
     s->sse = false;
     s->state = h2_stream::phase::responding;
@@ -650,6 +653,7 @@ void h2_session::stream_closed(h2_stream& s) {
   s.state = h2_stream::phase::closed;
   s.node.unlink();
   s.queue.clear();
+  s.lease.reset();
   --sse_streams_;
   ended_.push_back(std::move(owned));
   if (wake_ && !wake_pending_) {
@@ -679,6 +683,7 @@ void h2_session::terminate() {
     s->state = h2_stream::phase::closed;
     s->node.unlink();
     s->queue.clear();
+    s->lease.reset();
     --sse_streams_;
     ended_.push_back(std::move(s));
   }

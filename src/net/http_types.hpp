@@ -43,6 +43,9 @@ struct stream_start {
   // Who opened the stream (set by app/); the live re-check reads it, see
   // http_server::close_streams_if.
   std::shared_ptr<const principal> tag;
+  // Held while the stream is open and dropped the moment it ends, however it ends (app/'s slot
+  // under its stream caps: dropping it gives the slot back). May be null.
+  std::shared_ptr<void> lease = nullptr;
 };
 
 using handler_outcome = std::variant<http_response, stream_start>;

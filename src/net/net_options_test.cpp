@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "net/cors_options.hpp"
+#include "net/ip_network.hpp"
 #include "net/listen_address.hpp"
 
 namespace herald::net {
@@ -51,6 +52,40 @@ TEST(cors_options, header_names_and_the_wildcard_with_credentials) {
   EXPECT_FALSE(validate(c));
   c.allow_credentials = false;
   EXPECT_TRUE(validate(c));
+}
+
+TEST(ip_network, items_are_normalized_or_refused_with_the_value_first) {
+  EXPECT_EQ(*normalize_ip_network("10.0.0.0/8"), "10.0.0.0/8");
+  EXPECT_EQ(*normalize_ip_network("192.0.2.7"), "192.0.2.7/32");
+  EXPECT_EQ(*normalize_ip_network("fd00::/8"), "fd00::/8");
+  EXPECT_EQ(*normalize_ip_network("2001:DB8::1"), "2001:db8::1/128");
+  EXPECT_EQ(normalize_ip_network("10.0.0.1/8").err().message,
+            "'10.0.0.1/8' has host bits set past its prefix (the network is 10.0.0.0/8)");
+  for (const char* bad : {"", "proxy.local", "10.0.0.0/", "10.0.0.0/33", "fd00::/129", "10.0.0.0/x",
+                          "10.0.0.0/8/8", "/8", "10.0.0.0/-1", "10.0.0.0/0008"}) {
+    auto r = normalize_ip_network(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.err().message.rfind("'" + std::string(bad) + "' ", 0), 0u) << r.err().message;
+  }
+}
+
+TEST(ip_network, membership_with_mapped_addresses_and_whole_ranges) {
+  auto n = ip_networks::parse({"10.0.0.0/8", "192.0.2.7", "fd00::/8", "0.0.0.0/0"});
+  ASSERT_TRUE(n) << n.err().message;
+  auto in = [&](const char* a) { return n->contains(boost::asio::ip::make_address(a)); };
+  EXPECT_TRUE(in("10.255.0.1"));
+  EXPECT_TRUE(in("::ffff:10.1.2.3"));  // an IPv4 peer on a dual-stack socket
+  EXPECT_TRUE(in("203.0.113.1"));      // 0.0.0.0/0
+  EXPECT_TRUE(in("fdab::1"));
+  EXPECT_FALSE(in("2001:db8::1"));
+  auto narrow = ip_networks::parse({"192.0.2.7", "2001:db8::/32"});
+  ASSERT_TRUE(narrow);
+  EXPECT_TRUE(narrow->contains(boost::asio::ip::make_address("192.0.2.7")));
+  EXPECT_FALSE(narrow->contains(boost::asio::ip::make_address("192.0.2.8")));
+  EXPECT_TRUE(narrow->contains(boost::asio::ip::make_address("2001:db8:ffff::1")));
+  EXPECT_FALSE(narrow->contains(boost::asio::ip::make_address("2001:db9::1")));
+  EXPECT_TRUE(ip_networks{}.empty());
+  EXPECT_FALSE(ip_networks::parse({"10.0.0.0/8", "bogus"}));
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "core/metrics.hpp"
 #include "core/redact.hpp"
 #include "net/h2_connection.hpp"
+#include "net/request_head.hpp"
 #include "net/shard.hpp"
 #include "net/sse_stream.hpp"
 #include "net/tls_context.hpp"
@@ -103,33 +104,6 @@ bool closes_connection(http::status s) {
     default:
       return false;
   }
-}
-
-// The headers Herald reads. A request repeating one is refused instead of letting one copy win (a
-// valid token followed by garbage must not open a stream; two Origins must not decide CORS).
-// One pass over the fields, which a request has few of.
-std::string_view repeated_header(const http::fields& fields) {
-  unsigned authorization = 0, origin = 0, host = 0, last_event_id = 0;
-  for (const auto& f : fields) {
-    switch (f.name()) {
-      case http::field::authorization:
-        if (++authorization > 1) return "Authorization";
-        break;
-      case http::field::origin:
-        if (++origin > 1) return "Origin";
-        break;
-      case http::field::host:
-        if (++host > 1) return "Host";
-        break;
-      case http::field::unknown:  // Beast has no constant for Last-Event-ID
-        if (beast::iequals(f.name_string(), "Last-Event-ID") && ++last_event_id > 1)
-          return "Last-Event-ID";
-        break;
-      default:
-        break;
-    }
-  }
-  return {};
 }
 
 tcp::socket& lowest_layer(tcp::socket& s) { return s; }
@@ -476,9 +450,7 @@ asio::awaitable<void> shard::session(Stream stream, listener_state& listener) {
   }
   for (;;) {
     http::request_parser<http::string_body> parser;
-    parser.header_limit(opts.max_header_bytes);
-    parser.body_limit(lopts.max_body_bytes);
-    parser.eager(true);
+    limit_request_parser(parser, opts.max_header_bytes, lopts.max_body_bytes);
     boost::system::error_code ec;
     // A pipelined request already in the buffer is handled with no I/O, and no write yet.
     if (!parse_buffered(parser, buffer, ec) && !ec) {
@@ -584,6 +556,7 @@ asio::awaitable<void> shard::session(Stream stream, listener_state& listener) {
     // already published leave in the stream's first gather write.
     auto s = std::make_shared<basic_sse_stream<Stream>>(
         std::move(stream), *this, listener, std::move(start.channels), std::move(start.tag));
+    s->hold(std::move(start.lease));
     handed_off = true;
     // Responses to requests pipelined before this one go out first, in the same write.
     s->start(std::make_shared<const std::string>(out + build_stream_head(start.headers)));

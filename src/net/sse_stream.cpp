@@ -372,6 +372,7 @@ void basic_sse_stream<Socket>::finish() {
   server.streams_.fetch_sub(1);
   server.connections_.fetch_sub(1);
   listener_.connections.fetch_sub(1);
+  lease_.reset();
   core_metrics::get().connections.dec();
   core_metrics::get().http_connections.dec();
 }

@@ -75,6 +75,8 @@ class basic_sse_stream final : public stream_base {
   }
 
   const std::shared_ptr<const principal>& tag_ptr() const override { return tag_; }
+  // stream_start::lease: kept until the stream ends (finish()).
+  void hold(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
 
  private:
   enum class state : unsigned char { open, closing, closed };
@@ -117,7 +119,8 @@ class basic_sse_stream final : public stream_base {
   std::vector<boost::asio::const_buffer> buffers_;
   std::vector<std::string> channels_;
   std::shared_ptr<const principal> tag_;
-  listener_state& listener_;  // whose connection count includes this stream
+  listener_state& listener_;     // whose connection count includes this stream
+  std::shared_ptr<void> lease_;  // see hold()
 
   // TLS only (empty for plain TCP): small frames copied into one record, how many of buffers_
   // the SSL write under way covers (they cannot be trimmed), and a sink for what the client sends.

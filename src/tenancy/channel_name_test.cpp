@@ -104,4 +104,45 @@ TEST(is_channel_name, agrees_with_parse_channel_name) {
   EXPECT_FALSE(is_channel_name(cases[8]));  // longer than 255 bytes
 }
 
+// Issue 15 item 6: UUIDs are case-insensitive but channels match byte for byte, so every
+// channel name has one canonical spelling, and every path that builds or parses one yields it.
+TEST(canonical_channel_name, lower_cases_the_tenant_and_a_uuid_resource_only) {
+  const std::string upper_tenant = "12646005-9067-4D2A-A098-8BB378604362";
+  const std::string lower_tenant = "12646005-9067-4d2a-a098-8bb378604362";
+  const std::string upper_scan = "0191E3A1-6C1E-7A3B-9F00-00000000000A";
+  const std::string lower_scan = "0191e3a1-6c1e-7a3b-9f00-00000000000a";
+  EXPECT_EQ(canonical_channel_name("Scan-Progress:" + upper_tenant + ":" + upper_scan),
+            "Scan-Progress:" + lower_tenant + ":" + lower_scan);
+  // A resource id that is not a UUID is an opaque string: its case is kept.
+  EXPECT_EQ(canonical_channel_name("p:" + upper_tenant + ":Job-ABC"),
+            "p:" + lower_tenant + ":Job-ABC");
+  EXPECT_EQ(canonical_channel_name("p:" + lower_tenant + ":r"), "p:" + lower_tenant + ":r");
+  EXPECT_EQ(canonical_channel_name("p:not-a-uuid:r"), std::nullopt);
+  EXPECT_EQ(canonical_channel_name("p:" + upper_tenant + ":a:b"), std::nullopt);
+}
+
+TEST(canonical_channel_name, in_place_form_leaves_a_refused_name_unchanged) {
+  std::string ok = "p:12646005-9067-4D2A-A098-8BB378604362:r";
+  EXPECT_TRUE(canonicalize_channel_name(ok));
+  EXPECT_EQ(ok, "p:12646005-9067-4d2a-a098-8bb378604362:r");
+  std::string bad = "p:12646005-9067-4D2A-A098-8BB37860436Z:r";
+  EXPECT_FALSE(canonicalize_channel_name(bad));
+  EXPECT_EQ(bad, "p:12646005-9067-4D2A-A098-8BB37860436Z:r");
+}
+
+TEST(canonical_channel_name, make_and_parse_yield_the_canonical_form) {
+  const std::string upper_tenant = "12646005-9067-4D2A-A098-8BB378604362";
+  const std::string upper_scan = "0191E3A1-6C1E-7A3B-9F00-00000000000A";
+  auto made = make_channel_name("scan", upper_tenant, upper_scan);
+  ASSERT_TRUE(made);
+  EXPECT_EQ(*made, canonical_channel_name(*made));
+  EXPECT_EQ(*made,
+            "scan:12646005-9067-4d2a-a098-8bb378604362:0191e3a1-6c1e-7a3b-9f00-00000000000a");
+  auto parts = parse_channel_name("scan:" + upper_tenant + ":" + upper_scan);
+  ASSERT_TRUE(parts);
+  auto again = make_channel_name(parts->prefix, parts->tenant_id, parts->resource_id);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *made);
+}
+
 }  // namespace herald::tenancy

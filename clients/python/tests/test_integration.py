@@ -234,12 +234,10 @@ class HttpPublishTest(HeraldCase):
                 self.assertEqual(client_ok, valid)
                 self.assertEqual(status == 200, valid, body)
 
-    @unittest.expectedFailure
-    def test_server_bug_upper_case_tenant_publish_is_accepted_but_never_delivered(self):
-        """Herald bug: POST /publish accepts a channel whose tenant UUID is upper-case (200) but
-        publishes it under that exact name, while streams subscribe to the lower-case form, so the
-        event reaches no one. Herald should canonicalise the tenant (or refuse with 422). The client
-        canonicalises, so send_event is not affected."""
+    def test_upper_case_tenant_publish_over_http_reaches_the_stream(self):
+        """POST /publish to a channel whose tenant UUID is upper-case reaches the streams of the
+        lower-case channel: Herald canonicalises UUID segments on every publish path (issue 15).
+        The raw request bypasses the client's own canonicalisation."""
         c = self.stream(self.srv, "r7")
         status, _, body = self.srv.request(
             "POST",
@@ -256,8 +254,9 @@ class HttpPublishTest(HeraldCase):
         self.assertEqual(status, 200, body)
         send_event(
             self.channel("r7"), "scan.end", {"upper": False}, publisher=self.pub
-        )  # the sentinel
-        c.expect_block(block("scan.end", '{"upper":true}'))  # fails: the sentinel comes first
+        )  # the sentinel: it must come second
+        c.expect_block(block("scan.end", '{"upper":true}'))
+        c.expect_block(block("scan.end", '{"upper":false}'))
 
 
 class BusPublishTest(HeraldCase):
