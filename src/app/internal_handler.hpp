@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <string>
@@ -27,6 +28,7 @@
 #include "core/metrics.hpp"
 #include "core/redact.hpp"
 #include "sse/encoder.hpp"
+#include "sse/event_id.hpp"
 #include "sse/event_type.hpp"
 
 namespace herald::app {
@@ -51,6 +53,7 @@ class gateway::internal_handler final : public net::request_handler {
     limits_.verbs = &g_.cfg_.events.verbs;
     limits_.max_data_bytes = g_.cfg_.events.max_data_bytes;
     limits_.max_batch_events = g_.cfg_.internal.max_batch_events;
+    limits_.replay = &g_.cfg_.bus.replay;
   }
 
   asio::awaitable<handler_outcome> handle(net::http_request& req) override {
@@ -84,12 +87,38 @@ class gateway::internal_handler final : public net::request_handler {
     auto events = parse_publish_body(m.body(), limits_);
     if (!events) co_return error_response(events.err());
     const auto n = events->size();
+    // Reliable channels: the answer gives each event's id (its position), so a back end can put
+    // it in a REST response as a client's starting lastEventId (django-eventstream's
+    // get_current_event_id). Only the channel names are kept for that, and only when needed.
+    std::vector<std::string> logged_channels;
+    if (!g_.cfg_.bus.replay.channels.empty()) {
+      logged_channels.reserve(n);
+      for (const auto& e : *events) logged_channels.push_back(e.channel);
+    }
     auto published = co_await publish_all(*g_.bus_, std::move(*events));
     if (!published)
       co_return error_response(make_error(errc::unavailable, published.err().message));
     core_metrics::get().events_published.inc(static_cast<std::int64_t>(n));
-    // A number only, nothing to escape: no JSON document built per publish on this hot path.
-    co_return json_response(http::status::ok, "{\"published\":" + std::to_string(n) + "}");
+    // Numbers and quoted channel names only (quote_channel leaves nothing JSON would escape): no
+    // JSON document built per publish on this hot path.
+    std::string body = "{\"published\":" + std::to_string(n);
+    if (std::any_of(published->begin(), published->end(), [](std::uint64_t s) { return s != 0; })) {
+      body += ",\"ids\":[";
+      for (std::size_t i = 0; i < n; ++i) {
+        if (i > 0) body += ',';
+        const std::uint64_t seq = (*published)[i];
+        if (seq == 0) {
+          body += "null";
+          continue;
+        }
+        body += '"';
+        body += sse::single_event_id(logged_channels[i], seq);
+        body += '"';
+      }
+      body += ']';
+    }
+    body += '}';
+    co_return json_response(http::status::ok, std::move(body));
   }
 
  private:

@@ -21,7 +21,9 @@ std::string error_json(errc code, std::string_view message);
 // The error's status, its JSON body, WWW-Authenticate on a 401; counts auth failures and 5xx.
 net::http_response error_response(const error& e);
 net::http_response json_response(boost::beast::http::status status, std::string body);
-// Publishes every event; the outcome is the first error, if any (see replies.cpp).
-boost::asio::awaitable<result<void>> publish_all(bus::bus& b, std::vector<sse::event> events);
+// Publishes every event; the outcome is the first error, if any, else each event's position in
+// its channel's log (0 for an event of a channel that is not reliable), in order (see replies.cpp).
+boost::asio::awaitable<result<std::vector<std::uint64_t>>> publish_all(
+    bus::bus& b, std::vector<sse::event> events);
 
 }  // namespace herald::app::detail

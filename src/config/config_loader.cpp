@@ -476,6 +476,10 @@ void read_endpoints(reader& r, gateway_config& cfg, const toml::node& n) {
         return;
       }
     }
+    if (const toml::node* rr = t.get("require_replay")) {
+      if (!rr->is_boolean()) return (void)r.type_error(*rr, sec + ".require_replay", "a boolean (true or false)");
+      ep.require_replay = rr->as_boolean()->get();
+    }
     // Same shape = same URLs: /a/{x} and /a/{y} would match the same requests.
     for (const auto& prev : cfg.endpoints) {
       if (route::path_shape(prev) == route::path_shape(ep)) {
@@ -644,6 +648,7 @@ std::string describe(const gateway_config& cfg) {
       << "path = " << toml_string(ep.path) << "\n"
       << "channels = " << toml_value(value{ep.channels}) << "\n";
     if (!ep.lookup.empty()) o << "lookup = " << toml_string(ep.lookup) << "\n";
+    if (ep.require_replay) o << "require_replay = true\n";
     o << "\n";
   }
   std::string text = o.str();

@@ -90,6 +90,15 @@ std::vector<section_doc> make_sections() {
            "the "
            "CA, a client certificate and the expected server name (checked by default)."),
        false},
+      {"replay", "reliable channels: ids and replay on reconnect",
+       "Reliable channels (see [Reconnects](reconnects.md)): events on channels whose prefix is "
+       "listed get a position and django-eventstream's ids (`<channel>:<n>`), the last ones are "
+       "kept (in process on the local bus, in Valkey Streams on the redis bus), and a client that "
+       "reconnects with `Last-Event-ID` gets what it missed. Empty (the default): no ids, no "
+       "replay, streams exactly as without this section.",
+       "Every gateway (and every publisher's configuration) must list the same prefixes. Replay "
+       "needs `bus.mode = \"native\"` on the redis bus.",
+       false},
       {"events", "event names and sizes",
        "Event names are `<resource>.<verb>`; the verbs are " + default_verbs_text() +
            ", plus `extra_verbs`.",
@@ -460,6 +469,23 @@ std::vector<option> make_options() {
                   "when received, bytes.")
                   .shown_when(redis_bus));
 
+  // ---- [replay] -------------------------------------------------------------------------------
+  t.push_back(list(
+                  "replay.channels", [](auto& c) -> auto& { return c.bus.replay.channels; },
+                  bus::check_replay_prefix,
+                  "Channel prefixes (the part before the first `:`) whose channels are reliable, "
+                  "e.g. `[\"scan-progress\"]`.")
+                  .example("[\"scan-progress\"]"));
+  t.push_back(integer(
+      "replay.max_events", [](auto& c) -> auto& { return c.bus.replay.max_events; }, 1, 1'000'000,
+      "Events kept per reliable channel for replay (on Valkey at least this many: streams are "
+      "trimmed with `MAXLEN ~`)."));
+  t.push_back(integer(
+      "replay.max_age_seconds", [](auto& c) -> auto& { return c.bus.replay.max_age_seconds; }, 1,
+      30 * 86'400,
+      "Events older than this are not replayed, seconds; a channel without events for this long "
+      "is forgotten (its positions restart higher)."));
+
   // ---- [events] -------------------------------------------------------------------------------
   {
     option o = detail::make("events.extra_verbs", value_kind::string_list, "array of strings",
@@ -527,6 +553,11 @@ std::vector<option> make_options() {
       "and the path's parameters; named parameters only.");
   t.push_back(std::move(
       lookup.example("\"SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id\"")));
+  option require_replay = detail::make(
+      "endpoints.require_replay", value_kind::boolean, "boolean",
+      "Optional: every channel of this endpoint must be reliable (its prefix in "
+      "`replay.channels`); the configuration is refused otherwise. Default false.");
+  t.push_back(std::move(require_replay.example("true")));
   return t;
 }
 
@@ -568,6 +599,22 @@ std::vector<check> make_checks() {
        [](gateway_config& c) {
          bus::complete(c.bus);
          return bus::validate(c.bus);
+       }},
+      {"replay",
+       [](gateway_config& c) -> result<void> {
+         for (const auto& ep : c.endpoints) {
+           if (!ep.require_replay) continue;
+           for (const auto& ch : ep.channels) {
+             // Channel templates start with a literal prefix (route/'s grammar).
+             const std::string prefix = ch.substr(0, ch.find(':'));
+             if (!bus::is_reliable(c.bus.replay, prefix + ":"))
+               return make_error(errc::invalid_config,
+                                 "endpoints.require_replay: endpoint " + ep.path + " has channel " +
+                                     ch + ", whose prefix '" + prefix +
+                                     "' is not in replay.channels");
+           }
+         }
+         return {};
        }},
   };
 }

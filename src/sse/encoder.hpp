@@ -49,6 +49,10 @@ std::string with_event_id(std::string_view frame, std::string_view id);
 // True when `frame` (an encoded event) has an `id:` line.
 bool has_event_id(std::string_view frame);
 
+// The slow-consumer stream-error a stream gets when its queue overflows (net's streams and the
+// resume relay send these bytes).
+std::string encode_slow_consumer_error();
+
 // `retry: <ms>\n\n`: the reconnect hint sent before a graceful close.
 std::string encode_retry(unsigned milliseconds);
 
