@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Herald benchmark: builds the tools (Release) and runs the scenarios against Herald, nchan and the floor.
 #   bench/run.sh [scenario...] [--servers herald,nchan,floor] [--quick] [other driver options]
+<<<<<<< HEAD
+#   bench/run.sh scaleout [--quick] [--configs ...] [other bench/lib/scaleout.py options]
 # Scenarios: idle fanout spread connect bus (default: all). Results: bench/results/<date>/.
+# scaleout: Herald nodes on redis-server / a 3-master Cluster (bench/results/<date>/scaleout/).
+=======
+# Scenarios: idle fanout h2fanout spread connect bus (default: all). Results: bench/results/<date>/.
+>>>>>>> wip/h2srv
 # See bench/README.md. Loopback only; every run is bounded in time and count.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -9,8 +15,14 @@ root="$(cd "$here/.." && pwd)"
 build="${BENCH_BUILD_DIR:-$root/build/bench}"
 jobs="${BENCH_JOBS:-2}"
 
+scaleout=""
+if [ "${1:-}" = "scaleout" ]; then
+  scaleout=1
+  shift
+fi
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,5p' "$0"
+  sed -n '2,7p' "$0"
+  [ -n "$scaleout" ] && exec python3 "$here/lib/scaleout.py" --help
   exec python3 "$here/lib/driver.py" --help --bin /nonexistent
 fi
 
@@ -18,9 +30,12 @@ fi
 ulimit -n "$(ulimit -Hn)"
 
 need_pkgs=()
-command -v gnuplot >/dev/null || need_pkgs+=(gnuplot-nox)
-command -v nginx >/dev/null || need_pkgs+=(nginx-light)
-[ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || need_pkgs+=(libnginx-mod-nchan)
+if [ -z "$scaleout" ]; then
+  command -v gnuplot >/dev/null || need_pkgs+=(gnuplot-nox)
+  command -v nginx >/dev/null || need_pkgs+=(nginx-light)
+  [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || need_pkgs+=(libnginx-mod-nchan)
+fi
+command -v ss >/dev/null || need_pkgs+=(iproute2)
 command -v redis-server >/dev/null || command -v valkey-server >/dev/null || need_pkgs+=(redis-server)
 command -v sqlite3 >/dev/null || need_pkgs+=(sqlite3)
 command -v taskset >/dev/null || need_pkgs+=(util-linux)
@@ -62,4 +77,5 @@ else
   for d in "$build/bench" "$root/build/bench-tools"; do [ -x "$d/herald-loadgen" ] && { bin="$d"; break; }; done
 fi
 
+[ -n "$scaleout" ] && exec python3 "$here/lib/scaleout.py" --bin "$bin" "$@"
 exec python3 "$here/lib/driver.py" --bin "$bin" "$@"

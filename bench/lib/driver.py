@@ -39,6 +39,7 @@ PORTS = dict(herald=18080, herald_internal=18081, herald2=18082, herald2_interna
 EVENT = "bench.progress"
 EVENT_BYTES = 220          # encoded SSE frame size the publisher pads to
 PER_PROC = int(os.environ.get("BENCH_CONNS_PER_PROC", "15000"))  # one process holds < 20,000 fds
+H2_STREAMS_PER_CONN = 100  # h2fanout: streams per HTTP/2 connection (Herald's default stream limit)
 
 
 def log(msg: str) -> None:
@@ -854,6 +855,21 @@ class Bench:
                 self.run_delivery("fanout", "floor", n=5000, channels=1, rate=0, duration=self.dur(10.0),
                                   batch=batch)
 
+    def scenario_h2fanout(self) -> None:
+        """The fanout scenario (5,000 subscribers, one channel) over HTTP/2 next to HTTP/1.1, Herald only, in
+        the same invocation: the loadgen's --http2 mode puts 100 streams on each h2c connection (50
+        connections; Herald's default http2_max_concurrent_streams), the HTTP/1.1 run one connection per
+        stream."""
+        if "herald" not in self.servers:
+            self.note("h2fanout", "needs herald")
+            return
+        d = self.dur(20.0)
+        for rnd, _ in self.rounds():
+            for rate in self.args.fanout_rates:
+                for h2 in (0, H2_STREAMS_PER_CONN):
+                    self.run_delivery("h2fanout", "herald", n=5000, channels=1, rate=rate, duration=d, batch=1,
+                                      rnd=rnd, h2=h2)
+
     def scenario_spread(self) -> None:
         # Flat out: the most publishes/s each server accepts (latency there is queueing, nothing more).
         # At 18,000/s (the target rate): latency under a load the server is meant to carry.
@@ -891,8 +907,10 @@ class Bench:
 
     def run_delivery(self, scenario: str, name: str, n: int, channels: int, rate: float, duration: float,
                      batch: int = 1, bus: bool = False, redis: Redis | None = None, http: bool = False,
-                     rnd: int = 1) -> None:
+                     rnd: int = 1, h2: int = 0) -> None:
         variant = f"{'flat-out' if rate == 0 else f'{rate:g}/s'}"
+        if scenario == "h2fanout":
+            variant = (f"HTTP/2 ({h2} streams/connection) " if h2 else "HTTP/1.1 ") + variant
         if name == "floor":
             variant += " HTTP" if http else f" {batch}/write"
         # Fixed-rate runs publish for a warm-up first, then for `duration`; latency "after warm-up" leaves
@@ -902,6 +920,8 @@ class Bench:
                    duration=duration, warmup_s=warmup, event_bytes=EVENT_BYTES, round=rnd)
         if name == "floor":
             rec["batch"] = batch
+        if h2:
+            rec["http2_streams_per_connection"] = h2
         if bus:
             rec["bus"] = "redis"
         quiet = wait_quiet(self.args.quiet_wait)
@@ -924,7 +944,8 @@ class Bench:
             lg = LoadGroup(self.tools, self.work, tag,
                            n, self.port_of(srv), srv.sub_path, channels, duration=warmup + duration + 70,
                            open_on=srv.open_on, token=getattr(srv, "token", None),
-                           extra=["--warmup", f"{warmup:g}"] if warmup > 0 else None)
+                           extra=(["--warmup", f"{warmup:g}"] if warmup > 0 else []) +
+                                 (["--http2", str(h2)] if h2 else []))
             if not lg.wait_ready(60):
                 raise RuntimeError(f"streams not ready: {lg.progress()}")
             rec["opened"] = lg.ready_opened()
@@ -1139,8 +1160,8 @@ class Bench:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("scenarios", nargs="*", default=["idle", "fanout", "spread", "connect", "bus"],
-                    help="idle fanout spread connect bus (default: all)")
+    ap.add_argument("scenarios", nargs="*", default=["idle", "fanout", "h2fanout", "spread", "connect", "bus"],
+                    help="idle fanout h2fanout spread connect bus (default: all)")
     ap.add_argument("--servers", default="herald,nchan,floor")
     ap.add_argument("--bin", required=True, help="directory with herald-loadgen etc.")
     ap.add_argument("--results", default="", help="results directory (default bench/results/<date>)")
@@ -1165,7 +1186,7 @@ def main() -> None:
     ap.add_argument("--connect-concurrency", type=int, default=128)
     ap.add_argument("--keep-work", action="store_true")
     args = ap.parse_args()
-    known = {"idle", "fanout", "spread", "connect", "bus"}
+    known = {"idle", "fanout", "h2fanout", "spread", "connect", "bus"}
     for s in args.scenarios:
         if s not in known:
             sys.exit(f"unknown scenario {s}; choose from {sorted(known)}")

@@ -264,6 +264,26 @@ def summary(results_dir: Path) -> str:
                           "CPU µs/delivery", "× floor 1/w same rate", "× floor 10/w", "loadgen CPU",
                           "load core busy", "notes"], rows))
 
+    # ----------------------------------------------------------------------------------- h2fanout
+    h2 = by("h2fanout")
+    if h2:
+        out.append("## h2fanout — the fanout scenario over HTTP/2 next to HTTP/1.1 (Herald)\n")
+        out.append("Same 5,000 subscribers on one channel and the same events; HTTP/2 carries 100 streams on each "
+                   "h2c connection (50 connections), HTTP/1.1 one connection per stream. `× HTTP/1.1` divides by "
+                   "the HTTP/1.1 run at the same rate in the same invocation.\n")
+        rows = []
+        for r in h2:
+            rate = r["variant"].split()[-1]
+            h1 = get("h2fanout", "herald", f"HTTP/1.1 {rate}")
+            rows.append([r["variant"], fmt(r.get("offered_deliveries_per_s")), fmt(r.get("deliveries_per_s")),
+                         ratio(r.get("deliveries_per_s"), h1.get("deliveries_per_s")) if h1 and h1 is not r else "–",
+                         fmt(r.get("lost")), fmt(r.get("lat_p50_ms"), 2), fmt(r.get("lat_p99_ms"), 2),
+                         fmt(r.get("lat_steady_p99_ms"), 2), fmt(r.get("cpu_us_per_delivery"), 2),
+                         ratio(r.get("cpu_us_per_delivery"), h1.get("cpu_us_per_delivery")) if h1 and h1 is not r else "–",
+                         fmt((r.get("loadgen_cpu_share") or 0) * 100, 0, "%"), flags(r)])
+        out.append(table(["transport, rate", "offered/s", "deliveries/s", "× HTTP/1.1", "lost", "p50 ms", "p99 ms",
+                          "p99 after warm-up", "CPU µs/delivery", "CPU × HTTP/1.1", "loadgen CPU", "notes"], rows))
+
     # ----------------------------------------------------------------------------------- spread
     sp = by("spread")
     if sp:

@@ -18,6 +18,12 @@
 // Merge:   herald-loadgen --merge a.json b.json ...  sums several processes' results (counters,
 // CPU,
 //          histograms) into one JSON line.
+//
+// HTTP/2 (--http2 K, stream mode): the streams go K to a connection, h2c by prior knowledge, each
+// connection one libnghttp2 client session (windows at their maximum, so the client never holds the
+// server back). Each stream is parsed and measured exactly as an HTTP/1.1 one; only the transport
+// differs, so the two modes' deliveries/s compare the server's HTTP/2 and HTTP/1.1 paths.
+#include <nghttp2/nghttp2.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -25,6 +31,7 @@
 #include <boost/json.hpp>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include "common.hpp"
@@ -41,7 +48,9 @@ enum ev_kind : std::uint8_t { ev_none = 0, ev_open, ev_keepalive, ev_error, ev_o
 enum ck_state : std::uint8_t { ck_size = 0, ck_ext, ck_data, ck_data_cr, ck_data_lf, ck_done };
 
 struct conn {
-  std::string buf;           // partial response header, or a partial SSE line
+  std::string buf;             // partial response header, or a partial SSE line
+  std::int32_t h2_stream = 0;  // HTTP/2: the stream id (its connection is h2_conn)
+  std::uint32_t h2_conn = 0;
   std::int64_t t_start = 0;  // CLOCK_MONOTONIC ns at connect()
   std::uint64_t last_seq = 0;
   std::uint64_t ev_seq = 0;
@@ -64,8 +73,24 @@ struct counters {
   std::uint64_t stream_open_events = 0, keepalives = 0, stream_errors = 0, events = 0, comments = 0;
   std::uint64_t lost_head = 0, lost_gap = 0, lost_tail = 0, dups = 0, no_seq = 0;
   std::uint64_t bytes = 0, reads = 0, bind_fail = 0;
+  std::uint64_t h2_connections = 0;
   std::map<int, std::uint64_t> status;  // non-200 status codes
 };
+
+// One HTTP/2 connection carrying several streams (indexes into the loadgen's conns_).
+struct h2conn {
+  int fd = -1;
+  nghttp2_session* session = nullptr;
+  bool connected = false;
+  std::vector<std::uint32_t> streams;
+  std::string out;  // bytes the session produced that the socket did not take yet
+  ~h2conn() {
+    if (session) nghttp2_session_del(session);
+  }
+};
+
+// epoll data of an HTTP/2 connection (the others carry the stream index).
+constexpr std::uint32_t kH2Bit = 0x80000000u;
 
 class loadgen {
  public:
@@ -87,6 +112,11 @@ class loadgen {
     open_timeout_ns_ = std::int64_t(a.num("open-timeout", 15) * 1e9);
     open_on_headers_ = a.str("open-on", "event") == "headers";
     max_events_ = std::uint64_t(a.integer("max-events", 0));
+    h2_per_conn_ = std::uint32_t(a.integer("http2", 0));
+    if (h2_per_conn_ > 0 && mode_ != "stream") {
+      std::fprintf(stderr, "loadgen: --http2 needs --mode stream\n");
+      std::exit(2);
+    }
     ready_file_ = a.str("ready-file", "");
     out_file_ = a.str("out", "");
     stats_file_ = a.str("stats-file", "");
@@ -176,6 +206,10 @@ class loadgen {
 
   void start_connections(std::int64_t now) {
     if (mode_ == "stream") {
+      if (h2_per_conn_ > 0) {
+        while (next_ < n_ && pending_ < max_pending_ && rate_allows(now)) start_h2(now);
+        return;
+      }
       while (next_ < n_ && pending_ < max_pending_ && rate_allows(now)) start(next_++, now);
     } else {
       // connect mode: free slots are idle/closed conns
@@ -246,6 +280,256 @@ class loadgen {
     epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
   }
 
+  // A socket bound to the next source address, connecting (non-blocking); -1 on failure.
+  int open_socket() {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (arrival_stamps_) setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    std::uint32_t global = index_base_ + std::uint32_t(issued_);
+    src.sin_addr.s_addr =
+        htonl((127u << 24) | std::uint32_t(src_first_ + int(global % std::uint32_t(src_count_))));
+    if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
+      ++c_.bind_fail;
+      if (c_.bind_fail < 4) std::perror("loadgen: bind");
+    }
+    int r = connect(fd, reinterpret_cast<const sockaddr*>(&dst_), sizeof dst_);
+    if (r != 0 && errno != EINPROGRESS) {
+      if (c_.connect_fail < 4) std::perror("loadgen: connect");
+      close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  // HTTP/2: the next streams (up to --http2 of them) on one new connection.
+  void start_h2(std::int64_t now) {
+    const auto k = std::uint32_t(h2_conns_.size());
+    auto h = std::make_unique<h2conn>();
+    const std::uint32_t count = std::min(h2_per_conn_, n_ - next_);
+    const int fd = open_socket();
+    for (std::uint32_t j = 0; j < count; ++j) {
+      const std::uint32_t i = next_++;
+      conn& c = conns_[i];
+      c.buf.clear();
+      c.state = cstate::connecting;
+      c.opened = false;
+      c.kind = ev_none;
+      c.ev_data = c.ev_has_seq = c.ev_has_t = false;
+      c.last_seq = 0;
+      c.token = std::uint32_t(issued_);
+      c.t_start = now;
+      c.h2_conn = k;
+      c.fd = fd;
+      ++issued_;
+      ++c_.started;
+      ++pending_;
+      h->streams.push_back(i);
+    }
+    h->fd = fd;
+    h2_conns_.push_back(std::move(h));
+    if (fd < 0) {
+      for (auto i : h2_conns_.back()->streams) fail(i, c_.connect_fail, nullptr);
+      return;
+    }
+    ++c_.h2_connections;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT;
+    ev.data.u32 = kH2Bit | k;
+    epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  static std::uint32_t h2_index(nghttp2_session* s, std::int32_t id) {
+    return std::uint32_t(
+        reinterpret_cast<std::uintptr_t>(nghttp2_session_get_stream_user_data(s, id)));
+  }
+
+  // The response's :status; 200 starts the stream's body.
+  static int h2_on_header(nghttp2_session* s, const nghttp2_frame* f, const std::uint8_t* name,
+                          std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
+                          std::uint8_t, void* self) {
+    if (f->hd.type != NGHTTP2_HEADERS || namelen != 7 || std::memcmp(name, ":status", 7) != 0)
+      return 0;
+    auto* lg = static_cast<loadgen*>(self);
+    const auto i = h2_index(s, f->hd.stream_id);
+    conn& c = lg->conns_[i];
+    if (c.fd < 0 || c.state != cstate::headers) return 0;
+    const int status =
+        std::atoi(std::string(reinterpret_cast<const char*>(value), valuelen).c_str());
+    if (status != 200) {
+      ++lg->c_.status[status];
+      lg->fail(i, lg->c_.http_fail, nullptr);
+      return 0;
+    }
+    c.state = cstate::streaming;
+    if (lg->open_on_headers_) lg->mark_open(i);
+    return 0;
+  }
+  static int h2_on_data(nghttp2_session* s, std::uint8_t, std::int32_t id, const std::uint8_t* data,
+                        std::size_t len, void* self) {
+    auto* lg = static_cast<loadgen*>(self);
+    const auto i = h2_index(s, id);
+    if (lg->conns_[i].fd >= 0 && lg->conns_[i].state == cstate::streaming)
+      lg->sse(i, reinterpret_cast<const char*>(data), len, lg->read_real_);
+    return 0;
+  }
+  static int h2_on_close(nghttp2_session* s, std::int32_t id, std::uint32_t, void* self) {
+    auto* lg = static_cast<loadgen*>(self);
+    const auto i = h2_index(s, id);
+    conn& c = lg->conns_[i];
+    if (c.fd < 0) return 0;
+    c.h2_stream = 0;  // nothing to reset any more
+    lg->fail(i, c.opened ? lg->c_.closed_after_open : lg->c_.closed_before_open, nullptr);
+    return 0;
+  }
+
+  // The connection is up: a client session, the SETTINGS (largest windows) and every request.
+  bool h2_begin(std::uint32_t k) {
+    h2conn& h = *h2_conns_[k];
+    nghttp2_session_callbacks* cbs = nullptr;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, &h2_on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &h2_on_data);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &h2_on_close);
+    const int rv = nghttp2_session_client_new(&h.session, cbs, this);
+    nghttp2_session_callbacks_del(cbs);
+    if (rv != 0) return false;
+    const nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+                                         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0x7fffffff}};
+    nghttp2_submit_settings(h.session, NGHTTP2_FLAG_NONE, iv, 2);
+    nghttp2_session_set_local_window_size(h.session, NGHTTP2_FLAG_NONE, 0, 0x7fffffff);
+    for (auto i : h.streams) {
+      conn& c = conns_[i];
+      if (c.fd < 0) continue;
+      std::string path = path_;
+      if (auto p = path.find("{i}"); p != std::string::npos)
+        path.replace(p, 3, std::to_string(c.channel));
+      std::string auth;
+      const std::string* tok = !tokens_.empty()  ? &tokens_[c.token % tokens_.size()]
+                               : !token_.empty() ? &token_
+                                                 : nullptr;
+      if (tok) auth = "Bearer " + *tok;
+      auto nv = [](const std::string& n, const std::string& v) {
+        return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(n.data())),
+                          reinterpret_cast<std::uint8_t*>(const_cast<char*>(v.data())), n.size(),
+                          v.size(), NGHTTP2_NV_FLAG_NONE};
+      };
+      static const std::string m = ":method", get = "GET", sc = ":scheme", http = "http",
+                               au = ":authority", pa = ":path", ac = "accept",
+                               es = "text/event-stream", az = "authorization";
+      std::vector<nghttp2_nv> nva = {nv(m, get), nv(sc, http), nv(au, host_header_), nv(pa, path),
+                                     nv(ac, es)};
+      if (tok) nva.push_back(nv(az, auth));
+      const auto id = nghttp2_submit_request(h.session, nullptr, nva.data(), nva.size(), nullptr,
+                                             reinterpret_cast<void*>(std::uintptr_t(i)));
+      if (id < 0) {
+        fail(i, c_.http_fail, nullptr);
+        continue;
+      }
+      c.h2_stream = id;
+      c.state = cstate::headers;
+    }
+    h.connected = true;
+    return true;
+  }
+
+  // Writes what the session has; the rest waits for EPOLLOUT.
+  bool h2_flush(std::uint32_t k) {
+    h2conn& h = *h2_conns_[k];
+    for (;;) {
+      if (h.out.empty()) {
+        const std::uint8_t* data = nullptr;
+        const auto n = nghttp2_session_mem_send(h.session, &data);
+        if (n < 0) return false;
+        if (n == 0) break;
+        h.out.assign(reinterpret_cast<const char*>(data), std::size_t(n));
+      }
+      const ssize_t w = write(h.fd, h.out.data(), h.out.size());
+      if (w < 0 && (errno == EAGAIN || errno == EINTR)) break;
+      if (w < 0) return false;
+      h.out.erase(0, std::size_t(w));
+      if (!h.out.empty()) break;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | (h.out.empty() ? 0u : std::uint32_t(EPOLLOUT));
+    ev.data.u32 = kH2Bit | k;
+    epoll_ctl(ep_, EPOLL_CTL_MOD, h.fd, &ev);
+    return true;
+  }
+
+  // The connection ended: every stream on it that is still open ends with it.
+  void h2_drop(std::uint32_t k) {
+    h2conn& h = *h2_conns_[k];
+    if (h.fd < 0) return;
+    close(h.fd);
+    h.fd = -1;
+    for (auto i : h.streams) {
+      conn& c = conns_[i];
+      if (c.fd < 0) continue;
+      c.h2_stream = 0;
+      fail(i, c.opened ? c_.closed_after_open : c_.closed_before_open, nullptr);
+    }
+    if (h.session) {
+      nghttp2_session_del(h.session);
+      h.session = nullptr;
+    }
+  }
+
+  void handle_h2(std::uint32_t k, std::uint32_t events) {
+    h2conn& h = *h2_conns_[k];
+    if (h.fd < 0) return;
+    if (!h.connected) {
+      if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(h.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0 || !h2_begin(k)) {
+        if (c_.connect_fail < 4) std::fprintf(stderr, "loadgen: connect: %s\n", std::strerror(err));
+        for (auto i : h.streams) {
+          conn& c = conns_[i];
+          if (c.fd >= 0) fail(i, c_.connect_fail, nullptr);
+        }
+        close(h.fd);
+        h.fd = -1;
+        return;
+      }
+      if (!h2_flush(k)) h2_drop(k);
+      return;
+    }
+    if ((events & EPOLLOUT) && !h2_flush(k)) {
+      h2_drop(k);
+      return;
+    }
+    if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP))) return;
+    for (int rounds = 0; rounds < 4; ++rounds) {
+      ssize_t n = arrival_stamps_ ? read_stamped(h.fd) : read(h.fd, rbuf_.data(), rbuf_.size());
+      if (n > 0) {
+        read_real_ = real_ns();
+        ++c_.reads;
+        c_.bytes += std::uint64_t(n);
+        const auto rv = nghttp2_session_mem_recv(
+            h.session, reinterpret_cast<const std::uint8_t*>(rbuf_.data()), std::size_t(n));
+        if (rv < 0 || !h2_flush(k)) {
+          ++c_.read_errors;
+          h2_drop(k);
+          return;
+        }
+        if (std::size_t(n) < rbuf_.size()) return;
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      if (n < 0) ++c_.read_errors;
+      h2_drop(k);
+      return;
+    }
+  }
+
   std::string request_for(const conn& c) {
     std::string path = path_;
     if (auto p = path.find("{i}"); p != std::string::npos)
@@ -272,6 +556,10 @@ class loadgen {
   }
 
   void handle(std::uint32_t i, std::uint32_t events) {
+    if (i & kH2Bit) {
+      handle_h2(i & ~kH2Bit, events);
+      return;
+    }
     conn& c = conns_[i];
     if (c.fd < 0) return;
     if (c.state == cstate::connecting) {
@@ -597,7 +885,14 @@ class loadgen {
 
   void close_conn(std::uint32_t i) {
     conn& c = conns_[i];
-    if (c.fd >= 0) {
+    if (c.fd >= 0 && h2_per_conn_ > 0) {
+      // HTTP/2: the stream ends (RST_STREAM), its connection stays for the others.
+      auto& h = *h2_conns_[c.h2_conn];
+      if (c.h2_stream > 0 && h.session && h.fd >= 0)
+        nghttp2_submit_rst_stream(h.session, NGHTTP2_FLAG_NONE, c.h2_stream, NGHTTP2_CANCEL);
+      c.h2_stream = 0;
+      c.fd = -1;
+    } else if (c.fd >= 0) {
       close(c.fd);  // close() drops the epoll registration
       c.fd = -1;
     }
@@ -677,6 +972,7 @@ class loadgen {
         .kv("nofile", nofile_)
         .kv("open_on", open_on_headers_ ? "headers" : "event");
     j.kv("hit_deadline", hit_deadline_);
+    j.kv("http2_streams_per_connection", h2_per_conn_).kv("h2_connections", c_.h2_connections);
     j.kv("started", c_.started).kv("opened", c_.opened).kv("connect_fail", c_.connect_fail);
     j.kv("http_fail", c_.http_fail).kv("open_timeout", c_.open_timeout);
     j.kv("closed_before_open", c_.closed_before_open).kv("closed_after_open", c_.closed_after_open);
@@ -744,12 +1040,15 @@ class loadgen {
   std::int64_t duration_ns_ = 0, open_timeout_ns_ = 0;
   double connect_rate_ = 0;
   bool open_on_headers_ = false, progress_ = false;
+  std::uint32_t h2_per_conn_ = 0;  // --http2: streams per HTTP/2 connection (0 = HTTP/1.1)
   int src_first_ = 2, src_count_ = 253;
   std::vector<std::string> tokens_;
   // state
   int ep_ = -1;
   long nofile_ = 0;
   std::vector<conn> conns_;
+  std::vector<std::unique_ptr<h2conn>> h2_conns_;
+  std::int64_t read_real_ = 0;  // HTTP/2: the receive time of the read being parsed
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint64_t> chan_max_;
   std::vector<char> rbuf_;
@@ -830,6 +1129,7 @@ int merge(const std::vector<std::string>& files) {
                                "opens_per_s",
                                "events_per_s",
                                "lat_negative",
+                               "h2_connections",
                                "processes"};
   static const char* maxes[] = {"wall_s", "stream_wall_s", "open_phase_s", "last_event_ns"};
   json_out j;
@@ -838,7 +1138,7 @@ int merge(const std::vector<std::string>& files) {
   for (const char* k : {"tool", "label", "mode", "host", "path", "open_on"})
     if (auto* v = first.if_contains(k); v && v->is_string())
       j.kv(k, std::string_view(v->as_string()));
-  for (const char* k : {"port", "channels", "nofile"})
+  for (const char* k : {"port", "channels", "nofile", "http2_streams_per_connection"})
     if (auto* v = first.if_contains(k)) j.kv(k, (long long)num(*v));
   bool hit = false;
   for (auto& r : rs)
@@ -946,6 +1246,8 @@ int main(int argc, char** argv) {
         "  --ready-file F           written once every stream is open (or failed)\n"
         "  --src-first 2 --src-count 253   source addresses 127.0.0.<first>..<first+count-1>\n"
         "  --stats-file F           progress JSON rewritten every 250 ms (opened, events)\n"
+        "  --http2 K                stream mode over HTTP/2 (h2c, prior knowledge): K streams per\n"
+        "                           connection (0 = HTTP/1.1, one connection per stream)\n"
         "  --out F --label L --progress");
     return 0;
   }
@@ -953,7 +1255,8 @@ int main(int argc, char** argv) {
                       "index-base", "mode",       "token",        "token-file",  "count",
                       "duration",   "warmup",     "connect-rate", "max-pending", "open-timeout",
                       "open-on",    "max-events", "ready-file",   "out",         "label",
-                      "progress!",  "src-first",  "src-count",    "stats-file",  "arrival-stamps"});
+                      "progress!",  "src-first",  "src-count",    "stats-file",  "arrival-stamps",
+                      "http2"});
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, nullptr);

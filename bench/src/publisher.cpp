@@ -10,6 +10,12 @@
 //           compat  -> channel "events_channel", {"channel":..,"event_type":..,"data":"<json
 //           string>","pub_id":null} native  -> channel "<redis-prefix><ch>",
 //           {"channel":..,"event":..,"data":"<json string>"}
+//
+// Several servers: --ports P1,P2,.. spreads the connections over them (connection i goes to
+// P[i % n]: publishes spread over Herald nodes as behind a load balancer). --slot-ports
+// "0-5460:P1,5461-10922:P2,..." (redis mode) publishes to a Valkey/Redis Cluster with sharded
+// pub/sub: SPUBLISH, each event sent on a connection to the master owning its channel's hash slot
+// (CRC16 of the pub/sub channel name mod 16384, as Redis computes it), --connections per master.
 // Output: one JSON line.
 #include <signal.h>
 #include <sys/epoll.h>
@@ -42,7 +48,6 @@ class publisher {
   explicit publisher(const args& a) {
     host_ = a.str("host", "127.0.0.1");
     port_ = int(a.integer("port", 8081));
-    dst_ = make_addr(host_, port_);
     mode_ = a.str("mode", "herald");
     path_ = a.str("path", mode_ == "nchan" ? "/pub" : "/publish");
     key_ = a.str("key", "");
@@ -65,6 +70,26 @@ class publisher {
       if (auto p = c.find("{i}"); p != std::string::npos) c.replace(p, 3, std::to_string(i));
       names_.push_back(c);
     }
+    // Destinations: one port, a list (connections round-robin over them), or a slot map.
+    std::vector<int> ports{port_};
+    if (a.has("ports")) ports = parse_ports(a.str("ports"));
+    if (a.has("slot-ports")) {
+      if (mode_ != "redis") {
+        std::fprintf(stderr, "publisher: --slot-ports needs --mode redis\n");
+        std::exit(2);
+      }
+      ports = parse_slot_map(a.str("slot-ports"));
+      cluster_ = true;
+      // Each group of nconn_ connections serves one master; each channel goes to one group.
+      per_group_ = nconn_;
+      nconn_ = per_group_ * int(ports.size());
+      for (const auto& name : names_) {
+        const std::string chan =
+            redis_format_ == "compat" ? "events_channel" : redis_prefix_ + name;
+        route_.push_back(slot_group_[key_slot(chan)]);
+      }
+    }
+    for (int p : ports) dsts_.push_back(make_addr(host_, p));
     seq_.assign(std::size_t(channels_), 0);
     host_header_ = host_ + ":" + std::to_string(port_);
   }
@@ -121,7 +146,9 @@ class publisher {
 #endif
     // If this fails, connect() picks the source address itself.
     (void)bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src);
-    int r = connect(fd, reinterpret_cast<const sockaddr*>(&dst_), sizeof dst_);
+    const sockaddr_in& dst =
+        cluster_ ? dsts_[std::size_t(i / per_group_)] : dsts_[std::size_t(i) % dsts_.size()];
+    int r = connect(fd, reinterpret_cast<const sockaddr*>(&dst), sizeof dst);
     if (r != 0 && errno != EINPROGRESS) {
       ++conn_errors_;
       close(fd);
@@ -205,7 +232,7 @@ class publisher {
         msg = "{\"channel\":\"" + name + "\",\"event\":\"" + event_ + "\",\"data\":\"" + quoted +
               "\"}";
       }
-      o += "*3\r\n$7\r\nPUBLISH\r\n$";
+      o += cluster_ ? "*3\r\n$8\r\nSPUBLISH\r\n$" : "*3\r\n$7\r\nPUBLISH\r\n$";
       o += std::to_string(chan.size());
       o += "\r\n";
       o += chan;
@@ -224,7 +251,19 @@ class publisher {
     if (max_events_) due = std::min(due, max_events_);
     // Round-robin across connections so each gets its share of the pipeline.
     bool progress = true;
-    while (sent_ < due && progress) {
+    while (cluster_ && sent_ < due) {
+      // Sharded: the next event must go to its channel's master; wait while that group is full.
+      const int g = route_[std::size_t(sent_ % std::uint64_t(channels_))];
+      pconn* best = nullptr;
+      for (int k = 0; k < per_group_; ++k) {
+        pconn& c = conns_[std::size_t(g * per_group_ + k)];
+        if (c.fd < 0 || !c.connected || c.closing || c.sent.size() >= pipeline_) continue;
+        if (!best || c.sent.size() < best->sent.size()) best = &c;
+      }
+      if (!best) break;
+      append_request(*best, now);
+    }
+    while (!cluster_ && sent_ < due && progress) {
       progress = false;
       for (int k = 0; k < nconn_ && sent_ < due; ++k) {
         pconn& c = conns_[std::size_t((rr_ + k) % nconn_)];
@@ -392,7 +431,9 @@ class publisher {
         .kv("label", label_)
         .kv("mode", mode_)
         .kv("host", host_)
-        .kv("port", port_);
+        .kv("port", port_)
+        .kv("servers", (long long)dsts_.size())
+        .kv("sharded", cluster_);
     j.kv("path", path_).kv("channels", channels_).kv("channel_example", names_.front());
     j.kv("rate_target", rate_).kv("connections", nconn_).kv("pipeline", (long long)pipeline_);
     j.kv("event_bytes_target", (long long)event_bytes_);
@@ -426,11 +467,75 @@ class publisher {
     return j.str() + "\n";
   }
 
+  static std::vector<int> parse_ports(const std::string& list) {
+    std::vector<int> out;
+    std::size_t pos = 0;
+    while (pos <= list.size()) {
+      std::size_t e = list.find(',', pos);
+      if (e == std::string::npos) e = list.size();
+      if (e > pos) out.push_back(std::atoi(list.substr(pos, e - pos).c_str()));
+      pos = e + 1;
+    }
+    if (out.empty()) {
+      std::fprintf(stderr, "publisher: empty --ports\n");
+      std::exit(2);
+    }
+    return out;
+  }
+
+  // "lo-hi:port,lo-hi:port,...": every slot must be covered.
+  std::vector<int> parse_slot_map(const std::string& map) {
+    std::vector<int> ports;
+    slot_group_.assign(16384, -1);
+    std::size_t pos = 0;
+    while (pos < map.size()) {
+      std::size_t e = map.find(',', pos);
+      if (e == std::string::npos) e = map.size();
+      const std::string item = map.substr(pos, e - pos);
+      unsigned lo = 0, hi = 0;
+      int port = 0;
+      if (std::sscanf(item.c_str(), "%u-%u:%d", &lo, &hi, &port) != 3 || lo > hi || hi > 16383) {
+        std::fprintf(stderr, "publisher: bad --slot-ports item %s\n", item.c_str());
+        std::exit(2);
+      }
+      auto it = std::find(ports.begin(), ports.end(), port);
+      const int g = int(it - ports.begin());
+      if (it == ports.end()) ports.push_back(port);
+      for (unsigned s = lo; s <= hi; ++s) slot_group_[s] = g;
+      pos = e + 1;
+    }
+    if (std::find(slot_group_.begin(), slot_group_.end(), -1) != slot_group_.end()) {
+      std::fprintf(stderr, "publisher: --slot-ports leaves slots uncovered\n");
+      std::exit(2);
+    }
+    return ports;
+  }
+
+  // Redis Cluster's key slot: CRC16 (XMODEM) of the name, or of its {hash tag}, mod 16384.
+  static unsigned key_slot(std::string_view key) {
+    if (auto open = key.find('{'); open != std::string_view::npos) {
+      auto close = key.find('}', open + 1);
+      if (close != std::string_view::npos && close > open + 1)
+        key = key.substr(open + 1, close - open - 1);
+    }
+    std::uint16_t crc = 0;
+    for (unsigned char ch : key) {
+      crc ^= std::uint16_t(ch << 8);
+      for (int b = 0; b < 8; ++b)
+        crc = (crc & 0x8000) ? std::uint16_t((crc << 1) ^ 0x1021) : std::uint16_t(crc << 1);
+    }
+    return crc & 16383u;
+  }
+
   std::string host_, mode_, path_, key_, chan_tpl_, event_, redis_format_, redis_prefix_, out_file_,
       label_;
   std::string host_header_, body_;
   int port_ = 0, nconn_ = 4, ep_ = -1, rr_ = 0;
-  sockaddr_in dst_{};
+  std::vector<sockaddr_in> dsts_;
+  bool cluster_ = false;
+  int per_group_ = 1;
+  std::vector<int> slot_group_;  // slot -> index into dsts_ (cluster)
+  std::vector<int> route_;       // channel index -> index into dsts_ (cluster)
   long long channels_ = 1;
   double rate_ = 0;
   std::int64_t duration_ns_ = 0, drain_ns_ = 0, t0_ = 0, send_end_ = 0;
@@ -455,6 +560,9 @@ int main(int argc, char** argv) {
         "herald-publisher [options]\n"
         "  --mode herald|nchan|redis   (default herald)\n"
         "  --host 127.0.0.1 --port 8081 --path /publish (nchan: /pub)\n"
+        "  --ports P1,P2,...           several servers: connection i goes to P[i % n]\n"
+        "  --slot-ports lo-hi:P,...    redis mode, a Cluster: SPUBLISH to the master of each\n"
+        "                              channel's slot (--connections per master)\n"
         "  --key KEY                   publisher key (Authorization: Bearer KEY)\n"
         "  --channel-template T        channel names, {i} = 0..channels-1 (default bench:c{i})\n"
         "  --channels K                round-robin over K channels\n"
@@ -467,10 +575,12 @@ int main(int argc, char** argv) {
         "  --out F --label L");
     return 0;
   }
-  args a(argc, argv,
-         {"mode", "host", "port", "path", "key", "channel-template", "channels", "rate", "duration",
-          "max-events", "connections", "pipeline", "event", "event-bytes", "redis-format",
-          "redis-prefix", "drain", "out", "label"});
+  args a(
+      argc, argv,
+      {"mode",     "host",        "port",         "path",         "key",         "channel-template",
+       "channels", "rate",        "duration",     "max-events",   "connections", "pipeline",
+       "event",    "event-bytes", "redis-format", "redis-prefix", "drain",       "out",
+       "label",    "ports",       "slot-ports"});
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, nullptr);

@@ -23,6 +23,7 @@
 #include "app/replies.hpp"
 #include "auth/api_key.hpp"
 #include "bus/bus_factory.hpp"
+#include "config/config_loader.hpp"
 #include "core/metrics.hpp"
 #include "core/redact.hpp"
 #include "sse/encoder.hpp"
@@ -62,21 +63,12 @@ result<void> gateway::init() {
                       "cannot open store '" + cfg_.store.path + "': " + db.err().message);
   store_ = std::move(*db);
   pool_ = std::make_unique<store::db_pool>(std::max(1u, cfg_.store.pool_threads));
-  try {  // the verifier refuses an unusable key by throwing (a start-up edge)
-    verifier_ = std::make_unique<auth::token_verifier>(cfg_.auth.jwt);
-  } catch (const std::exception& e) {
-    return start_error(std::string("auth: ") + e.what());
-  }
-  authenticator_ = std::make_unique<auth::authenticator>(cfg_.auth, *verifier_, *store_);
   gate_ = std::make_unique<tenancy::tenant_gate>(
       [s = store_.get()](std::string_view u, std::string_view t) { return s->is_member(u, t); });
-  for (const auto& e : cfg_.endpoints) {
-    if (!e.lookup.empty()) {
-      if (auto ok = store_->check_lookup(e.lookup); !ok)
-        return start_error("endpoint " + e.path + ": lookup refused: " + ok.err().message);
-    }
-    endpoints_.push_back(std::make_unique<configured_endpoint>(e, *store_, *pool_));
-  }
+  // Keys, endpoints (each lookup prepared against the store), CORS, publish limits.
+  auto gen = build_generation(cfg_, *store_, *pool_, library_endpoints_);
+  if (!gen) return start_error(std::move(gen).err().message);
+  current_.store(std::move(*gen));
   auto b = bus::try_make_bus(cfg_.bus);
   if (!b) return start_error("bus: " + b.err().message);
   bus_ = std::move(*b);
@@ -109,13 +101,18 @@ result<void> gateway::init() {
 gateway::~gateway() { stop(); }
 
 void gateway::add_endpoint(std::unique_ptr<stream_endpoint> endpoint) {
-  endpoints_.push_back(std::move(endpoint));
+  // Before start(): nothing reads the generation yet, so it may still grow.
+  current_.load()->add_endpoint(endpoint.get());
+  library_endpoints_.push_back(std::move(endpoint));
 }
 
 void gateway::set_index_page(std::string body) { index_page_ = std::move(body); }
 
 result<void> gateway::start() {
-  bus_->start([f = fanout_.get()](const sse::event& e) { f->publish(e); });
+  // The events of one read from Valkey go to the fanout together: one lock and one hand-over per
+  // event loop per read, instead of one per event (bench/README.md, "Scale-out").
+  bus_->start_batches(
+      [f = fanout_.get()](std::span<sse::event> events) { f->publish_batch(events); });
   if (auto r = public_server_->listen(cfg_.server.listen.address, cfg_.server.listen.port); !r)
     return r;
   // The internal listener is served by the same event loops as the streams: a publish reaches the
@@ -145,15 +142,54 @@ void gateway::stop() {
   spdlog::info("shutting down: closing {} streams", public_server_->stream_count());
   if (recheck_timer_)
     asio::post(recheck_timer_->get_executor(), [t = recheck_timer_.get()] { t->cancel(); });
+  const auto& server = current()->cfg.server;  // as last reloaded
   std::mt19937 rng{std::random_device{}()};
-  std::uniform_int_distribution<std::uint32_t> jitter(
-      0, std::max(1u, cfg_.server.retry_jitter_ms) - 1);
-  public_server_->shutdown(std::chrono::milliseconds(cfg_.server.shutdown_deadline_ms), [&] {
+  std::uniform_int_distribution<std::uint32_t> jitter(0, std::max(1u, server.retry_jitter_ms) - 1);
+  public_server_->shutdown(std::chrono::milliseconds(server.shutdown_deadline_ms), [&] {
     // Spread the reconnect storm: every client gets its own delay.
-    return sse::encode_retry(cfg_.server.retry_base_ms + jitter(rng));
+    return sse::encode_retry(server.retry_base_ms + jitter(rng));
   });
   bus_->stop();
   pool_->stop();
+}
+
+result<std::string> gateway::reload() {
+  std::lock_guard lock(reload_mu_);
+  const auto running = current();
+  const auto& file = running->cfg.config_file;
+  auto refuse = [&](const std::string& why) -> result<std::string> {
+    auto line = "reload refused, the running configuration stays: " + why;
+    spdlog::error("{}", line);
+    return make_error(errc::invalid_config, std::move(line));
+  };
+  if (file.empty()) return refuse("the gateway was not started from a configuration file");
+  if (!started_ || stopping_) return refuse("the gateway is not serving");
+  auto cfg = config::load_config_file(file, true);
+  if (!cfg) return refuse(cfg.err().message);
+  if (auto ok = config::validate_for_serve(*cfg); !ok) return refuse(ok.err().message);
+  if (auto ok = config::reload_refusal(running->cfg, *cfg); !ok) return refuse(ok.err().message);
+  auto next = build_generation(*cfg, *store_, *pool_, library_endpoints_);
+  if (!next) return refuse(next.err().message);
+  // The listeners: limits and the certificate (loaded before anything changes).
+  net::server_options po = cfg->server.http;
+  po.threads = public_server_->options().threads;
+  if (auto ok = public_server_->reload_limits(po); !ok) return refuse(ok.err().message);
+  if (auto ok = public_server_->reload_limits(internal_port_, cfg->internal.http); !ok)
+    spdlog::error("reload: internal listener: {}", ok.err().message);  // refused above already
+  std::shared_ptr<const generation> now = *next;
+  current_.store(std::move(*next));
+  spdlog::set_level(spdlog::level::from_str(now->cfg.log.level));
+  // Open streams stay, unless the new configuration forbids them.
+  public_server_->close_streams_if(
+      [now](const principal* tag) { return tag && !now->allows(*tag); },
+      sse::encode_stream_error(
+          "forbidden",
+          "The stream's endpoint or credential type is no longer configured; reconnect."));
+  auto line = "configuration reloaded from " + file + ": " + std::to_string(now->endpoints.size()) +
+              " endpoint(s); " + std::to_string(public_server_->stream_count()) +
+              " open stream(s) kept unless their endpoint or credential type is gone";
+  spdlog::info("{}", line);
+  return line;
 }
 
 std::uint16_t gateway::public_port() const { return public_server_->port(); }

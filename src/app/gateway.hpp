@@ -2,18 +2,23 @@
 // bus and the two listeners (public streams; internal publish/health/metrics).
 //
 // Ownership: the gateway owns every component; create(), add_endpoint()s, start(), later stop().
+// What a reload may change (keys, endpoints, CORS, publish limits) lives in an immutable
+// generation (generation.hpp) that requests take from current(); reload() builds the next one and
+// swaps it in.
 // Threads: the public listener's N event-loop threads, the internal listener's thread, the database
 // pool's threads, and the bus's own thread (Redis bus). Public methods are for the owning (main)
-// thread, except publish(), which is thread-safe.
+// thread, except publish(), current() and reload(), which are thread-safe.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "app/connect_cache.hpp"
+#include "app/generation.hpp"
 #include "app/stream_endpoint.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/token_verifier.hpp"
@@ -57,7 +62,21 @@ class gateway {
   store::sqlite_store& db() { return *store_; }
   store::db_pool& pool() { return *pool_; }
   bus::bus& event_bus() { return *bus_; }
+  // The configuration the gateway started with (a reload changes current()->cfg, not this).
   const config::gateway_config& config() const { return cfg_; }
+
+  // The generation requests use now (any thread; keep the pointer for the request's duration).
+  std::shared_ptr<const generation> current() const { return current_.load(); }
+
+  // Re-reads the configuration file the gateway was created from (SIGHUP, POST /reload): keys,
+  // endpoints, CORS, limits and the TLS certificate apply to new requests; open streams stay open
+  // unless the new configuration forbids them (their endpoint removed, their credential type
+  // disabled: stream-error "forbidden", then closed). A configuration that does not load or
+  // validate, changes what is fixed while running (listen addresses, threads, store, bus) or whose
+  // certificate does not load is refused, and nothing changes. Logs one line either way and
+  // returns it. Blocking (reads files, prepares lookups): not on an event loop. Thread-safe
+  // (reloads are serialised).
+  result<std::string> reload();
   std::size_t stream_count() const;
 
   // One pass of the live re-check (membership, user, API key) over every open stream; streams that
@@ -76,10 +95,12 @@ class gateway {
   connect_cache connect_cache_;
   std::unique_ptr<store::sqlite_store> store_;
   std::unique_ptr<store::db_pool> pool_;
-  std::unique_ptr<auth::token_verifier> verifier_;
-  std::unique_ptr<auth::authenticator> authenticator_;
   std::unique_ptr<tenancy::tenant_gate> gate_;
-  std::vector<std::unique_ptr<stream_endpoint>> endpoints_;
+  // The library's endpoints (add_endpoint), matched after the configured ones in every generation.
+  std::vector<std::unique_ptr<stream_endpoint>> library_endpoints_;
+  // Swapped whole by reload(); the previous one lives on while requests still hold it.
+  std::atomic<std::shared_ptr<generation>> current_;
+  std::mutex reload_mu_;  // one reload at a time
   std::unique_ptr<bus::bus> bus_;
   std::unique_ptr<public_handler> public_handler_;
   std::unique_ptr<internal_handler> internal_handler_;

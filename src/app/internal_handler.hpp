@@ -1,4 +1,4 @@
-// The internal listener's requests: POST /publish, /healthz, /readyz, /metrics.
+// The internal listener's requests: POST /publish, POST /reload, /healthz, /readyz, /metrics.
 // Internal to app/: included only by gateway.cpp, which owns one (the class is a gateway member).
 #pragma once
 
@@ -45,16 +45,11 @@ using net::handler_outcome;
 using net::http_response;
 
 // -------------------------------------------------------------------------------------------------
-// Internal listener: POST /publish, /healthz, /readyz, /metrics.
+// Internal listener: POST /publish, POST /reload, /healthz, /readyz, /metrics.
 
 class gateway::internal_handler final : public net::request_handler {
  public:
-  explicit internal_handler(gateway& g) : g_(g) {
-    limits_.verbs = &g_.cfg_.events.verbs;
-    limits_.max_data_bytes = g_.cfg_.events.max_data_bytes;
-    limits_.max_batch_events = g_.cfg_.internal.max_batch_events;
-    limits_.replay = &g_.cfg_.bus.replay;
-  }
+  explicit internal_handler(gateway& g) : g_(g) {}
 
   asio::awaitable<handler_outcome> handle(net::http_request& req) override {
     auto& m = req.message;
@@ -75,16 +70,20 @@ class gateway::internal_handler final : public net::request_handler {
                               "text/plain; version=0.0.4",
                               {},
                               metrics_registry::instance().render_prometheus()};
-    if (path != "/publish") co_return error_response(make_error(errc::not_found, "Not found."));
+    if (path != "/publish" && path != "/reload")
+      co_return error_response(make_error(errc::not_found, "Not found."));
     if (m.method() != http::verb::post) {
       auto r = error_response(make_error(errc::method_not_allowed, "Use POST."));
       r.headers.emplace_back("Allow", "POST");
       co_return r;
     }
-    if (!publisher_authorized(m))
+    // The generation this request uses (its publisher key and limits) to its end.
+    const auto gen = g_.current();
+    if (!publisher_authorized(*gen, m))
       co_return error_response(
           make_error(errc::unauthenticated, "Invalid or missing publisher key."));
-    auto events = parse_publish_body(m.body(), limits_);
+    if (path == "/reload") co_return co_await reload();
+    auto events = parse_publish_body(m.body(), gen->publish);
     if (!events) co_return error_response(events.err());
     const auto n = events->size();
     // Reliable channels: the answer gives each event's id (its position), so a back end can put
@@ -122,8 +121,21 @@ class gateway::internal_handler final : public net::request_handler {
   }
 
  private:
-  bool publisher_authorized(const http::request<http::string_body>& m) const {
-    const auto& key = g_.cfg_.internal.publisher_key;
+  // `herald reload`: the gateway re-reads its own configuration file (never a path from the
+  // request), on the database pool (it reads files and prepares lookups). 422 with the reason when
+  // the new configuration is refused; the running one stays.
+  asio::awaitable<http_response> reload() {
+    auto r = co_await g_.pool_->run([this] { return g_.reload(); });
+    if (!r)
+      co_return json_response(http::status::unprocessable_entity,
+                              error_json(errc::invalid_config, r.err().message));
+    co_return json_response(http::status::ok,
+                            json::serialize(json::object{{"reloaded", true}, {"message", *r}}));
+  }
+
+  static bool publisher_authorized(const generation& gen,
+                                   const http::request<http::string_body>& m) {
+    const auto& key = gen.cfg.internal.publisher_key;
     if (key.empty()) return false;  // publishing disabled without a key
     auto it = m.find(http::field::authorization);
     if (it == m.end()) return false;
@@ -134,7 +146,6 @@ class gateway::internal_handler final : public net::request_handler {
   }
 
   gateway& g_;
-  publish_limits limits_;
 };
 
 }  // namespace herald::app

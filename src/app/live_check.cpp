@@ -58,7 +58,7 @@ void gateway::recheck_now() {
     // cost 100 membership and user/key checks, not 18,000.
     asio::co_spawn(
         public_server_->executors().front(),
-        [this, tags = std::move(tags)]() -> asio::awaitable<void> {
+        [this, tags = std::move(tags), gen = current()]() -> asio::awaitable<void> {
           auto revoked = co_await pool_->run([&] {
             std::unordered_set<const principal*> bad;
             std::unordered_map<std::string, bool> verdicts;
@@ -73,7 +73,7 @@ void gateway::recheck_now() {
               auto [it, fresh] = verdicts.try_emplace(std::move(key), false);
               if (fresh) {
                 auto member = store_->is_member(p->user_id, p->tenant_id);
-                it->second = member && *member && authenticator_->recheck(*p, now).has_value();
+                it->second = member && *member && gen->authenticator->recheck(*p, now).has_value();
               }
               if (!it->second) bad.insert(t.get());
             }

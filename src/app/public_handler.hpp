@@ -62,6 +62,9 @@ class gateway::public_handler final : public net::request_handler {
 #endif
   asio::awaitable<handler_outcome> handle(net::http_request& req) override {
     auto& m = req.message;
+    // The configuration generation this request uses to its end (a reload swaps in the next).
+    const auto gen = g_.current();
+    const auto& cors = gen->cfg.cors;
     auto url = boost::urls::parse_origin_form(m.target());
     if (!url)
       co_return json_response(http::status::bad_request,
@@ -70,11 +73,13 @@ class gateway::public_handler final : public net::request_handler {
 
     const stream_endpoint* matched = nullptr;
     stream_endpoint* endpoint = nullptr;
+    std::shared_ptr<const std::string> endpoint_name;
     std::optional<path_params> params;
-    for (auto& e : g_.endpoints_) {
-      params = e->route().match(path);
+    for (std::size_t i = 0; i < gen->endpoints.size(); ++i) {
+      params = gen->endpoints[i]->route().match(path);
       if (params) {
-        endpoint = e.get();
+        endpoint = gen->endpoints[i];
+        endpoint_name = gen->endpoint_names[i];
         matched = endpoint;
         break;
       }
@@ -85,18 +90,19 @@ class gateway::public_handler final : public net::request_handler {
                                 "text/html; charset=utf-8",
                                 {{"Cache-Control", "no-cache"}},
                                 g_.index_page_};
-      co_return with_cors(m, error_response(make_error(errc::not_found, "Not found.")));
+      co_return with_cors(cors, m, error_response(make_error(errc::not_found, "Not found.")));
     }
-    if (m.method() == http::verb::options) co_return preflight(m);
+    if (m.method() == http::verb::options) co_return preflight(cors, m);
     if (m.method() != http::verb::get) {
       auto r = error_response(make_error(errc::method_not_allowed, "Method not allowed."));
       r.headers.emplace_back("Allow", "GET, OPTIONS");
-      co_return with_cors(m, std::move(r));
+      co_return with_cors(cors, m, std::move(r));
     }
     // Like django-eventstream: `id: error` on stream-error blocks resumption.
     if (m["Last-Event-ID"] == "error")
-      co_return with_cors(m, error_response(make_error(
-                                 errc::bad_request, "Can't resume session after stream-error.")));
+      co_return with_cors(cors, m,
+                          error_response(make_error(errc::bad_request,
+                                                    "Can't resume session after stream-error.")));
 
     auth::request_credentials creds;
     if (auto it = m.find(http::field::authorization); it != m.end())
@@ -111,27 +117,31 @@ class gateway::public_handler final : public net::request_handler {
     }
     if (has_query_token) creds.access_token = access_token;
 
-    auto who = co_await authenticate(creds);
-    if (!who) co_return with_cors(m, error_response(who.err()));
+    auto who = co_await authenticate(*gen, creds);
+    if (!who) co_return with_cors(cors, m, error_response(who.err()));
 
     stream_request sreq{*who, *params, req};
     auto channels = co_await endpoint->resolve(sreq);
-    if (!channels) co_return with_cors(m, error_response(channels.err()));
+    if (!channels) co_return with_cors(cors, m, error_response(channels.err()));
     if (channels->empty()) {  // a bug in the endpoint, never an empty stream
       spdlog::error("endpoint {} resolved no channels for {}: server error",
                     endpoint->route().pattern(), redact_target(m.target()));
       co_return with_cors(
-          m, error_response(make_error(errc::internal, "The endpoint resolved no channels.")));
+          cors, m,
+          error_response(make_error(errc::internal, "The endpoint resolved no channels.")));
     }
     if (auto ok = tenancy::tenant_gate::check_channels(*who, *channels); !ok)
-      co_return with_cors(m, error_response(ok.err()));
+      co_return with_cors(cors, m, error_response(ok.err()));
 
     net::stream_start start;
-    start.headers = cors_headers(m);
+    start.headers = cors_headers(cors, m);
     start.channels = std::move(*channels);
-    if (auto refused = plan_resume(m, *url, start, co_await asio::this_coro::executor))
+    if (auto refused = plan_resume(cors, m, *url, start, co_await asio::this_coro::executor))
       co_return std::move(*refused);
-    start.tag = std::make_shared<const principal>(std::move(*who));
+    auto tag = std::make_shared<stream_tag>();
+    static_cast<principal&>(*tag) = std::move(*who);
+    tag->endpoint = std::move(endpoint_name);  // a reload that removes the endpoint ends the stream
+    start.tag = std::move(tag);
     spdlog::debug("stream open {} ({} channels)", redact_target(m.target()), start.channels.size());
     co_return start;
   }
@@ -146,7 +156,8 @@ class gateway::public_handler final : public net::request_handler {
   // resolved for this caller (and the tenant gate passed) are read; parts of the id naming other
   // channels are ignored. A stream with none stays exactly as without replay. A refusal is
   // returned as the response.
-  std::optional<http_response> plan_resume(const http::request<http::string_body>& m,
+  std::optional<http_response> plan_resume(const net::cors_options& cors,
+                                           const http::request<http::string_body>& m,
                                            const boost::urls::url_view& url,
                                            net::stream_start& start,
                                            const asio::any_io_executor& ex) const {
@@ -165,16 +176,16 @@ class gateway::public_handler final : public net::request_handler {
       for (auto p : url.params())
         if (p.key == "lastEventId" && !p.value.empty()) token = p.value;
     if (token == "error")
-      return with_cors(m, error_response(make_error(errc::bad_request,
+      return with_cors(cors, m, error_response(make_error(errc::bad_request,
                                                     "Can't resume session after stream-error.")));
     if (!token.empty()) {
       auto parts = sse::parse_last_event_id(token);
-      if (!parts) return with_cors(m, unparseable_resume_point());
+      if (!parts) return with_cors(cors, m, unparseable_resume_point());
       for (const auto& part : *parts) {
         for (auto& c : channels) {
           if (!c.reliable || c.name != part.channel) continue;
           auto pos = sse::parse_position(part.value);
-          if (!pos) return with_cors(m, unparseable_resume_point());
+          if (!pos) return with_cors(cors, m, unparseable_resume_point());
           c.resume_from = *pos;
         }
       }
@@ -221,20 +232,21 @@ class gateway::public_handler final : public net::request_handler {
 
   // Who is calling, and may they use their own tenant at all: a non-member is refused (403) before
   // the endpoint's resource lookup could answer 404.
-  asio::awaitable<result<principal>> authenticate(const auth::request_credentials& creds) {
+  asio::awaitable<result<principal>> authenticate(const generation& gen,
+                                                  const auth::request_credentials& creds) {
     const auto now = unix_now();
     // Fast path: a JWT whose (user, tenant) passed the database checks moments ago needs no
     // database round trip; the signature check is CPU only (and cached per token).
     if (g_.connect_cache_.enabled()) {
       auto cred = auth::select_credential(creds);
       if (cred && cred->kind == credential_kind::jwt) {
-        auto p = g_.verifier_->verify(cred->value, now);
+        auto p = gen.verifier->verify(cred->value, now);
         if (!p) co_return p;
         if (g_.connect_cache_.fresh(p->user_id, p->tenant_id, now)) co_return p;
       }
     }
     // One database-pool hop for the credentials (user active, API keys) and the membership.
-    auto& auth = *g_.authenticator_;
+    auto& auth = *gen.authenticator;
     auto& gate = *g_.gate_;
     auto who = co_await g_.pool_->run([&]() -> result<principal> {
       auto p = auth.authenticate(creds, now);
@@ -248,41 +260,44 @@ class gateway::public_handler final : public net::request_handler {
   }
 
   // CORS: the request's Origin (not Referer) must be listed exactly, or "*" be configured.
-  std::optional<std::string> allowed_origin(const http::request<http::string_body>& m) const {
+  static std::optional<std::string> allowed_origin(const net::cors_options& cors,
+                                                   const http::request<http::string_body>& m) {
     auto it = m.find(http::field::origin);
     if (it == m.end()) return std::nullopt;
     std::string origin(it->value());
-    for (const auto& o : g_.cfg_.cors.allow_origins) {
-      if (o == "*") return g_.cfg_.cors.allow_credentials ? origin : std::string("*");
+    for (const auto& o : cors.allow_origins) {
+      if (o == "*") return cors.allow_credentials ? origin : std::string("*");
       if (o == origin) return origin;
     }
     return std::nullopt;
   }
 
-  net::header_list cors_headers(const http::request<http::string_body>& m) const {
+  static net::header_list cors_headers(const net::cors_options& cors,
+                                       const http::request<http::string_body>& m) {
     net::header_list h;
-    auto origin = allowed_origin(m);
+    auto origin = allowed_origin(cors, m);
     if (!origin) return h;
     h.emplace_back("Access-Control-Allow-Origin", *origin);
     if (*origin != "*") h.emplace_back("Vary", "Origin");
-    if (g_.cfg_.cors.allow_credentials && *origin != "*")
+    if (cors.allow_credentials && *origin != "*")
       h.emplace_back("Access-Control-Allow-Credentials", "true");
-    if (!g_.cfg_.cors.allow_headers.empty())
-      h.emplace_back("Access-Control-Allow-Headers", g_.cfg_.cors.allow_headers);
+    if (!cors.allow_headers.empty())
+      h.emplace_back("Access-Control-Allow-Headers", cors.allow_headers);
     return h;
   }
 
-  http_response with_cors(const http::request<http::string_body>& m, http_response r) const {
-    for (auto& h : cors_headers(m)) r.headers.push_back(std::move(h));
+  static http_response with_cors(const net::cors_options& cors,
+                                 const http::request<http::string_body>& m, http_response r) {
+    for (auto& h : cors_headers(cors, m)) r.headers.push_back(std::move(h));
     return r;
   }
 
-  http_response preflight(const http::request<http::string_body>& m) const {
-    http_response r{http::status::no_content, "", cors_headers(m), ""};
+  static http_response preflight(const net::cors_options& cors,
+                                 const http::request<http::string_body>& m) {
+    http_response r{http::status::no_content, "", cors_headers(cors, m), ""};
     if (!r.headers.empty()) {
       r.headers.emplace_back("Access-Control-Allow-Methods", "GET, OPTIONS");
-      r.headers.emplace_back("Access-Control-Max-Age",
-                             std::to_string(g_.cfg_.cors.max_age_seconds));
+      r.headers.emplace_back("Access-Control-Max-Age", std::to_string(cors.max_age_seconds));
     }
     return r;
   }

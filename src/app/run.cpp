@@ -13,7 +13,9 @@ struct stop_signal::impl {
   boost::asio::signal_set signals{ioc, SIGINT, SIGTERM};  // handlers installed here
 };
 
-stop_signal::stop_signal() : impl_(std::make_unique<impl>()) {}
+stop_signal::stop_signal(bool reload) : impl_(std::make_unique<impl>()) {
+  if (reload) impl_->signals.add(SIGHUP);
+}
 stop_signal::~stop_signal() = default;
 
 int stop_signal::wait(unsigned max_seconds) {
@@ -32,6 +34,7 @@ int stop_signal::wait(unsigned max_seconds) {
   }
   ioc.restart();
   ioc.run();
+  if (got == SIGHUP) return got;  // a reload: the handlers stay for the next wait()
   // The default action again: a second Ctrl-C during the graceful shutdown forces the exit.
   boost::system::error_code ignored;
   impl_->signals.clear(ignored);

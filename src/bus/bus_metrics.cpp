@@ -26,7 +26,7 @@ bus_metrics& bus_metrics::get() {
         r.gauge("herald_bus_subscribed_channels", "Pub/sub channels this node is subscribed to"),
         {},
     };
-    for (std::size_t i = 0; i < drop_reason_count; ++i)
+    for (std::size_t i = 0; i < kDropReasonCount; ++i)
       b.dropped[i] =
           &r.counter("herald_bus_messages_dropped_total{reason=\"" +
                          std::string(drop_reason_name(static_cast<drop_reason>(i))) + "\"}",

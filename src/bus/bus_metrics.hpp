@@ -27,7 +27,7 @@ struct bus_metrics {
   metric& publisher_connections;   // gauge: publisher connections up (cluster: one per master)
   metric& subscribed_channels;     // gauge: pub/sub channels this node is subscribed to
   // counter per reason: herald_bus_messages_dropped_total{reason="<drop_reason_name>"}
-  std::array<metric*, drop_reason_count> dropped;
+  std::array<metric*, kDropReasonCount> dropped;
   metric& dropped_for(drop_reason r) const { return *dropped[static_cast<std::size_t>(r)]; }
   static bus_metrics& get();
 };

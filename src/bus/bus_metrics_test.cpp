@@ -20,7 +20,7 @@ TEST(bus_metrics, dropped_messages_render_as_one_labelled_family) {
   };
   EXPECT_EQ(count("# HELP " + family + " "), 1u);
   EXPECT_EQ(count("# TYPE " + family + " counter\n"), 1u);
-  EXPECT_EQ(count("\n" + family + "{reason=\""), drop_reason_count);
+  EXPECT_EQ(count("\n" + family + "{reason=\""), kDropReasonCount);
   const auto help = text.find("# TYPE " + family);
   const auto first = text.find("\n" + family + "{reason=\"too_large\"} ");
   const auto last = text.find("\n" + family + "{reason=\"malformed_push\"} ");

@@ -42,7 +42,7 @@ enum class drop_reason : std::uint8_t {
   empty_type,        // the event type is empty
   malformed_push,    // a pub/sub push without channel or payload (set by the bus, not decode)
 };
-inline constexpr std::size_t drop_reason_count = 10;
+inline constexpr std::size_t kDropReasonCount = 10;
 std::string_view drop_reason_name(drop_reason r) noexcept;
 
 class message_codec {

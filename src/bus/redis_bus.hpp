@@ -40,12 +40,12 @@
 // Receiving: the messages of one socket read are decoded and handed to the sink as one batch
 // (start_batches), counted in herald_bus_read_batches_total and herald_bus_bytes_read_total.
 //
-// Threads: the bus owns one io_context and one thread ("bus thread") that runs every connection,
-// timer and the sink. publish(), add_interest(), remove_interest(), ready(), describe() may be
-// called from any thread: they post to the bus thread (ready() reads an atomic). start()/stop()
-// from one owner thread, never from the sink. `done` callbacks run on the bus thread, or on the
-// caller's thread when a publish is refused up front. Lock order: post_mu_ then err_mu_ (see
-// redis_bus.cpp).
+// Threads: the bus owns one io_context and one thread ("bus thread", named herald-bus) that runs
+// every connection, timer and the sink. publish(), add_interest(), remove_interest(), ready(),
+// describe() may be called from any thread: they post to the bus thread (ready() reads an atomic).
+// start()/stop() from one owner thread, never from the sink. `done` callbacks run on the bus
+// thread, or on the caller's thread when a publish is refused up front. Lock order: post_mu_ then
+// err_mu_ (see redis_bus.cpp).
 #pragma once
 
 #include <cstddef>

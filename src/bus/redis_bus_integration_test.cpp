@@ -143,6 +143,8 @@ TEST(redis_bus_integration, two_buses_receive_each_others_publishes_exactly_once
     }
     EXPECT_EQ(c->size(), 2u * n + 2);
     EXPECT_FALSE(c->wrong_thread());
+    // The bus thread carries a name, so per-thread CPU tells the bus read loop apart.
+    EXPECT_EQ(c->thread_names(), std::set<std::string>{"herald-bus"});
   }
   // Both buses received all 4,002 messages, and handed them on in batches (many messages per
   // read): counted, not timed. Two buses in one process share the counters.
@@ -217,7 +219,7 @@ TEST(redis_bus_integration, compat_mode_accepts_django_eventstream_messages_and_
   const auto invalid_before = core_metrics::get().bus_invalid_messages.get();
   auto dropped = [] {
     std::map<std::string, std::int64_t> m;
-    for (std::size_t i = 0; i < drop_reason_count; ++i)
+    for (std::size_t i = 0; i < kDropReasonCount; ++i)
       m[std::string(drop_reason_name(static_cast<drop_reason>(i)))] =
           bus_metrics::get().dropped[i]->get();
     return m;
@@ -610,7 +612,7 @@ class steady_publisher {
         std::lock_guard lk(mu_);
         ++issued_;
       }
-      b_.publish(sse::event{channel_, "scan.progress", "{}", id}, [this, id](result<void> r) {
+      b_.publish(sse::event{channel_, "scan.progress", "{}", id}, [this, id](const result<void>& r) {
         std::lock_guard lk(mu_);
         ++answered_;
         if (r)

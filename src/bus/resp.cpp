@@ -2,6 +2,7 @@
 
 #include <hiredis/read.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <new>
 
@@ -38,17 +39,34 @@ reader::reader() : r_(redisReaderCreate()) {
 }
 
 result<void> reader::feed(const char* data, std::size_t n) {
-  if (redisReaderFeed(r_.get(), data, n) != REDIS_OK)
-    return make_error(errc::internal, std::string("RESP reader: ") + r_->errstr);
+  if (pending_off_ == pending_.size()) {
+    pending_.assign(data, n);  // the usual case: everything before was parsed
+    pending_off_ = 0;
+  } else {
+    pending_.append(data, n);
+  }
   return {};
 }
 
 result<reply_ptr> reader::next() {
-  void* out = nullptr;
-  if (redisReaderGetReply(r_.get(), &out) != REDIS_OK)
-    return make_error(errc::bad_request, std::string("RESP protocol error: ") + r_->errstr);
-  return reply_ptr(static_cast<redisReply*>(out));
+  for (;;) {
+    void* out = nullptr;
+    if (redisReaderGetReply(r_.get(), &out) != REDIS_OK)
+      return make_error(errc::bad_request, std::string("RESP protocol error: ") + r_->errstr);
+    if (out != nullptr || pending_off_ == pending_.size())
+      return reply_ptr(static_cast<redisReply*>(out));
+    const std::size_t n = std::min(kFeedSlice, pending_.size() - pending_off_);
+    if (redisReaderFeed(r_.get(), pending_.data() + pending_off_, n) != REDIS_OK)
+      return make_error(errc::internal, std::string("RESP reader: ") + r_->errstr);
+    pending_off_ += n;
+    if (pending_off_ == pending_.size()) {
+      pending_.clear();
+      pending_off_ = 0;
+    }
+  }
 }
+
+std::size_t reader::parser_buffered() const noexcept { return r_->len - r_->pos; }
 
 std::string_view text(const redisReply& r) noexcept {
   switch (r.type) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 namespace herald::bus::resp {
@@ -56,6 +57,57 @@ TEST(resp_reader, parses_replies_split_across_reads) {
   EXPECT_EQ(element_text(*got[2], 1), "ch");
   EXPECT_EQ(element_text(*got[2], 2), "hello");
   EXPECT_EQ(element_text(*got[2], 3), std::nullopt);
+}
+
+// A subscriber read under load holds hundreds of messages (64 KiB). hiredis would move the unparsed
+// rest of its buffer every 1 KiB it consumes; the reader hands it one slice at a time instead, so
+// it never holds more than a slice plus the reply it is in the middle of.
+TEST(resp_reader, hands_a_large_read_to_hiredis_a_slice_at_a_time) {
+  std::string bytes;
+  std::vector<std::string> payloads;
+  for (int i = 0; bytes.size() < std::size_t{64} * 1024; ++i) {
+    std::string p =
+        std::to_string(i) + ":" + std::string(static_cast<std::size_t>(300 + i % 7), 'x');
+    bytes += "*3\r\n$7\r\nmessage\r\n$4\r\nch:" + std::to_string(i % 10) + "\r\n$" +
+             std::to_string(p.size()) + "\r\n" + p + "\r\n";
+    payloads.push_back(std::move(p));
+  }
+  // One reply bigger than a slice, then one more small one behind it.
+  const std::string big(3 * reader::kFeedSlice + 17, 'b');
+  bytes += "$" + std::to_string(big.size()) + "\r\n" + big + "\r\n:7\r\n";
+
+  reader r;
+  ASSERT_TRUE(r.feed(bytes.data(), bytes.size()));
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    auto x = r.next();
+    ASSERT_TRUE(x);
+    ASSERT_TRUE(*x) << "reply " << i;
+    EXPECT_EQ(classify_push(**x), push_kind::message);
+    EXPECT_EQ(element_text(**x, 1), "ch:" + std::to_string(i % 10));
+    EXPECT_EQ(element_text(**x, 2), payloads[i]);
+    EXPECT_LE(r.parser_buffered(), reader::kFeedSlice + 512) << "after reply " << i;
+  }
+  auto x = r.next();
+  ASSERT_TRUE(x && *x);
+  EXPECT_EQ(text(**x), big);
+  x = r.next();
+  ASSERT_TRUE(x && *x);
+  EXPECT_EQ((*x)->integer, 7);
+  x = r.next();
+  ASSERT_TRUE(x);
+  EXPECT_FALSE(*x);
+  EXPECT_EQ(r.parser_buffered(), 0u);
+
+  // Bytes fed while a reply is incomplete join it.
+  const std::string tail = "*2\r\n$4\r\npong\r\n$0\r\n\r\n";
+  ASSERT_TRUE(r.feed(tail.data(), 7));
+  x = r.next();
+  ASSERT_TRUE(x);
+  EXPECT_FALSE(*x);
+  ASSERT_TRUE(r.feed(tail.data() + 7, tail.size() - 7));
+  x = r.next();
+  ASSERT_TRUE(x && *x);
+  EXPECT_EQ(element_text(**x, 0), "pong");
 }
 
 TEST(resp_reader, reports_protocol_errors) {

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <hiredis/hiredis.h>
+#include <pthread.h>
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -13,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +32,9 @@ class collector {
     return [this](sse::event e) {
       std::lock_guard lk(mu_);
       if (std::this_thread::get_id() == test_thread_) wrong_thread_ = true;
+      std::array<char, 16> name{};
+      ::pthread_getname_np(::pthread_self(), name.data(), name.size());
+      thread_names_.insert(name.data());
       events_.push_back(std::move(e));
       cv_.notify_all();
     };
@@ -63,6 +69,11 @@ class collector {
     std::lock_guard lk(mu_);
     return wrong_thread_;
   }
+  // Names of the threads the sink ran on.
+  std::set<std::string> thread_names() const {
+    std::lock_guard lk(mu_);
+    return thread_names_;
+  }
 
  private:
   mutable std::mutex mu_;
@@ -70,6 +81,7 @@ class collector {
   std::vector<sse::event> events_;
   std::thread::id test_thread_ = std::this_thread::get_id();
   bool wrong_thread_ = false;
+  std::set<std::string> thread_names_;
 };
 
 // publish() and wait for `done` (bounded). A missing answer is reported as errc::internal.

@@ -1,4 +1,4 @@
-// `herald`: one binary, subcommands serve, demo, publish, subscribe, token, check-config,
+// `herald`: one binary, subcommands serve, demo, publish, reload, subscribe, token, check-config,
 // config-reference, api-key, member. Exit codes: 0 success, 1 runtime failure (server unreachable,
 // 5xx), 2 invalid input/config.
 #include <spdlog/spdlog.h>
@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -56,9 +57,14 @@ int cmd_serve(const std::string& config_path) {
   set_log_level(cfg->log.level);
   auto g = app::gateway::create(std::move(*cfg));
   if (!g) return fail(1, g.err().message);
-  app::stop_signal stop;  // before "listening" is logged: an early SIGTERM still shuts down cleanly
+  // Before "listening" is logged: an early SIGTERM still shuts down cleanly. SIGHUP reloads.
+  app::stop_signal stop(true);
   if (auto r = (*g)->start(); !r) return fail(1, r.err().message);
-  int sig = stop.wait();
+  int sig = 0;
+  while ((sig = stop.wait()) == SIGHUP) {
+    spdlog::info("SIGHUP received: reloading the configuration");
+    (void)(*g)->reload();  // logs the outcome; a refused configuration changes nothing
+  }
   spdlog::info("signal {} received", sig);
   (*g)->stop();
   return 0;
@@ -163,6 +169,49 @@ int cmd_publish(const publish_args& a) {
   }
   return fail(reply->status >= 500 ? 1 : 2,
               "publish refused (HTTP " + std::to_string(reply->status) + "): " + reply->body);
+}
+
+// The internal listener's URL for `path`, from the configuration's [internal] listen.
+std::string internal_url(const config::gateway_config& cfg, const std::string& path) {
+  std::string host = cfg.internal.listen.address;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(cfg.internal.listen.port) + path;
+}
+
+// `herald reload`: asks a running `herald serve` to re-read its configuration file (POST /reload on
+// the internal listener, authenticated with the publisher key). The server reads its own file, the
+// one it was started with; --config here only gives the URL and the key.
+int cmd_reload(const std::string& config_path, std::string url, std::string key) {
+  if (!config_path.empty()) {
+    auto cfg = load(config_path, false);
+    if (!cfg) return fail(2, cfg.err().message);
+    if (url.empty()) url = internal_url(*cfg, "/reload");
+    if (key.empty()) key = cfg->internal.publisher_key;
+  }
+  if (url.empty()) return fail(2, "give --config or --url");
+  if (key.empty())
+    return fail(2, "no publisher key (give --config with [internal] publisher_key, or --key)");
+  auto u = cli::parse_http_url(url);
+  if (!u) return fail(2, u.err().message);
+  auto reply = cli::http_post(*u, {{"Authorization", "Bearer " + key}}, "");
+  if (!reply) return fail(1, reply.err().message);
+  std::string message = reply->body;
+  try {
+    auto doc = json::parse(reply->body).as_object();
+    if (auto* m = doc.if_contains("message")) message = std::string(m->as_string());
+    if (auto* e = doc.if_contains("error"))
+      message = std::string(e->as_object().at("message").as_string());
+  } catch (const std::exception&) {
+    // not JSON: the body as it is
+  }
+  if (reply->status == 200) {
+    std::cout << message << "\n";
+    return 0;
+  }
+  return fail(reply->status >= 500 ? 1 : 2,
+              "reload refused (HTTP " + std::to_string(reply->status) + "): " + message);
 }
 
 int cmd_subscribe(const std::string& url, const std::string& token, const std::string& api_key,
@@ -308,6 +357,17 @@ int main(int argc, char** argv) {
   publish->add_option("--file", pub.file,
                       "A whole request body ({...} or {\"events\":[...]}); - for stdin");
 
+  std::string reload_url, reload_key;
+  auto* reload = app.add_subcommand(
+      "reload",
+      "Make a running `herald serve` re-read its configuration file (keys, endpoints, CORS, "
+      "limits, TLS certificate); open streams stay");
+  reload->add_option("--config,-c", config_path,
+                     "Configuration (gives the internal listener's URL and the publisher key)");
+  reload->add_option("--url", reload_url, "Reload URL, e.g. http://127.0.0.1:8081/reload");
+  reload->add_option("--key", reload_key,
+                     "Publisher key in force (prefer --config: argv is visible to other users)");
+
   std::string sub_url, sub_token, sub_key;
   int sub_count = 0;
   auto* subscribe = app.add_subcommand("subscribe", "Open a stream and print its raw SSE bytes");
@@ -377,6 +437,7 @@ int main(int argc, char** argv) {
     if (*serve) return cmd_serve(config_path);
     if (*demo_cmd) return app::run_demo(demo);
     if (*publish) return cmd_publish(pub);
+    if (*reload) return cmd_reload(config_path, reload_url, reload_key);
     if (*subscribe) return cmd_subscribe(sub_url, sub_token, sub_key, sub_count);
     if (*token) return cmd_token(config_path, tok_sub, tok_tenant, tok_ttl, tok_claims);
     if (*check) return cmd_check_config(config_path);

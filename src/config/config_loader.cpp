@@ -476,9 +476,9 @@ void read_endpoints(reader& r, gateway_config& cfg, const toml::node& n) {
         return;
       }
     }
-    if (const toml::node* rr = t.get("require_replay")) {
-      if (!rr->is_boolean()) return (void)r.type_error(*rr, sec + ".require_replay", "a boolean (true or false)");
-      ep.require_replay = rr->as_boolean()->get();
+    if (const toml::node* rr = t.get("reliable")) {
+      if (!rr->is_boolean()) return (void)r.type_error(*rr, sec + ".reliable", "a boolean (true or false)");
+      ep.reliable = rr->as_boolean()->get();
     }
     // Same shape = same URLs: /a/{x} and /a/{y} would match the same requests.
     for (const auto& prev : cfg.endpoints) {
@@ -616,6 +616,20 @@ result<gateway_config> load_config_file(const std::string& path, bool require_en
   return load_table(*root, abs.parent_path().string(), require_endpoints, path, abs.string());
 }
 
+result<void> reload_refusal(const gateway_config& running, const gateway_config& next) {
+  std::string keys;
+  for (const auto& o : options()) {
+    if (!o.restart || !o.get) continue;
+    if (o.get(running) != o.get(next)) keys += (keys.empty() ? "" : ", ") + o.name();
+  }
+  if (keys.empty()) return {};
+  return make_error(errc::invalid_config,
+                    keys +
+                        ": cannot change on reload (listener addresses and threads, socket "
+                        "options, the store and the bus are fixed while Herald runs); restart "
+                        "Herald to change them");
+}
+
 std::string describe(const gateway_config& cfg) {
   auto source_of = [&](const std::string& key) -> std::string {
     std::string from;
@@ -648,7 +662,7 @@ std::string describe(const gateway_config& cfg) {
       << "path = " << toml_string(ep.path) << "\n"
       << "channels = " << toml_value(value{ep.channels}) << "\n";
     if (!ep.lookup.empty()) o << "lookup = " << toml_string(ep.lookup) << "\n";
-    if (ep.require_replay) o << "require_replay = true\n";
+    if (ep.reliable) o << "reliable = true\n";
     o << "\n";
   }
   std::string text = o.str();

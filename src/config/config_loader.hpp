@@ -32,6 +32,12 @@ result<gateway_config> load_config_string(std::string_view toml, const std::stri
 // The checks `herald serve` adds on top of a successful load (at least one endpoint).
 result<void> validate_for_serve(const gateway_config& cfg);
 
+// Whether a running gateway started with `running` may take `next` on reload: an error naming
+// every key that is fixed while the process runs (listen addresses, threads, socket options, the
+// store, the bus; rows marked needs_restart) and differs. Values are never shown (some are
+// secrets).
+result<void> reload_refusal(const gateway_config& running, const gateway_config& next);
+
 // The effective configuration as TOML for `herald check-config`: every key that applies, with
 // secrets shown only as "[set]" / "[unset]" and where secrets and overrides came from.
 std::string describe(const gateway_config& cfg);

@@ -392,6 +392,51 @@ TEST_F(config_loader_test, TypeAndRangeErrors) {
   EXPECT_THAT(fails(with_key("[store]\npath = \"\"\n")), HasSubstr("store.path must not be empty"));
 }
 
+TEST_F(config_loader_test, Http2Keys) {
+  auto c =
+      ok(with_key("[server]\nhttp2 = false\nh2c = false\nhttp2_max_concurrent_streams = 20\n"
+                  "http2_stream_window_bytes = 1000\nhttp2_connection_window_bytes = 100000\n"
+                  "http2_output_buffer_bytes = 32768\n"));
+  const auto& h2 = c.server.http.http2;
+  EXPECT_FALSE(h2.enabled);
+  EXPECT_FALSE(h2.cleartext);
+  EXPECT_EQ(h2.max_concurrent_streams, 20u);
+  EXPECT_EQ(h2.stream_window_bytes, 1000u);
+  EXPECT_EQ(h2.connection_window_bytes, 100000u);
+  EXPECT_EQ(h2.output_buffer_bytes, 32768u);
+  EXPECT_TRUE(h2.validate());
+  auto d = ok(with_key(""));
+  EXPECT_TRUE(d.server.http.http2.enabled);
+  EXPECT_TRUE(d.server.http.http2.h2c());
+  EXPECT_THAT(fails(with_key("[server]\nhttp2_max_concurrent_streams = 0\n")),
+              HasSubstr("server.http2_max_concurrent_streams must be between 1 and"));
+  EXPECT_THAT(fails(with_key("[server]\nhttp2_connection_window_bytes = 100\n")),
+              HasSubstr("server.http2_connection_window_bytes must be between 65535 and"));
+  EXPECT_THAT(fails(with_key("[server]\nhttp2_output_buffer_bytes = 1024\n")),
+              HasSubstr("server.http2_output_buffer_bytes"));
+}
+
+TEST_F(config_loader_test, ReloadRefusesWhatIsFixedWhileRunning) {
+  const auto running = ok(with_key(kScanEndpoint));
+  // Keys, endpoints, CORS, limits and certificates may change.
+  auto next =
+      ok(with_key("[server]\nqueue_max_events = 7\nkeepalive_seconds = 5\nhttp2 = false\n"
+                  "[cors]\nallow_origins = [\"https://app.example\"]\n"
+                  "[events]\nmax_data_bytes = 100\n"));
+  EXPECT_TRUE(reload_refusal(running, next));
+  // Listeners, threads, the store and the bus may not: every such key is named.
+  auto fixed =
+      ok(with_key("[server]\nlisten = \"127.0.0.1:9090\"\nthreads = 3\n"
+                  "[internal]\nlisten = \"127.0.0.1:9091\"\n"
+                  "[bus]\nkind = \"redis\"\n"));
+  auto r = reload_refusal(running, fixed);
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.err().message,
+              HasSubstr("server.listen, server.threads, internal.listen, bus.kind: cannot change "
+                        "on reload"));
+  EXPECT_THAT(r.err().message, HasSubstr("restart Herald"));
+}
+
 TEST_F(config_loader_test, TomlSyntaxErrorsCarryFileLineColumn) {
   std::string msg = fails("[server]\nthreads = = 4\n");
   EXPECT_THAT(msg, HasSubstr("test.toml:2:"));

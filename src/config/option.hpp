@@ -72,8 +72,11 @@ struct option {
   bool string_or_list = false;  // lists: a string "a, b" is read as {"a", "b"}
   bool not_empty = false;       // strings: "" is refused
   bool required = false;        // [[endpoints]]: every table must give it
-  std::string example_value;    // TOML text written uncommented in herald.example.toml
-  std::string example_form;     // secrets: the form the example uses ("file" or "env")
+  // Fixed while the process runs (sockets, threads, the store, the bus): a reload that changes it
+  // is refused, naming it (reload_refusal()).
+  bool restart = false;
+  std::string example_value;  // TOML text written uncommented in herald.example.toml
+  std::string example_form;   // secrets: the form the example uses ("file" or "env")
   // Whether the key means anything with the rest of the configuration (check-config shows only
   // those). With a refusal, giving the key anyway is an error: "<key> <refusal>".
   std::function<bool(const gateway_config&)> applies;
@@ -121,6 +124,10 @@ struct option {
   }
   option& mandatory() {
     required = true;
+    return *this;
+  }
+  option& needs_restart() {
+    restart = true;
     return *this;
   }
   option& example(std::string toml_value, std::string form = "") {

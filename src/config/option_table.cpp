@@ -90,26 +90,6 @@ std::vector<section_doc> make_sections() {
            "the "
            "CA, a client certificate and the expected server name (checked by default)."),
        false},
-      {"replay", "reliable channels: ids and replay on reconnect",
-       "Reliable channels (see [Reconnects](reconnects.md)): events on channels whose prefix is "
-       "listed get a position and django-eventstream's ids (`<channel>:<n>`), the last ones are "
-       "kept (in process on the local bus, in Valkey Streams on the redis bus), and a client that "
-       "reconnects with `Last-Event-ID` gets what it missed. Empty (the default): no ids, no "
-       "replay, streams exactly as without this section.",
-       "Every gateway (and every publisher's configuration) must list the same prefixes. Replay "
-       "needs `bus.mode = \"native\"` on the redis bus.",
-       false},
-      {"events", "event names and sizes",
-       "Event names are `<resource>.<verb>`; the verbs are " + default_verbs_text() +
-           ", plus `extra_verbs`.",
-       "", false},
-      {"tenancy", "checks while streams are open", "", "", false},
-      {"log", "logging", "", "", false},
-      {"endpoints", "stream URLs",
-       "Stream endpoints: one `[[endpoints]]` table each. `herald serve` needs at least one.",
-       "Two endpoints whose paths match the same URLs (`/scans/{a}` and `/scans/{b:uuid}`) are "
-       "refused. See [Adding an endpoint](adding-an-endpoint.md) for the full explanation.",
-       true},
   };
 }
 
@@ -125,11 +105,13 @@ std::vector<option> make_options() {
           "`\"host:port\"` or `\"[ipv6]:port\"`; the host is an IP address (`0.0.0.0` = all IPv4 "
           "interfaces, `[::]` = all IPv6). Port 0 lets the OS pick a free port (tests).")
           .type("address")
-          .example("\"127.0.0.1:8080\""));
+          .example("\"127.0.0.1:8080\"")
+          .needs_restart());
   t.push_back(integer(
-      "server.threads", [](auto& c) -> auto& { return c.server.http.threads; }, 0, 1024,
-      "Event-loop threads; 0 = one per CPU core. No thread and no timer per "
-      "connection."));
+                  "server.threads", [](auto& c) -> auto& { return c.server.http.threads; }, 0, 1024,
+                  "Event-loop threads; 0 = one per CPU core. No thread and no timer per "
+                  "connection.")
+                  .needs_restart());
   t.push_back(integer<seconds>(
       "server.keepalive_seconds", [](auto& c) -> auto& { return c.server.http.keepalive; }, 1, 3600,
       "Seconds without an event before `event: keep-alive` is sent (keeps proxies from closing "
@@ -168,27 +150,33 @@ std::vector<option> make_options() {
       "... plus a uniform random jitter in [0, retry_jitter_ms), so clients do not "
       "all reconnect at once."));
 
-  t.push_back(integer(
-      "server.send_buffer_bytes", [](auto& c) -> auto& { return c.server.http.send_buffer_bytes; },
-      0, 64 << 20,
-      "Kernel send buffer per connection (SO_SNDBUF), bytes; 0 = the kernel's autotuning. "
-      "Bounds what a slow reader holds outside the stream's queue, so the slow-consumer policy "
-      "ends the stream at an event boundary. 0 or 4096 and more."));
-  t.push_back(integer(
-      "server.spare_descriptors", [](auto& c) -> auto& { return c.server.http.spare_descriptors; },
-      0, 1 << 20,
-      "File descriptors the public listener leaves free under the process's limit "
-      "(RLIMIT_NOFILE) for the internal listener, the bus and the store; a connection that "
-      "would take one gets 503 with Retry-After."));
+  t.push_back(
+      integer(
+          "server.send_buffer_bytes",
+          [](auto& c) -> auto& { return c.server.http.send_buffer_bytes; }, 0, 64 << 20,
+          "Kernel send buffer per connection (SO_SNDBUF), bytes; 0 = the kernel's autotuning. "
+          "Bounds what a slow reader holds outside the stream's queue, so the slow-consumer policy "
+          "ends the stream at an event boundary. 0 or 4096 and more.")
+          .needs_restart());
+  t.push_back(
+      integer(
+          "server.spare_descriptors",
+          [](auto& c) -> auto& { return c.server.http.spare_descriptors; }, 0, 1 << 20,
+          "File descriptors the public listener leaves free under the process's limit "
+          "(RLIMIT_NOFILE) for the internal listener, the bus and the store; a connection that "
+          "would take one gets 503 with Retry-After.")
+          .needs_restart());
   t.push_back(integer<seconds>(
       "server.busy_retry_after_seconds",
       [](auto& c) -> auto& { return c.server.http.busy_retry_after; }, 1, 3600,
       "The Retry-After of the 503 a connection over a limit gets, seconds."));
-  t.push_back(flag(
-      "server.reuse_port", [](auto& c) -> auto& { return c.server.http.reuse_port; },
-      "Share the port with other `herald serve` processes (SO_REUSEPORT): run one process per "
-      "core, each with its own file budget, behind one port. Off: a port already bound by "
-      "another process is refused at start."));
+  t.push_back(
+      flag(
+          "server.reuse_port", [](auto& c) -> auto& { return c.server.http.reuse_port; },
+          "Share the port with other `herald serve` processes (SO_REUSEPORT): run one process per "
+          "core, each with its own file budget, behind one port. Off: a port already bound by "
+          "another process is refused at start.")
+          .needs_restart());
   t.push_back(text(
       "server.tls_certificate_file",
       [](auto& c) -> auto& { return c.server.http.tls.certificate_file; },
@@ -199,6 +187,37 @@ std::vector<option> make_options() {
       [](auto& c) -> auto& { return c.server.http.tls.private_key_file; },
       "The PEM private key of the certificate (unencrypted); required with "
       "server.tls_certificate_file."));
+  t.push_back(flag(
+      "server.http2", [](auto& c) -> auto& { return c.server.http.http2.enabled; },
+      "HTTP/2 on the public listener: over TLS, ALPN offers `h2` (then `http/1.1`), so a browser "
+      "opens all its EventSources to this origin on one connection instead of at most six; "
+      "without TLS, see server.h2c. Same SSE bytes, queues and slow-consumer policy as "
+      "HTTP/1.1."));
+  t.push_back(flag(
+      "server.h2c", [](auto& c) -> auto& { return c.server.http.http2.cleartext; },
+      "HTTP/2 without TLS (h2c, with server.http2): a connection that starts with the HTTP/2 "
+      "preface (prior knowledge), or an HTTP/1.1 request with `Upgrade: h2c`, continues as "
+      "HTTP/2. Browsers never use h2c; proxies and other clients may."));
+  t.push_back(integer(
+      "server.http2_max_concurrent_streams",
+      [](auto& c) -> auto& { return c.server.http.http2.max_concurrent_streams; }, 1, 1'000'000,
+      "Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); "
+      "more are refused with RST_STREAM REFUSED_STREAM. The connection counts once against "
+      "max_connections."));
+  t.push_back(integer(
+      "server.http2_stream_window_bytes",
+      [](auto& c) -> auto& { return c.server.http.http2.stream_window_bytes; }, 0, 0x7fffffff,
+      "HTTP/2 receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE), bytes: what a client may "
+      "send on one stream before Herald grants more (stream requests have no body)."));
+  t.push_back(integer(
+      "server.http2_connection_window_bytes",
+      [](auto& c) -> auto& { return c.server.http.http2.connection_window_bytes; }, 65535,
+      0x7fffffff, "HTTP/2 receive window of a whole connection, bytes."));
+  t.push_back(integer(
+      "server.http2_output_buffer_bytes",
+      [](auto& c) -> auto& { return c.server.http.http2.output_buffer_bytes; }, 16384, 64 << 20,
+      "Bytes an HTTP/2 connection prepares before writing them; beyond it, events wait in their "
+      "streams' queues (where queue_max_events / queue_max_bytes apply to each stream)."));
 
   // ---- [internal] -----------------------------------------------------------------------------
   t.push_back(parsed(
@@ -208,7 +227,8 @@ std::vector<option> make_options() {
                   "As `server.listen`; must differ from it (the same port on a wildcard address "
                   "counts as the same).")
                   .type("address")
-                  .example("\"127.0.0.1:8081\""));
+                  .example("\"127.0.0.1:8081\"")
+                  .needs_restart());
   t.push_back(secret(
                   "internal.publisher_key",
                   [](auto& c) -> auto& { return c.internal.publisher_key; }, any_form,
@@ -511,19 +531,21 @@ std::vector<option> make_options() {
 
   // ---- [tenancy] ------------------------------------------------------------------------------
   t.push_back(integer(
-      "tenancy.recheck_interval_seconds",
-      [](auto& c) -> auto& { return c.tenancy.recheck_interval_seconds; }, 0, 86'400,
-      "While a stream is open, re-check every N seconds that the user is still "
-      "active, still a member of the channel's tenant, and (for API keys) that the "
-      "key is not revoked or expired; a failed re-check closes the stream with "
-      "stream-error \"forbidden\". 0 disables the re-check."));
+                  "tenancy.recheck_interval_seconds",
+                  [](auto& c) -> auto& { return c.tenancy.recheck_interval_seconds; }, 0, 86'400,
+                  "While a stream is open, re-check every N seconds that the user is still "
+                  "active, still a member of the channel's tenant, and (for API keys) that the "
+                  "key is not revoked or expired; a failed re-check closes the stream with "
+                  "stream-error \"forbidden\". 0 disables the re-check.")
+                  .needs_restart());
   t.push_back(integer(
-      "tenancy.connect_cache_seconds",
-      [](auto& c) -> auto& { return c.tenancy.connect_cache_seconds; }, 0, 300,
-      "A JWT caller whose user and membership passed the database checks within N "
-      "seconds connects without a database round trip (reconnect storms, "
-      "dashboards opening many streams). Bounds how long a revoked membership can "
-      "still open new streams; open ones are closed by the re-check. 0 disables."));
+                  "tenancy.connect_cache_seconds",
+                  [](auto& c) -> auto& { return c.tenancy.connect_cache_seconds; }, 0, 300,
+                  "A JWT caller whose user and membership passed the database checks within N "
+                  "seconds connects without a database round trip (reconnect storms, "
+                  "dashboards opening many streams). Bounds how long a revoked membership can "
+                  "still open new streams; open ones are closed by the re-check. 0 disables.")
+                  .needs_restart());
 
   // ---- [log] ----------------------------------------------------------------------------------
   t.push_back(choice(
@@ -553,11 +575,16 @@ std::vector<option> make_options() {
       "and the path's parameters; named parameters only.");
   t.push_back(std::move(
       lookup.example("\"SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id\"")));
-  option require_replay = detail::make(
-      "endpoints.require_replay", value_kind::boolean, "boolean",
-      "Optional: every channel of this endpoint must be reliable (its prefix in "
-      "`replay.channels`); the configuration is refused otherwise. Default false.");
-  t.push_back(std::move(require_replay.example("true")));
+  option reliable = detail::make(
+      "endpoints.reliable", value_kind::boolean, "boolean",
+      "Optional: `true` makes this endpoint's channels reliable (their prefixes join "
+      "`replay.channels`): events get django-eventstream's ids and a client that reconnects with "
+      "`Last-Event-ID` gets what it missed. Default false.");
+  t.push_back(std::move(reliable.example("true")));
+  // The store and the bus (with its event logs) are opened once: a reload keeps them (and refuses
+  // a change).
+  for (auto& o : t)
+    if (o.section == "store" || o.section == "bus" || o.section == "replay") o.restart = true;
   return t;
 }
 
@@ -593,6 +620,22 @@ std::vector<check> make_checks() {
               {&c.server.http.tls.certificate_file, &c.server.http.tls.private_key_file,
                &c.bus.tls.ca_file, &c.bus.tls.cert_file, &c.bus.tls.key_file})
            if (!f->empty()) *f = resolve_path(*f, c.base_dir);
+         return {};
+       }},
+      {"replay",
+       [](gateway_config& c) -> result<void> {
+         // Reliability belongs to a channel (the bus numbers and keeps what is published to it,
+         // whoever subscribes), so a reliable endpoint makes its channels' prefixes reliable.
+         // Channel templates start with a literal prefix (route/'s grammar).
+         auto& prefixes = c.bus.replay.channels;
+         for (const auto& ep : c.endpoints) {
+           if (!ep.reliable) continue;
+           for (const auto& ch : ep.channels) {
+             std::string prefix = ch.substr(0, ch.find(':'));
+             if (std::find(prefixes.begin(), prefixes.end(), prefix) == prefixes.end())
+               prefixes.push_back(std::move(prefix));
+           }
+         }
          return {};
        }},
       {"bus",

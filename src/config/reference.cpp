@@ -55,8 +55,23 @@ std::string spellings_text(const option& o, std::string_view quote) {
   return out;
 }
 
+// Whether every key of a section is fixed while running (said once for the section).
+bool all_restart(const section_doc& s) {
+  bool any = false;
+  for (const auto& o : options())
+    if (o.section == s.name) {
+      if (!o.restart) return false;
+      any = true;
+    }
+  return any;
+}
+
+constexpr std::string_view kRestartSection =
+    "Changing a key of this table needs a restart: a reload (`SIGHUP`, `herald reload`) that "
+    "changes one is refused.";
+
 // What the reference adds to a row's help: range, accepted names, secret forms, the variable
-// that overrides it. `code` quotes names (Markdown: "`").
+// that overrides it, whether a reload may change it. `code` quotes names (Markdown: "`").
 std::string details(const option& o, std::string_view code) {
   auto q = [&](std::string_view s) {
     return std::string(code) + std::string(s) + std::string(code);
@@ -85,6 +100,16 @@ std::string details(const option& o, std::string_view code) {
     }
   }
   if (!o.env.empty()) out += " The environment variable " + q(o.env) + " overrides it.";
+  if (o.restart) {
+    static const std::string fixed_sections = [] {
+      std::string names;
+      for (const auto& s : sections())
+        if (all_restart(s)) names += "[" + s.name + "]";
+      return names;
+    }();
+    if (fixed_sections.find("[" + o.section + "]") == std::string::npos)
+      out += " Needs a restart to change (a reload refuses it).";
+  }
   return out;
 }
 
@@ -114,6 +139,7 @@ std::string reference_markdown() {
     md << "## " << (s.array ? "[[" + s.name + "]]" : "[" + s.name + "]") << ": " << s.title
        << "\n\n";
     if (!s.intro.empty()) md << s.intro << "\n\n";
+    if (all_restart(s)) md << kRestartSection << "\n\n";
     if (s.array) {
       md << "| Key | Type | Required | Meaning |\n|-----|------|----------|---------|\n";
     } else {
@@ -162,6 +188,7 @@ std::string example_toml() {
   for (const auto& s : sections()) {
     t << "\n" << rule;
     if (!s.intro.empty()) t << wrap(s.intro, "# ");
+    if (all_restart(s)) t << wrap(std::string(kRestartSection), "# ");
     if (s.array) {
       for (const auto& o : options())
         if (o.section == s.name)

@@ -69,7 +69,7 @@ int highest_open_descriptor() {
   // below the limit minus 8, the internal listener the rest.
   rlimit rl{};
   ::getrlimit(RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = static_cast<rlim_t>(highest_open_descriptor() + 1 + 24);
+  rl.rlim_cur = static_cast<rlim_t>(highest_open_descriptor()) + 1 + 24;
   if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) ::_exit(4);
   server.start();
   const std::string ports = std::to_string(server.port()) + " " + std::to_string(*internal_port);

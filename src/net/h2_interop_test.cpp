@@ -126,7 +126,7 @@ class test_server {
       if (ec || req[http::field::upgrade] != "h2c") co_return;
       const std::string settings(req["HTTP2-Settings"]);
       auto [wec, wn] =
-          co_await asio::async_write(sock, asio::buffer(h2_session::switching_protocols), kTuple);
+          co_await asio::async_write(sock, asio::buffer(h2_session::kSwitchingProtocols), kTuple);
       if (wec || !session.upgrade(std::move(req), settings)) co_return;
       ++upgrades;
     }

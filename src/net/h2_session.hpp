@@ -56,28 +56,7 @@ struct nghttp2_session;  // libnghttp2 (nghttp2/nghttp2.h), kept out of this hea
 
 namespace herald::net {
 
-// HTTP/2-only settings; the limits shared with HTTP/1.1 (header and body bytes, queue bounds,
-// keep-alive, close_grace) come from server_options.
-struct h2_options {
-  // Whether the public listener speaks HTTP/2: ALPN offers "h2" on TLS, and cleartext connections
-  // that start with the HTTP/2 preface or ask for `Upgrade: h2c` get it. Read by the driver.
-  bool enabled = true;
-  // SETTINGS_MAX_CONCURRENT_STREAMS: open streams per connection (a browser tab's EventSources
-  // share one connection); further streams are refused with RST_STREAM REFUSED_STREAM.
-  std::uint32_t max_concurrent_streams = 100;
-  // SETTINGS_INITIAL_WINDOW_SIZE, bytes: what a client may send on one stream before we grant more.
-  // Only request bodies use it (a GET stream sends nothing), so the default suffices.
-  std::uint32_t stream_window_bytes = 65535;
-  // Connection receive window, bytes: request bodies of all streams together. nghttp2 grants more
-  // (WINDOW_UPDATE) as bodies arrive, so this bounds what one connection can have in flight to us.
-  std::uint32_t connection_window_bytes = 1u << 20;
-  // Bytes of output the session prepares before the driver writes: nghttp2 is asked for more
-  // frames only below this, so a connection whose socket is full keeps its events in the per-stream
-  // queues, where the slow-consumer bounds apply. At most one DATA frame (16 KiB) more is prepared.
-  std::uint32_t output_buffer_bytes = 64u << 10;
-
-  result<void> validate() const;
-};
+// h2_options (the HTTP/2 settings) is in server.hpp, with the server_options that hold it.
 
 // A request the session parsed completely, for app/'s request_handler.
 struct h2_request {
@@ -98,7 +77,7 @@ struct h2_ended_stream {
 enum class h2_preface { no, partial, yes };
 h2_preface match_h2_preface(std::string_view first_bytes);
 
-// The slow-consumer stream-error frame, byte for byte the one the HTTP/1.1 sse_stream sends.
+// The slow-consumer stream-error frame, shared by HTTP/2 streams and the HTTP/1.1 sse_stream.
 const sse::frame& slow_consumer_frame();
 
 class h2_stream;
@@ -127,10 +106,10 @@ class h2_session {
   h2_session& operator=(const h2_session&) = delete;
 
   // h2c by HTTP/1.1 Upgrade: the driver has read `request` (with `Upgrade: h2c` and
-  // `HTTP2-Settings: <settings>`) and written switching_protocols; the request becomes stream 1
+  // `HTTP2-Settings: <settings>`) and written kSwitchingProtocols; the request becomes stream 1
   // (returned by take_requests()). Call before the first feed().
   result<void> upgrade(http::request<http::string_body> request, std::string_view settings);
-  static constexpr std::string_view switching_protocols =
+  static constexpr std::string_view kSwitchingProtocols =
       "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
 
   // Parses `bytes` (any split). An error means the connection is broken (bad preface, protocol
@@ -145,6 +124,7 @@ class h2_session {
   // minus hop-by-hop ones, plus start.headers) go out at once; DATA waits until channel_ready() was
   // called once per channel, then starts with the padding + stream-open preamble, ahead of whatever
   // was delivered meanwhile (as on HTTP/1.1). Subscribe the returned subscriber to start.channels.
+  // With start.relay, the relay is returned (subscribe it) and opened instead of the preamble.
   result<sse::subscriber*> open_stream(std::int32_t stream_id, stream_start start);
   void channel_ready(std::int32_t stream_id);
   // Queues `f` on a stream by id (the fanout calls the subscriber directly).
@@ -187,6 +167,8 @@ class h2_session {
   // The connection has nothing more to do: close it (after a GOAWAY was written, a fatal error, or
   // terminate()).
   bool done() const;
+  // The channels of an SSE stream opened with open_stream() (to subscribe it), or null.
+  const std::vector<std::string>* channels_of(std::int32_t stream_id) const;
   // Open SSE streams.
   std::size_t stream_count() const { return sse_streams_; }
   // No stream of any kind is open (for the driver's idle-connection timeout).
@@ -206,6 +188,7 @@ class h2_session {
   void enqueue(h2_stream& s, const sse::frame& f);
   void close_after(h2_stream& s, sse::frame last);
   void cancel(h2_stream& s);
+  void open_relay(h2_stream& s);
   void stream_closed(h2_stream& s);
   void resume(h2_stream& s);  // a deferred stream has data again
   void touch(h2_stream& s);

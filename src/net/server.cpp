@@ -15,6 +15,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <filesystem>
@@ -23,6 +24,7 @@
 
 #include "core/metrics.hpp"
 #include "core/redact.hpp"
+#include "net/h2_connection.hpp"
 #include "net/shard.hpp"
 #include "net/sse_stream.hpp"
 #include "net/tls_context.hpp"
@@ -179,11 +181,20 @@ bool parse_buffered(http::request_parser<http::string_body>& parser, beast::flat
   return parser.is_done();
 }
 
-// The protocols a TLS listener offers with ALPN, in order of preference. HTTP/2 joins as "h2"
-// first once its session is integrated (see shard::tls_session).
-const std::vector<std::string>& offered_protocols() {
-  static const std::vector<std::string> p{"http/1.1"};
-  return p;
+// The protocols a TLS listener offers with ALPN, in order of preference: "h2" first where HTTP/2
+// is on (shard::tls_session starts its session after the handshake).
+const std::vector<std::string>& offered_protocols(bool h2) {
+  static const std::vector<std::string> both{"h2", "http/1.1"};
+  static const std::vector<std::string> http1{"http/1.1"};
+  return h2 ? both : http1;
+}
+
+// An HTTP/1.1 request asking to continue as h2c (RFC 7540 §3.2): `Upgrade: h2c` and one
+// HTTP2-Settings. (curl --http2 on an http:// URL sends it.)
+bool asks_for_h2c(const http::request<http::string_body>& m) {
+  auto up = m.find(http::field::upgrade);
+  if (up == m.end() || !beast::iequals(up->value(), "h2c")) return false;
+  return m.count("HTTP2-Settings") == 1;
 }
 
 // Open descriptors of this process (at start only).
@@ -209,6 +220,7 @@ constexpr std::chrono::seconds kAcceptWarningInterval{10};
 
 result<void> server_options::validate() const {
   if (auto ok = tls.validate(); !ok) return ok;
+  if (auto ok = http2.validate(); !ok) return ok;
   if (send_buffer_bytes != 0 && (send_buffer_bytes < 4096 || send_buffer_bytes > (64u << 20)))
     return make_error(errc::invalid_config,
                       "send_buffer_bytes must be 0 (kernel autotuning) or 4096..67108864");
@@ -231,6 +243,7 @@ shard::~shard() {
   pending.clear();
   active.clear();
   closing.clear();
+  h2_connections.clear();
   if (reserve_fd_ >= 0) ::close(reserve_fd_);
 }
 
@@ -348,7 +361,7 @@ asio::awaitable<void> shard::turn_away(tcp::socket sock, listener_state& listene
       if (ec) break;
     }
     std::string out;
-    append_response(out, busy_response(server.opts_.busy_retry_after), 11, false);
+    append_response(out, busy_response(server.limits().busy_retry_after), 11, false);
     sock.write_some(asio::buffer(out), ec);  // small: the empty send buffer takes it at once
     sock.shutdown(tcp::socket::shutdown_send, ec);
   }
@@ -362,7 +375,7 @@ asio::awaitable<void> shard::tls_session(tcp::socket sock, listener_state& liste
     // The handshake has the request's deadline (a client that never finishes it is cut).
     pending_request deadline;
     deadline.socket = &stream.next_layer();
-    deadline.deadline = clock::now() + server.opts_.header_timeout;
+    deadline.deadline = clock::now() + server.limits().header_timeout;
     pending.push_back(deadline);
     auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kUseTuple);
     if (ec) {
@@ -371,10 +384,22 @@ asio::awaitable<void> shard::tls_session(tcp::socket sock, listener_state& liste
     }
   }
   ctx.reset();
-  // The protocol is decided per connection, after the handshake. "h2" is not offered yet
-  // (offered_protocols()); HTTP/2 is integrated here with its own session on the same stream.
-  if (negotiated_protocol(stream) != wire_protocol::http1) co_return;
+  // The protocol is decided per connection, after the handshake: ALPN "h2" (offered only where
+  // HTTP/2 is on) continues as HTTP/2 on the same stream.
+  if (negotiated_protocol(stream) == wire_protocol::h2) {
+    boost::system::error_code ep_ec;
+    auto remote = stream.next_layer().remote_endpoint(ep_ec);
+    start_h2(std::move(stream), listener, h2_handoff{{}, std::nullopt, {}, remote}, false);
+    co_return;
+  }
   co_await session(std::move(stream), listener);
+}
+
+template <class Stream>
+void shard::start_h2(Stream stream, listener_state& listener, h2_handoff handoff, bool counted) {
+  auto c = std::make_shared<basic_h2_connection<Stream>>(std::move(stream), *this, listener,
+                                                         server.limits(), handoff.remote, counted);
+  c->start(std::move(handoff));
 }
 
 // GCC 12 reports -Wmismatched-new-delete at the end of this coroutine: a false positive on the
@@ -388,7 +413,9 @@ template <class Stream>
 asio::awaitable<void> shard::session(Stream stream, listener_state& listener) {
   constexpr bool plain = std::is_same_v<Stream, tcp::socket>;
   tcp::socket& sock = lowest_layer(stream);
-  auto& opts = server.opts_;
+  // The limits in force when the connection arrived (a reload applies to the next ones).
+  const auto& opts = server.limits();
+  const auto& lopts = *listener.live.load(std::memory_order_acquire);
   server.connections_.fetch_add(1);
   listener.connections.fetch_add(1);
   core_metrics::get().http_connections.inc();
@@ -411,7 +438,7 @@ asio::awaitable<void> shard::session(Stream stream, listener_state& listener) {
 
   // Over the connection limit: the request is still read (so that closing does not reset it under
   // the client's feet), then answered 503.
-  const bool refuse = listener.connections.load() > listener.opts.max_connections;
+  const bool refuse = listener.connections.load() > lopts.max_connections;
 
   if constexpr (plain) {
     boost::system::error_code nb_ec;
@@ -419,22 +446,46 @@ asio::awaitable<void> shard::session(Stream stream, listener_state& listener) {
   }
   beast::flat_buffer buffer;
   // Beast reads up to the free capacity (at least 512 bytes): room for several pipelined requests.
-  buffer.reserve(listener.opts.read_buffer_bytes);
+  buffer.reserve(lopts.read_buffer_bytes);
   std::string out;  // responses not yet written
   pending_request deadline;
   deadline.socket = &sock;
+  // h2c on the public listener: the first bytes decide (the HTTP/2 preface, or HTTP/1.1). The
+  // first read is the one the HTTP/1.1 parser would make anyway (same buffer, same size).
+  const bool h2c = plain && listener.primary && opts.http2.h2c();
+  if (h2c) {
+    deadline.deadline = clock::now() + opts.header_timeout;
+    pending.push_back(deadline);
+    for (auto kind = h2_preface::partial; kind == h2_preface::partial;) {
+      auto [rec, n] = co_await sock.async_read_some(
+          buffer.prepare(std::max<std::size_t>(512, buffer.capacity() - buffer.size())), kUseTuple);
+      if (rec) co_return;
+      buffer.commit(n);
+      kind = match_h2_preface({static_cast<const char*>(buffer.data().data()), buffer.size()});
+      if (kind == h2_preface::yes) {
+        deadline.unlink();
+        handed_off = true;  // the connection keeps counting as one
+        if constexpr (plain)
+          start_h2(std::move(stream), listener,
+                   h2_handoff{beast::buffers_to_string(buffer.data()), std::nullopt, {}, remote},
+                   true);
+        co_return;
+      }
+    }
+    deadline.unlink();
+  }
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(opts.max_header_bytes);
-    parser.body_limit(listener.opts.max_body_bytes);
+    parser.body_limit(lopts.max_body_bytes);
     parser.eager(true);
     boost::system::error_code ec;
     // A pipelined request already in the buffer is handled with no I/O, and no write yet.
     if (!parse_buffered(parser, buffer, ec) && !ec) {
       // About to wait for the client: first the deliveries of what it sent, if few (see
       // kSmallPass), then the responses it is waiting for.
-      if (!nothing_dirty() && !pass_yielded_ && dirty_.size() + tls_dirty_.size() <= kSmallPass)
-        flush_dirty();
+      if (!nothing_dirty() && !pass_yielded_ && dirty_count() <= kSmallPass)
+        flush_dirty(/*whole=*/true);
       if (!out.empty() && !co_await write_out(stream, out)) co_return;
       deadline.deadline = clock::now() + opts.header_timeout;
       pending.push_back(deadline);
@@ -487,6 +538,20 @@ asio::awaitable<void> shard::session(Stream stream, listener_state& listener) {
       co_return;
     }
 
+    if constexpr (plain) {
+      if (h2c && asks_for_h2c(parser.get())) {
+        // h2c by Upgrade: 101, then HTTP/2 on this connection; the request is its stream 1.
+        std::string settings(parser.get()["HTTP2-Settings"]);
+        out.append(h2_session::kSwitchingProtocols);
+        if (!co_await write_out(stream, out)) co_return;
+        handed_off = true;  // the connection keeps counting as one
+        start_h2(std::move(stream), listener,
+                 h2_handoff{beast::buffers_to_string(buffer.data()), parser.release(),
+                            std::move(settings), remote},
+                 true);
+        co_return;
+      }
+    }
     http_request req{parser.release(), remote};
     const bool keep_alive = req.message.keep_alive();
     const unsigned version = req.message.version();
@@ -548,7 +613,7 @@ void shard::touch(stream_base& s, clock::time_point now) {
 }
 
 void shard::mark_closing(stream_base& s) {
-  s.node.close_deadline = clock::now() + server.opts_.close_grace;
+  s.node.close_deadline = clock::now() + server.limits().close_grace;
   s.node.unlink();
   closing.push_back(s.node);
 }
@@ -570,6 +635,24 @@ void shard::mark_dirty(std::shared_ptr<tls_sse_stream> s) {
   asio::post(ioc, [this] { flush_dirty(); });
 }
 
+void shard::mark_dirty(std::shared_ptr<h2_connection> c) {
+  h2_dirty_.push_back(std::move(c));
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(ioc, [this] { flush_dirty(); });
+}
+
+bool shard::flush_h2(clock::time_point& now, clock::time_point until) {
+  // One call per connection: all its streams' frames go out in its one write.
+  for (std::size_t n = 1; !h2_dirty_.empty(); ++n) {
+    auto c = std::move(h2_dirty_.front());
+    h2_dirty_.pop_front();
+    c->flush(now);
+    if (n % 16 == 0 && (now = clock::now()) >= until) return true;
+  }
+  return false;
+}
+
 template <class Stream>
 bool shard::flush_some(std::deque<std::shared_ptr<Stream>>& dirty, clock::time_point& now,
                        clock::time_point until, std::size_t& n) {
@@ -588,7 +671,7 @@ bool shard::flush_some(std::deque<std::shared_ptr<Stream>>& dirty, clock::time_p
   return false;
 }
 
-void shard::flush_dirty() {
+void shard::flush_dirty(bool whole) {
   // Write until done or the turn's time is up, then yield: the reactor runs between slices, so
   // publishes and new connections are read while a large fanout is being written (no head-of-line
   // wait behind a 5,000-socket flush), and an event published meanwhile joins the same pass: a
@@ -597,9 +680,14 @@ void shard::flush_dirty() {
   flush_posted_ = false;
   // One clock reading per 16 writes (a stream's activity time needs no more precision).
   auto now = clock::now();
-  const auto until = now + kFlushTurn;
+  // A small pass (at most kSmallPass streams, before the answers to the requests that made it)
+  // is bounded by its count, not the clock: a stall from outside must not reorder it.
+  const auto until = whole ? clock::time_point::max() : now + kFlushTurn;
   std::size_t n = 1;
-  if (tls_dirty_.empty()) {
+  // HTTP/2 connections first: few, and each carries many streams.
+  if (!h2_dirty_.empty() && flush_h2(now, until)) {
+    // out of time: the HTTP/1.1 streams go first in the next turn
+  } else if (tls_dirty_.empty()) {
     flush_some(dirty_, now, until, n);
   } else {
     // Both transports share the turn; whichever went second last time goes first, so a busy list
@@ -643,7 +731,7 @@ void shard::sweep() {
   // one.
   static const sse::frame keepalive =
       std::make_shared<const std::string>(std::string(sse::keep_alive()));
-  const auto idle = server.opts_.keepalive;
+  const auto idle = server.limits().keepalive;
   std::vector<std::shared_ptr<stream_base>> due;
   for (auto& n : active) {
     if (n.last_activity + idle > now) break;
@@ -658,6 +746,8 @@ void shard::sweep() {
   for (auto& n : closing)
     if (n.close_deadline <= now) overdue.push_back(n.stream->shared_from_this());
   for (auto& s : overdue) s->abort();
+  // HTTP/2 connections: their sessions' keep-alives and close_grace, and idle connections.
+  for_each_h2([&](h2_connection& c) { c.sweep(now); });
 }
 
 void shard::stop_accepting() {
@@ -685,6 +775,16 @@ void shard::for_each_stream(F&& f) {
   for (auto& s : all) f(*s);
 }
 
+template <class F>
+void shard::for_each_h2(F&& f) {
+  // f may close the connection (unlinking it): step past it first. The read coroutine keeps a
+  // closed connection alive until it resumes, later.
+  for (auto it = h2_connections.begin(); it != h2_connections.end();) {
+    auto& c = *(it++)->connection;
+    f(c);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // http_server
 
@@ -692,6 +792,9 @@ http_server::http_server(server_options opts, request_handler& handler)
     : opts_(std::move(opts)), handler_(handler) {
   if (opts_.threads == 0) opts_.threads = 1;
   if (opts_.threads > 64) opts_.threads = 64;  // fanout's shard mask is 64 bits
+  snapshots_.push_back(std::make_unique<const server_options>(opts_));
+  limits_.store(snapshots_.back().get());
+  h2_connections_gauge();  // listed in /metrics from the start
   for (unsigned i = 0; i < opts_.threads; ++i) shards_.push_back(std::make_unique<shard>(*this, i));
 }
 
@@ -708,20 +811,41 @@ std::vector<asio::any_io_executor> http_server::executors() const {
 
 void http_server::set_fanout(sse::fanout* f) { fanout_ = f; }
 
+// The public listener's options as a listener's (its limits snapshot).
+namespace {
+listener_options primary_listener_options(const server_options& s) {
+  listener_options o;
+  o.name = s.name;
+  o.max_body_bytes = s.max_body_bytes;
+  o.max_connections = s.max_connections;
+  o.read_buffer_bytes = 4096;  // a stream request is one GET; the buffer is freed when it starts
+  o.send_buffer_bytes = s.send_buffer_bytes;
+  o.spare_descriptors = s.spare_descriptors;
+  o.reuse_port = s.reuse_port;
+  o.tls = s.tls;
+  return o;
+}
+}  // namespace
+
 result<void> http_server::listen(const std::string& address, std::uint16_t port) {
   if (auto ok = opts_.validate(); !ok) return ok;
-  listener_options o;
-  o.name = opts_.name;
-  o.max_body_bytes = opts_.max_body_bytes;
-  o.max_connections = opts_.max_connections;
-  o.read_buffer_bytes = 4096;  // a stream request is one GET; the buffer is freed when it starts
-  o.send_buffer_bytes = opts_.send_buffer_bytes;
-  o.spare_descriptors = opts_.spare_descriptors;
-  o.reuse_port = opts_.reuse_port;
-  o.tls = opts_.tls;
-  auto r = add_listener(address, port, handler_, std::move(o));
+  auto r = add_listener(address, port, handler_, primary_listener_options(opts_));
   if (!r) return std::move(r).err();
   return {};
+}
+
+const listener_options* http_server::keep(listener_options o) {
+  std::lock_guard lock(snapshots_mu_);
+  listener_snapshots_.push_back(std::make_unique<const listener_options>(std::move(o)));
+  return listener_snapshots_.back().get();
+}
+
+result<std::shared_ptr<tls_context>> http_server::load_tls(const listener_state& l,
+                                                           const tls_options& files,
+                                                           bool h2) const {
+  auto c = tls_context::load(files, offered_protocols(l.primary && h2));
+  if (!c) return make_error(errc::invalid_config, l.opts.name + " listener: " + c.err().message);
+  return std::move(*c);
 }
 
 result<std::uint16_t> http_server::add_listener(const std::string& address, std::uint16_t port,
@@ -731,9 +855,11 @@ result<std::uint16_t> http_server::add_listener(const std::string& address, std:
   auto addr = asio::ip::make_address(address, ec);
   if (ec) return make_error(errc::invalid_config, "bad listen address '" + address + "'");
   const auto where = address + ":" + std::to_string(port);
+  // The first listener is the public one (listen()): HTTP/2 per server_options::http2.
+  const bool primary = listeners_.empty();
   std::shared_ptr<tls_context> tls;
   if (opts.tls.enabled()) {
-    auto c = tls_context::load(opts.tls, offered_protocols());
+    auto c = tls_context::load(opts.tls, offered_protocols(primary && limits().http2.enabled));
     if (!c) return make_error(errc::invalid_config, opts.name + " listener: " + c.err().message);
     tls = std::move(*c);
   }
@@ -756,6 +882,8 @@ result<std::uint16_t> http_server::add_listener(const std::string& address, std:
   }
   auto& l = *listeners_.emplace_back(std::make_unique<listener_state>());
   l.handler = &handler;
+  l.primary = primary;
+  l.live.store(keep(opts));
   l.opts = std::move(opts);
   l.tls.store(std::move(tls));
   for (auto& s : shards_) {
@@ -835,8 +963,8 @@ result<void> http_server::reload_tls() {
       auto it = tls_files_.find(l.get());
       files = it != tls_files_.end() ? it->second : l->opts.tls;
     }
-    auto c = tls_context::load(files, offered_protocols());
-    if (!c) return make_error(errc::invalid_config, l->opts.name + " listener: " + c.err().message);
+    auto c = load_tls(*l, files, limits().http2.enabled);
+    if (!c) return std::move(c).err();
     loaded.emplace_back(l.get(), std::move(*c));
   }
   for (auto& [l, c] : loaded) l->tls.store(std::move(c));
@@ -849,15 +977,94 @@ result<void> http_server::reload_tls(const tls_options& primary) {
                                                 " listener cannot be turned on or off without "
                                                 "a restart");
   if (!primary.enabled()) return {};
-  auto c = tls_context::load(primary, offered_protocols());
-  if (!c) return make_error(errc::invalid_config, opts_.name + " listener: " + c.err().message);
   auto& l = *listeners_.front();
+  auto c = load_tls(l, primary, limits().http2.enabled);
+  if (!c) return std::move(c).err();
   {
     std::lock_guard lock(tls_mu_);
     tls_files_[&l] = primary;
   }
   l.tls.store(std::move(*c));
   return {};
+}
+
+result<void> http_server::reload_limits(const server_options& primary) {
+  if (auto ok = primary.validate(); !ok) return ok;
+  // What the running listener cannot change: its threads, its sockets' options, TLS on or off.
+  auto fixed = [&](bool same, std::string_view key) -> result<void> {
+    if (same) return {};
+    return make_error(errc::invalid_config,
+                      "server." + std::string(key) +
+                          " cannot change on reload (the listener keeps its sockets and threads); "
+                          "restart to change it");
+  };
+  // threads = 0 means one per core: compared as resolved by the caller.
+  if (auto ok = fixed(primary.threads == opts_.threads || primary.threads == 0, "threads"); !ok)
+    return ok;
+  if (auto ok = fixed(primary.send_buffer_bytes == opts_.send_buffer_bytes, "send_buffer_bytes");
+      !ok)
+    return ok;
+  if (auto ok = fixed(primary.spare_descriptors == opts_.spare_descriptors, "spare_descriptors");
+      !ok)
+    return ok;
+  if (auto ok = fixed(primary.reuse_port == opts_.reuse_port, "reuse_port"); !ok) return ok;
+  if (listeners_.empty()) return make_error(errc::invalid_config, "the server is not listening");
+  auto& l = *listeners_.front();
+  if (primary.tls.enabled() != l.opts.tls.enabled())
+    return make_error(errc::invalid_config,
+                      "server.tls_certificate_file: TLS on the " + opts_.name +
+                          " listener cannot be turned on or off on reload; restart to change it");
+  // Load first (a bad certificate changes nothing), then swap.
+  std::shared_ptr<tls_context> tls;
+  if (primary.tls.enabled()) {
+    auto c = load_tls(l, primary.tls, primary.http2.enabled);
+    if (!c) return std::move(c).err();
+    tls = std::move(*c);
+  }
+  auto next = std::make_unique<server_options>(primary);
+  // What the shards were built with stays (see `fixed` above; sweep_interval is the caller's).
+  next->name = opts_.name;
+  next->threads = opts_.threads;
+  next->sweep_interval = opts_.sweep_interval;
+  const server_options* now = nullptr;
+  {
+    std::lock_guard lock(snapshots_mu_);
+    snapshots_.push_back(std::move(next));
+    now = snapshots_.back().get();
+  }
+  auto lo = primary_listener_options(*now);
+  lo.read_buffer_bytes = l.live.load()->read_buffer_bytes;
+  l.live.store(keep(std::move(lo)), std::memory_order_release);
+  limits_.store(now, std::memory_order_release);
+  if (tls) {
+    {
+      std::lock_guard lock(tls_mu_);
+      tls_files_[&l] = primary.tls;
+    }
+    l.tls.store(std::move(tls));
+  }
+  return {};
+}
+
+result<void> http_server::reload_limits(std::uint16_t port, const listener_options& opts) {
+  for (auto& l : listeners_) {
+    if (l->primary || l->port != port) continue;
+    const auto& was = *l->live.load();
+    if (opts.send_buffer_bytes != was.send_buffer_bytes || opts.reuse_port != was.reuse_port ||
+        opts.spare_descriptors != was.spare_descriptors ||
+        opts.tls.enabled() != l->opts.tls.enabled())
+      return make_error(errc::invalid_config,
+                        "the " + l->opts.name +
+                            " listener's socket options and TLS cannot change on reload; restart "
+                            "to change them");
+    auto next = was;
+    next.max_body_bytes = opts.max_body_bytes;
+    next.max_connections = opts.max_connections;
+    next.read_buffer_bytes = opts.read_buffer_bytes;
+    l->live.store(keep(std::move(next)), std::memory_order_release);
+    return {};
+  }
+  return make_error(errc::not_found, "no listener on port " + std::to_string(port));
 }
 
 std::size_t http_server::shutdown(std::chrono::milliseconds deadline,
@@ -871,14 +1078,14 @@ std::size_t http_server::shutdown(std::chrono::milliseconds deadline,
     asio::post(s->ioc, [sh = s.get(), &final_bytes, &mu] {
       sh->stop_accepting();
       sh->close_pending_requests();
+      auto next_bytes = [&] {
+        std::lock_guard lock(mu);
+        return final_bytes();
+      };
       sh->for_each_stream([&](stream_base& st) {
-        std::string bytes;
-        {
-          std::lock_guard lock(mu);
-          bytes = final_bytes();
-        }
-        st.close_after(std::make_shared<const std::string>(std::move(bytes)));
+        st.close_after(std::make_shared<const std::string>(next_bytes()));
       });
+      sh->for_each_h2([&](h2_connection& c) { c.shutdown(next_bytes); });
     });
   }
   while (streams_.load() > 0 && clock::now() < until)
@@ -888,6 +1095,7 @@ std::size_t http_server::shutdown(std::chrono::milliseconds deadline,
     asio::post(s->ioc, [sh = s.get()] {
       sh->close_pending_requests();
       sh->for_each_stream([](stream_base& st) { st.abort(); });
+      sh->for_each_h2([](h2_connection& c) { c.abort(); });
       sh->sweep_timer.cancel();
     });
   }
@@ -918,6 +1126,7 @@ void http_server::collect_tags(
       std::vector<std::shared_ptr<const principal>> local;
       for (auto& n : sh->active)
         if (n.stream->tag()) local.push_back(n.stream->tag_ptr());
+      sh->for_each_h2([&](h2_connection& c) { c.collect_tags(local); });
       std::lock_guard lock(g->mu);
       for (auto& t : local)
         if (g->seen.insert(t.get()).second) g->tags.push_back(std::move(t));
@@ -935,6 +1144,7 @@ void http_server::close_streams_if(std::function<bool(const principal*)> pred,
       sh->for_each_stream([&](stream_base& st) {
         if ((*p)(st.tag())) st.close_after(frame);
       });
+      sh->for_each_h2([&](h2_connection& c) { c.close_streams_if(*p, frame); });
     });
   }
 }

@@ -36,6 +36,34 @@
 
 namespace herald::net {
 
+// HTTP/2 on the public listener (h2_session on libnghttp2, driven by h2_connection). The limits
+// shared with HTTP/1.1 (header and body bytes, queue bounds, keep-alive, close_grace) are the
+// server_options' own.
+struct h2_options {
+  // HTTP/2 over TLS: ALPN offers "h2" (preferred) and "http/1.1". A browser then opens all its
+  // EventSources to one origin on one connection, past HTTP/1.1's six connections per origin.
+  bool enabled = true;
+  // HTTP/2 over cleartext TCP (h2c): a connection that starts with the HTTP/2 preface (prior
+  // knowledge), or an HTTP/1.1 request with `Upgrade: h2c`, gets HTTP/2. Off with `enabled`.
+  bool cleartext = true;
+  bool h2c() const { return enabled && cleartext; }
+  // SETTINGS_MAX_CONCURRENT_STREAMS: open streams per connection (a browser tab's EventSources
+  // share one connection); further streams are refused with RST_STREAM REFUSED_STREAM.
+  std::uint32_t max_concurrent_streams = 100;
+  // SETTINGS_INITIAL_WINDOW_SIZE, bytes: what a client may send on one stream before we grant more.
+  // Only request bodies use it (a GET stream sends nothing), so the default suffices.
+  std::uint32_t stream_window_bytes = 65535;
+  // Connection receive window, bytes: request bodies of all streams together. nghttp2 grants more
+  // (WINDOW_UPDATE) as bodies arrive, so this bounds what one connection can have in flight to us.
+  std::uint32_t connection_window_bytes = 1u << 20;
+  // Bytes of output the session prepares before the driver writes: nghttp2 is asked for more
+  // frames only below this, so a connection whose socket is full keeps its events in the per-stream
+  // queues, where the slow-consumer bounds apply. At most one DATA frame (16 KiB) more is prepared.
+  std::uint32_t output_buffer_bytes = 64u << 10;
+
+  result<void> validate() const;
+};
+
 // TLS on a listener (OpenSSL through Asio SSL). Empty certificate_file: plain TCP.
 struct tls_options {
   std::string certificate_file;  // PEM certificate chain, leaf first
@@ -73,7 +101,8 @@ struct server_options {
   // SO_REUSEPORT shared with other processes: several `herald serve` on one port. Off: a port
   // already bound by another process is refused at start.
   bool reuse_port = false;
-  tls_options tls;  // TLS on the public listener
+  tls_options tls;   // TLS on the public listener
+  h2_options http2;  // HTTP/2 on the public listener (over TLS with ALPN, and h2c)
 
   result<void> validate() const;
 };
@@ -98,7 +127,13 @@ struct listener_options {
 
 struct listener_state {
   request_handler* handler = nullptr;
-  listener_options opts;
+  // The limits in force, replaced by reload_limits() (an options snapshot is never freed while the
+  // server lives, so a connection may keep reading the one it started with). Read on every accept.
+  std::atomic<const listener_options*> live{nullptr};
+  listener_options opts;  // as given at listen/add_listener (what cannot change: address, TLS)
+  // The public listener: HTTP/2 per server_options::http2 (ALPN "h2", h2c), and its limits follow
+  // reload_limits(server_options).
+  bool primary = false;
   std::uint16_t port = 0;
   std::atomic<std::size_t> connections{0};
   // A connection whose descriptor is at or above this gets 503 (RLIMIT_NOFILE minus
@@ -140,6 +175,21 @@ class http_server {
   // The same for the primary listener with other files (a reloaded configuration).
   result<void> reload_tls(const tls_options& primary);
 
+  // A reloaded configuration for the primary listener: its limits (headers, bodies, timeouts,
+  // connections, queue bounds, keep-alive, close_grace, HTTP/2 settings) apply to new connections
+  // and requests (the queue bounds also to open HTTP/1.1 streams), its certificate files are loaded
+  // (with ALPN per http2.enabled). What the running listener cannot change is refused, naming it:
+  // threads, send_buffer_bytes, spare_descriptors, reuse_port, TLS on or off. Everything is checked
+  // and loaded before anything changes; on an error nothing changes.
+  result<void> reload_limits(const server_options& primary);
+  // The same for another listener (by its port): max_body_bytes, max_connections,
+  // read_buffer_bytes; the rest cannot change.
+  result<void> reload_limits(std::uint16_t port, const listener_options& opts);
+
+  // The primary listener's limits in force (any thread; the snapshot stays valid while the server
+  // lives).
+  const server_options& limits() const { return *limits_.load(std::memory_order_acquire); }
+
   // Graceful stop: stop accepting, close idle keep-alive connections, give every stream
   // `final_bytes()` (called once per stream, e.g. a jittered `retry:` hint) and close it once
   // flushed; returns when every stream is gone or `deadline` passed, then stops and joins the
@@ -153,6 +203,8 @@ class http_server {
   void close_streams_if(std::function<bool(const principal*)> pred, std::string final_bytes);
 
   std::size_t stream_count() const { return streams_.load(); }
+  // HTTP/2 connections open (each counts once in connection_count()).
+  std::size_t h2_connection_count() const { return h2_connections_.load(); }
   std::size_t connection_count() const { return connections_.load(); }
   const server_options& options() const { return opts_; }
 
@@ -160,11 +212,23 @@ class http_server {
   friend class shard;
   template <class Socket>
   friend class basic_sse_stream;
-  server_options opts_;
+  template <class Socket>
+  friend class basic_h2_connection;
+  const listener_options* keep(listener_options o);
+  result<std::shared_ptr<tls_context>> load_tls(const listener_state& l, const tls_options& files,
+                                                bool h2) const;
+  server_options opts_;  // as constructed (what cannot change on reload)
+  // The limits in force (see limits()); every snapshot is kept in `snapshots_` until the server
+  // ends: a reload is rare, and a connection or HTTP/2 session then holds a plain reference.
+  std::atomic<const server_options*> limits_{nullptr};
+  std::mutex snapshots_mu_;
+  std::vector<std::unique_ptr<const server_options>> snapshots_;
+  std::vector<std::unique_ptr<const listener_options>> listener_snapshots_;
   request_handler& handler_;
   sse::fanout* fanout_ = nullptr;
   std::atomic<std::size_t> streams_{0};
   std::atomic<std::size_t> connections_{0};
+  std::atomic<std::size_t> h2_connections_{0};
   bool started_ = false;
   bool stopped_ = false;
   std::vector<std::unique_ptr<listener_state>> listeners_;

@@ -27,6 +27,8 @@ template <class Socket>
 class basic_sse_stream;
 using sse_stream = basic_sse_stream<tcp::socket>;
 using tls_sse_stream = basic_sse_stream<tls_socket>;
+class h2_connection;
+struct h2_handoff;
 
 using clock = std::chrono::steady_clock;
 using auto_unlink_hook =
@@ -47,6 +49,11 @@ struct stream_node : auto_unlink_hook {
   clock::time_point close_deadline;
 };
 
+// An HTTP/2 connection's place in its shard's list (embedded in the connection).
+struct h2_node : auto_unlink_hook {
+  h2_connection* connection = nullptr;
+};
+
 class shard {
  public:
   shard(http_server& server, std::size_t index);
@@ -64,11 +71,17 @@ class shard {
   // stream's write directly (no virtual call per write).
   void mark_dirty(std::shared_ptr<sse_stream> s);
   void mark_dirty(std::shared_ptr<tls_sse_stream> s);
+  // An HTTP/2 connection has output (or ended streams) to take: flushed in the same passes, one
+  // call per connection (its streams' frames go out in its one write).
+  void mark_dirty(std::shared_ptr<h2_connection> c);
 
   void stop_accepting();
   void close_pending_requests();
   template <class F>
   void for_each_stream(F&& f);
+  // Every HTTP/2 connection of this shard (f may close the one it is given).
+  template <class F>
+  void for_each_h2(F&& f);
 
   http_server& server;
   std::size_t index;
@@ -82,6 +95,8 @@ class shard {
   // Streams ordered by last write (head = idle longest) and streams waiting to flush before close.
   boost::intrusive::list<stream_node, boost::intrusive::constant_time_size<false>> active;
   boost::intrusive::list<stream_node, boost::intrusive::constant_time_size<false>> closing;
+  // HTTP/2 connections (their streams live in their sessions): swept, shut down, re-checked.
+  boost::intrusive::list<h2_node, boost::intrusive::constant_time_size<false>> h2_connections;
 
  private:
   boost::asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, listener_state& listener);
@@ -91,6 +106,10 @@ class shard {
   boost::asio::awaitable<void> session(Stream stream, listener_state& listener);
   boost::asio::awaitable<void> tls_session(tcp::socket socket, listener_state& listener,
                                            std::shared_ptr<tls_context> ctx);
+  // The connection continues as HTTP/2 (ALPN "h2", the h2c preface, or an h2c Upgrade); `counted`:
+  // it already counts as a connection (handed over by session()).
+  template <class Stream>
+  void start_h2(Stream stream, listener_state& listener, h2_handoff handoff, bool counted);
   // At the descriptor limit: a short exchange that reads what the client sent (briefly), answers
   // 503 and closes, holding one descriptor at a time per acceptor.
   boost::asio::awaitable<void> turn_away(tcp::socket socket, listener_state& listener);
@@ -99,16 +118,21 @@ class shard {
                                                       listener_state& listener);
   void warn_accept_failure(listener_state& listener, const std::string& what);
   void sweep();
-  void flush_dirty();
+  // Writes dirty streams until none is left or the turn (kFlushTurn) is up; `whole` ignores the
+  // turn (for a pass already bounded by count).
+  void flush_dirty(bool whole = false);
   template <class Stream>
   bool flush_some(std::deque<std::shared_ptr<Stream>>& dirty, clock::time_point& now,
                   clock::time_point until, std::size_t& n);
-  bool nothing_dirty() const { return dirty_.empty() && tls_dirty_.empty(); }
+  bool nothing_dirty() const { return dirty_.empty() && tls_dirty_.empty() && h2_dirty_.empty(); }
+  std::size_t dirty_count() const { return dirty_.size() + tls_dirty_.size() + h2_dirty_.size(); }
+  bool flush_h2(clock::time_point& now, clock::time_point until);
   // Streams with frames to write, in the order they became dirty. A deque: under sustained fanout
   // a pass may never run dry (written streams are re-marked behind the others), so what was written
   // must be freed as the pass goes, not when it ends.
   std::deque<std::shared_ptr<sse_stream>> dirty_;
   std::deque<std::shared_ptr<tls_sse_stream>> tls_dirty_;
+  std::deque<std::shared_ptr<h2_connection>> h2_dirty_;
   bool flush_posted_ = false;
   bool pass_yielded_ = false;  // a pass ran out of its turn and continues in a posted one
   bool tls_first_ = false;     // with both kinds dirty, which list a pass writes first

@@ -8,17 +8,13 @@
 #include <cassert>
 
 #include "core/metrics.hpp"
+#include "net/h2_session.hpp"  // slow_consumer_frame(), shared with HTTP/2 streams
 #include "net/server.hpp"
 #include "sse/encoder.hpp"
 
 namespace herald::net {
 
 namespace {
-const sse::frame& slow_consumer_frame() {
-  static const sse::frame f = std::make_shared<const std::string>(sse::encode_slow_consumer_error());
-  return f;
-}
-
 bool would_block(const boost::system::error_code& ec) {
   return ec == boost::asio::error::would_block || ec == boost::asio::error::try_again;
 }
@@ -41,7 +37,7 @@ basic_sse_stream<Socket>::basic_sse_stream(Socket socket, shard& owner, listener
   node.stream = this;
   // What a delivery and its write touch is prefetched (subscriber::prefetch): up to the socket's
   // descriptor, which follows its service pointer.
-  if constexpr (!is_tls)
+  if constexpr (!kIsTls)
     assert(reinterpret_cast<const char*>(&socket_) + 2 * sizeof(void*) <=
            reinterpret_cast<const char*>(static_cast<const sse::subscriber*>(this)) + kHotBytes);
 }
@@ -101,7 +97,7 @@ void basic_sse_stream<Socket>::confirmed() {
 template <class Socket>
 void basic_sse_stream<Socket>::watch_reads() {
   // A stream's client never sends after the request: readable means EOF (disconnect) or junk.
-  if constexpr (is_tls) {
+  if constexpr (kIsTls) {
     // TLS records (a close_notify, a key update) must go through the SSL layer.
     socket_.async_read_some(boost::asio::buffer(tls_.sink),
                             [self = self()](boost::system::error_code ec, std::size_t) {
@@ -136,7 +132,7 @@ void basic_sse_stream<Socket>::watch_reads() {
 template <class Socket>
 void basic_sse_stream<Socket>::deliver(const sse::frame& f) {
   if (state_ != state::open) return;
-  const auto& opts = shard_.server.options();
+  const auto& opts = shard_.server.limits();
   if (queue_.size() + inflight_.size() >= opts.queue_max_events ||
       held_bytes_ + f->size() > opts.queue_max_bytes) {
     overflowed();
@@ -161,7 +157,7 @@ void basic_sse_stream<Socket>::overflowed() {
     // TLS, the frames the SSL write under way covers are kept as well.
     const auto first = inflight_.size() - buffers_.size();
     std::size_t keep = buffers_.front().size() < inflight_[first]->size() ? 1 : 0;
-    if constexpr (is_tls) keep = std::max(keep, tls_.covered);
+    if constexpr (kIsTls) keep = std::max(keep, tls_.covered);
     for (std::size_t i = keep; i < buffers_.size(); ++i) held_bytes_ -= buffers_[i].size();
     buffers_.resize(keep);
   }
@@ -200,7 +196,7 @@ void basic_sse_stream<Socket>::flush(clock::time_point now) {
   head_sent_ = true;
   if (state_ == state::open) shard_.touch(*this, now);
 
-  if constexpr (is_tls) {
+  if constexpr (kIsTls) {
     gather_inflight();
     writing_ = true;
     write_tls();
@@ -300,7 +296,7 @@ void basic_sse_stream<Socket>::on_writable(const boost::system::error_code& ec) 
 
 template <class Socket>
 void basic_sse_stream<Socket>::write_tls() {
-  if constexpr (is_tls) {
+  if constexpr (kIsTls) {
     // One frame (or a large one) is written from the frame itself; several small ones are copied
     // into one record first (an SSL write takes one buffer, and a record per frame would cost a
     // record header, a MAC and a send each).
@@ -350,7 +346,7 @@ void basic_sse_stream<Socket>::written_all() {
 
 template <class Socket>
 void basic_sse_stream<Socket>::close_gracefully() {
-  if constexpr (is_tls) {
+  if constexpr (kIsTls) {
     // close_notify, so the client can tell the end of the stream from a cut connection. Its reply
     // is not waited for (the peer's close_notify is marked as received): the shutdown completes
     // once ours is written, within close_grace like any write of a closing stream.

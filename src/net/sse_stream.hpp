@@ -55,7 +55,7 @@ class stream_base : public sse::subscriber, public std::enable_shared_from_this<
 template <class Socket>
 class basic_sse_stream final : public stream_base {
  public:
-  static constexpr bool is_tls = !std::is_same_v<Socket, tcp::socket>;
+  static constexpr bool kIsTls = !std::is_same_v<Socket, tcp::socket>;
 
   basic_sse_stream(Socket socket, shard& owner, listener_state& listener,
                    std::vector<std::string> channels, std::shared_ptr<const principal> tag,
@@ -85,7 +85,7 @@ class basic_sse_stream final : public stream_base {
     return std::static_pointer_cast<basic_sse_stream>(shared_from_this());
   }
   tcp::socket& lowest() {
-    if constexpr (is_tls)
+    if constexpr (kIsTls)
       return socket_.next_layer();
     else
       return socket_;
@@ -131,7 +131,7 @@ class basic_sse_stream final : public stream_base {
     std::array<char, 256> sink{};
   };
   struct no_tls_state {};
-  [[no_unique_address]] std::conditional_t<is_tls, tls_state, no_tls_state> tls_;
+  [[no_unique_address]] std::conditional_t<kIsTls, tls_state, no_tls_state> tls_;
 };
 
 extern template class basic_sse_stream<tcp::socket>;

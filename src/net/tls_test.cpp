@@ -1,5 +1,6 @@
 // TLS on a listener, over real loopback sockets, with certificates this test makes with the
-// openssl command: curl receives the exact SSE bytes over https; ALPN offers http/1.1; a slow TLS
+// openssl command: curl receives the exact SSE bytes over https (HTTP/1.1; HTTP/2 over TLS is in
+// h2_server_test); ALPN offers h2 and http/1.1 (http/1.1 alone with HTTP/2 off); a slow TLS
 // reader meets the slow-consumer policy at an event boundary; bad handshakes do not hurt other
 // clients; a certificate reload applies to new connections while open streams continue.
 #include <gtest/gtest.h>
@@ -177,7 +178,8 @@ TEST(tls, curl_receives_the_exact_sse_bytes_over_https) {
   const auto a = certs.make("a");
   tls_harness h({}, a);
   const auto headers = certs.dir / "headers.txt";
-  const std::string cmd = "curl -sS -N --cacert " + a.certificate_file + " -D " + headers.string() +
+  const std::string cmd = "curl -sS -N --http1.1 --cacert " + a.certificate_file + " -D " +
+                          headers.string() +
                           " https://127.0.0.1:" + std::to_string(h.server->port()) +
                           "/stream/tls-1 2>" + (certs.dir / "curl.err").string();
   FILE* out = ::popen(cmd.c_str(), "r");
@@ -199,14 +201,22 @@ TEST(tls, curl_receives_the_exact_sse_bytes_over_https) {
                       "retry: 1000\n\n");
 }
 
-TEST(tls, alpn_offers_http_1_1_and_refuses_a_client_without_it) {
+TEST(tls, alpn_offers_h2_then_http_1_1_and_refuses_a_client_without_either) {
   certificates certs;
   const auto a = certs.make("a");
-  tls_harness h({}, a);
+  {
+    tls_harness h({}, a);
+    tls_client c(h.server->port(), a.certificate_file, 0, {"h2", "http/1.1"});
+    ASSERT_FALSE(c.handshake());
+    EXPECT_EQ(c.alpn(), "h2");  // HTTP/2 (h2_server_test drives it)
+  }
+  server_options http1_only;
+  http1_only.http2.enabled = false;
+  tls_harness h(http1_only, a);
   {
     tls_client c(h.server->port(), a.certificate_file, 0, {"h2", "http/1.1"});
     ASSERT_FALSE(c.handshake());
-    EXPECT_EQ(c.alpn(), "http/1.1");  // "h2" is not offered until HTTP/2 is integrated
+    EXPECT_EQ(c.alpn(), "http/1.1");
     EXPECT_EQ(open_stream(c, "alpn"), kHead + std::string(sse::stream_preamble()));
   }
   {

@@ -32,8 +32,8 @@ struct endpoint_config {
   // Channel templates using {tenant_id}, {user_id} and the params.
   std::vector<std::string> channels;
   std::string lookup;  // optional SQL; must bind :tenant_id; no row -> 404
-  // Every channel must be reliable ([replay] channels): checked when the configuration loads.
-  bool require_replay = false;
+  // Its channels are reliable (docs/reconnects.md): config/ adds their prefixes to [replay] channels.
+  bool reliable = false;
 };
 
 }  // namespace herald::route

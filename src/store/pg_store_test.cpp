@@ -578,9 +578,9 @@ TEST(pg_store_isolation, randomized_connect_checks_never_cross_tenants) {
     scan_tenant[scans.back()] = t;
     sql +=
         "INSERT INTO scans (id, trigger, state, unique_resource_count, progress, scanner_args, "
-        "inserted_at, updated_at, provider_id, tenant_id) VALUES ('" +
-        scans.back() + "', 'manual', 'available', 0, 0, '{}', now(), now(), '" + t + "', '" + t +
-        "');";
+        "inserted_at, updated_at, provider_id, tenant_id) VALUES ('";
+    sql.append(scans.back()).append("', 'manual', 'available', 0, 0, '{}', now(), now(), '");
+    sql.append(t).append("', '").append(t).append("');");
   }
   sql += "COMMIT;";
   pg.exec(sql);
@@ -592,6 +592,7 @@ TEST(pg_store_isolation, randomized_connect_checks_never_cross_tenants) {
   std::atomic<int> wrong_member{0}, wrong_scan{0}, cross_tenant_positive{0}, failures{0};
   std::atomic<int> positives{0};
   std::vector<std::thread> threads;
+  threads.reserve(thread_count);
   for (int t = 0; t < thread_count; ++t) {
     threads.emplace_back([&, seed = rng()] {
       std::mt19937 r(seed);

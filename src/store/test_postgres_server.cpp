@@ -95,6 +95,7 @@ fs::path bindir() {
 pid_t spawn(const std::vector<std::string>& argv, const std::string& out_file, bool drop, uid_t uid,
             gid_t gid) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const pid_t parent = ::getpid();

@@ -245,6 +245,23 @@ class ServerConformanceTest(unittest.TestCase):
             json.dumps(event),
             {"Authorization": "Bearer " + srv.publisher_key, "X-Padding": "p" * 9000},
         )
+        # reload: 200 (the same file again), 401, 405, 422 (a file that does not validate)
+        _, body = self.check(
+            srv, "POST", "/reload", 200, "", {"Authorization": "Bearer " + srv.publisher_key}
+        )
+        self.assertIn("configuration reloaded from", json.loads(body)["message"])
+        self.check(srv, "POST", "/reload", 401, "", {"Authorization": "Bearer wrong"})
+        self.check(srv, "GET", "/reload", 405)
+        with open(srv.config_path) as f:
+            good = f.read()
+        with open(srv.config_path, "a") as f:
+            f.write("\n[events]\nbogus_key = 1\n")
+        _, body = self.check(
+            srv, "POST", "/reload", 422, "", {"Authorization": "Bearer " + srv.publisher_key}
+        )
+        self.assertEqual(json.loads(body)["error"]["code"], "invalid_config")
+        with open(srv.config_path, "w") as f:
+            f.write(good)
         # health and metrics
         self.check(srv, "GET", "/healthz", 200)
         self.check(srv, "GET", "/readyz", 200)

@@ -324,11 +324,15 @@ export async function prepareDemoDir(t) {
 }
 
 /**
- * Write `name` (default e2e.toml) into a demo data dir: the demo's keys, store and endpoint, fresh
- * ports, and the extra [server] / [log] settings given; `extra` is appended verbatim (more tables).
+ * Write `name` (default e2e.toml) into a demo data dir: the demo's keys (or `keys` {public, private},
+ * paths relative to the dir), store and endpoint, fresh ports (or `ports`), and the extra [server] /
+ * [log] settings given; `extra` is appended verbatim (more tables).
  * Returns {config, port, internalPort}.
  */
-export async function writeConfig(dir, { name = "e2e.toml", server = {}, log = "info", lookup, ports, extra = "" } = {}) {
+export async function writeConfig(
+  dir,
+  { name = "e2e.toml", server = {}, log = "info", lookup, ports, extra = "", keys = { public: "keys/public.pem", private: "keys/private.pem" } } = {},
+) {
   const [port, internalPort] = ports ?? (await freePorts(2));
   const serverExtra = Object.entries(server)
     .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
@@ -345,8 +349,8 @@ publisher_key_file = "publisher.key"
 
 [auth]
 algorithm = "RS256"
-verify_key_file = "keys/public.pem"
-signing_key_file = "keys/private.pem"
+verify_key_file = "${keys.public}"
+signing_key_file = "${keys.private}"
 audience = "herald-demo"
 issuer = "herald-demo"
 
