@@ -176,8 +176,9 @@ class gateway::public_handler final : public net::request_handler {
       for (auto p : url.params())
         if (p.key == "lastEventId" && !p.value.empty()) token = p.value;
     if (token == "error")
-      return with_cors(cors, m, error_response(make_error(errc::bad_request,
-                                                    "Can't resume session after stream-error.")));
+      return with_cors(cors, m,
+                       error_response(make_error(errc::bad_request,
+                                                 "Can't resume session after stream-error.")));
     if (!token.empty()) {
       auto parts = sse::parse_last_event_id(token);
       if (!parts) return with_cors(cors, m, unparseable_resume_point());
@@ -198,28 +199,28 @@ class gateway::public_handler final : public net::request_handler {
         std::make_shared<const std::string>(sse::encode_slow_consumer_error());
     o.slow_consumer = slow;
     // The log is read through the bus; the answer comes back on this stream's event loop.
-    sse::log_reader reader = [b = g_.bus_.get(), ex](const std::string& ch,
-                                                     std::optional<std::uint64_t> after,
-                                                     std::size_t limit,
-                                                     std::function<void(result<sse::log_read>)> done) {
+    sse::log_reader reader = [b = g_.bus_.get(), ex](
+                                 const std::string& ch, std::optional<std::uint64_t> after,
+                                 std::size_t limit,
+                                 std::function<void(result<sse::log_read>)> done) {
       b->read_log(ch, after, limit, [ex, done = std::move(done)](result<sse::log_read> r) {
         asio::post(ex, [done, r = std::move(r)]() mutable { done(std::move(r)); });
       });
     };
-    start.relay = std::make_shared<sse::resume_relay>(std::move(channels), std::move(reader),
-                                                      std::move(o));
+    start.relay =
+        std::make_shared<sse::resume_relay>(std::move(channels), std::move(reader), std::move(o));
     return std::nullopt;
   }
 
   // django-eventstream's answer to an id it cannot parse: a 200 event stream holding only this
   // stream-error, then the end.
   static http_response unparseable_resume_point() {
-    return http_response{http::status::ok,
-                         "text/event-stream",
-                         {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}},
-                         sse::encode_stream_error(
-                             "bad-request",
-                             "Invalid request: Failed to parse Last-Event-ID or lastEventId.")};
+    return http_response{
+        http::status::ok,
+        "text/event-stream",
+        {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}},
+        sse::encode_stream_error("bad-request",
+                                 "Invalid request: Failed to parse Last-Event-ID or lastEventId.")};
   }
 
   // When a log read fails the stream ends with this `retry:` hint (then the client resumes from

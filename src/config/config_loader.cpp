@@ -477,7 +477,8 @@ void read_endpoints(reader& r, gateway_config& cfg, const toml::node& n) {
       }
     }
     if (const toml::node* rr = t.get("reliable")) {
-      if (!rr->is_boolean()) return (void)r.type_error(*rr, sec + ".reliable", "a boolean (true or false)");
+      if (!rr->is_boolean())
+        return (void)r.type_error(*rr, sec + ".reliable", "a boolean (true or false)");
       ep.reliable = rr->as_boolean()->get();
     }
     // Same shape = same URLs: /a/{x} and /a/{y} would match the same requests.

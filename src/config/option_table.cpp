@@ -90,6 +90,27 @@ std::vector<section_doc> make_sections() {
            "the "
            "CA, a client certificate and the expected server name (checked by default)."),
        false},
+      {"replay", "reliable channels: ids and replay on reconnect",
+       "Reliable channels (see [Reconnects](reconnects.md)): events on a reliable channel get a "
+       "position and django-eventstream's ids (`<channel>:<n>`), the last ones are kept (in "
+       "process on the local bus, in Valkey Streams on the redis bus), and a client that "
+       "reconnects with `Last-Event-ID` gets what it missed. A channel is reliable when an "
+       "endpoint that uses it says `reliable = true`, or when its prefix is listed here. None (the "
+       "default): no ids, no replay, streams exactly as without this section.",
+       "Every gateway (and every publisher's configuration) must agree on the reliable channels. "
+       "Replay needs `bus.mode = \"native\"` on the redis bus.",
+       false},
+      {"events", "event names and sizes",
+       "Event names are `<resource>.<verb>`; the verbs are " + default_verbs_text() +
+           ", plus `extra_verbs`.",
+       "", false},
+      {"tenancy", "checks while streams are open", "", "", false},
+      {"log", "logging", "", "", false},
+      {"endpoints", "stream URLs",
+       "Stream endpoints: one `[[endpoints]]` table each. `herald serve` needs at least one.",
+       "Two endpoints whose paths match the same URLs (`/scans/{a}` and `/scans/{b:uuid}`) are "
+       "refused. See [Adding an endpoint](adding-an-endpoint.md) for the full explanation.",
+       true},
   };
 }
 
@@ -491,11 +512,10 @@ std::vector<option> make_options() {
 
   // ---- [replay] -------------------------------------------------------------------------------
   t.push_back(list(
-                  "replay.channels", [](auto& c) -> auto& { return c.bus.replay.channels; },
-                  bus::check_replay_prefix,
-                  "Channel prefixes (the part before the first `:`) whose channels are reliable, "
-                  "e.g. `[\"scan-progress\"]`.")
-                  .example("[\"scan-progress\"]"));
+      "replay.channels", [](auto& c) -> auto& { return c.bus.replay.channels; },
+      bus::check_replay_prefix,
+      "More channel prefixes (the part before the first `:`) whose channels are "
+      "reliable, e.g. `[\"llm\"]`, besides those of endpoints with `reliable = true`."));
   t.push_back(integer(
       "replay.max_events", [](auto& c) -> auto& { return c.bus.replay.max_events; }, 1, 1'000'000,
       "Events kept per reliable channel for replay (on Valkey at least this many: streams are "
@@ -642,22 +662,6 @@ std::vector<check> make_checks() {
        [](gateway_config& c) {
          bus::complete(c.bus);
          return bus::validate(c.bus);
-       }},
-      {"replay",
-       [](gateway_config& c) -> result<void> {
-         for (const auto& ep : c.endpoints) {
-           if (!ep.require_replay) continue;
-           for (const auto& ch : ep.channels) {
-             // Channel templates start with a literal prefix (route/'s grammar).
-             const std::string prefix = ch.substr(0, ch.find(':'));
-             if (!bus::is_reliable(c.bus.replay, prefix + ":"))
-               return make_error(errc::invalid_config,
-                                 "endpoints.require_replay: endpoint " + ep.path + " has channel " +
-                                     ch + ", whose prefix '" + prefix +
-                                     "' is not in replay.channels");
-           }
-         }
-         return {};
        }},
   };
 }

@@ -192,8 +192,8 @@ std::string encode_stream_error(std::string_view condition, std::string_view tex
 }
 
 std::string encode_slow_consumer_error() {
-  return encode_stream_error(
-      "slow-consumer", "The stream fell behind and was closed; reconnect and refetch state.");
+  return encode_stream_error("slow-consumer",
+                             "The stream fell behind and was closed; reconnect and refetch state.");
 }
 
 std::string encode_retry(unsigned milliseconds) {

@@ -2,7 +2,7 @@
 # Runs one end-to-end test file under `node --test` (CTest's e2e_* tests). Registered always: when a
 # tool the test needs is missing, it fails here, saying which and how to install it, instead of the
 # suite passing without the real clients.
-#   test/e2e/run.sh <eventsource|browser|cli|reload|http2>      (HERALD_BIN set by CTest)
+#   test/e2e/run.sh <eventsource|browser|cli|reload|http2|replay>      (HERALD_BIN set by CTest)
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 name="$1"
