@@ -6,6 +6,9 @@ and in order, then live events from either node; a position no longer kept gets 
 Run with /usr/bin/python3 (python3-redis), HERALD_BIN set; see README.md.
 """
 import json
+import random
+import threading
+import time
 import unittest
 import urllib.parse
 
@@ -97,6 +100,57 @@ class ReplayTest(h.HeraldTestCase):
                        % (ids[-1], json.dumps({"channels": [ch]})))
         live = self.publish_id(a, ch, 400)
         c.expect_block(sse_block("scan.progress", '{"n":400}', live))
+
+    def test_3_a_client_hopping_between_nodes_through_many_disconnects_sees_each_event_once(self):
+        """1,000 events published on A (while the client reads); the client disconnects after a
+        random number of events, many times, and resumes on a random node with the last id it saw
+        (what EventSource does), dropping what it received but had not read yet."""
+        r, a, b = self.reliable_pair(max_events=2000)
+        ch = "test:%s:r3" % self.tenant
+        total = 1000
+        first = h.SSEClient(a.public_port, "/streams/r3", a.token(self.user, self.tenant))
+        self.addCleanup(first.close)
+        first.next_block(10)  # padding
+        opened = first.next_block(10)
+        last_id = opened.split("id: ", 1)[1].split("\n", 1)[0]
+        first.close()
+        failures = []
+
+        def publisher():
+            try:
+                for n in range(total):
+                    self.publish_id(a, ch, n)
+            except Exception as e:  # reported by the main thread
+                failures.append(e)
+
+        t = threading.Thread(target=publisher)
+        t.start()
+        self.addCleanup(t.join)
+        rng = random.Random(17)
+        got, connects = [], 0
+        deadline = time.monotonic() + 90
+        while len(got) < total and time.monotonic() < deadline and not failures:
+            node = rng.choice((a, b))
+            c = h.SSEClient(node.public_port, "/streams/r3", node.token(self.user, self.tenant),
+                            {"Last-Event-ID": last_id})
+            connects += 1
+            try:
+                self.assertTrue(c.next_block(10).startswith(":"))
+                self.assertEqual(c.next_block(10), "event: stream-open\nid: %s\ndata:\n\n" % last_id)
+                for _ in range(rng.randint(1, 40)):
+                    block = c.next_block(2)
+                    if block is None:
+                        break  # nothing more published yet: reconnect anyway
+                    fields = dict(line.split(": ", 1) for line in block.rstrip("\n").split("\n"))
+                    self.assertEqual(fields["event"], "scan.progress", block)
+                    got.append(json.loads(fields["data"])["n"])
+                    last_id = fields["id"]
+            finally:
+                c.close()
+        t.join()
+        self.assertEqual(failures, [])
+        self.assertEqual(got, list(range(total)), "after %d connects" % connects)
+        self.assertGreater(connects, 25)
 
 
 if __name__ == "__main__":
