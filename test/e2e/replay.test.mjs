@@ -5,6 +5,7 @@
 //   HERALD_BIN=build/default/herald node --test test/e2e/replay.test.mjs
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import net from "node:net";
 
 import { EventSource, eventsourceVersion } from "./lib/deps.mjs";
@@ -136,6 +137,40 @@ test(`eventsource@${eventsourceVersion}: 1,000 events on a reliable channel thro
   assert.ok(opens.length >= 10, `only ${opens.length} connections: the proxy did not cut often enough`);
   assert.ok(opens.slice(1).every((id) => id.startsWith(`${quoted}:`)), JSON.stringify(opens.slice(0, 5)));
   t.diagnostic(`${opens.length} connections for ${total} events`);
+});
+
+test("curl --http2-prior-knowledge resumes over HTTP/2 with the exact bytes: replay, then live", async (t) => {
+  const { dir, token } = await prepareDemoDir(t);
+  const { config, port, internalPort } = await writeConfig(dir, { extra: "reliable = true\n" });
+  const proc = await startServe(t, config, port, internalPort);
+  const env = envFor(dir, config, port, internalPort, token, proc);
+  const scan = DEMO_SCANS.gcp;
+  const publishN = async (n) => {
+    const r = await env.publish({ channel: env.channel(scan), event: "scan.progress", data: { n } });
+    assert.equal(r.status, 200, r.body);
+    return JSON.parse(r.body).ids[0];
+  };
+  const ids = [];
+  for (let n = 0; n < 3; ++n) ids.push(await publishN(n));
+  const child = spawn(
+    process.env.CURL_BIN || "/usr/bin/curl",
+    ["-sS", "-N", "--max-time", "60", "--http2-prior-knowledge", "-D", "-", "-H", `Authorization: Bearer ${token}`,
+      "-H", `Last-Event-ID: ${ids[0]}`, `${env.baseUrl}/api/v1/scans/${scan}/event-stream`],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (d) => (out += d));
+  defer(t, () => child.kill("SIGKILL"));
+  const event = (n, id) => `event: scan.progress\nid: ${id}\ndata: {"n":${n}}\n\n`;
+  const replayed =
+    ":" + " ".repeat(2048) + "\n\n" + `event: stream-open\nid: ${ids[0]}\ndata:\n\n` + event(1, ids[1]) + event(2, ids[2]);
+  await waitFor(() => out.endsWith(replayed), 15000, () => `the replay; got ${JSON.stringify(out.slice(-300))}`);
+  const live = await publishN(3);
+  await waitFor(() => out.endsWith(replayed + event(3, live)), 15000, () => `the live event; got ${JSON.stringify(out.slice(-300))}`);
+  const [head] = out.split("\r\n\r\n");
+  assert.match(head, /^HTTP\/2 200 ?\r\n/);
+  assert.equal(out.slice(head.length + 4), replayed + event(3, live));
 });
 
 test("an unparseable lastEventId gets django-eventstream's stream-error", async (t) => {

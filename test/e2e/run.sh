@@ -13,7 +13,7 @@ missing() {
 command -v node >/dev/null 2>&1 || missing "node (Debian package nodejs)"
 [ -d "$here/../node/node_modules" ] || missing "test/node/node_modules (cd test/node && npm ci)"
 [ -d "$here/../node/node_modules/eventsource" ] || missing "the npm package eventsource in test/node"
-if [ "$name" = http2 ]; then
+if [ "$name" = http2 ] || [ "$name" = replay ]; then
   command -v curl >/dev/null 2>&1 || missing "curl (Debian package curl)"
 fi
 if [ "$name" = reload ] || [ "$name" = http2 ]; then
