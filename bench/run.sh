@@ -2,9 +2,9 @@
 # Herald benchmark: builds the tools (Release) and runs the scenarios against Herald, nchan and the floor.
 #   bench/run.sh [scenario...] [--servers herald,nchan,floor] [--quick] [other driver options]
 #   bench/run.sh scaleout [--quick] [--configs ...] [other bench/lib/scaleout.py options]
-# Scenarios: idle fanout h2fanout spread connect bus (default: all), replay (only when named).
-# Results: bench/results/<date>/. scaleout: Herald nodes on redis-server / a 3-master Cluster
-# (bench/results/<date>/scaleout/).
+# Scenarios: idle fanout h2fanout spread connect connect-pg bus (default: all), replay (only when
+# named). Results: bench/results/<date>/. scaleout: Herald nodes on redis-server / a 3-master
+# Cluster (bench/results/<date>/scaleout/).
 # See bench/README.md. Loopback only; every run is bounded in time and count.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,6 +36,7 @@ command -v ss >/dev/null || need_pkgs+=(iproute2)
 command -v redis-server >/dev/null || command -v valkey-server >/dev/null || need_pkgs+=(redis-server)
 command -v sqlite3 >/dev/null || need_pkgs+=(sqlite3)
 command -v taskset >/dev/null || need_pkgs+=(util-linux)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_pkgs+=(postgresql)   # connect-pg
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "bench: installing ${need_pkgs[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -43,7 +44,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2 || \
     echo "bench: could not install ${need_pkgs[*]}; the runs that need them are skipped" >&2
   # Debian starts nginx/redis services on install: the bench runs its own, so stop the packaged ones.
-  for svc in nginx redis-server; do
+  for svc in nginx redis-server postgresql; do
     (command -v systemctl >/dev/null && $SUDO systemctl stop "$svc" 2>/dev/null) || \
       (command -v service >/dev/null && $SUDO service "$svc" stop >/dev/null 2>&1) || true
   done

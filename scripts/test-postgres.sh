@@ -5,6 +5,8 @@
 #   eval "$(scripts/test-postgres.sh start /tmp/pg.$$)"   # exports HERALD_PG_PORT and HERALD_PG_DIR
 #   ...                                                  # API role prowler / prowler-api-pw,
 #                                                        # key reader herald_keys / herald-keys-pw
+#   scripts/test-postgres.sh halt /tmp/pg.$$             # fast shutdown, keeps the data (an outage)
+#   scripts/test-postgres.sh resume /tmp/pg.$$           # starts again on the same port
 #   scripts/test-postgres.sh stop /tmp/pg.$$             # fast shutdown, removes the directory
 # Listens on 127.0.0.1 only. initdb refuses root, so as root the server runs as `nobody`.
 set -euo pipefail
@@ -12,7 +14,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cmd="${1:-}"
 dir="${2:-}"
 if [ -z "$cmd" ] || [ -z "$dir" ]; then
-  echo "usage: $0 start|stop DIR" >&2
+  echo "usage: $0 start|halt|resume|stop DIR" >&2
   exit 2
 fi
 bindir="${HERALD_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
@@ -47,12 +49,22 @@ case "$cmd" in
       fi
     done
     [ -n "$started" ] || { cat "$dir/postgres.log" >&2; exit 1; }
+    echo "$port" >"$dir/port"
     export PGPASSWORD="prowler-admin-pw"
     psql() { command psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U prowler_admin "$@"; }
     psql -d postgres -c "CREATE DATABASE prowler_db" >/dev/null
     psql -d prowler_db -f "$here/src/store/testdata/prowler_schema.sql" \
       -f "$here/src/store/testdata/herald_roles.sql" >/dev/null
     echo "export HERALD_PG_PORT=$port HERALD_PG_DIR=$dir"
+    ;;
+  halt)
+    as_server "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+  resume)
+    port="$(cat "$dir/port")"
+    as_server "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" \
+      start >/dev/null || { cat "$dir/postgres.log" >&2; exit 1; }
     ;;
   stop)
     if [ -d "$dir/data" ]; then
@@ -61,7 +73,7 @@ case "$cmd" in
     rm -rf "$dir"
     ;;
   *)
-    echo "usage: $0 start|stop DIR" >&2
+    echo "usage: $0 start|halt|resume|stop DIR" >&2
     exit 2
     ;;
 esac

@@ -6,7 +6,7 @@ loopback only, bounded in time and count. Each run appends one JSON line to
 bench/results/<date>/results.jsonl; bench/lib/report.py turns the file into summary.md and PNG plots.
 
 Servers: herald (if a built binary is found), nchan (nginx + libnginx-mod-nchan), floor (herald-floor).
-Scenarios: idle, fanout, spread, connect, bus, replay (see bench/README.md).
+Scenarios: idle, fanout, spread, connect, connect-pg, bus, replay (see bench/README.md).
 Python 3 standard library only.
 """
 from __future__ import annotations
@@ -649,6 +649,154 @@ class HeraldServer(Server):
                 "--channel-template", f"bench:{self.tenant}:c{{i}}"]
 
 
+# The connect-pg scenario: Herald with the Prowler API's profile on either store, the same tokens, users,
+# tenant, scans and lookup, so the stores compare like for like.
+BENCH_PASSWORD = "pbkdf2_sha256$870000$heraldbenchsalt$bmVuY2htYXJrLXBhc3N3b3JkLWhhc2g="
+SCAN_UUID_PREFIX = "00000000-0000-4000-8000-"
+CONNECT_PG_SCANS = 1000
+
+
+def scan_uuid(i: int) -> str:
+    return f"{SCAN_UUID_PREFIX}{i:012d}"
+
+
+class BenchPostgres:
+    """A throwaway PostgreSQL 15 with the Prowler API's schema, row-level security and roles
+    (scripts/test-postgres.sh), pinned to the load core like Redis: the database is another machine's
+    work in a deployment, so the server core measures Herald alone. Seeded with the bench tenant, its
+    100 users (one Django password hash) and members, and 1,000 scans."""
+
+    def __init__(self, work: Path):
+        self.dir = Path(tempfile.mkdtemp(prefix="herald-bench-pg-", dir="/tmp"))
+        self.port = 0
+
+    def start(self, tenant: str, users: list[str]) -> None:
+        r = subprocess.run(["taskset", "-c", LOAD_CPU, str(ROOT / "scripts" / "test-postgres.sh"), "start",
+                            str(self.dir)], capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not start: {r.stderr.strip()[-1500:]}")
+        self.port = int(r.stdout.split("HERALD_PG_PORT=")[1].split()[0])
+        provider = str(uuid.uuid4())
+        sql = [f"INSERT INTO tenants (id, inserted_at, updated_at, name) VALUES ('{tenant}', now(), now(), 'bench');",
+               f"INSERT INTO providers (id, inserted_at, updated_at, is_deleted, provider, uid, alias, connected, "
+               f"tenant_id) VALUES ('{provider}', now(), now(), false, 'aws', 'bench', 'bench', true, '{tenant}');"]
+        for i, u in enumerate(users):
+            sql.append(f"INSERT INTO users (id, name, password, email, company_name, is_active, date_joined) "
+                       f"VALUES ('{u}', 'bench', '{BENCH_PASSWORD}', 'bench{i}@bench.invalid', 'bench', true, now());")
+            sql.append(f"INSERT INTO memberships (id, role, date_joined, tenant_id, user_id) "
+                       f"VALUES ('{uuid.uuid4()}', 'member', now(), '{tenant}', '{u}');")
+        sql.append(f"INSERT INTO scans (id, name, trigger, state, unique_resource_count, progress, scanner_args, "
+                   f"inserted_at, updated_at, provider_id, tenant_id) SELECT ('{SCAN_UUID_PREFIX}' || "
+                   f"lpad(i::text, 12, '0'))::uuid, 'bench', 'manual', 'executing', 0, 0, '{{}}', now(), now(), "
+                   f"'{provider}', '{tenant}' FROM generate_series(0, {CONNECT_PG_SCANS - 1}) AS i;")
+        sql.append("ANALYZE;")
+        env = dict(os.environ, PGPASSWORD="prowler-admin-pw")
+        r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port),
+                            "-U", "prowler_admin", "-d", "prowler_db", "-f", "-"], input="\n".join(sql),
+                           capture_output=True, text=True, env=env, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"seeding PostgreSQL failed: {r.stderr.strip()[-1500:]}")
+
+    def stop(self) -> None:
+        subprocess.run([str(ROOT / "scripts" / "test-postgres.sh"), "stop", str(self.dir)], capture_output=True,
+                       timeout=120)
+
+
+class StoreHerald(HeraldServer):
+    """Herald for connect-pg: `[auth] profile = "prowler"` (RS256 with the API's claims, the user row with
+    its password stamp), the membership and an RLS-scoped scans lookup per connect, on `store`
+    ("sqlite" or "postgres"), with the connect cache on or off."""
+
+    sub_path = "/bench/c{i}"
+
+    def __init__(self, binary: str, tools: Tools, work: Path, cache: Path, store: str, cache_seconds: int,
+                 pg: BenchPostgres | None):
+        super().__init__(binary, tools, work, cache)
+        self.store, self.cache_seconds, self.pg = store, cache_seconds, pg
+        self.dir = work / f"herald-{store}-{cache_seconds}"
+
+    def stamp(self) -> str:
+        import hashlib
+        return hashlib.md5(BENCH_PASSWORD.encode()).hexdigest().upper()
+
+    def token_extra(self) -> str:
+        return ('"typ":"access","hash_password":"' + self.stamp() +
+                '","aud":"https://api.prowler.com","iss":"https://api.prowler.com"')
+
+    def mint(self, count: int, start: int = 0) -> list[str]:
+        r = subprocess.run([self.tools.jwtmint, "--key", str(self.root / "private.pem"), "--tenant", self.tenant,
+                            "--sub-file", str(self.root / "users.txt"), "--count", str(count), "--ttl", "14400",
+                            "--start", str(start), "--threads", "2", "--extra", self.token_extra()],
+                           capture_output=True, text=True, check=True)
+        return r.stdout.split()
+
+    def config(self, bus: str = "local", redis_port: int = 0) -> Path:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if self.store == "postgres":
+            store = (f'driver = "postgres"\npool_threads = 4\npostgres_host = "127.0.0.1"\n'
+                     f'postgres_port = {self.pg.port}\npostgres_database = "prowler_db"\n'
+                     f'postgres_user = "prowler"\npostgres_password = "prowler-api-pw"\n'
+                     f'postgres_admin_user = "herald_keys"\npostgres_admin_password = "herald-keys-pw"\n'
+                     f'postgres_sslmode = "disable"\n')
+            lookup = (f"SELECT 1 FROM scans WHERE id = ('{SCAN_UUID_PREFIX}' || "
+                      f"lpad(substr(:ch, 2), 12, '0'))::uuid AND tenant_id = :tenant_id")
+        else:
+            store = f'driver = "sqlite"\npool_threads = 4\npath = "{self.data}/herald-connect.db"\n'
+            lookup = (f"SELECT 1 FROM scans WHERE id = '{SCAN_UUID_PREFIX}' || "
+                      f"substr('000000000000' || substr(:ch, 2), -12, 12) AND tenant_id = :tenant_id")
+        text = (f'[server]\nlisten = "127.0.0.1:{self.port}"\nthreads = 1\nkeepalive_seconds = 20\n\n'
+                f'[internal]\nlisten = "127.0.0.1:{self.internal}"\npublisher_key = "{self.key}"\n\n'
+                f'[auth]\nprofile = "prowler"\nverify_key_file = "{self.root}/public.pem"\napi_keys = false\n\n'
+                f'[store]\n{store}\n'
+                f'[tenancy]\nrecheck_interval_seconds = 0\nconnect_cache_seconds = {self.cache_seconds}\n\n'
+                f'[log]\nlevel = "warn"\n\n'
+                f'[[endpoints]]\npath = "/bench/{{ch}}"\nchannels = ["bench:{{tenant_id}}:{{ch}}"]\n'
+                f'lookup = "{lookup}"\n')
+        cfg = self.dir / "herald.toml"
+        cfg.write_text(text)
+        return cfg
+
+    def seed(self, cfg: Path) -> None:
+        """SQLite: the same tenant, users (with the password hash), memberships and scans as PostgreSQL's.
+        `herald member add` creates the database with Herald's schema; sqlite3 adds the rest."""
+        if self.store != "sqlite":
+            return
+        flag = self.data / "seeded-connect"
+        if flag.exists():
+            return
+        r = subprocess.run([self.bin, "member", "add", "--config", str(cfg), "--user", self.users[0], "--tenant",
+                            self.tenant, "--email", "bench0@bench.invalid"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"herald member add failed: {r.stderr.strip()[:300]}")
+        sql = ["PRAGMA busy_timeout = 10000;", "BEGIN;"]
+        for i, u in enumerate(self.users):
+            sql.append(f"INSERT OR IGNORE INTO users (id, email, is_active) VALUES ('{u}', 'bench{i}@bench.invalid', 1);")
+            sql.append(f"UPDATE users SET password = '{BENCH_PASSWORD}' WHERE id = '{u}';")
+            sql.append(f"INSERT OR IGNORE INTO memberships (id, user_id, tenant_id, role) "
+                       f"VALUES ('{uuid.uuid4()}', '{u}', '{self.tenant}', 'member');")
+        for i in range(CONNECT_PG_SCANS):
+            sql.append(f"INSERT OR IGNORE INTO scans (id, tenant_id, name, state) "
+                       f"VALUES ('{scan_uuid(i)}', '{self.tenant}', 'bench', 'executing');")
+        sql.append("COMMIT;")
+        r = subprocess.run(["sqlite3", str(self.data / "herald-connect.db")], input="\n".join(sql),
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"seeding the SQLite store failed: {r.stderr.strip()}")
+        flag.write_text("ok\n")
+
+    def round_trips(self) -> int | None:
+        """herald_store_round_trips_total from /metrics (PostgreSQL round trips sent so far)."""
+        import urllib.request
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.internal}/metrics", timeout=5) as r:
+                for line in r.read().decode().splitlines():
+                    if line.startswith("herald_store_round_trips_total "):
+                        return int(float(line.split()[1]))
+        except OSError:
+            return None
+        return None
+
+
 class Redis:
     def __init__(self, work: Path):
         self.dir = work / "redis"
@@ -1176,6 +1324,88 @@ class Bench:
             srv.stop()
         self.emit(rec)
 
+    def scenario_connect_pg(self) -> None:
+        """Authenticated connects per second with the Prowler API's profile: RS256 + the user row (and
+        its password stamp) + the membership + a scans lookup under row-level security, on PostgreSQL
+        with the connect cache off and on, next to SQLite; and PostgreSQL round trips per connect."""
+        if "herald" not in self.servers:
+            return
+        if not shutil.which("psql") or not glob.glob("/usr/lib/postgresql/*/bin/postgres"):
+            self.note("connect-pg", "PostgreSQL is not installed (apt-get install postgresql); skipped")
+            return
+        count = 20000 if self.quick else self.args.connect_tokens
+        base = self.herald()
+        pg = BenchPostgres(self.work)
+        try:
+            pg.start(base.tenant, base.users)
+            variants = [("sqlite", 0), ("postgres", 0), ("postgres", self.args.connect_cache_seconds),
+                        ("sqlite", self.args.connect_cache_seconds)]
+            for rnd, servers in self.rounds():
+                if "herald" not in servers:
+                    continue
+                for store, cache in variants:
+                    self.run_connect_store(store, cache, pg, count, rnd)
+        except Exception as e:
+            self.emit(dict(scenario="connect-pg", server="herald", variant="setup", error=str(e)))
+            log(f"connect-pg failed: {e}")
+        finally:
+            pg.stop()
+
+    def connect_pg_tokens(self, srv: StoreHerald, count: int) -> list[str]:
+        """Pre-minted tokens with the Prowler API's claims, cached like the connect scenario's."""
+        cache = Path(self.args.cache) / f"tokens-prowler-{srv.tenant[:8]}-{count}.txt"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        if not cache.exists() or time.time() - cache.stat().st_mtime > 3 * 3600:
+            log(f"minting {count} RS256 tokens with the Prowler API's claims")
+            cache.write_text("\n".join(srv.mint(count)) + "\n")
+        f = self.work / "tokens-prowler.txt"
+        f.write_text(cache.read_text())
+        return [str(f)]
+
+    def run_connect_store(self, store: str, cache: int, pg: BenchPostgres, count: int, rnd: int) -> None:
+        variant = f"{store}, connect cache {'on (' + str(cache) + ' s)' if cache else 'off'}"
+        rec = dict(scenario="connect-pg", server="herald", variant=variant, store=store, connect_cache_s=cache,
+                   count=count, concurrency=self.args.connect_concurrency, round=rnd,
+                   auth="prowler profile: RS256 + user row + password stamp + membership + scans lookup")
+        srv = StoreHerald(self.herald_bin, self.tools, self.work, Path(self.args.cache), store, cache,
+                          pg if store == "postgres" else None)
+        lg = None
+        try:
+            files = self.connect_pg_tokens(srv, count)
+            rec["others_load_before"] = wait_quiet(self.args.quiet_wait)
+            srv.start()
+            time.sleep(0.5)
+            trips0 = srv.round_trips()
+            win = Window(srv.pids())
+            lg = LoadGroup(self.tools, self.work, f"connect-pg-{store}-{cache}", self.args.connect_concurrency,
+                           srv.port, srv.sub_path, CONNECT_PG_SCANS, duration=self.dur(15.0), open_on=srv.open_on,
+                           token_files=files, mode="connect",
+                           extra=["--max-pending", str(self.args.connect_concurrency)])
+            lg.wait_exit(self.dur(15.0) + 10)
+            load_cpu = lg.cpu_s()
+            res = lg.stop()
+            w = win.close(res.get("cpu_s", load_cpu))
+            trips1 = srv.round_trips()
+            opened = res.get("opened", 0)
+            rec.update(opened=opened, failures=res.get("started", 0) - opened, status=res.get("status"),
+                       connects_per_s=res.get("opens_per_s"),
+                       cpu_us_per_connect=round(w["server_cpu_s"] * 1e6 / opened, 2) if opened else None,
+                       window=w, loadgen_cpu_share=res.get("cpu_share"),
+                       contended=contended(w), load_bound=load_bound(w), loadgen=self.loadgen_brief(res))
+            if store == "postgres" and trips0 is not None and trips1 is not None and opened:
+                # Every connect's round trips (refused ones included) over the opened streams.
+                rec["pg_round_trips"] = trips1 - trips0
+                rec["pg_round_trips_per_connect"] = round((trips1 - trips0) / max(1, res.get("started", opened)), 3)
+            self.latency(rec, res)
+        except Exception as e:
+            rec["error"] = str(e)
+            log(f"run failed: {e}")
+            if lg:
+                lg.stop()
+        finally:
+            srv.stop()
+        self.emit(rec)
+
     # --------------------------------------------------------------------------------------- main
     def machine(self) -> dict:
         def sh(cmd: str) -> str:
@@ -1233,7 +1463,7 @@ class Bench:
         for s in scenarios:
             log(f"=== scenario {s} ===")
             t0 = time.monotonic()
-            getattr(self, f"scenario_{s}")()
+            getattr(self, f"scenario_{s.replace('-', '_')}")()
             log(f"=== {s} done in {time.monotonic() - t0:.0f}s ===")
         for n in self.skipped:
             self.emit(dict(scenario="note", server="-", note=n))
@@ -1250,8 +1480,8 @@ class Bench:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("scenarios", nargs="*", default=["idle", "fanout", "h2fanout", "spread", "connect", "bus"],
-                    help="idle fanout h2fanout spread connect bus replay (default: all but replay)")
+    ap.add_argument("scenarios", nargs="*", default=["idle", "fanout", "h2fanout", "spread", "connect", "connect-pg", "bus"],
+                    help="idle fanout h2fanout spread connect connect-pg bus replay (default: all but replay)")
     ap.add_argument("--servers", default="herald,nchan,floor")
     ap.add_argument("--bin", required=True, help="directory with herald-loadgen etc.")
     ap.add_argument("--results", default="", help="results directory (default bench/results/<date>)")
@@ -1274,9 +1504,11 @@ def main() -> None:
                          "many times, interleaved; the summary gives the median (--quick: 1)")
     ap.add_argument("--connect-tokens", type=int, default=60000)
     ap.add_argument("--connect-concurrency", type=int, default=128)
+    ap.add_argument("--connect-cache-seconds", type=int, default=5,
+                    help="connect-pg: [tenancy] connect_cache_seconds of the cache-on runs")
     ap.add_argument("--keep-work", action="store_true")
     args = ap.parse_args()
-    known = {"idle", "fanout", "h2fanout", "spread", "connect", "bus", "replay"}
+    known = {"idle", "fanout", "h2fanout", "spread", "connect", "connect-pg", "bus", "replay"}
     for s in args.scenarios:
         if s not in known:
             sys.exit(f"unknown scenario {s}; choose from {sorted(known)}")

@@ -4,9 +4,38 @@
 
 namespace herald::app {
 
+namespace {
+
+// Whether the SQL names the parameter :user_id (a name continues with [a-z0-9_]).
+bool names_user_id(std::string_view sql) {
+  constexpr std::string_view name = ":user_id";
+  for (auto at = sql.find(name); at != std::string_view::npos; at = sql.find(name, at + 1)) {
+    const auto end = at + name.size();
+    const char next = end < sql.size() ? sql[end] : ' ';
+    const bool continues = (next >= 'a' && next <= 'z') || (next >= '0' && next <= '9') ||
+                           next == '_' || (next >= 'A' && next <= 'Z');
+    if (!continues) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 configured_endpoint::configured_endpoint(route::endpoint_config cfg, store::store& db,
                                          store::db_pool& pool)
-    : cfg_(std::move(cfg)), route_(cfg_.path), db_(db), pool_(pool) {}
+    : cfg_(std::move(cfg)),
+      binds_user_(names_user_id(cfg_.lookup)),
+      route_(cfg_.path),
+      db_(db),
+      pool_(pool) {}
+
+store::lookup_params configured_endpoint::lookup_params(const principal& caller,
+                                                        const path_params& params) {
+  store::lookup_params out(params.begin(), params.end());
+  out.emplace_back("tenant_id", caller.tenant_id);
+  out.emplace_back("user_id", caller.user_id);
+  return out;
+}
 
 boost::asio::awaitable<result<std::vector<std::string>>> configured_endpoint::resolve(
     const stream_request& req) {
@@ -14,10 +43,11 @@ boost::asio::awaitable<result<std::vector<std::string>>> configured_endpoint::re
   values.emplace_back("tenant_id", req.caller.tenant_id);
   values.emplace_back("user_id", req.caller.user_id);
 
-  if (!cfg_.lookup.empty()) {
-    // The lookup binds :tenant_id (enforced at config load), so a resource of another tenant is
+  if (!cfg_.lookup.empty() && !req.resource_checked) {
+    // Row-level security (PostgreSQL) or the :tenant_id predicate (SQLite, enforced at config
+    // load) scope the lookup to the caller's tenant, so a resource of another tenant is
     // indistinguishable from a missing one: 404 either way, nothing leaks.
-    store::lookup_params params(values.begin(), values.end());
+    store::lookup_params params = lookup_params(req.caller, req.params);
     auto found = co_await pool_.run([&] { return db_.row_exists(cfg_.lookup, params); });
     if (!found) co_return make_error(errc::unavailable, "resource lookup failed");
     if (!*found) co_return make_error(errc::not_found, "Not found.");

@@ -192,7 +192,7 @@ int run_demo(const demo_options& o) {
     return 1;
   }
   gateway& g = **created;
-  seed(g.db());
+  seed(*g.sqlite());
   const std::string token = make_token(g.config(), std::int64_t{24} * 3600);
   json::array scans;
   for (const auto& s : kScans) scans.push_back(json::object{{"id", s.id}, {"name", s.name}});

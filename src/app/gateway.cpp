@@ -28,6 +28,7 @@
 #include "core/redact.hpp"
 #include "sse/encoder.hpp"
 #include "sse/event_type.hpp"
+#include "store/store_factory.hpp"
 
 namespace herald::app {
 
@@ -57,14 +58,19 @@ result<void> gateway::init() {
   auto start_error = [](std::string msg) {
     return make_error(errc::invalid_config, std::move(msg));
   };
-  auto db = store::sqlite_store::open(cfg_.store.path, std::max(1u, cfg_.store.pool_threads));
-  if (!db)
+  // Keys first: a bad PEM or Fernet key is a configuration error, before any connection is made.
+  if (auto ok = auth::check_keys(cfg_.auth); !ok) return ok;
+  auto db = store::open_store(cfg_.store);
+  if (!db) {
+    if (cfg_.store.driver == "postgres")
+      return make_error(db.err().code, "store: " + db.err().message);
     return make_error(db.err().code,
                       "cannot open store '" + cfg_.store.path + "': " + db.err().message);
+  }
   store_ = std::move(*db);
-  pool_ = std::make_unique<store::db_pool>(std::max(1u, cfg_.store.pool_threads));
-  gate_ = std::make_unique<tenancy::tenant_gate>(
-      [s = store_.get()](std::string_view u, std::string_view t) { return s->is_member(u, t); });
+  spdlog::info("store: {}", cfg_.store.describe());  // passwords as [set]
+  // As many pool threads as the store can serve at once (each call holds one connection).
+  pool_ = std::make_unique<store::db_pool>(cfg_.store.call_threads());
   // Keys, endpoints (each lookup prepared against the store), CORS, publish limits.
   auto gen = build_generation(cfg_, *store_, *pool_, library_endpoints_);
   if (!gen) return start_error(std::move(gen).err().message);

@@ -1,5 +1,7 @@
 // The gateway: wires config, store, database pool, authentication, tenant gate, endpoints, fanout,
-// bus and the two listeners (public streams; internal publish/health/metrics).
+// bus and the two listeners (public streams; internal publish/health/metrics). The store is the one
+// store.driver names (store::open_store: the embedded SQLite file, or the Prowler API's
+// PostgreSQL).
 //
 // Ownership: the gateway owns every component; create(), add_endpoint()s, start(), later stop().
 // What a reload may change (keys, endpoints, CORS, publish limits) lives in an immutable
@@ -24,10 +26,12 @@
 #include "auth/token_verifier.hpp"
 #include "bus/bus.hpp"
 #include "config/config.hpp"
+#include "core/metrics.hpp"
 #include "net/server.hpp"
 #include "sse/fanout.hpp"
 #include "store/db_pool.hpp"
 #include "store/sqlite_store.hpp"
+#include "store/store.hpp"
 #include "tenancy/tenant_gate.hpp"
 
 namespace herald::app {
@@ -59,7 +63,9 @@ class gateway {
   void publish(sse::event e, bus::publish_done done);
   void publish(sse::event e, bus::publish_ack done);
 
-  store::sqlite_store& db() { return *store_; }
+  store::store& db() { return *store_; }
+  // The embedded store, for seeding (the demo, tests); nullptr with the postgres driver.
+  store::sqlite_store* sqlite() { return dynamic_cast<store::sqlite_store*>(store_.get()); }
   store::db_pool& pool() { return *pool_; }
   bus::bus& event_bus() { return *bus_; }
   // The configuration the gateway started with (a reload changes current()->cfg, not this).
@@ -79,9 +85,12 @@ class gateway {
   result<std::string> reload();
   std::size_t stream_count() const;
 
-  // One pass of the live re-check (membership, user, API key) over every open stream; streams that
-  // fail it get stream-error forbidden and are closed. Runs every tenancy.recheck_interval_seconds;
-  // exposed for tests.
+  // One pass of the live re-check over every open stream (auth::authenticator::recheck_all: one
+  // batched store::recheck_facts): a stream whose caller lost the membership, whose user is gone,
+  // inactive or changed password, or whose API key was revoked gets stream-error "forbidden"; a
+  // JWT stream past the token's exp gets "token-expired" (auth.end_streams_at_token_expiry); then
+  // it is closed. A store failure closes nothing (logged once per outage). Runs every
+  // tenancy.recheck_interval_seconds; exposed for tests.
   void recheck_now();
 
  private:
@@ -93,9 +102,8 @@ class gateway {
 
   config::gateway_config cfg_;
   connect_cache connect_cache_;
-  std::unique_ptr<store::sqlite_store> store_;
+  std::unique_ptr<store::store> store_;
   std::unique_ptr<store::db_pool> pool_;
-  std::unique_ptr<tenancy::tenant_gate> gate_;
   // The library's endpoints (add_endpoint), matched after the configured ones in every generation.
   std::vector<std::unique_ptr<stream_endpoint>> library_endpoints_;
   // Swapped whole by reload(); the previous one lives on while requests still hold it.
@@ -110,6 +118,10 @@ class gateway {
   std::unique_ptr<boost::asio::steady_timer> recheck_timer_;
   std::string index_page_;
   std::atomic<bool> stopping_{false};
+  // The re-check's last pass could not reach the store (logged once, until a pass succeeds).
+  std::atomic<bool> recheck_store_failed_{false};
+  metric& recheck_passes_ = metrics_registry::instance().counter(
+      "herald_recheck_passes_total", "Live re-check passes completed over the open streams");
   bool started_ = false;
 };
 

@@ -86,6 +86,7 @@ class gateway_test : public ::testing::Test {
   std::unique_ptr<auth::token_minter> minter;
   config::gateway_config cfg;
   unsigned shutdown_deadline_ms = 2000;  // set before start()
+  std::string auth_extra;                // more [auth] keys, set before start()
 
   void SetUp() override {
     dir = fs::temp_directory_path() / ("herald-gw-" + random_uuid());
@@ -106,7 +107,8 @@ class gateway_test : public ::testing::Test {
         "\"\nmax_body_bytes = 2048\n"
         "[auth]\nalgorithm = \"RS256\"\nverify_key_file = \"keys/public.pem\"\n"
         "signing_key_file = \"keys/private.pem\"\naudience = \"herald-test\"\nissuer = "
-        "\"herald-test\"\n"
+        "\"herald-test\"\n" +
+        auth_extra +
         "[store]\npath = \"herald.db\"\n"
         "[cors]\nallow_origins = [\"https://app.example.com\"]\n"
         "[tenancy]\nrecheck_interval_seconds = 0\nconnect_cache_seconds = " +
@@ -122,7 +124,7 @@ class gateway_test : public ::testing::Test {
     auto created = gateway::create(cfg);
     ASSERT_TRUE(created) << created.err().message;
     gw = std::move(*created);
-    auto& db = gw->db();
+    auto& db = *gw->sqlite();
     ASSERT_TRUE(db.add_tenant(tenant, "t1"));
     ASSERT_TRUE(db.add_tenant(tenant2, "t2"));
     ASSERT_TRUE(db.add_tenant(foreign, "t3"));
@@ -214,6 +216,39 @@ TEST_F(gateway_test, unlisted_origin_gets_no_cors_headers) {
                   "\r\nOrigin: https://evil.example.com\r\nReferer: https://app.example.com/\r\n"));
   auto got = c->read_until("event: stream-open");
   EXPECT_EQ(got.find("Access-Control-Allow-Origin"), std::string::npos);
+  EXPECT_EQ(got.find("Access-Control-Allow-Credentials"), std::string::npos);
+  EXPECT_EQ(got.find("Vary: Origin"), std::string::npos);
+  // django-eventstream sends EVENTSTREAM_ALLOW_HEADERS on every response, whatever the origin.
+  EXPECT_NE(got.find("\r\nAccess-Control-Allow-Headers: Cache-Control, Last-Event-ID\r\n"),
+            std::string::npos);
+}
+
+// As the Prowler API's settings (EVENTSTREAM_ALLOW_HEADERS = "Cache-Control, Last-Event-ID") make
+// django-eventstream answer: the header on streams and on errors, with or without an Origin; the
+// origin headers only for a listed Origin.
+TEST_F(gateway_test, allow_headers_on_every_stream_endpoint_answer) {
+  start();
+  const std::string allow = "\r\nAccess-Control-Allow-Headers: Cache-Control, Last-Event-ID\r\n";
+  const std::string good = "Authorization: Bearer " + token(user, tenant) + "\r\n";
+  for (const std::string origin :
+       {"", "Origin: https://app.example.com\r\n", "Origin: https://evil.example.com\r\n"}) {
+    const bool listed = origin.find("app.example.com") != std::string::npos;
+    auto c = std::make_unique<conn>(gw->public_port());
+    c->send(get(stream_path(scan), good + origin));
+    auto head = c->read_until("event: stream-open");
+    head = head.substr(0, head.find("\r\n\r\n") + 2);
+    EXPECT_NE(head.find(allow), std::string::npos) << origin << head;
+    EXPECT_EQ(head.find("Access-Control-Allow-Origin") != std::string::npos, listed) << head;
+    for (const auto& [target, headers] : std::vector<std::pair<std::string, std::string>>{
+             {stream_path(scan), ""},            // 401
+             {stream_path(foreign_scan), good},  // 404
+             {"/no/such/endpoint", good}}) {     // 404 (no endpoint)
+      auto r = request(gw->public_port(), get(target, headers + origin + "Connection: close\r\n"));
+      EXPECT_GE(r.status, 400u);
+      EXPECT_NE((r.head + "\r\n").find(allow), std::string::npos) << target << origin << r.head;
+      EXPECT_EQ(r.head.find("Access-Control-Allow-Origin") != std::string::npos, listed);
+    }
+  }
 }
 
 TEST_F(gateway_test, preflight) {
@@ -298,7 +333,7 @@ TEST_F(gateway_test, api_key_in_header_works_and_is_refused_in_the_query) {
   start();
   auto key = auth::generate_api_key();
   store::api_key_record rec{random_uuid(), key.prefix, key.key_hash, tenant, user, "k", 0, false};
-  ASSERT_TRUE(gw->db().insert_api_key(rec));
+  ASSERT_TRUE(gw->sqlite()->insert_api_key(rec));
   auto c = open(stream_path(scan), "Authorization: Api-Key " + key.full_key + "\r\n");
   auto r = request(gw->public_port(), get(stream_path(scan) + "?access_token=" + key.full_key,
                                           "Connection: close\r\n"));
@@ -531,15 +566,15 @@ TEST_F(gateway_test, recheck_closes_streams_whose_membership_was_removed) {
   start();
   auto kept = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
   // The other user joins the tenant, opens a stream, then loses the membership.
-  ASSERT_TRUE(gw->db().add_membership(other_user, tenant, "member"));
+  ASSERT_TRUE(gw->sqlite()->add_membership(other_user, tenant, "member"));
   auto lost =
       open(stream_path(scan), "Authorization: Bearer " + token(other_user, tenant) + "\r\n");
   ASSERT_TRUE(eventually([&] { return gw->stream_count() == 2; }));
-  ASSERT_TRUE(gw->db().remove_membership(other_user, tenant));
+  ASSERT_TRUE(gw->sqlite()->remove_membership(other_user, tenant));
   gw->recheck_now();
   auto rest = lost->read_to_eof();
-  EXPECT_EQ(rest, sse::encode_stream_error(
-                      "forbidden", "Permission denied: membership or credentials revoked."));
+  EXPECT_EQ(rest,
+            sse::encode_stream_error("forbidden", "User is no longer a member of this tenant"));
   ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
   publish("{\"channel\":\"" + channel(scan) + "\",\"event\":\"scan.end\",\"data\":{}}");
   EXPECT_EQ(kept->next_block(), "event: scan.end\ndata: {}\n\n");
@@ -549,7 +584,7 @@ TEST_F(gateway_test, recheck_verdict_covers_every_stream_of_the_same_caller) {
   start();
   // Two streams of the same caller with different tokens (separate principals, different expiry)
   // share one check: both must be closed, and the other caller's stream must stay.
-  ASSERT_TRUE(gw->db().add_membership(other_user, tenant, "member"));
+  ASSERT_TRUE(gw->sqlite()->add_membership(other_user, tenant, "member"));
   auto kept = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
   auto first =
       open(stream_path(scan), "Authorization: Bearer " + token(other_user, tenant) + "\r\n");
@@ -557,10 +592,10 @@ TEST_F(gateway_test, recheck_verdict_covers_every_stream_of_the_same_caller) {
       open(stream_path(scan), "Authorization: Bearer " + token(other_user, tenant, 7200) + "\r\n");
   ASSERT_TRUE(eventually([&] { return gw->stream_count() == 3; }));
   gw->recheck_now();  // all allowed: nothing happens
-  ASSERT_TRUE(gw->db().remove_membership(other_user, tenant));
+  ASSERT_TRUE(gw->sqlite()->remove_membership(other_user, tenant));
   gw->recheck_now();
-  const std::string forbidden = sse::encode_stream_error(
-      "forbidden", "Permission denied: membership or credentials revoked.");
+  const std::string forbidden =
+      sse::encode_stream_error("forbidden", "User is no longer a member of this tenant");
   EXPECT_EQ(first->read_to_eof(), forbidden);
   EXPECT_EQ(second->read_to_eof(), forbidden);
   ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
@@ -572,20 +607,65 @@ TEST_F(gateway_test, recheck_closes_streams_of_a_revoked_api_key) {
   start();
   auto key = auth::generate_api_key();
   store::api_key_record rec{random_uuid(), key.prefix, key.key_hash, tenant, user, "k", 0, false};
-  ASSERT_TRUE(gw->db().insert_api_key(rec));
+  ASSERT_TRUE(gw->sqlite()->insert_api_key(rec));
   auto c = open(stream_path(scan), "Authorization: Api-Key " + key.full_key + "\r\n");
   ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
   gw->recheck_now();  // still valid: nothing happens
-  ASSERT_TRUE(gw->db().revoke_api_key(key.prefix));
+  ASSERT_TRUE(gw->sqlite()->revoke_api_key(key.prefix));
   gw->recheck_now();
-  EXPECT_NE(c->read_to_eof().find("\"condition\": \"forbidden\""), std::string::npos);
+  EXPECT_EQ(c->read_to_eof(),
+            sse::encode_stream_error("forbidden", "This API Key has been revoked."));
+}
+
+TEST_F(gateway_test, recheck_ends_a_jwt_stream_past_its_exp_with_token_expired) {
+  start();
+  auto now = [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const std::int64_t issued = now();
+  auto short_lived =
+      open(stream_path(scan), "Authorization: Bearer " + token(user, tenant, 2) + "\r\n");
+  auto kept = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == 2; }));
+  gw->recheck_now();  // not expired yet: nothing happens
+  // The token's exp passes (a clock condition, polled; the deadline is only a failure guard).
+  ASSERT_TRUE(eventually([&] { return now() >= issued + 3; }, 10s));
+  gw->recheck_now();
+  EXPECT_EQ(short_lived->read_to_eof(),
+            sse::encode_stream_error("token-expired", "Token is expired"));
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
+  publish("{\"channel\":\"" + channel(scan) + "\",\"event\":\"scan.end\",\"data\":{}}");
+  EXPECT_EQ(kept->next_block(), "event: scan.end\ndata: {}\n\n");
+}
+
+TEST_F(gateway_test, token_expiry_keeps_streams_open_when_switched_off) {
+  auth_extra = "end_streams_at_token_expiry = false\n";
+  start();
+  auto now = [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const std::int64_t issued = now();
+  auto c = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant, 2) + "\r\n");
+  ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
+  ASSERT_TRUE(eventually([&] { return now() >= issued + 3; }, 10s));
+  auto& passes = metrics_registry::instance().counter("herald_recheck_passes_total", "");
+  const auto before = passes.get();
+  gw->recheck_now();
+  ASSERT_TRUE(eventually([&] { return passes.get() > before; }));  // the pass judged the stream
+  publish("{\"channel\":\"" + channel(scan) + "\",\"event\":\"scan.progress\",\"data\":{}}");
+  EXPECT_EQ(c->next_block(), "event: scan.progress\ndata: {}\n\n");
+  EXPECT_EQ(gw->stream_count(), 1u);
 }
 
 TEST_F(gateway_test, connect_cache_lets_a_confirmed_caller_reconnect_without_the_database) {
   start();  // connect_cache_seconds = 5
   const std::string t = token(user, tenant);
   open(stream_path(scan), "Authorization: Bearer " + t + "\r\n");  // confirms (user, tenant)
-  ASSERT_TRUE(gw->db().remove_membership(user, tenant));
+  ASSERT_TRUE(gw->sqlite()->remove_membership(user, tenant));
   // Within the TTL a new stream still opens (the documented bound on revocation for new streams;
   // open ones are closed by the re-check)...
   auto again = open(stream_path(scan), "Authorization: Bearer " + t + "\r\n");
@@ -597,17 +677,50 @@ TEST_F(gateway_test, connect_cache_lets_a_confirmed_caller_reconnect_without_the
   // An API key never uses the cache.
   auto key = auth::generate_api_key();
   store::api_key_record rec{random_uuid(), key.prefix, key.key_hash, tenant, user, "k", 0, false};
-  ASSERT_TRUE(gw->db().insert_api_key(rec));
+  ASSERT_TRUE(gw->sqlite()->insert_api_key(rec));
   r = request(gw->public_port(), get(stream_path(scan), "Authorization: Api-Key " + key.full_key +
                                                             "\r\nConnection: close\r\n"));
   EXPECT_EQ(r.status, 403u) << r.body;
+}
+
+TEST_F(gateway_test, connect_cache_keeps_found_resources_for_its_ttl_only) {
+  start();  // connect_cache_seconds = 5
+  const std::string t = "Authorization: Bearer " + token(user, tenant) + "\r\n";
+  const std::string gone = random_uuid(), later = random_uuid();
+  ASSERT_TRUE(gw->sqlite()->add_scan(gone, tenant, "g", "executing"));
+  open(stream_path(gone), t);  // the lookup found it: kept for the TTL
+  ASSERT_TRUE(gw->sqlite()->exec("DELETE FROM scans WHERE id = '" + gone + "'"));
+  // Within the TTL a deleted resource still opens (the documented staleness bound)...
+  open(stream_path(gone), t);
+  // ...a refusal is never kept: a scan not found once is looked up again.
+  auto r = request(gw->public_port(), get(stream_path(later), t + "Connection: close\r\n"));
+  EXPECT_EQ(r.status, 404u) << r.body;
+  ASSERT_TRUE(gw->sqlite()->add_scan(later, tenant, "l", "executing"));
+  open(stream_path(later), t);
+  // Another tenant's view of the same scan id is its own entry: the foreign user is not a member
+  // of this tenant, and the foreign tenant has no such scan.
+  r = request(gw->public_port(),
+              get(stream_path(later), "Authorization: Bearer " + token(other_user, foreign) +
+                                          "\r\nConnection: close\r\n"));
+  EXPECT_EQ(r.status, 404u) << r.body;
+}
+
+TEST_F(gateway_test, without_the_connect_cache_a_deleted_resource_is_404_at_once) {
+  start("", 20, 0);
+  const std::string t = "Authorization: Bearer " + token(user, tenant) + "\r\n";
+  const std::string gone = random_uuid();
+  ASSERT_TRUE(gw->sqlite()->add_scan(gone, tenant, "g", "executing"));
+  open(stream_path(gone), t);
+  ASSERT_TRUE(gw->sqlite()->exec("DELETE FROM scans WHERE id = '" + gone + "'"));
+  auto r = request(gw->public_port(), get(stream_path(gone), t + "Connection: close\r\n"));
+  EXPECT_EQ(r.status, 404u) << r.body;
 }
 
 TEST_F(gateway_test, without_the_connect_cache_a_removed_member_is_refused_at_once) {
   start("", 20, 0);
   const std::string t = token(user, tenant);
   open(stream_path(scan), "Authorization: Bearer " + t + "\r\n");
-  ASSERT_TRUE(gw->db().remove_membership(user, tenant));
+  ASSERT_TRUE(gw->sqlite()->remove_membership(user, tenant));
   auto r = request(gw->public_port(), get(stream_path(scan), "Authorization: Bearer " + t +
                                                                  "\r\nConnection: close\r\n"));
   EXPECT_EQ(r.status, 403u) << r.body;
@@ -641,7 +754,7 @@ TEST_F(gateway_test, graceful_stop_sends_a_jittered_retry_hint_and_closes) {
 TEST_F(gateway_test, cross_tenant_streams_never_see_each_others_events) {
   start();
   std::string other_scan = random_uuid();
-  ASSERT_TRUE(gw->db().add_scan(other_scan, foreign, "o", "executing"));
+  ASSERT_TRUE(gw->sqlite()->add_scan(other_scan, foreign, "o", "executing"));
   auto mine = open(stream_path(scan), "Authorization: Bearer " + token(user, tenant) + "\r\n");
   auto theirs =
       open(stream_path(other_scan), "Authorization: Bearer " + token(other_user, foreign) + "\r\n");
@@ -785,7 +898,7 @@ TEST_F(replay_gateway_test, an_unparseable_id_gets_django_eventstreams_stream_er
 TEST_F(replay_gateway_test, replay_reads_pass_the_tenant_gate) {
   start_reliable();
   std::string other_scan = random_uuid();
-  ASSERT_TRUE(gw->db().add_scan(other_scan, foreign, "o", "executing"));
+  ASSERT_TRUE(gw->sqlite()->add_scan(other_scan, foreign, "o", "executing"));
   const std::string foreign_channel = "scan-progress:" + foreign + ":" + other_scan;
   auto r = publish("{\"channel\":\"" + foreign_channel +
                    "\",\"event\":\"scan.progress\",\"data\":{\"secret\":1}}");

@@ -58,18 +58,25 @@ class gateway::internal_handler final : public net::request_handler {
     if (path == "/healthz") co_return json_response(http::status::ok, "{\"status\":\"ok\"}");
     if (path == "/readyz") {
       const bool bus_ready = g_.bus_->ready();
-      const bool ready = bus_ready && !g_.stopping_;
+      // PostgreSQL unreachable: new connects get 503 until it answers again, so not ready.
+      const bool store_ready = g_.store_->healthy();
+      const bool ready = bus_ready && store_ready && !g_.stopping_;
       json::object body{{"status", ready ? "ready" : "unavailable"},
                         {"bus", g_.bus_->describe()},
-                        {"bus_ready", bus_ready}};
+                        {"bus_ready", bus_ready},
+                        {"store", g_.cfg_.store.driver},
+                        {"store_ready", store_ready}};
       co_return json_response(ready ? http::status::ok : http::status::service_unavailable,
                               json::serialize(body));
     }
-    if (path == "/metrics")
+    if (path == "/metrics") {
+      store_up_.set(g_.store_->healthy() ? 1 : 0);
+      store_round_trips_.set(static_cast<std::int64_t>(g_.store_->round_trips()));
       co_return http_response{http::status::ok,
                               "text/plain; version=0.0.4",
                               {},
                               metrics_registry::instance().render_prometheus()};
+    }
     if (path != "/publish" && path != "/reload")
       co_return error_response(make_error(errc::not_found, "Not found."));
     if (m.method() != http::verb::post) {
@@ -146,6 +153,12 @@ class gateway::internal_handler final : public net::request_handler {
   }
 
   gateway& g_;
+  // Read from the store when /metrics is rendered.
+  metric& store_up_ = metrics_registry::instance().gauge(
+      "herald_store_up", "1 while the store answers (PostgreSQL reachable), else 0");
+  metric& store_round_trips_ = metrics_registry::instance().counter(
+      "herald_store_round_trips_total",
+      "Network round trips sent to the database (PostgreSQL; 0 with SQLite)");
 };
 
 }  // namespace herald::app

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
+#include <map>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -52,42 +53,55 @@ void gateway::schedule_recheck() {
 void gateway::recheck_now() {
   public_server_->collect_tags([this](std::vector<std::shared_ptr<const principal>> tags) {
     if (tags.empty() || stopping_) return;
-    // Off the event loops. Every stream has its own principal, but the verdict depends only on the
-    // caller (kind, user, tenant; for an API key also its id and expiry; a JWT's own expiry is not
-    // re-checked): one pass asks the store once per distinct caller, so 18,000 streams of 100 users
-    // cost 100 membership and user/key checks, not 18,000.
+    // Off the event loops, on the database pool: one authenticator::recheck_all for every open
+    // stream's caller (one batched store::recheck_facts: one query per table per pass, not one per
+    // stream), then one pass per shard that ends the streams with their verdict's stream-error.
     asio::co_spawn(
         public_server_->executors().front(),
         [this, tags = std::move(tags), gen = current()]() -> asio::awaitable<void> {
-          auto revoked = co_await pool_->run([&] {
-            std::unordered_set<const principal*> bad;
-            std::unordered_map<std::string, bool> verdicts;
-            const auto now = unix_now();
-            for (const auto& t : tags) {
-              const principal* p = t.get();
-              std::string key = std::to_string(static_cast<int>(p->kind));
-              for (const std::string* part : {&p->user_id, &p->tenant_id, &p->api_key_id})
-                key.append(1, '\0').append(*part);
-              if (p->kind == credential_kind::api_key)
-                key.append(1, '\0').append(std::to_string(p->expires_at));
-              auto [it, fresh] = verdicts.try_emplace(std::move(key), false);
-              if (fresh) {
-                auto member = store_->is_member(p->user_id, p->tenant_id);
-                it->second = member && *member && gen->authenticator->recheck(*p, now).has_value();
-              }
-              if (!it->second) bad.insert(t.get());
+          auto ended = co_await pool_->run([&] {
+            std::vector<const principal*> callers;
+            callers.reserve(tags.size());
+            for (const auto& t : tags) callers.push_back(t.get());
+            auto report = gen->authenticator->recheck_all(callers, unix_now());
+            // The store failed: only token expiry was judged, and nothing else closes (open
+            // streams keep their events through an outage). Logged once per outage.
+            if (report.store_error) {
+              if (!recheck_store_failed_.exchange(true))
+                spdlog::warn(
+                    "re-check: the store is unreachable ({}); open streams stay open until it "
+                    "answers again",
+                    report.store_error->message);
+            } else if (recheck_store_failed_.exchange(false)) {
+              spdlog::info("re-check: the store answers again");
             }
-            return bad;
+            // One frame per distinct verdict and reason (a handful), shared by every stream that
+            // gets it.
+            std::unordered_map<const principal*, sse::frame> frames;
+            std::map<std::pair<auth::recheck_verdict, std::string_view>, sse::frame> by_reason;
+            for (std::size_t i = 0; i < callers.size(); ++i) {
+              const auth::recheck_outcome& o = report.outcomes[i];
+              if (o.verdict == auth::recheck_verdict::ok) continue;
+              auto [it, fresh] = by_reason.try_emplace({o.verdict, o.reason});
+              if (fresh)
+                it->second = std::make_shared<const std::string>(
+                    sse::encode_stream_error(auth::to_string(o.verdict), o.reason));
+              frames.emplace(callers[i], it->second);
+            }
+            recheck_passes_.inc();
+            return frames;
           });
-          if (revoked.empty()) co_return;
-          spdlog::info("re-check: closing {} stream(s) whose caller is no longer allowed",
-                       revoked.size());
-          public_server_->close_streams_if(
-              [revoked = std::move(revoked)](const principal* tag) {
-                return revoked.contains(tag);
-              },
-              sse::encode_stream_error("forbidden",
-                                       "Permission denied: membership or credentials revoked."));
+          if (ended.empty()) co_return;
+          spdlog::info("re-check: ending {} stream(s) whose caller is no longer allowed",
+                       ended.size());
+          // The tags stay alive until every shard has run the pass: no other stream's principal
+          // can take the address of one judged here.
+          public_server_->close_streams_with(
+              [ended = std::move(ended), keep = tags](const principal* tag) -> sse::frame {
+                (void)keep;
+                auto it = ended.find(tag);
+                return it == ended.end() ? nullptr : it->second;
+              });
         },
         asio::detached);
   });

@@ -116,11 +116,20 @@ class gateway::public_handler final : public net::request_handler {
       }
     }
     if (has_query_token) creds.access_token = access_token;
+    // The Prowler API's API keys may carry IP allow- and block-lists checked against the peer
+    // (its REMOTE_ADDR).
+    const std::string peer = req.remote.address().to_string();
+    creds.peer_address = peer;
 
-    auto who = co_await authenticate(*gen, creds);
-    if (!who) co_return with_cors(cors, m, error_response(who.err()));
+    auto who = co_await admit(*gen, creds, *endpoint, *params);
+    if (!who) {
+      auto r = error_response(who.err());
+      if (who.err().code == errc::unavailable)
+        r.headers.emplace_back("Retry-After", std::to_string(kStoreRetryAfterSeconds));
+      co_return with_cors(cors, m, std::move(r));
+    }
 
-    stream_request sreq{*who, *params, req};
+    stream_request sreq{*who, *params, req, !endpoint->lookup().sql.empty()};
     auto channels = co_await endpoint->resolve(sreq);
     if (!channels) co_return with_cors(cors, m, error_response(channels.err()));
     if (channels->empty()) {  // a bug in the endpoint, never an empty stream
@@ -231,33 +240,121 @@ class gateway::public_handler final : public net::request_handler {
     return g_.cfg_.server.retry_base_ms + static_cast<unsigned>(rng() % jitter);
   }
 
-  // Who is calling, and may they use their own tenant at all: a non-member is refused (403) before
-  // the endpoint's resource lookup could answer 404.
-  asio::awaitable<result<principal>> authenticate(const generation& gen,
-                                                  const auth::request_credentials& creds) {
+  static constexpr int kStoreRetryAfterSeconds = 2;
+
+  static error store_unavailable() {
+    return make_error(errc::unavailable,
+                      "The user and tenant store is unavailable; retry shortly.");
+  }
+
+  // Who is calling, may they use their own tenant, and does the endpoint's resource exist there.
+  // In the Prowler API's order:
+  //  1. the credential: a JWT's signature and claims on this thread (CPU only, cached per token);
+  //     its 401s need no store;
+  //  2. ONE database-pool hop: for an API key first its row (for the Prowler API's `pk_` keys the
+  //     admin role's read by `_pk`), then store::connect_check: the user row, the membership and
+  //     the endpoint's lookup (one transaction and one round trip on PostgreSQL, the lookup under
+  //     row-level security);
+  //  3. the user row's 401s (check_user_row: "User not found", "User is inactive", "The user's
+  //     password has been changed."), then not a member: 403, then no resource: 404.
+  // The connect cache (JWTs only, see connect_cache.hpp) skips what it confirmed within its TTL; a
+  // JWT caller whose user, membership and resource are all fresh needs no hop at all. While the
+  // store is unhealthy every connect is 503, cached or not.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // GCC bug 109224, as handle() above
+#endif
+  asio::awaitable<result<principal>> admit(const generation& gen,
+                                           const auth::request_credentials& creds,
+                                           const stream_endpoint& endpoint,
+                                           const path_params& params) {
     const auto now = unix_now();
-    // Fast path: a JWT whose (user, tenant) passed the database checks moments ago needs no
-    // database round trip; the signature check is CPU only (and cached per token).
-    if (g_.connect_cache_.enabled()) {
-      auto cred = auth::select_credential(creds);
-      if (cred && cred->kind == credential_kind::jwt) {
-        auto p = gen.verifier->verify(cred->value, now);
-        if (!p) co_return p;
-        if (g_.connect_cache_.fresh(p->user_id, p->tenant_id, now)) co_return p;
-      }
+    auto cred = auth::select_credential(creds);
+    if (!cred) co_return std::move(cred).err();
+    std::optional<principal> jwt;
+    if (cred->kind == credential_kind::jwt) {
+      auto p = gen.verifier->verify(cred->value, now);
+      if (!p) co_return p;
+      jwt = std::move(*p);
     }
-    // One database-pool hop for the credentials (user active, API keys) and the membership.
-    auto& auth = *gen.authenticator;
-    auto& gate = *g_.gate_;
-    auto who = co_await g_.pool_->run([&]() -> result<principal> {
-      auto p = auth.authenticate(creds, now);
-      if (!p) return p;
-      if (auto ok = gate.check_caller(&*p); !ok) return ok.err();
-      return p;
+    if (!g_.store_->healthy()) co_return store_unavailable();
+
+    const endpoint_lookup lookup = endpoint.lookup();
+    const auto lookup_id = reinterpret_cast<std::uintptr_t>(&endpoint);
+    auto& cache = g_.connect_cache_;
+    bool caller_known = false;
+    bool resource_known = lookup.sql.empty();
+    if (jwt && cache.enabled()) {
+      caller_known = cache.caller_fresh(*jwt, now);
+      if (!resource_known)
+        resource_known = cache.resource_fresh(lookup_id, *jwt, lookup.binds_user, params, now);
+      if (caller_known && resource_known) co_return std::move(*jwt);
+    }
+
+    const bool want_user = !caller_known && gen.cfg.auth.check_user_active;
+    const bool want_membership = !caller_known;
+    const bool want_lookup = !resource_known;
+    auto& authn = *gen.authenticator;
+    auto& db = *g_.store_;
+    using checked = std::pair<principal, store::store::connect_answer>;
+    result<checked> r = co_await g_.pool_->run([&]() -> result<checked> {
+      principal p;
+      if (jwt) {
+        p = std::move(*jwt);
+      } else {
+        auto v = authn.verify(creds, now);  // the API key's row
+        if (!v) return std::move(v).err();
+        p = std::move(*v);
+      }
+      store::lookup_params lp;
+      store::store::connect_query q;
+      q.user_id = p.user_id;
+      q.tenant_id = p.tenant_id;
+      q.want_user = want_user;
+      q.want_membership = want_membership;
+      if (want_lookup) {
+        lp = configured_endpoint::lookup_params(p, params);
+        q.lookup_sql = lookup.sql;
+        q.params = &lp;
+      }
+      auto a = db.connect_check(q);
+      if (!a) return std::move(a).err();
+      return checked{std::move(p), std::move(*a)};
     });
-    if (who && who->kind == credential_kind::jwt)
-      g_.connect_cache_.confirm(who->user_id, who->tenant_id, now);
-    co_return who;
+    if (!r) {
+      if (r.err().code == errc::unavailable) co_return store_unavailable();
+      if (r.err().code == errc::internal) {
+        note_store_error(r.err());
+        co_return make_error(errc::internal, "The store failed to answer.");
+      }
+      co_return std::move(r).err();
+    }
+    auto& [p, answer] = *r;
+    if (want_user) {
+      if (auto ok = auth::check_user_row(gen.cfg.auth, p, answer.user ? &*answer.user : nullptr);
+          !ok)
+        co_return std::move(ok).err();
+    }
+    if (want_membership && !answer.member) co_return tenancy::tenant_gate::not_a_member();
+    if (want_lookup && !answer.resource_found) co_return make_error(errc::not_found, "Not found.");
+    if (p.kind == credential_kind::jwt && cache.enabled()) {
+      if (!caller_known) cache.confirm_caller(p, now);
+      if (want_lookup) cache.confirm_resource(lookup_id, p, lookup.binds_user, params, now);
+    }
+    co_return std::move(p);
+  }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+  // A store error that is not an outage (a lookup's SQL failing, a broken row): logged, at most
+  // once a minute, without the request.
+  void note_store_error(const error& e) {
+    const auto now = unix_now();
+    auto last = last_store_error_log_.load(std::memory_order_relaxed);
+    if (now - last < 60) return;
+    if (!last_store_error_log_.compare_exchange_strong(last, now)) return;
+    spdlog::error("connect: the store failed: {}", e.message);
   }
 
   // CORS: the request's Origin (not Referer) must be listed exactly, or "*" be configured.
@@ -273,15 +370,19 @@ class gateway::public_handler final : public net::request_handler {
     return std::nullopt;
   }
 
+  // django-eventstream (utils.augment_cors_headers) sends EVENTSTREAM_ALLOW_HEADERS on every
+  // response, whatever the origin, and the Prowler API sets it to "Cache-Control, Last-Event-ID":
+  // Access-Control-Allow-Headers is sent on every stream-endpoint answer (it grants nothing without
+  // an Allow-Origin). The origin headers need a listed Origin.
   static net::header_list cors_headers(const net::cors_options& cors,
                                        const http::request<http::string_body>& m) {
     net::header_list h;
-    auto origin = allowed_origin(cors, m);
-    if (!origin) return h;
-    h.emplace_back("Access-Control-Allow-Origin", *origin);
-    if (*origin != "*") h.emplace_back("Vary", "Origin");
-    if (cors.allow_credentials && *origin != "*")
-      h.emplace_back("Access-Control-Allow-Credentials", "true");
+    if (auto origin = allowed_origin(cors, m)) {
+      h.emplace_back("Access-Control-Allow-Origin", *origin);
+      if (*origin != "*") h.emplace_back("Vary", "Origin");
+      if (cors.allow_credentials && *origin != "*")
+        h.emplace_back("Access-Control-Allow-Credentials", "true");
+    }
     if (!cors.allow_headers.empty())
       h.emplace_back("Access-Control-Allow-Headers", cors.allow_headers);
     return h;
@@ -296,7 +397,7 @@ class gateway::public_handler final : public net::request_handler {
   static http_response preflight(const net::cors_options& cors,
                                  const http::request<http::string_body>& m) {
     http_response r{http::status::no_content, "", cors_headers(cors, m), ""};
-    if (!r.headers.empty()) {
+    if (allowed_origin(cors, m)) {
       r.headers.emplace_back("Access-Control-Allow-Methods", "GET, OPTIONS");
       r.headers.emplace_back("Access-Control-Max-Age", std::to_string(cors.max_age_seconds));
     }
@@ -304,6 +405,7 @@ class gateway::public_handler final : public net::request_handler {
   }
 
   gateway& g_;
+  std::atomic<std::int64_t> last_store_error_log_{0};
 };
 
 }  // namespace herald::app

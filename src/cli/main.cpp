@@ -17,6 +17,7 @@
 #include "app/publish_request.hpp"
 #include "app/run.hpp"
 #include "auth/api_key.hpp"
+#include "auth/auth_config.hpp"
 #include "auth/token_verifier.hpp"
 #include "cli/http_client.hpp"
 #include "config/config_loader.hpp"
@@ -74,10 +75,16 @@ int cmd_check_config(const std::string& config_path) {
   auto cfg = load(config_path, false);
   if (!cfg) return fail(2, cfg.err().message);
   if (auto ok = config::validate_for_serve(*cfg); !ok) return fail(2, ok.err().message);
-  try {
-    auth::token_verifier verifier(cfg->auth.jwt);  // refuses unusable keys
-  } catch (const std::exception& e) {
-    return fail(2, std::string("auth: ") + e.what());
+  // Loads the PEM keys and the Prowler API's Fernet key as serve would (no side effects).
+  if (auto ok = auth::check_keys(cfg->auth); !ok) return fail(2, ok.err().message);
+  if (cfg->store.driver == "postgres") {
+    // No connection is made: check-config reads nothing from the network. serve prepares each
+    // lookup against PostgreSQL as the API role before it listens.
+    std::cout << config::describe(*cfg) << "\n";
+    std::cout << "# store: " << cfg->store.describe() << "\n"
+              << "# lookups are checked against PostgreSQL when serve starts\n";
+    std::cout << "configuration OK\n";
+    return 0;
   }
   // No side effects: a database file that does not exist yet is not created. Its lookups are
   // checked against Herald's schema in memory, which is what `serve` would create.
@@ -270,9 +277,15 @@ int cmd_token(const std::string& config_path, const std::string& sub, const std:
   return 0;
 }
 
+// Herald's own keys and memberships live in its SQLite store; the Prowler API's are its own.
 result<std::unique_ptr<store::sqlite_store>> open_store(const std::string& config_path) {
   auto cfg = load(config_path, false);
   if (!cfg) return cfg.err();
+  if (cfg->store.driver != "sqlite")
+    return make_error(
+        errc::invalid_config,
+        "this command manages Herald's own SQLite store; with store.driver = "
+        "\"postgres\" users, memberships and API keys are managed in the Prowler API");
   return store::sqlite_store::open(cfg->store.path, 1);
 }
 

@@ -470,7 +470,7 @@ void read_endpoints(reader& r, gateway_config& cfg, const toml::node& n) {
     if (const toml::node* lookup = t.get("lookup")) {
       if (!lookup->is_string()) return (void)r.type_error(*lookup, sec + ".lookup", "a string");
       ep.lookup = lookup->as_string()->get();
-      auto ok = route::check_lookup(ep.lookup, ep.params);
+      auto ok = route::check_lookup(ep.lookup, ep.params, cfg.store.driver == "postgres");
       if (!ok) {
         r.fail(*lookup, sec + " (" + ep.path + "): " + ok.err().message);
         return;

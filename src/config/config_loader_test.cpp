@@ -79,11 +79,27 @@ class config_loader_test : public ::testing::Test {
     return r.err().message;
   }
 
-  static constexpr const char* kEnvVars[] = {"VALKEY_HOST",          "VALKEY_PORT",
-                                             "VALKEY_USERNAME",      "VALKEY_PASSWORD",
-                                             "VALKEY_SCHEME",        "HERALD_TEST_PUBLISHER_KEY",
-                                             "HERALD_TEST_SECRET",   "HERALD_TEST_BUS_PASSWORD",
-                                             "HERALD_PUBLISHER_KEY", "HERALD_JWT_VERIFY_KEY"};
+  static constexpr const char* kEnvVars[] = {"VALKEY_HOST",
+                                             "VALKEY_PORT",
+                                             "VALKEY_USERNAME",
+                                             "VALKEY_PASSWORD",
+                                             "VALKEY_SCHEME",
+                                             "HERALD_TEST_PUBLISHER_KEY",
+                                             "HERALD_TEST_SECRET",
+                                             "HERALD_TEST_BUS_PASSWORD",
+                                             "HERALD_PUBLISHER_KEY",
+                                             "HERALD_JWT_VERIFY_KEY",
+                                             "POSTGRES_HOST",
+                                             "POSTGRES_PORT",
+                                             "POSTGRES_DB",
+                                             "POSTGRES_USER",
+                                             "POSTGRES_PASSWORD",
+                                             "POSTGRES_ADMIN_USER",
+                                             "POSTGRES_ADMIN_PASSWORD",
+                                             "DJANGO_TOKEN_VERIFYING_KEY",
+                                             "DJANGO_SECRETS_ENCRYPTION_KEY",
+                                             "DJANGO_JWT_AUDIENCE",
+                                             "DJANGO_JWT_ISSUER"};
   fs::path dir_;
 };
 
@@ -725,6 +741,96 @@ TEST_F(config_loader_test, ValkeyEnvironmentOverrides) {
   EXPECT_TRUE(load(with_key("")));
   setenv("VALKEY_SCHEME", "unix", 1);
   EXPECT_THAT(fails(with_key("")), HasSubstr("VALKEY_SCHEME='unix' is not supported"));
+}
+
+TEST_F(config_loader_test, PostgresStoreFromTheProwlerApisEnvironment) {
+  setenv("POSTGRES_HOST", "postgres-db", 1);
+  setenv("POSTGRES_PORT", "5433", 1);
+  setenv("POSTGRES_DB", "prowler_db", 1);
+  setenv("POSTGRES_USER", "prowler", 1);
+  setenv("POSTGRES_PASSWORD", "s3cret-api-pw", 1);
+  setenv("POSTGRES_ADMIN_USER", "herald_keys", 1);
+  setenv("POSTGRES_ADMIN_PASSWORD", "s3cret-admin-pw", 1);
+  gateway_config c =
+      ok(with_key("[store]\ndriver = \"postgres\"\npostgres_host = \"file-host\"\n"
+                  "postgres_pool_size = 8\npostgres_health_interval_ms = 250\n"
+                  "postgres_dsn = \"postgresql://u:dsn-pw@h/db?sslmode=require\"\n"));
+  EXPECT_EQ(c.store.driver, "postgres");
+  EXPECT_EQ(c.store.postgres.host, "postgres-db");
+  EXPECT_EQ(c.store.postgres.port, 5433);
+  EXPECT_EQ(c.store.postgres.user, "prowler");
+  EXPECT_EQ(c.store.postgres.password, "s3cret-api-pw");
+  EXPECT_EQ(c.store.postgres.admin_user, "herald_keys");
+  EXPECT_EQ(c.store.postgres.admin_password, "s3cret-admin-pw");
+  EXPECT_EQ(c.store.postgres.pool_size, 8u);
+  EXPECT_EQ(c.store.postgres.health_interval_ms, 250u);
+  EXPECT_EQ(c.store.call_threads(), 8u);  // the db_pool follows the API role's pool
+  const std::string d = describe(c);
+  EXPECT_THAT(d, HasSubstr("postgres_host = \"postgres-db\"  # from env POSTGRES_HOST"));
+  EXPECT_THAT(d, HasSubstr("postgres_password = \"[set]\"  # from env POSTGRES_PASSWORD"));
+  EXPECT_THAT(d, HasSubstr("postgres_dsn = \"[set]\""));
+  EXPECT_THAT(d, HasSubstr("postgres_admin_dsn = \"[unset]\""));
+  EXPECT_THAT(d, Not(HasSubstr("path = ")));  // SQLite's key does not apply
+  for (const char* secret : {"s3cret-api-pw", "s3cret-admin-pw", "dsn-pw"}) {
+    EXPECT_THAT(d, Not(HasSubstr(secret)));
+    EXPECT_THAT(c.store.describe(), Not(HasSubstr(secret)));
+  }
+  // The rules of store_options::validate, naming the key.
+  setenv("POSTGRES_ADMIN_USER", "prowler", 1);
+  EXPECT_THAT(fails(with_key("[store]\ndriver = \"postgres\"\n")),
+              HasSubstr("store.postgres_admin_user must differ from store.postgres_user"));
+  unsetenv("POSTGRES_ADMIN_USER");
+  setenv("POSTGRES_PORT", "fifty", 1);
+  EXPECT_THAT(fails(with_key("[store]\ndriver = \"postgres\"\n")),
+              HasSubstr("POSTGRES_PORT='fifty' is not a port number"));
+  unsetenv("POSTGRES_PORT");
+  EXPECT_THAT(fails(with_key("[store]\ndriver = \"postgres\"\npostgres_sslmode = \"maybe\"\n")),
+              HasSubstr("store.postgres_sslmode 'maybe' is not a libpq sslmode"));
+  EXPECT_THAT(
+      fails(with_key("[store]\ndriver = \"postgres\"\npostgres_dsn = \"host='unterminated\"\n")),
+      HasSubstr("store.postgres_dsn is not a valid libpq connection string"));
+  EXPECT_THAT(fails(with_key("[store]\ndriver = \"mysql\"\n")),
+              HasSubstr("store.driver 'mysql' is not supported"));
+}
+
+TEST_F(config_loader_test, PostgresLookupsAreScopedByRowLevelSecurity) {
+  const std::string no_tenant = R"(
+[[endpoints]]
+path = "/api/v1/scans/{scan_pk:uuid}/event-stream"
+channels = ["scan-progress:{tenant_id}:{scan_pk}"]
+lookup = "SELECT 1 FROM scans WHERE id = :scan_pk"
+)";
+  // SQLite has no row-level security: the lookup must name the tenant.
+  EXPECT_THAT(fails(with_key(no_tenant)), HasSubstr("must bind the caller's tenant"));
+  gateway_config c = ok(with_key("[store]\ndriver = \"postgres\"\n" + no_tenant));
+  ASSERT_EQ(c.endpoints.size(), 1u);
+  EXPECT_EQ(c.endpoints[0].lookup, "SELECT 1 FROM scans WHERE id = :scan_pk");
+}
+
+TEST_F(config_loader_test, ProwlerProfileKeys) {
+  setenv("DJANGO_TOKEN_VERIFYING_KEY", kPublicPem, 1);
+  setenv("DJANGO_SECRETS_ENCRYPTION_KEY", "oE/ltOhp/n1TdbHjVmzcjDPLcLA41CVI/4Rk+UB5ESc=", 1);
+  gateway_config c = ok("[auth]\nprofile = \"prowler\"\nend_streams_at_token_expiry = false\n");
+  EXPECT_EQ(c.auth.profile, auth::auth_profile::prowler);
+  EXPECT_EQ(c.auth.jwt.verify_key, kPublicPem);
+  EXPECT_EQ(c.auth.fernet_key, "oE/ltOhp/n1TdbHjVmzcjDPLcLA41CVI/4Rk+UB5ESc=");
+  EXPECT_EQ(c.auth.jwt.audience, "https://api.prowler.com");
+  EXPECT_FALSE(c.auth.end_streams_at_token_expiry);
+  const std::string d = describe(c);
+  EXPECT_THAT(d, HasSubstr("fernet_key = \"[set]\"  # from env DJANGO_SECRETS_ENCRYPTION_KEY"));
+  EXPECT_THAT(d, HasSubstr("verify_key = \"[set]\"  # from env DJANGO_TOKEN_VERIFYING_KEY"));
+  EXPECT_THAT(d, Not(HasSubstr("oE/ltOhp")));
+  // The file wins over the environment.
+  write("fernet.key", "ZmVybmV0LWtleS1mcm9tLWEtZmlsZS0wMTIzNDU2Nzg=\n");
+  c = ok("[auth]\nprofile = \"prowler\"\nfernet_key_file = \"fernet.key\"\n");
+  EXPECT_EQ(c.auth.fernet_key, "ZmVybmV0LWtleS1mcm9tLWEtZmlsZS0wMTIzNDU2Nzg=");
+  // A Fernet key means nothing to the generic profile: refused where it is given.
+  EXPECT_THAT(fails(with_key("fernet_key = \"x\"\n")),
+              HasSubstr("auth.fernet_key is used only with auth.profile = \"prowler\""));
+  // The generic profile ignores the Prowler API's variables.
+  gateway_config g = ok(with_key(""));
+  EXPECT_TRUE(g.auth.fernet_key.empty());
+  EXPECT_THAT(fails("[auth]\nprofile = \"django\"\n"), HasSubstr("'django' is not known"));
 }
 
 TEST_F(config_loader_test, EventVerbs) {

@@ -39,6 +39,11 @@ std::string resolve_path(const std::string& path, const std::string& base_dir) {
 }
 
 bool redis_bus(const gateway_config& c) { return c.bus.kind == bus::bus_kind::redis; }
+bool postgres_store(const gateway_config& c) { return c.store.driver == "postgres"; }
+bool sqlite_store(const gateway_config& c) { return c.store.driver != "postgres"; }
+bool prowler_profile(const gateway_config& c) {
+  return c.auth.profile == auth::auth_profile::prowler;
+}
 bool shared_secret(const gateway_config& c) { return auth::uses_shared_secret(c.auth.jwt); }
 bool public_key(const gateway_config& c) { return !auth::uses_shared_secret(c.auth.jwt); }
 
@@ -74,7 +79,14 @@ std::vector<section_doc> make_sections() {
        "are refused with HS256 and the secret options with the other algorithms.",
        false},
       {"store", "users, tenants, memberships, API keys, lookup tables",
-       "The store: users, tenants, memberships, api_keys and the tables your lookups read.", "",
+       "The store: users, tenants, memberships, api_keys and the tables your lookups read.",
+       "**Environment overrides.** With `driver = \"postgres\"` the Prowler API's own variables "
+       "override the file when they are set and non-empty: `POSTGRES_HOST`, `POSTGRES_PORT`, "
+       "`POSTGRES_DB`, `POSTGRES_USER`, `POSTGRES_PASSWORD`, `POSTGRES_ADMIN_USER`, "
+       "`POSTGRES_ADMIN_PASSWORD`. Like the Valkey variables they are read whatever the driver, so "
+       "an invalid value (a non-numeric `POSTGRES_PORT`) is reported even with SQLite. Passwords "
+       "and DSNs are secrets: `check-config` shows them as `[set]`, logs never carry them. See "
+       "[Running Herald beside the Prowler API](prowler.md).",
        false},
       {"bus", "how published events reach every gateway",
        "The bus carries published events to every gateway process (see "
@@ -309,6 +321,14 @@ std::vector<option> make_options() {
 
   // ---- [auth] ---------------------------------------------------------------------------------
   t.push_back(choice(
+      "auth.profile", [](auto& c) -> auto& { return c.auth.profile; }, auth::parse_auth_profile,
+      [](auth::auth_profile p) { return auth::to_string(p); }, {"generic", "prowler"},
+      "Whose credential rules apply. \"generic\": the JWT settings below as configured and "
+      "Herald's own `hk_` API keys. \"prowler\": the Prowler API's (its RS256 access tokens "
+      "with `typ`, `jti`, `tenant_id` and `hash_password`; its `pk_` API keys), reading "
+      "DJANGO_TOKEN_VERIFYING_KEY, DJANGO_JWT_AUDIENCE, DJANGO_JWT_ISSUER and "
+      "DJANGO_SECRETS_ENCRYPTION_KEY for what this file leaves unset (see docs/prowler.md)."));
+  t.push_back(choice(
                   "auth.algorithm", [](auto& c) -> auto& { return c.auth.jwt.algorithm; },
                   auth::parse_jwt_algorithm,
                   [](auth::jwt_algorithm a) { return auth::to_string(a); },
@@ -370,8 +390,23 @@ std::vector<option> make_options() {
       100'000'000, "Verified tokens cached by hash until they expire; 0 disables the cache."));
   t.push_back(flag(
       "auth.api_keys", [](auto& c) -> auto& { return c.auth.api_keys_enabled; },
-      "Accept Herald API keys (`Authorization: Api-Key hk_...`, stored hashed in the "
-      "store's api_keys table)."));
+      "Accept API keys in `Authorization: Api-Key <key>`: Herald's `hk_` keys (stored hashed "
+      "in the store's api_keys table), or with profile \"prowler\" the Prowler API's `pk_` "
+      "keys (its api_keys table)."));
+  t.push_back(secret(
+                  "auth.fernet_key", [](auto& c) -> auto& { return c.auth.fernet_key; }, any_form,
+                  "the Prowler API's Fernet key (DJANGO_SECRETS_ENCRYPTION_KEY)", nullptr,
+                  "Profile \"prowler\": the Prowler API's DJANGO_SECRETS_ENCRYPTION_KEY (32 "
+                  "bytes in base64, either alphabet), which decrypts its `pk_` API keys. Unset, "
+                  "Herald reads DJANGO_SECRETS_ENCRYPTION_KEY.")
+                  .only_when(prowler_profile, "is used only with auth.profile = \"prowler\"")
+                  .trimmed());
+  t.push_back(flag(
+      "auth.end_streams_at_token_expiry",
+      [](auto& c) -> auto& { return c.auth.end_streams_at_token_expiry; },
+      "At the live re-check, end a stream opened with a JWT once the token's `exp` has passed "
+      "(`stream-error` `{\"condition\": \"token-expired\"}`); false keeps it open until the "
+      "client leaves."));
   t.push_back(flag(
       "auth.check_user_active", [](auto& c) -> auto& { return c.auth.check_user_active; },
       "The caller's user row must exist and be active (checked at connect and on "
@@ -380,18 +415,119 @@ std::vector<option> make_options() {
   // ---- [store] --------------------------------------------------------------------------------
   t.push_back(choice(
       "store.driver", [](auto& c) -> auto& { return c.store.driver; }, store::parse_driver,
-      [](const std::string& d) { return d; }, {"sqlite"}, "The store implementation."));
+      [](const std::string& d) { return d; }, {"sqlite", "postgres"},
+      "The store: \"sqlite\" (embedded, Herald's own file) or \"postgres\" (the Prowler "
+      "API's PostgreSQL, read with its row-level security; see docs/prowler.md)."));
   {
     option o = text(
         "store.path", [](auto& c) -> auto& { return c.store.path; },
         "SQLite database file, relative to this file (\":memory:\" for a throw-away "
         "database).");
-    t.push_back(std::move(o.non_empty().example("\"herald.db\"")));
+    t.push_back(std::move(o.non_empty().shown_when(sqlite_store).example("\"herald.db\"")));
   }
   t.push_back(integer(
       "store.pool_threads", [](auto& c) -> auto& { return c.store.pool_threads; }, 1, 256,
       "Threads that run database calls, so the event loops never block on the "
-      "store."));
+      "store; with the postgres driver also each role's connections unless "
+      "postgres_pool_size / postgres_admin_pool_size say otherwise."));
+  const secret_forms pg_secret{true, true, true};
+  t.push_back(text(
+                  "store.postgres_host", [](auto& c) -> auto& { return c.store.postgres.host; },
+                  "PostgreSQL host name, IP address or socket directory.")
+                  .from_env("POSTGRES_HOST")
+                  .non_empty()
+                  .shown_when(postgres_store));
+  t.push_back(integer(
+                  "store.postgres_port", [](auto& c) -> auto& { return c.store.postgres.port; }, 1,
+                  65535, "PostgreSQL port.")
+                  .from_env("POSTGRES_PORT")
+                  .noun("a port number (1-65535)")
+                  .shown_when(postgres_store));
+  t.push_back(text(
+                  "store.postgres_database",
+                  [](auto& c) -> auto& { return c.store.postgres.database; },
+                  "The Prowler API's database.")
+                  .from_env("POSTGRES_DB")
+                  .non_empty()
+                  .shown_when(postgres_store));
+  t.push_back(text(
+                  "store.postgres_user", [](auto& c) -> auto& { return c.store.postgres.user; },
+                  "The API role: the role the Prowler API's row-level security policies name. "
+                  "Users, memberships and every endpoint lookup are read as it.")
+                  .from_env("POSTGRES_USER")
+                  .non_empty()
+                  .shown_when(postgres_store));
+  t.push_back(secret(
+                  "store.postgres_password",
+                  [](auto& c) -> auto& { return c.store.postgres.password; }, pg_secret,
+                  "the API role's password", nullptr, "The API role's password.")
+                  .from_env("POSTGRES_PASSWORD")
+                  .shown_when(postgres_store));
+  t.push_back(text(
+                  "store.postgres_admin_user",
+                  [](auto& c) -> auto& { return c.store.postgres.admin_user; },
+                  "The admin role: reads only the api_keys row a `pk_` key names, before the "
+                  "tenant is known (a BYPASSRLS role with SELECT on api_keys, see "
+                  "docs/prowler.md). Must differ from postgres_user.")
+                  .from_env("POSTGRES_ADMIN_USER")
+                  .non_empty()
+                  .shown_when(postgres_store));
+  t.push_back(secret(
+                  "store.postgres_admin_password",
+                  [](auto& c) -> auto& { return c.store.postgres.admin_password; }, pg_secret,
+                  "the admin role's password", nullptr, "The admin role's password.")
+                  .from_env("POSTGRES_ADMIN_PASSWORD")
+                  .shown_when(postgres_store));
+  t.push_back(secret(
+                  "store.postgres_dsn", [](auto& c) -> auto& { return c.store.postgres.dsn; },
+                  pg_secret, "the API role's libpq connection string", nullptr,
+                  "Optional libpq connection string or `postgresql://` URI for the API role; "
+                  "what it names overrides the keys above (host, TLS settings, even the "
+                  "password). Secret: it may hold a password.")
+                  .shown_when(postgres_store));
+  t.push_back(secret(
+                  "store.postgres_admin_dsn",
+                  [](auto& c) -> auto& { return c.store.postgres.admin_dsn; }, pg_secret,
+                  "the admin role's libpq connection string", nullptr,
+                  "The same for the admin role.")
+                  .shown_when(postgres_store));
+  t.push_back(choice(
+                  "store.postgres_sslmode",
+                  [](auto& c) -> auto& { return c.store.postgres.sslmode; }, store::parse_sslmode,
+                  [](const std::string& m) { return m; },
+                  {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"},
+                  "libpq `sslmode` of both roles' connections.")
+                  .shown_when(postgres_store));
+  t.push_back(integer(
+                  "store.postgres_pool_size",
+                  [](auto& c) -> auto& { return c.store.postgres.pool_size; }, 0, 256,
+                  "API-role connections; 0 = store.pool_threads. The gateway runs as many "
+                  "database calls at once.")
+                  .shown_when(postgres_store));
+  t.push_back(integer(
+                  "store.postgres_admin_pool_size",
+                  [](auto& c) -> auto& { return c.store.postgres.admin_pool_size; }, 0, 256,
+                  "Admin-role connections; 0 = store.pool_threads.")
+                  .shown_when(postgres_store));
+  t.push_back(integer(
+                  "store.postgres_connect_timeout_ms",
+                  [](auto& c) -> auto& { return c.store.postgres.connect_timeout_ms; }, 100,
+                  600'000, "Per connection attempt (TCP, TLS and login), milliseconds.")
+                  .shown_when(postgres_store));
+  t.push_back(integer(
+                  "store.postgres_statement_timeout_ms",
+                  [](auto& c) -> auto& { return c.store.postgres.statement_timeout_ms; }, 10,
+                  3'600'000,
+                  "Every statement's timeout (the server's statement_timeout, with a client-side "
+                  "deadline behind it), milliseconds.")
+                  .shown_when(postgres_store));
+  t.push_back(integer(
+                  "store.postgres_health_interval_ms",
+                  [](auto& c) -> auto& { return c.store.postgres.health_interval_ms; }, 50, 600'000,
+                  "While PostgreSQL is unreachable, calls fail at once (new connects get 503) and "
+                  "one probe per role reconnects this often; while it is reachable, idle pools "
+                  "are pinged this often so /readyz notices an outage. Milliseconds.")
+                  .shown_when(postgres_store));
 
   // ---- [bus] ----------------------------------------------------------------------------------
   t.push_back(choice(
@@ -551,20 +687,25 @@ std::vector<option> make_options() {
 
   // ---- [tenancy] ------------------------------------------------------------------------------
   t.push_back(integer(
-                  "tenancy.recheck_interval_seconds",
-                  [](auto& c) -> auto& { return c.tenancy.recheck_interval_seconds; }, 0, 86'400,
-                  "While a stream is open, re-check every N seconds that the user is still "
-                  "active, still a member of the channel's tenant, and (for API keys) that the "
-                  "key is not revoked or expired; a failed re-check closes the stream with "
-                  "stream-error \"forbidden\". 0 disables the re-check.")
+      "tenancy.recheck_interval_seconds",
+      [](auto& c) -> auto& { return c.tenancy.recheck_interval_seconds; }, 0, 86'400,
+      "While a stream is open, re-check every N seconds (one batched query per table for all "
+      "streams) that the user is still active (and, with profile \"prowler\", has the same "
+      "password), still a member of the channel's tenant, and (for API keys) that the key is not "
+      "revoked or expired; a failed re-check ends the stream with stream-error \"forbidden\", a "
+      "JWT past its exp with \"token-expired\" (auth.end_streams_at_token_expiry). A store that "
+      "cannot be reached closes nothing. 0 disables the re-check.")
                   .needs_restart());
   t.push_back(integer(
-                  "tenancy.connect_cache_seconds",
-                  [](auto& c) -> auto& { return c.tenancy.connect_cache_seconds; }, 0, 300,
-                  "A JWT caller whose user and membership passed the database checks within N "
-                  "seconds connects without a database round trip (reconnect storms, "
-                  "dashboards opening many streams). Bounds how long a revoked membership can "
-                  "still open new streams; open ones are closed by the re-check. 0 disables.")
+      "tenancy.connect_cache_seconds",
+      [](auto& c) -> auto& { return c.tenancy.connect_cache_seconds; }, 0, 300,
+      "A JWT caller whose user row and membership passed the database checks within N seconds "
+      "(the key includes the token's password stamp), and a resource an endpoint's lookup found "
+      "within N seconds, are not asked again: a caller with both connects without a database "
+      "round trip (reconnect storms, dashboards opening many streams). The bound on staleness: a "
+      "removed membership, deactivated user, changed password or deleted resource can still "
+      "open NEW streams for N seconds; open ones are ended by the re-check. API keys never use "
+      "it. 0 disables.")
                   .needs_restart());
 
   // ---- [log] ----------------------------------------------------------------------------------
@@ -591,8 +732,10 @@ std::vector<option> make_options() {
   option lookup = detail::make(
       "endpoints.lookup", value_kind::string, "string",
       "Optional SQL that must return a row, else 404: one `SELECT` (or `WITH ... SELECT`) that "
-      "binds `:tenant_id` (so a resource of another tenant is never found) and may use `:user_id` "
-      "and the path's parameters; named parameters only.");
+      "may use `:tenant_id`, `:user_id` and the path's parameters; named parameters only. With "
+      "the sqlite store it must bind `:tenant_id` (so a resource of another tenant is never "
+      "found); with the postgres store it runs under the Prowler API's row-level security with "
+      "the caller's tenant set, which hides other tenants' rows by itself.");
   t.push_back(std::move(
       lookup.example("\"SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id\"")));
   option reliable = detail::make(
@@ -612,7 +755,17 @@ std::vector<check> make_checks() {
   return {
       {"auth",
        [](gateway_config& c) {
+         // The prowler profile fills what the file left unset from the Prowler API's variables;
+         // check-config names where each came from (never the value).
+         const bool had_key = !c.auth.jwt.verify_key.empty();
+         const bool had_fernet = !c.auth.fernet_key.empty();
          auth::complete(c.auth);
+         if (prowler_profile(c)) {
+           if (!had_key && !c.auth.jwt.verify_key.empty())
+             c.sources.emplace_back("auth.verify_key", "env DJANGO_TOKEN_VERIFYING_KEY");
+           if (!had_fernet && !c.auth.fernet_key.empty())
+             c.sources.emplace_back("auth.fernet_key", "env DJANGO_SECRETS_ENCRYPTION_KEY");
+         }
          return auth::validate(c.auth);
        }},
       {"internal",
@@ -631,7 +784,7 @@ std::vector<check> make_checks() {
        [](gateway_config& c) -> result<void> {
          // Given or not, the SQLite file is relative to the config file's directory.
          c.store.path = store::resolve_sqlite_path(c.store.path, c.base_dir);
-         return {};
+         return c.store.validate();
        }},
       {"files",
        [](gateway_config& c) -> result<void> {

@@ -428,14 +428,14 @@ void basic_h2_connection<Socket>::abort() {
 }
 
 template <class Socket>
-void basic_h2_connection<Socket>::close_streams_if(
-    const std::function<bool(const principal*)>& pred, const sse::frame& last) {
+void basic_h2_connection<Socket>::close_streams_with(
+    const std::function<sse::frame(const principal*)>& frame_for) {
   if (closed_) return;
-  std::vector<std::int32_t> ids;
+  std::vector<std::pair<std::int32_t, sse::frame>> ended;
   session_.for_each_stream([&](std::int32_t id, const std::shared_ptr<const principal>& tag) {
-    if (pred(tag.get())) ids.push_back(id);
+    if (sse::frame last = frame_for(tag.get())) ended.emplace_back(id, std::move(last));
   });
-  for (auto id : ids) session_.close_stream(id, last);
+  for (auto& [id, last] : ended) session_.close_stream(id, last);
 }
 
 template <class Socket>

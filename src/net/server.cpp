@@ -1137,14 +1137,20 @@ void http_server::collect_tags(
 
 void http_server::close_streams_if(std::function<bool(const principal*)> pred,
                                    std::string final_bytes) {
-  auto frame = std::make_shared<const std::string>(std::move(final_bytes));
-  auto p = std::make_shared<std::function<bool(const principal*)>>(std::move(pred));
+  sse::frame frame = std::make_shared<const std::string>(std::move(final_bytes));
+  close_streams_with([pred = std::move(pred), frame](const principal* tag) -> sse::frame {
+    return pred(tag) ? frame : nullptr;
+  });
+}
+
+void http_server::close_streams_with(std::function<sse::frame(const principal*)> frame_for) {
+  auto f = std::make_shared<std::function<sse::frame(const principal*)>>(std::move(frame_for));
   for (auto& s : shards_) {
-    asio::post(s->ioc, [sh = s.get(), frame, p] {
+    asio::post(s->ioc, [sh = s.get(), f] {
       sh->for_each_stream([&](stream_base& st) {
-        if ((*p)(st.tag())) st.close_after(frame);
+        if (sse::frame last = (*f)(st.tag())) st.close_after(std::move(last));
       });
-      sh->for_each_h2([&](h2_connection& c) { c.close_streams_if(*p, frame); });
+      sh->for_each_h2([&](h2_connection& c) { c.close_streams_with(*f); });
     });
   }
 }

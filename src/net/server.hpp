@@ -201,6 +201,10 @@ class http_server {
   void collect_tags(std::function<void(std::vector<std::shared_ptr<const principal>>)> done);
   // Closes (after `final_bytes`) every stream whose tag satisfies `pred` (called on shard threads).
   void close_streams_if(std::function<bool(const principal*)> pred, std::string final_bytes);
+  // The same with a frame per stream: `frame_for(tag)` (called on shard threads, once per stream,
+  // in one pass per shard) returns the last frame to send before closing, or nullptr to leave the
+  // stream open (e.g. the live re-check: "forbidden" or "token-expired" by the caller's verdict).
+  void close_streams_with(std::function<sse::frame(const principal*)> frame_for);
 
   std::size_t stream_count() const { return streams_.load(); }
   // HTTP/2 connections open (each counts once in connection_count()).

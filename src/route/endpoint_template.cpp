@@ -268,7 +268,8 @@ result<std::vector<std::string>> lookup_parameter_names(std::string_view sql) {
   return names;
 }
 
-result<void> check_lookup(std::string_view sql, const std::vector<endpoint_param>& params) {
+result<void> check_lookup(std::string_view sql, const std::vector<endpoint_param>& params,
+                          bool rls_scoped) {
   std::size_t start = 0;
   while (start < sql.size() && is_space(sql[start])) ++start;
   std::string_view body = sql.substr(start);
@@ -283,8 +284,9 @@ result<void> check_lookup(std::string_view sql, const std::vector<endpoint_param
                  "(allowed: " + allowed_names(params, ":", "") + ")");
   }
   // The isolation rule: a lookup that ignores the caller's tenant would confirm resources of other
-  // tenants (and leak their existence through 403-vs-404).
-  if (std::find(names->begin(), names->end(), kTenantIdName) == names->end())
+  // tenants (and leak their existence through 403-vs-404). Under row-level security the database
+  // itself hides them.
+  if (!rls_scoped && std::find(names->begin(), names->end(), kTenantIdName) == names->end())
     return bad(
         "lookup must bind the caller's tenant with :tenant_id (e.g. AND tenant_id = :tenant_id)");
   return {};

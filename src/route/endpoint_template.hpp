@@ -42,9 +42,12 @@ result<void> check_channel_template(std::string_view channel,
 // parameters and more than one statement; skips string literals, quoted identifiers and comments.
 result<std::vector<std::string>> lookup_parameter_names(std::string_view sql);
 
-// Full lookup check: a single SELECT/WITH statement that binds :tenant_id and uses only :tenant_id,
-// :user_id and the endpoint's parameters. (app/ also prepares it against the store.)
-result<void> check_lookup(std::string_view sql, const std::vector<endpoint_param>& params);
+// Full lookup check: a single SELECT/WITH statement that uses only :tenant_id, :user_id and the
+// endpoint's parameters, and binds :tenant_id unless `rls_scoped` (the postgres store runs every
+// lookup under the Prowler API's row-level security, which scopes it to the caller's tenant by
+// itself). (app/ also prepares it against the store.)
+result<void> check_lookup(std::string_view sql, const std::vector<endpoint_param>& params,
+                          bool rls_scoped = false);
 
 // name -> value, e.g. {{"scan_pk", "..."}} from match_path, plus tenant_id/user_id added by app/.
 using param_values = std::vector<std::pair<std::string, std::string>>;

@@ -8,7 +8,7 @@
 // plain query strings) and reports errors by exception; the one-round-trip pipeline of prepared
 // statements the hot path relies on needs libpq's own API, wrapped here in a few RAII helpers.
 //
-// Two roles, two pools (see store_options.hpp and docs/prowler-postgres.md):
+// Two roles, two pools (see store_options.hpp and docs/prowler.md):
 //  - API role: users, memberships and every endpoint lookup. A lookup always runs in a transaction
 //    whose first statement is exactly `SELECT set_config('api.tenant_id', $1::text, true)`, so the
 //    API's row-level security policies decide what it sees (even a lookup with no tenant predicate
@@ -104,7 +104,7 @@ class pg_store final : public store {
 
   // Pipelines (network round trips) sent by calls so far, excluding connection set-up: tests and
   // benchmarks check the per-call count with it.
-  std::uint64_t round_trips() const noexcept;
+  std::uint64_t round_trips() const noexcept override;
 
  private:
   pg_store() = default;

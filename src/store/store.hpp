@@ -112,6 +112,11 @@ class store {
   // fail fast with errc::unavailable; recovery is detected by the store itself. Embedded stores are
   // always healthy. Thread-safe and non-blocking (may be called from an event loop).
   virtual bool healthy() const noexcept { return true; }
+
+  // Network round trips sent to the database so far (the gateway's
+  // herald_store_round_trips_total; benchmarks divide it by connects). Embedded stores: 0.
+  // Thread-safe and non-blocking.
+  virtual std::uint64_t round_trips() const noexcept { return 0; }
 };
 
 }  // namespace herald::store

@@ -75,7 +75,7 @@ result<std::vector<std::pair<std::string, std::string>>> connection_params(
   if (!dsn.empty()) {
     conninfo_ptr parsed = parse_dsn(dsn);
     if (!parsed) {
-      return config_error("store.postgres." + std::string(role_key(role)) +
+      return config_error("store.postgres_" + std::string(role_key(role)) +
                           " is not a valid libpq connection string or postgresql:// URI");
     }
     for (const PQconninfoOption* p = parsed.get(); p->keyword != nullptr; ++p)
@@ -106,36 +106,37 @@ result<void> store_options::validate() const {
       has_db |= k == "dbname" && !v.empty();
     }
     const std::string which = role == pg_role::api ? "" : "admin_";
-    if (!has_host) return config_error("store.postgres.host (or a host in its DSN) must be set");
+    if (!has_host) return config_error("store.postgres_host (or a host in its DSN) must be set");
     if (!has_db)
-      return config_error("store.postgres.database (or a dbname in its DSN) must be set");
+      return config_error("store.postgres_database (or a dbname in its DSN) must be set");
     if (!has_user)
-      return config_error("store.postgres." + which + "user (or a user in its DSN) must be set");
+      return config_error("store.postgres_" + which + "user (or a user in its DSN) must be set");
   }
-  if (p.port == 0) return config_error("store.postgres.port must be between 1 and 65535");
+  if (p.port == 0) return config_error("store.postgres_port must be between 1 and 65535");
   // One role for both pools would read api_keys under row-level security with no tenant set: every
   // Prowler API key would be "not found". Refuse it rather than fail every key at run time.
   if (effective_user(p, pg_role::api) == effective_user(p, pg_role::admin)) {
     return config_error(
-        "store.postgres.admin_user must differ from store.postgres.user: the API role sees "
+        "store.postgres_admin_user must differ from store.postgres_user: the API role sees "
         "api_keys "
         "only inside a tenant, so API keys are read with a separate role (see "
-        "docs/prowler-postgres.md)");
+        "docs/prowler.md)");
   }
   bool known_ssl = false;
   for (auto m : kSslModes) known_ssl |= p.sslmode == m;
   if (!known_ssl) {
-    return config_error("store.postgres.sslmode \"" + p.sslmode +
+    return config_error("store.postgres_sslmode \"" + p.sslmode +
                         "\" is not one of disable, allow, prefer, require, verify-ca, verify-full");
   }
   if (p.pool_size > kMaxPool || p.admin_pool_size > kMaxPool)
-    return config_error("store.postgres.pool_size and admin_pool_size must be at most 256");
+    return config_error(
+        "store.postgres_pool_size and store.postgres_admin_pool_size must be at most 256");
   if (p.connect_timeout_ms < 100 || p.connect_timeout_ms > 600'000)
-    return config_error("store.postgres.connect_timeout_ms must be between 100 and 600000");
+    return config_error("store.postgres_connect_timeout_ms must be between 100 and 600000");
   if (p.statement_timeout_ms < 10 || p.statement_timeout_ms > 3'600'000)
-    return config_error("store.postgres.statement_timeout_ms must be between 10 and 3600000");
+    return config_error("store.postgres_statement_timeout_ms must be between 10 and 3600000");
   if (p.health_interval_ms < 50 || p.health_interval_ms > 600'000)
-    return config_error("store.postgres.health_interval_ms must be between 50 and 600000");
+    return config_error("store.postgres_health_interval_ms must be between 50 and 600000");
   return {};
 }
 
@@ -178,6 +179,12 @@ std::string store_options::describe() const {
          " health_interval_ms=" + std::to_string(p.health_interval_ms);
 }
 
+unsigned store_options::call_threads() const {
+  const unsigned n =
+      driver == "postgres" && postgres.pool_size != 0 ? postgres.pool_size : pool_threads;
+  return n == 0 ? 1 : n;
+}
+
 result<void> apply_postgres_env(postgres_options& o) {
   return apply_postgres_env(o, [](std::string_view name) -> std::optional<std::string> {
     const char* v = std::getenv(std::string(name).c_str());
@@ -214,6 +221,15 @@ result<std::string> parse_driver(std::string_view s) {
   if (s == "sqlite" || s == "postgres") return std::string(s);
   return make_error(errc::invalid_config,
                     "'" + std::string(s) + "' is not supported (use \"sqlite\" or \"postgres\")");
+}
+
+result<std::string> parse_sslmode(std::string_view s) {
+  for (auto m : kSslModes)
+    if (s == m) return std::string(s);
+  return make_error(errc::invalid_config,
+                    "'" + std::string(s) +
+                        "' is not a libpq sslmode (disable, allow, prefer, require, verify-ca, "
+                        "verify-full)");
 }
 
 bool is_sqlite_file(std::string_view path) { return !path.empty() && path != ":memory:"; }

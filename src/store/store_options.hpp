@@ -16,7 +16,7 @@
 
 namespace herald::store {
 
-// The postgres driver's two roles (see docs/prowler-postgres.md):
+// The postgres driver's two roles (see docs/prowler.md):
 //  - the API role (`user`): the role the Prowler API's row-level security policies name
 //    (POSTGRES_USER, e.g. `prowler`); every user, membership and endpoint lookup runs as it, inside
 //    a transaction that first sets api.tenant_id;
@@ -58,6 +58,10 @@ struct store_options {
   result<void> validate() const;
   // One line for check-config and the start-up log; passwords (and DSN passwords) as [set].
   std::string describe() const;
+  // How many blocking store calls can run at once, so app/ sizes its db_pool to it: pool_threads,
+  // or with the postgres driver the API role's pool (postgres.pool_size when set; every call takes
+  // one of its connections, so more threads would only wait).
+  unsigned call_threads() const;
 };
 
 // The libpq connection parameters (keyword, value) for one role, before Herald's own additions
@@ -75,6 +79,8 @@ result<void> apply_postgres_env(postgres_options& o, const env_lookup& getenv);
 
 // The drivers this build has: "sqlite" and "postgres" (a refusal names them).
 result<std::string> parse_driver(std::string_view s);
+// A libpq sslmode: disable, allow, prefer, require, verify-ca or verify-full.
+result<std::string> parse_sslmode(std::string_view s);
 // A SQLite path as configured: relative paths resolve against `base_dir`; ":memory:" stays as is.
 std::string resolve_sqlite_path(std::string_view path, std::string_view base_dir);
 // Whether a SQLite path names a file on disk (not ":memory:" or a private temporary database).

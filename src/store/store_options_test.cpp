@@ -52,7 +52,7 @@ TEST(store_options, refuses_bad_values_with_the_key_named) {
   EXPECT_NE(refusal(o).find("store.pool_threads"), std::string::npos);
   o = postgres();
   o.postgres.sslmode = "sometimes";
-  EXPECT_NE(refusal(o).find("store.postgres.sslmode"), std::string::npos);
+  EXPECT_NE(refusal(o).find("store.postgres_sslmode"), std::string::npos);
   o = postgres();
   o.postgres.statement_timeout_ms = 0;
   EXPECT_NE(refusal(o).find("statement_timeout_ms"), std::string::npos);
@@ -67,10 +67,10 @@ TEST(store_options, refuses_bad_values_with_the_key_named) {
   EXPECT_NE(refusal(o).find("pool_size"), std::string::npos);
   o = postgres();
   o.postgres.admin_user = "";
-  EXPECT_NE(refusal(o).find("store.postgres.admin_user"), std::string::npos);
+  EXPECT_NE(refusal(o).find("store.postgres_admin_user"), std::string::npos);
   o = postgres();
   o.postgres.port = 0;
-  EXPECT_NE(refusal(o).find("store.postgres.port"), std::string::npos);
+  EXPECT_NE(refusal(o).find("store.postgres_port"), std::string::npos);
   store_options s;
   s.path = "";
   EXPECT_NE(refusal(s).find("store.path"), std::string::npos);
@@ -106,7 +106,7 @@ TEST(store_options, a_malformed_dsn_is_refused_without_echoing_it) {
   store_options o = postgres();
   o.postgres.dsn = "host=db password=leaky secret nonsense";
   std::string msg = refusal(o);
-  EXPECT_NE(msg.find("store.postgres.dsn"), std::string::npos);
+  EXPECT_NE(msg.find("store.postgres_dsn"), std::string::npos);
   EXPECT_EQ(msg.find("leaky"), std::string::npos) << msg;
   EXPECT_EQ(msg.find("secret"), std::string::npos) << msg;
 }

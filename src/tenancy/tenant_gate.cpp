@@ -18,9 +18,12 @@ result<void> tenant_gate::check_caller(const principal* caller) const {
   auto member = lookup_(caller->user_id, caller->tenant_id);
   if (!member)
     return make_error(errc::unavailable, "membership lookup failed: " + member.err().message);
-  if (!*member)
-    return make_error(errc::forbidden, "Permission denied: not a member of this tenant.");
+  if (!*member) return not_a_member();
   return {};
+}
+
+error tenant_gate::not_a_member() {
+  return make_error(errc::forbidden, "Permission denied: not a member of this tenant.");
 }
 
 result<void> tenant_gate::check_channels(const principal& caller,

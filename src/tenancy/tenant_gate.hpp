@@ -40,6 +40,9 @@ class tenant_gate {
   result<void> check_caller(const principal* caller) const;
   static result<void> check_channels(const principal& caller,
                                      const std::vector<std::string>& channels);
+  // The refusal check_caller gives a caller with no membership of their own tenant (403), for
+  // callers that learn the membership otherwise (the gateway's one store::connect_check).
+  static error not_a_member();
 
  private:
   membership_lookup lookup_;

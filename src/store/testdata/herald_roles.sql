@@ -1,4 +1,4 @@
--- What an operator runs once for Herald beside the Prowler API (docs/prowler-postgres.md), as the
+-- What an operator runs once for Herald beside the Prowler API (docs/prowler.md), as the
 -- bootstrap superuser, connected to the API's database. Herald's API role is the API's own
 -- POSTGRES_USER (prowler): its row-level security policies name that role, so Herald's lookups see
 -- exactly what the API's views see, and it already has SELECT on users, memberships, tenants and the
