@@ -74,7 +74,7 @@ result<sse::event> event_from(const json::value& v, const publish_limits& limits
     if (limits.replay && bus::is_reliable(*limits.replay, channel))
       return make_error(errc::unprocessable,
                         where +
-                            "id: the channel is reliable ([replay] channels): Herald gives its "
+                            "id: the channel is reliable (docs/reconnects.md): Herald gives its "
                             "events their ids (their positions); leave id out");
   }
   return sse::event{std::move(channel), std::move(type), std::move(serialized), std::move(id)};
