@@ -831,6 +831,7 @@ TEST_F(replay_gateway_test, a_fresh_stream_starts_from_now_with_ids_and_the_ack_
 TEST_F(replay_gateway_test, resume_replays_what_was_missed_once_in_order_then_live) {
   start_reliable();
   std::vector<std::string> ids;
+  ids.reserve(5);
   for (int i = 0; i < 5; ++i) ids.push_back(publish_n(i, scan));
   // Header form: after event 1, events 2..4 are replayed, then a live one follows with no gap.
   auto c = connect(stream_path(scan), auth() + "Last-Event-ID: " + ids[1] + "\r\n");
@@ -856,6 +857,7 @@ TEST_F(replay_gateway_test, resume_replays_what_was_missed_once_in_order_then_li
 TEST_F(replay_gateway_test, a_position_no_longer_kept_gets_stream_reset_then_live) {
   start_reliable("max_events = 3\n");
   std::vector<std::string> ids;
+  ids.reserve(6);
   for (int i = 0; i < 6; ++i) ids.push_back(publish_n(i, scan));
   auto c = connect(stream_path(scan), auth() + "Last-Event-ID: " + ids[0] + "\r\n");
   EXPECT_EQ(c->next_block(), open_event(ids[0]));
@@ -927,10 +929,10 @@ TEST_F(replay_gateway_test, replay_reads_pass_the_tenant_gate) {
 TEST_F(replay_gateway_test, events_published_during_a_resume_are_neither_lost_nor_repeated) {
   start_reliable();
   const std::string start_id = publish_n(0, scan);
-  constexpr int kEvents = 400;
+  constexpr int total = 400;
   std::atomic<int> published{0};
   std::thread publisher([&] {
-    for (int i = 1; i <= kEvents; ++i) {
+    for (int i = 1; i <= total; ++i) {
       publish_n(i, scan);
       published.store(i);
     }
@@ -944,7 +946,7 @@ TEST_F(replay_gateway_test, events_published_during_a_resume_are_neither_lost_no
   publisher.join();
   for (auto& c : streams) {
     EXPECT_EQ(c->next_block(), open_event(start_id));
-    for (int i = 1; i <= kEvents; ++i) {
+    for (int i = 1; i <= total; ++i) {
       const std::string id = quoted(scan) + ":" + std::to_string(position(start_id) + i);
       ASSERT_EQ(c->next_block(), event(i, id));
     }

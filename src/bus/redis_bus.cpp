@@ -228,7 +228,7 @@ struct redis_bus::impl {
   void finish(const std::shared_ptr<publish_job>& job, result<void> r);
   void do_read(const std::string& channel, std::optional<std::uint64_t> after, std::size_t limit,
                const std::shared_ptr<log_done>& done);
-  void send_read(const std::shared_ptr<resp_connection>& conn, std::string command,
+  void send_read(const std::shared_ptr<resp_connection>& conn, const std::string& command,
                  std::string channel, std::optional<std::uint64_t> after,
                  const std::shared_ptr<log_done>& done, bool with_script);
   void request_refresh(std::string_view reason);
@@ -932,8 +932,9 @@ void redis_bus::impl::do_read(const std::string& channel, std::optional<std::uin
             done, false);
 }
 
-void redis_bus::impl::send_read(const std::shared_ptr<resp_connection>& conn, std::string command,
-                                std::string channel, std::optional<std::uint64_t> after,
+void redis_bus::impl::send_read(const std::shared_ptr<resp_connection>& conn,
+                                const std::string& command, std::string channel,
+                                std::optional<std::uint64_t> after,
                                 const std::shared_ptr<log_done>& done, bool with_script) {
   std::weak_ptr<resp_connection> wc = conn;
   conn->send(command, [this, wc, command, channel = std::move(channel), after, done,

@@ -64,7 +64,7 @@ TEST(redis_bus_replay, positions_are_assigned_kept_published_and_readable_from_a
   redis_server srv;
   collector cb;
   redis_bus a(cfg_for(srv.port())), b(cfg_for(srv.port()));
-  a.start([](sse::event) {});
+  a.start([](const sse::event&) {});
   b.start(cb.as_sink());
   const auto ch = channel("r1");
   b.add_interest(ch);
@@ -122,7 +122,7 @@ TEST(redis_bus_replay, positions_are_assigned_kept_published_and_readable_from_a
 TEST(redis_bus_replay, trimmed_positions_reset_and_plain_channels_are_not_logged) {
   redis_server srv;
   redis_bus a(cfg_for(srv.port(), 10));
-  a.start([](sse::event) {});
+  a.start([](const sse::event&) {});
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
   const auto ch = channel("trim");
   std::uint64_t first = 0, last = 0;
@@ -154,7 +154,7 @@ TEST(redis_bus_replay, trimmed_positions_reset_and_plain_channels_are_not_logged
 TEST(redis_bus_replay, script_flush_falls_back_to_eval_and_an_expired_log_starts_a_new_epoch) {
   redis_server srv;
   redis_bus a(cfg_for(srv.port()));
-  a.start([](sse::event) {});
+  a.start([](const sse::event&) {});
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
   const auto ch = channel("epoch");
   auto s1 = publish_logged(a, ch, "{}");
@@ -183,7 +183,7 @@ TEST(redis_bus_replay, script_flush_falls_back_to_eval_and_an_expired_log_starts
 TEST(redis_bus_replay, events_older_than_max_age_are_dropped_by_reads) {
   redis_server srv;
   redis_bus a(cfg_for(srv.port()));
-  a.start([](sse::event) {});
+  a.start([](const sse::event&) {});
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
   const auto ch = channel("aged");
   auto keys = stream_log::keys_for("herald:" + ch, true);

@@ -658,7 +658,7 @@ std::vector<option> make_options() {
       "trimmed with `MAXLEN ~`)."));
   t.push_back(integer(
       "replay.max_age_seconds", [](auto& c) -> auto& { return c.bus.replay.max_age_seconds; }, 1,
-      30 * 86'400,
+      std::int64_t{30} * 86'400,
       "Events older than this are not replayed, seconds; a channel without events for this long "
       "is forgotten (its positions restart higher)."));
 
@@ -686,27 +686,34 @@ std::vector<option> make_options() {
       std::int64_t{16} << 20, "Limit on one event's serialized JSON `data` object, bytes."));
 
   // ---- [tenancy] ------------------------------------------------------------------------------
-  t.push_back(integer(
-      "tenancy.recheck_interval_seconds",
-      [](auto& c) -> auto& { return c.tenancy.recheck_interval_seconds; }, 0, 86'400,
-      "While a stream is open, re-check every N seconds (one batched query per table for all "
-      "streams) that the user is still active (and, with profile \"prowler\", has the same "
-      "password), still a member of the channel's tenant, and (for API keys) that the key is not "
-      "revoked or expired; a failed re-check ends the stream with stream-error \"forbidden\", a "
-      "JWT past its exp with \"token-expired\" (auth.end_streams_at_token_expiry). A store that "
-      "cannot be reached closes nothing. 0 disables the re-check.")
-                  .needs_restart());
-  t.push_back(integer(
-      "tenancy.connect_cache_seconds",
-      [](auto& c) -> auto& { return c.tenancy.connect_cache_seconds; }, 0, 300,
-      "A JWT caller whose user row and membership passed the database checks within N seconds "
-      "(the key includes the token's password stamp), and a resource an endpoint's lookup found "
-      "within N seconds, are not asked again: a caller with both connects without a database "
-      "round trip (reconnect storms, dashboards opening many streams). The bound on staleness: a "
-      "removed membership, deactivated user, changed password or deleted resource can still "
-      "open NEW streams for N seconds; open ones are ended by the re-check. API keys never use "
-      "it. 0 disables.")
-                  .needs_restart());
+  t.push_back(
+      integer(
+          "tenancy.recheck_interval_seconds",
+          [](auto& c) -> auto& { return c.tenancy.recheck_interval_seconds; }, 0, 86'400,
+          "While a stream is open, re-check every N seconds (one batched query per table for all "
+          "streams) that the user is still active (and, with profile \"prowler\", has the same "
+          "password), still a member of the channel's tenant, and (for API keys) that the key is "
+          "not "
+          "revoked or expired; a failed re-check ends the stream with stream-error \"forbidden\", "
+          "a "
+          "JWT past its exp with \"token-expired\" (auth.end_streams_at_token_expiry). A store "
+          "that "
+          "cannot be reached closes nothing. 0 disables the re-check.")
+          .needs_restart());
+  t.push_back(
+      integer(
+          "tenancy.connect_cache_seconds",
+          [](auto& c) -> auto& { return c.tenancy.connect_cache_seconds; }, 0, 300,
+          "A JWT caller whose user row and membership passed the database checks within N seconds "
+          "(the key includes the token's password stamp), and a resource an endpoint's lookup "
+          "found "
+          "within N seconds, are not asked again: a caller with both connects without a database "
+          "round trip (reconnect storms, dashboards opening many streams). The bound on staleness: "
+          "a "
+          "removed membership, deactivated user, changed password or deleted resource can still "
+          "open NEW streams for N seconds; open ones are ended by the re-check. API keys never use "
+          "it. 0 disables.")
+          .needs_restart());
 
   // ---- [log] ----------------------------------------------------------------------------------
   t.push_back(choice(

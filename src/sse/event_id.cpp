@@ -1,5 +1,6 @@
 #include "sse/event_id.hpp"
 
+#include <algorithm>
 #include <limits>
 
 namespace herald::sse {
@@ -101,15 +102,12 @@ result<std::vector<last_event_id_part>> parse_last_event_id(std::string_view tex
       return refuse("each part must be <channel>:<position>");
     std::string channel = unquote_channel(part.substr(0, colon));
     std::string value(part.substr(colon + 1));
-    bool replaced = false;
-    for (auto& p : out) {
-      if (p.channel == channel) {  // a dict: the later value wins
-        p.value = std::move(value);
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) out.push_back({std::move(channel), std::move(value)});
+    auto same = std::find_if(out.begin(), out.end(),
+                             [&](const last_event_id_part& p) { return p.channel == channel; });
+    if (same != out.end())
+      same->value = std::move(value);  // a dict: the later value wins
+    else
+      out.push_back({std::move(channel), std::move(value)});
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
@@ -125,7 +123,7 @@ std::optional<std::uint64_t> parse_position(std::string_view v) {
     v.remove_prefix(1);
   }
   if (v.empty()) return std::nullopt;
-  constexpr auto kMax = std::numeric_limits<std::uint64_t>::max();
+  constexpr auto most = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t n = 0;
   bool overflow = false;
   bool after_digit = false;
@@ -137,13 +135,13 @@ std::optional<std::uint64_t> parse_position(std::string_view v) {
     }
     if (c < '0' || c > '9') return std::nullopt;
     const auto d = static_cast<std::uint64_t>(c - '0');
-    if (n > (kMax - d) / 10) overflow = true;
+    if (n > (most - d) / 10) overflow = true;
     if (!overflow) n = n * 10 + d;
     after_digit = true;
   }
   if (!after_digit) return std::nullopt;  // a trailing underscore
   if (negative) return 0;                 // -0 as well: before any event
-  return overflow ? kMax : n;
+  return overflow ? most : n;
 }
 
 }  // namespace herald::sse

@@ -49,7 +49,7 @@ struct last_event_id_part {
 
 // The longest Last-Event-ID / lastEventId read (a stream lists at most a few channels of at most
 // 255 bytes each, quoted up to three times longer); longer ones are refused as unparseable.
-inline constexpr std::size_t kMaxLastEventIdBytes = 16 * 1024;
+inline constexpr std::size_t kMaxLastEventIdBytes = std::size_t{16} * 1024;
 
 // django-eventstream's parse_last_event_id: split on ','; each part must split on ':' into exactly
 // two pieces, else the whole id is refused (errc::bad_request). Later parts for the same channel
