@@ -25,7 +25,7 @@ std::string bulk(std::string_view s) {
 const std::string kChannel = "scan-progress:12646005-9067-4d2a-a098-8bb378604362:r1";
 
 TEST(stream_log, keys_share_the_pubsub_channels_slot) {
-  for (std::string p :
+  for (const std::string& p :
        {"herald:" + kChannel, std::string("herald:p:t:x{tag}y"), std::string("x")}) {
     auto k = keys_for(p, true);
     ASSERT_TRUE(k) << p;
