@@ -9,7 +9,10 @@ endif()
 function(herald_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_library(herald_${name} STATIC ${ARG_SOURCES})
-  target_include_directories(herald_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  # Installed, the headers a library user needs are under include/herald with the same layout as
+  # src/ (cmake/HeraldInstall.cmake).
+  target_include_directories(herald_${name} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
+                                                   $<INSTALL_INTERFACE:include/herald>)
   target_link_libraries(herald_${name} PUBLIC ${ARG_DEPS})
   target_compile_options(herald_${name} PRIVATE ${HERALD_WARNINGS} -Wpedantic)
 endfunction()

@@ -9,7 +9,7 @@ SUDO=""
 pkgs=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libhiredis-dev libsqlite3-dev sqlite3 libpq-dev libnghttp2-dev
+  libssl-dev libhiredis-dev libsqlite3-dev sqlite3 libpq-dev libnghttp2-dev libsystemd-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   openssl curl ca-certificates procps
@@ -24,6 +24,7 @@ if [ "${1:-}" = "--test" ]; then
   pkgs+=(mypy python3-flake8)                                       # clients/python type and PEP 8 checks
   pkgs+=(python3-yaml python3-jsonschema)                           # docs/openapi.yaml against the server
   pkgs+=(clang-tidy)                                                # scripts/test.sh runs it over src/
+  pkgs+=(systemd)                                                   # systemd-analyze verify of deploy/systemd/herald.service
 fi
 
 missing=()

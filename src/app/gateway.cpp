@@ -104,7 +104,34 @@ result<void> gateway::init() {
   return {};
 }
 
-gateway::~gateway() { stop(); }
+gateway::~gateway() {
+  stop();
+  unregister_health_metrics();
+}
+
+void gateway::register_health_metrics() {
+  auto& r = metrics_registry::instance();
+  register_build_info();
+  register_process_metrics();
+  r.gauge_fn("herald_bus_ready", "1 while the bus can deliver (any bus kind), else 0",
+             [b = bus_.get()] { return b->ready() ? 1.0 : 0.0; });
+  r.gauge_fn("herald_store_up", "1 while the store's database is reachable, else 0",
+             [s = store_.get()] { return s->healthy() ? 1.0 : 0.0; });
+  r.gauge_fn("herald_ready", "1 while /readyz answers 200 (bus up, not shutting down), else 0",
+             [this] { return bus_->ready() && !stopping_ ? 1.0 : 0.0; });
+  r.gauge_fn("herald_channels", "Channels with at least one local subscriber",
+             [f = fanout_.get()] { return static_cast<double>(f->channel_count()); });
+}
+
+void gateway::unregister_health_metrics() {
+  if (!started_) return;
+  // The functions point into this gateway: a later scrape (another gateway in the same process)
+  // must not call them.
+  auto& r = metrics_registry::instance();
+  for (const char* name :
+       {"herald_bus_ready", "herald_store_up", "herald_ready", "herald_channels"})
+    r.gauge_fn(name, "", [] { return 0.0; });
+}
 
 void gateway::add_endpoint(std::unique_ptr<stream_endpoint> endpoint) {
   // Before start(): nothing reads the generation yet, so it may still grow.
@@ -112,7 +139,29 @@ void gateway::add_endpoint(std::unique_ptr<stream_endpoint> endpoint) {
   library_endpoints_.push_back(std::move(endpoint));
 }
 
-void gateway::set_index_page(std::string body) { index_page_ = std::move(body); }
+void gateway::set_index_page(std::string body) {
+  auto page = std::make_shared<const std::string>(std::move(body));
+  add_page("/", [page](const net::http_request& req) -> asio::awaitable<http_response> {
+    if (req.message.method() != http::verb::get)
+      co_return error_response(make_error(errc::method_not_allowed, "Method not allowed."));
+    co_return http_response{
+        http::status::ok, "text/html; charset=utf-8", {{"Cache-Control", "no-cache"}}, *page};
+  });
+}
+
+void gateway::add_page(std::string path, page_handler page) {
+  pages_.emplace_back(std::move(path), std::move(page));
+}
+
+void gateway::when_loops_answer(std::function<void()> done) {
+  auto executors = public_server_->executors();
+  auto remaining = std::make_shared<std::atomic<std::size_t>>(executors.size());
+  auto shared = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& ex : executors)
+    asio::post(ex, [remaining, shared] {
+      if (remaining->fetch_sub(1) == 1) (*shared)();
+    });
+}
 
 result<void> gateway::start() {
   // The events of one read from Valkey go to the fanout together: one lock and one hand-over per
@@ -129,6 +178,7 @@ result<void> gateway::start() {
                                            *internal_handler_, cfg_.internal.http);
   if (!port) return std::move(port).err();
   internal_port_ = *port;
+  register_health_metrics();
   public_server_->start();
   started_ = true;
   if (cfg_.internal.publisher_key.empty())

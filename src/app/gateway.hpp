@@ -50,6 +50,16 @@ class gateway {
   void add_endpoint(std::unique_ptr<stream_endpoint> endpoint);
   // Serve a page at `/` (the demo); `body` is HTML.
   void set_index_page(std::string body);
+  // Serve `path` on the public listener with `page` (before start()): the demo's page, its
+  // counters and its buttons. A stream endpoint matching the same path wins. `page` runs on an
+  // event-loop thread: blocking work goes through pool().
+  using page_handler =
+      std::function<boost::asio::awaitable<net::http_response>(const net::http_request&)>;
+  void add_page(std::string path, page_handler page);
+
+  // Runs `done` (on some event-loop thread) once every event-loop thread has run a task posted
+  // now: proof that none is stuck (the systemd watchdog, app/service.hpp). Thread-safe.
+  void when_loops_answer(std::function<void()> done);
 
   result<void> start();
   // Graceful stop: stop accepting, retry hint + close every stream, within the configured deadline.
@@ -99,6 +109,9 @@ class gateway {
   explicit gateway(config::gateway_config cfg);
   result<void> init();  // the fallible part of create()
   void schedule_recheck();
+  // herald_bus_up, herald_store_up, herald_channels (read at scrape), build info, process_*.
+  void register_health_metrics();
+  void unregister_health_metrics();
 
   config::gateway_config cfg_;
   connect_cache connect_cache_;
@@ -116,7 +129,7 @@ class gateway {
   std::uint16_t internal_port_ = 0;  // the internal listener, on public_server_'s event loops
   std::unique_ptr<sse::fanout> fanout_;
   std::unique_ptr<boost::asio::steady_timer> recheck_timer_;
-  std::string index_page_;
+  std::vector<std::pair<std::string, page_handler>> pages_;
   std::atomic<bool> stopping_{false};
   // The re-check's last pass could not reach the store (logged once, until a pass succeeds).
   std::atomic<bool> recheck_store_failed_{false};

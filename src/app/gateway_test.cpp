@@ -193,8 +193,15 @@ TEST_F(gateway_test, stream_headers_preamble_and_published_event_bytes) {
       "X-Accel-Buffering: no\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n"
       "Access-Control-Allow-Origin: https://app.example.com\r\nVary: Origin\r\n"
       "Access-Control-Allow-Credentials: true\r\n"
-      "Access-Control-Allow-Headers: Cache-Control, Last-Event-ID\r\n\r\n";
-  EXPECT_EQ(got, head + std::string(sse::stream_preamble()));
+      "Access-Control-Allow-Headers: Cache-Control, Last-Event-ID\r\n";
+  // Then the request id (app/access_log.hpp): 32 hex digits of Herald's own.
+  const std::string id_header = "X-Request-Id: ";
+  ASSERT_EQ(got.substr(0, head.size()), head);
+  ASSERT_EQ(got.substr(head.size(), id_header.size()), id_header);
+  const std::string id = got.substr(head.size() + id_header.size(), 32);
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+  EXPECT_EQ(got.substr(head.size() + id_header.size() + 32),
+            "\r\n\r\n" + std::string(sse::stream_preamble()));
   c->buf.clear();
   ASSERT_TRUE(eventually([&] { return gw->stream_count() == 1; }));
   auto r = publish("{\"channel\":\"" + channel(scan) +

@@ -8,16 +8,23 @@ namespace herald::app {
 
 void generation::add_endpoint(stream_endpoint* e) {
   endpoints.push_back(e);
-  endpoint_names.push_back(std::make_shared<const std::string>(e->route().pattern()));
+  endpoint_names.emplace_back(e->route().pattern());
+  // The registry returns the series already registered for this template (an earlier generation).
+  auto& r = metrics_registry::instance();
+  const auto label = "{endpoint=\"" + prometheus_label_value(endpoint_names.back()) + "\"}";
+  endpoint_metrics.push_back(detail::endpoint_metrics{
+      &r.gauge("herald_streams_open" + label, "Open SSE streams by endpoint template"),
+      &r.counter("herald_streams_opened_total" + label,
+                 "SSE streams opened by endpoint template")});
 }
 
 bool generation::allows(const principal& tag) const {
   if (tag.kind == credential_kind::api_key && !cfg.auth.api_keys_enabled) return false;
-  // Every stream the gateway opens is tagged with a stream_tag (public_handler).
-  const auto& st = static_cast<const stream_tag&>(tag);
-  if (!st.endpoint) return true;
+  // Every stream the gateway opens is tagged with a stream_record (public_handler).
+  const auto& st = static_cast<const detail::stream_record&>(tag);
+  if (st.endpoint.empty()) return true;
   return std::any_of(endpoint_names.begin(), endpoint_names.end(),
-                     [&](const auto& name) { return *name == *st.endpoint; });
+                     [&](const auto& name) { return name == st.endpoint; });
 }
 
 result<std::shared_ptr<generation>> build_generation(

@@ -5,7 +5,7 @@
 // reload never changes anything under a request and nothing is locked per request or per event.
 //
 // Open streams keep what they were opened with; a stream's tag (stream_tag) names the endpoint it
-// came through, so a reload can close the streams whose endpoint is gone.
+// came through (detail::stream_record), so a reload can close the streams whose endpoint is gone.
 //
 // Ownership: shared_ptr: the gateway holds the current generation, each request in flight its own
 // reference. Immutable once published (the gateway appends library endpoints before start()), so
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "app/access_log.hpp"
 #include "app/publish_request.hpp"
 #include "app/stream_endpoint.hpp"
 #include "auth/authenticator.hpp"
@@ -28,12 +29,6 @@
 
 namespace herald::app {
 
-// The tag of every stream the gateway opens: the caller, and the endpoint (its URL template)
-// the stream was opened through.
-struct stream_tag final : principal {
-  std::shared_ptr<const std::string> endpoint;
-};
-
 struct generation {
   config::gateway_config cfg;
   std::unique_ptr<auth::token_verifier> verifier;
@@ -41,8 +36,10 @@ struct generation {
   // The stream endpoints in match order: the configured ones (owned here), then the library's.
   std::vector<std::unique_ptr<stream_endpoint>> configured;
   std::vector<stream_endpoint*> endpoints;
-  // endpoints[i]'s URL template, shared with the tags of the streams opened through it.
-  std::vector<std::shared_ptr<const std::string>> endpoint_names;
+  // endpoints[i]'s URL template, and its series of herald_streams_open /
+  // herald_streams_opened_total (labelled with the template: bounded cardinality).
+  std::vector<std::string> endpoint_names;
+  std::vector<detail::endpoint_metrics> endpoint_metrics;
   publish_limits publish;  // verbs point into cfg.events
 
   // Whether a stream opened as `tag` may stay open under this generation: its endpoint still

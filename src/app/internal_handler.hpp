@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "app/access_log.hpp"
 #include "app/configured_endpoint.hpp"
 #include "app/gateway.hpp"
 #include "app/publish_request.hpp"
@@ -51,7 +52,16 @@ class gateway::internal_handler final : public net::request_handler {
  public:
   explicit internal_handler(gateway& g) : g_(g) {}
 
+  // Every request: an id (X-Request-Id) and the access line (access_log.hpp).
   asio::awaitable<handler_outcome> handle(net::http_request& req) override {
+    detail::access_entry entry(req, g_.cfg_.log, "internal");
+    auto outcome = co_await route(req);
+    entry.finish(outcome);
+    co_return outcome;
+  }
+
+ private:
+  asio::awaitable<handler_outcome> route(net::http_request& req) {
     auto& m = req.message;
     std::string_view target(m.target().data(), m.target().size());
     std::string_view path = target.substr(0, target.find('?'));

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "app/access_log.hpp"
 #include "app/configured_endpoint.hpp"
 #include "app/gateway.hpp"
 #include "app/publish_request.hpp"
@@ -100,7 +101,9 @@ void gateway::recheck_now() {
               [ended = std::move(ended), keep = tags](const principal* tag) -> sse::frame {
                 (void)keep;
                 auto it = ended.find(tag);
-                return it == ended.end() ? nullptr : it->second;
+                if (it == ended.end()) return nullptr;
+                detail::mark_revoked(tag);  // its close line says why
+                return it->second;
               });
         },
         asio::detached);

@@ -14,11 +14,13 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
+#include <mutex>
 #include <random>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "app/access_log.hpp"
 #include "app/configured_endpoint.hpp"
 #include "app/gateway.hpp"
 #include "app/publish_request.hpp"
@@ -60,7 +62,16 @@ class gateway::public_handler final : public net::request_handler {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
+  // Every request: an id (X-Request-Id), the access line, the connect time (access_log.hpp).
   asio::awaitable<handler_outcome> handle(net::http_request& req) override {
+    detail::access_entry entry(req, g_.cfg_.log, "public");
+    auto outcome = co_await route(req, entry);
+    entry.finish(outcome);
+    co_return outcome;
+  }
+
+ private:
+  asio::awaitable<handler_outcome> route(net::http_request& req, detail::access_entry& entry) {
     auto& m = req.message;
     // The configuration generation this request uses to its end (a reload swaps in the next).
     const auto gen = g_.current();
@@ -73,23 +84,21 @@ class gateway::public_handler final : public net::request_handler {
 
     const stream_endpoint* matched = nullptr;
     stream_endpoint* endpoint = nullptr;
-    std::shared_ptr<const std::string> endpoint_name;
+    std::size_t endpoint_index = 0;
     std::optional<path_params> params;
     for (std::size_t i = 0; i < gen->endpoints.size(); ++i) {
       params = gen->endpoints[i]->route().match(path);
       if (params) {
         endpoint = gen->endpoints[i];
-        endpoint_name = gen->endpoint_names[i];
+        endpoint_index = i;
         matched = endpoint;
+        entry.endpoint = endpoint->route().pattern();
         break;
       }
     }
     if (!matched) {
-      if (path == "/" && !g_.index_page_.empty() && m.method() == http::verb::get)
-        co_return http_response{http::status::ok,
-                                "text/html; charset=utf-8",
-                                {{"Cache-Control", "no-cache"}},
-                                g_.index_page_};
+      for (auto& [page_path, page] : g_.pages_)
+        if (page_path == path) co_return co_await page(req);
       co_return with_cors(cors, m, error_response(make_error(errc::not_found, "Not found.")));
     }
     if (m.method() == http::verb::options) co_return preflight(cors, m);
@@ -121,13 +130,19 @@ class gateway::public_handler final : public net::request_handler {
     const std::string peer = req.remote.address().to_string();
     creds.peer_address = peer;
 
-    auto who = co_await admit(*gen, creds, *endpoint, *params);
-    if (!who) {
-      auto r = error_response(who.err());
-      if (who.err().code == errc::unavailable)
+    // Kept in the access entry, which outlives this function: a refusal's access line names the
+    // caller after `route` has returned.
+    std::optional<principal> refused_caller;  // a 403/404's caller, for its access line
+    auto admitted = co_await admit(*gen, creds, *endpoint, *params, refused_caller);
+    if (!admitted) {
+      if (refused_caller) entry.caller = &*entry.authenticated.emplace(std::move(*refused_caller));
+      auto r = error_response(admitted.err());
+      if (admitted.err().code == errc::unavailable)
         r.headers.emplace_back("Retry-After", std::to_string(kStoreRetryAfterSeconds));
       co_return with_cors(cors, m, std::move(r));
     }
+    auto& who = entry.authenticated.emplace(std::move(admitted));
+    entry.caller = &*who;
 
     stream_request sreq{*who, *params, req, !endpoint->lookup().sql.empty()};
     auto channels = co_await endpoint->resolve(sreq);
@@ -147,11 +162,11 @@ class gateway::public_handler final : public net::request_handler {
     start.channels = std::move(*channels);
     if (auto refused = plan_resume(cors, m, *url, start, co_await asio::this_coro::executor))
       co_return std::move(*refused);
-    auto tag = std::make_shared<stream_tag>();
-    static_cast<principal&>(*tag) = std::move(*who);
-    tag->endpoint = std::move(endpoint_name);  // a reload that removes the endpoint ends the stream
-    start.tag = std::move(tag);
-    spdlog::debug("stream open {} ({} channels)", redact_target(m.target()), start.channels.size());
+    // The tag names the endpoint: a reload that removes it ends the stream (generation::allows).
+    start.tag = std::make_shared<const detail::stream_record>(
+        std::move(*who), std::string(entry.id()), std::string(entry.endpoint),
+        gen->endpoint_metrics[endpoint_index], &g_.stopping_);
+    entry.caller = start.tag.get();
     co_return start;
   }
 #if defined(__GNUC__) && !defined(__clang__)
@@ -267,7 +282,8 @@ class gateway::public_handler final : public net::request_handler {
   asio::awaitable<result<principal>> admit(const generation& gen,
                                            const auth::request_credentials& creds,
                                            const stream_endpoint& endpoint,
-                                           const path_params& params) {
+                                           const path_params& params,
+                                           std::optional<principal>& refused_caller) {
     const auto now = unix_now();
     auto cred = auth::select_credential(creds);
     if (!cred) co_return std::move(cred).err();
@@ -335,8 +351,14 @@ class gateway::public_handler final : public net::request_handler {
           !ok)
         co_return std::move(ok).err();
     }
-    if (want_membership && !answer.member) co_return tenancy::tenant_gate::not_a_member();
-    if (want_lookup && !answer.resource_found) co_return make_error(errc::not_found, "Not found.");
+    if (want_membership && !answer.member) {
+      refused_caller = p;
+      co_return tenancy::tenant_gate::not_a_member();
+    }
+    if (want_lookup && !answer.resource_found) {
+      refused_caller = p;
+      co_return make_error(errc::not_found, "Not found.");
+    }
     if (p.kind == credential_kind::jwt && cache.enabled()) {
       if (!caller_known) cache.confirm_caller(p, now);
       if (want_lookup) cache.confirm_resource(lookup_id, p, lookup.binds_user, params, now);

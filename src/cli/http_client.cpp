@@ -66,6 +66,25 @@ result<http_reply> http_post(const http_url& url,
   return http_reply{res.result_int(), res.body()};
 }
 
+result<http_reply> http_get(const http_url& url, unsigned timeout_seconds) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(std::chrono::seconds(timeout_seconds));
+  if (auto r = connect(stream, url); !r) return r.err();
+  http::request<http::empty_body> req{http::verb::get, url.target, 11};
+  req.set(http::field::host, url.host);
+  req.set(http::field::user_agent, "herald-cli");
+  boost::system::error_code ec;
+  http::write(stream, req, ec);
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  if (!ec) http::read(stream, buf, res, ec);
+  if (ec)
+    return make_error(errc::unavailable,
+                      "request to " + url.host + ":" + url.port + " failed: " + ec.message());
+  return http_reply{res.result_int(), res.body()};
+}
+
 result<http_reply> http_stream(const http_url& url,
                                const std::vector<std::pair<std::string, std::string>>& headers,
                                const std::function<bool(std::string_view)>& on_chunk) {

@@ -30,6 +30,9 @@ result<http_reply> http_post(const http_url& url,
                              const std::vector<std::pair<std::string, std::string>>& headers,
                              const std::string& body, unsigned timeout_seconds = 30);
 
+// A plain GET (a health probe): the status and body. Connection errors are errc::unavailable.
+result<http_reply> http_get(const http_url& url, unsigned timeout_seconds = 5);
+
 // GET an SSE stream; `on_chunk` receives body bytes as they arrive and returns false to stop.
 // A non-200 status is returned as the reply (with its body) without calling on_chunk.
 result<http_reply> http_stream(const http_url& url,

@@ -1,6 +1,6 @@
 // `herald`: one binary, subcommands serve, demo, publish, reload, subscribe, token, check-config,
-// config-reference, api-key, member. Exit codes: 0 success, 1 runtime failure (server unreachable,
-// 5xx), 2 invalid input/config.
+// config-reference, api-key, member, healthcheck (the command line itself: cli_app.cpp). Exit
+// codes: 0 success, 1 runtime failure (server unreachable, 5xx), 2 invalid input/config.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -16,12 +16,15 @@
 #include "app/gateway.hpp"
 #include "app/publish_request.hpp"
 #include "app/run.hpp"
+#include "app/service.hpp"
 #include "auth/api_key.hpp"
 #include "auth/auth_config.hpp"
 #include "auth/token_verifier.hpp"
+#include "cli/cli_app.hpp"
 #include "cli/http_client.hpp"
 #include "config/config_loader.hpp"
 #include "config/reference.hpp"
+#include "core/log_format.hpp"
 #include "core/uuid.hpp"
 #include "sse/events_options.hpp"
 #include "store/sqlite_store.hpp"
@@ -43,11 +46,6 @@ std::int64_t unix_now() {
       .count();
 }
 
-void set_log_level(const std::string& level) {
-  spdlog::set_level(spdlog::level::from_str(level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-}
-
 result<config::gateway_config> load(const std::string& path, bool require_endpoints) {
   return config::load_config_file(path, require_endpoints);
 }
@@ -55,19 +53,53 @@ result<config::gateway_config> load(const std::string& path, bool require_endpoi
 int cmd_serve(const std::string& config_path) {
   auto cfg = load(config_path, true);
   if (!cfg) return fail(2, cfg.err().message);
-  set_log_level(cfg->log.level);
+  setup_logging(cfg->log);
   auto g = app::gateway::create(std::move(*cfg));
   if (!g) return fail(1, g.err().message);
   // Before "listening" is logged: an early SIGTERM still shuts down cleanly. SIGHUP reloads.
   app::stop_signal stop(true);
   if (auto r = (*g)->start(); !r) return fail(1, r.err().message);
+  app::service::ready("serving");  // systemd Type=notify: the listeners accept from now on
   int sig = 0;
-  while ((sig = stop.wait()) == SIGHUP) {
-    spdlog::info("SIGHUP received: reloading the configuration");
-    (void)(*g)->reload();  // logs the outcome; a refused configuration changes nothing
+  {
+    app::service_watchdog watchdog(**g);
+    while ((sig = stop.wait()) == SIGHUP) {
+      spdlog::info("SIGHUP received: reloading the configuration");
+      app::service::reloading notify;  // RELOADING=1 now, READY=1 when done
+      (void)(*g)->reload();            // logs the outcome; a refused configuration changes nothing
+    }
   }
+  app::service::stopping();
   spdlog::info("signal {} received", sig);
   (*g)->stop();
+  return 0;
+}
+
+// The internal listener's URL for `path`, from the configuration's [internal] listen.
+std::string internal_url(const config::gateway_config& cfg, const std::string& path) {
+  std::string host = cfg.internal.listen.address;
+  if (host == "0.0.0.0") host = "127.0.0.1";  // a wildcard listener answers on loopback
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(cfg.internal.listen.port) + path;
+}
+
+// GET the readiness URL: 0 when it answers 200.
+int cmd_healthcheck(const std::string& config_path, const cli::cli_args& a) {
+  std::string url = a.healthcheck.url;
+  if (url.empty()) {
+    if (config_path.empty()) return fail(2, "give --config or --url");
+    auto cfg = load(config_path, false);
+    if (!cfg) return fail(2, cfg.err().message);
+    url = internal_url(*cfg, "/readyz");
+  }
+  auto u = cli::parse_http_url(url);
+  if (!u) return fail(2, u.err().message);
+  auto reply = cli::http_get(*u, a.healthcheck.timeout_seconds);
+  if (!reply) return fail(1, reply.err().message);
+  if (reply->status != 200)
+    return fail(1, url + " answered " + std::to_string(reply->status) + ": " + reply->body);
+  std::cout << reply->body << "\n";
   return 0;
 }
 
@@ -117,12 +149,12 @@ int cmd_config_reference(const std::string& format) {
   return fail(2, "--format must be markdown or toml");
 }
 
-struct publish_args {
-  std::string config, url, key, channel, event, data, id, file;
-};
+using publish_args = decltype(cli::cli_args{}.publish);
 
 int cmd_publish(const publish_args& a) {
-  std::string url = a.url, key = a.key;
+  auto given_key = cli::read_secret(a.key, "publisher key");
+  if (!given_key) return fail(2, given_key.err().message);
+  std::string url = a.url, key = *given_key;
   app::publish_limits limits;
   auto verbs = sse::events_options{}.verbs;
   limits.verbs = &verbs;
@@ -144,7 +176,9 @@ int cmd_publish(const publish_args& a) {
   }
   if (url.empty()) return fail(2, "give --config or --url");
   if (key.empty())
-    return fail(2, "no publisher key (give --config with [internal] publisher_key, or --key)");
+    return fail(2,
+                "no publisher key (give --key-file, $HERALD_PUBLISHER_KEY, or --config with "
+                "[internal] publisher_key)");
   std::string body;
   if (!a.file.empty()) {
     std::ifstream in(a.file == "-" ? "/dev/stdin" : a.file);
@@ -178,19 +212,14 @@ int cmd_publish(const publish_args& a) {
               "publish refused (HTTP " + std::to_string(reply->status) + "): " + reply->body);
 }
 
-// The internal listener's URL for `path`, from the configuration's [internal] listen.
-std::string internal_url(const config::gateway_config& cfg, const std::string& path) {
-  std::string host = cfg.internal.listen.address;
-  if (host == "0.0.0.0") host = "127.0.0.1";
-  if (host == "::") host = "::1";
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return "http://" + host + ":" + std::to_string(cfg.internal.listen.port) + path;
-}
-
 // `herald reload`: asks a running `herald serve` to re-read its configuration file (POST /reload on
 // the internal listener, authenticated with the publisher key). The server reads its own file, the
 // one it was started with; --config here only gives the URL and the key.
-int cmd_reload(const std::string& config_path, std::string url, std::string key) {
+int cmd_reload(const std::string& config_path, const cli::cli_args& a) {
+  std::string url = a.reload.url;
+  auto given = cli::read_secret(a.reload.key, "publisher key");
+  if (!given) return fail(2, given.err().message);
+  std::string key = *given;
   if (!config_path.empty()) {
     auto cfg = load(config_path, false);
     if (!cfg) return fail(2, cfg.err().message);
@@ -199,7 +228,9 @@ int cmd_reload(const std::string& config_path, std::string url, std::string key)
   }
   if (url.empty()) return fail(2, "give --config or --url");
   if (key.empty())
-    return fail(2, "no publisher key (give --config with [internal] publisher_key, or --key)");
+    return fail(2,
+                "no publisher key (give --config with [internal] publisher_key, --key-file or "
+                "HERALD_PUBLISHER_KEY)");
   auto u = cli::parse_http_url(url);
   if (!u) return fail(2, u.err().message);
   auto reply = cli::http_post(*u, {{"Authorization", "Bearer " + key}}, "");
@@ -221,13 +252,18 @@ int cmd_reload(const std::string& config_path, std::string url, std::string key)
               "reload refused (HTTP " + std::to_string(reply->status) + "): " + message);
 }
 
-int cmd_subscribe(const std::string& url, const std::string& token, const std::string& api_key,
-                  int count) {
+int cmd_subscribe(const std::string& url, const cli::secret_arg& token_arg,
+                  const cli::secret_arg& api_key_arg, int count) {
+  auto token = cli::read_secret(token_arg, "token");
+  if (!token) return fail(2, token.err().message);
+  auto api_key = cli::read_secret(api_key_arg, "API key");
+  if (!api_key) return fail(2, api_key.err().message);
   auto u = cli::parse_http_url(url);
   if (!u) return fail(2, u.err().message);
   std::vector<std::pair<std::string, std::string>> headers;
-  if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
-  if (!api_key.empty()) headers.emplace_back("Authorization", "Api-Key " + api_key);
+  if (!token->empty() && !api_key->empty()) return fail(2, "give a token or an API key, not both");
+  if (!token->empty()) headers.emplace_back("Authorization", "Bearer " + *token);
+  if (!api_key->empty()) headers.emplace_back("Authorization", "Api-Key " + *api_key);
   int events = 0;
   std::string pending;
   auto reply = cli::http_stream(*u, headers, [&](std::string_view chunk) {
@@ -338,128 +374,45 @@ int cmd_member(const std::string& config_path, const std::string& action, const 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Herald: a multi-tenant Server-Sent Events gateway"};
-  app.require_subcommand(1);
-  std::string config_path;
-
-  auto* serve = app.add_subcommand("serve", "Run the gateway");
-  serve->add_option("--config,-c", config_path, "TOML configuration file")->required();
-
-  app::demo_options demo;
-  auto* demo_cmd =
-      app.add_subcommand("demo", "Run the demo on the embedded default (SQLite, in-process bus)");
-  demo_cmd->add_option("--data-dir", demo.data_dir, "Where keys, config and the database go");
-  demo_cmd->add_option("--address", demo.address, "Listen address");
-  demo_cmd->add_option("--port", demo.port, "Public (stream) port");
-  demo_cmd->add_option("--internal-port", demo.internal_port, "Internal (publish/metrics) port");
-  demo_cmd->add_option("--step-ms", demo.step_ms, "Milliseconds between progress events");
-  demo_cmd->add_option("--duration", demo.duration_seconds,
-                       "Stop after N seconds (0 = until Ctrl-C)");
-
-  publish_args pub;
-  auto* publish = app.add_subcommand(
-      "publish", "Publish an event through a running gateway's internal listener");
-  publish->add_option("--config,-c", pub.config, "Configuration (gives the URL and publisher key)");
-  publish->add_option("--url", pub.url, "Publish URL, e.g. http://127.0.0.1:8081/publish");
-  publish->add_option("--key", pub.key,
-                      "Publisher key (prefer --config: argv is visible to other users)");
-  publish->add_option("--channel", pub.channel, "<prefix>:<tenant_id>:<resource_id>");
-  publish->add_option("--event", pub.event, "<resource>.<verb>, e.g. scan.progress");
-  publish->add_option("--data", pub.data, "JSON object payload");
-  publish->add_option("--id", pub.id, "Optional SSE id");
-  publish->add_option("--file", pub.file,
-                      "A whole request body ({...} or {\"events\":[...]}); - for stdin");
-
-  std::string reload_url, reload_key;
-  auto* reload = app.add_subcommand(
-      "reload",
-      "Make a running `herald serve` re-read its configuration file (keys, endpoints, CORS, "
-      "limits, TLS certificate); open streams stay");
-  reload->add_option("--config,-c", config_path,
-                     "Configuration (gives the internal listener's URL and the publisher key)");
-  reload->add_option("--url", reload_url, "Reload URL, e.g. http://127.0.0.1:8081/reload");
-  reload->add_option("--key", reload_key,
-                     "Publisher key in force (prefer --config: argv is visible to other users)");
-
-  std::string sub_url, sub_token, sub_key;
-  int sub_count = 0;
-  auto* subscribe = app.add_subcommand("subscribe", "Open a stream and print its raw SSE bytes");
-  subscribe->add_option("--url", sub_url, "Stream URL")->required();
-  subscribe->add_option("--token", sub_token, "JWT for Authorization: Bearer");
-  subscribe->add_option("--api-key", sub_key, "API key for Authorization: Api-Key");
-  subscribe->add_option("--count", sub_count, "Exit after N events (0 = until the stream ends)");
-
-  std::string tok_sub, tok_tenant;
-  std::int64_t tok_ttl = 3600;
-  std::vector<std::string> tok_claims;
-  auto* token =
-      app.add_subcommand("token", "Mint a JWT with the configured signing key (development)");
-  token->add_option("--config,-c", config_path)->required();
-  token->add_option("--sub", tok_sub, "User id (sub)")->required();
-  token->add_option("--tenant", tok_tenant, "Tenant id (tenant_id claim)")->required();
-  token->add_option("--ttl", tok_ttl, "Lifetime in seconds");
-  token->add_option("--claim", tok_claims, "Extra string claim key=value (repeatable)");
-
-  auto* check =
-      app.add_subcommand("check-config", "Validate a configuration and print it without secrets");
-  check->add_option("--config,-c", config_path)->required();
-
-  std::string ref_format = "markdown";
-  auto* reference = app.add_subcommand(
-      "config-reference", "Print every configuration key (the reference, or an example config)");
-  reference->add_option("--format", ref_format, "markdown (docs/configuration.md) or toml")
-      ->check(CLI::IsMember({"markdown", "toml"}));
-
-  std::string key_user, key_tenant, key_name = "cli", key_prefix;
-  int key_ttl_days = 365;
-  auto* api_key = app.add_subcommand("api-key", "Manage Herald API keys");
-  api_key->require_subcommand(1);
-  auto* key_create = api_key->add_subcommand("create", "Create a key (printed once)");
-  key_create->add_option("--config,-c", config_path)->required();
-  key_create->add_option("--user", key_user)->required();
-  key_create->add_option("--tenant", key_tenant)->required();
-  key_create->add_option("--name", key_name);
-  key_create->add_option("--ttl-days", key_ttl_days, "0 = never expires");
-  auto* key_revoke = api_key->add_subcommand("revoke", "Revoke a key by prefix");
-  key_revoke->add_option("--config,-c", config_path)->required();
-  key_revoke->add_option("--prefix", key_prefix)->required();
-
-  std::string m_user, m_tenant, m_email, m_role = "member";
-  auto* member = app.add_subcommand("member", "Manage tenant memberships in the store");
-  member->require_subcommand(1);
-  auto* m_add =
-      member->add_subcommand("add", "Add a membership (creates the user and tenant if missing)");
-  auto* m_remove = member->add_subcommand("remove", "Remove a membership");
-  for (auto* c : {m_add, m_remove}) {
-    c->add_option("--config,-c", config_path)->required();
-    c->add_option("--user", m_user)->required();
-    c->add_option("--tenant", m_tenant)->required();
-  }
-  m_add->add_option("--email", m_email);
-  m_add->add_option("--role", m_role);
-
+  cli::cli_args a;
+  cli::cli_commands c{};
+  auto app = cli::make_cli(a, c);
   try {
-    app.parse(argc, argv);
+    app->parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
+    int rc = app->exit(e);  // --help and --version print and exit 0; usage errors exit 2
     return rc == 0 ? 0 : 2;
   }
-  set_log_level("info");
+  if (app->get_subcommands().empty()) {  // bare `herald`: the help, on stdout, exit 0
+    std::cout << app->help();
+    return 0;
+  }
+  setup_logging("info", log_format::text);
 
+  const auto& config_path = a.config_path;
   try {
-    if (*serve) return cmd_serve(config_path);
-    if (*demo_cmd) return app::run_demo(demo);
-    if (*publish) return cmd_publish(pub);
-    if (*reload) return cmd_reload(config_path, reload_url, reload_key);
-    if (*subscribe) return cmd_subscribe(sub_url, sub_token, sub_key, sub_count);
-    if (*token) return cmd_token(config_path, tok_sub, tok_tenant, tok_ttl, tok_claims);
-    if (*check) return cmd_check_config(config_path);
-    if (*reference) return cmd_config_reference(ref_format);
-    if (*key_create)
-      return cmd_api_key_create(config_path, key_user, key_tenant, key_name, key_ttl_days);
-    if (*key_revoke) return cmd_api_key_revoke(config_path, key_prefix);
-    if (*m_add) return cmd_member(config_path, "add", m_user, m_tenant, m_email, m_role);
-    if (*m_remove) return cmd_member(config_path, "remove", m_user, m_tenant, m_email, m_role);
+    if (*c.serve) return cmd_serve(config_path);
+    if (*c.demo) return app::run_demo(a.demo);
+    if (*c.publish) return cmd_publish(a.publish);
+    if (*c.reload) return cmd_reload(config_path, a);
+    if (*c.subscribe)
+      return cmd_subscribe(a.subscribe.url, a.subscribe.token, a.subscribe.api_key,
+                           a.subscribe.count);
+    if (*c.token)
+      return cmd_token(config_path, a.token.sub, a.token.tenant, a.token.ttl, a.token.claims);
+    if (*c.check_config) return cmd_check_config(config_path);
+    if (*c.config_reference) return cmd_config_reference(a.reference_format);
+    if (*c.api_key_create)
+      return cmd_api_key_create(config_path, a.api_key.user, a.api_key.tenant, a.api_key.name,
+                                a.api_key.ttl_days);
+    if (*c.api_key_revoke) return cmd_api_key_revoke(config_path, a.api_key.prefix);
+    if (*c.member_add)
+      return cmd_member(config_path, "add", a.member.user, a.member.tenant, a.member.email,
+                        a.member.role);
+    if (*c.member_remove)
+      return cmd_member(config_path, "remove", a.member.user, a.member.tenant, a.member.email,
+                        a.member.role);
+    if (*c.healthcheck) return cmd_healthcheck(config_path, a);
   } catch (const std::exception& e) {  // start-up edge
     return fail(1, e.what());
   }

@@ -721,6 +721,19 @@ std::vector<option> make_options() {
       [](const std::string& l) { return l; },
       {"trace", "debug", "info", "warn", "error", "critical", "off"},
       "Log level. Secrets (access_token, Authorization) are redacted."));
+  t.push_back(choice(
+      "log.format", [](auto& c) -> auto& { return c.log.format; }, parse_log_format,
+      [](log_format f) { return std::string(to_string(f)); }, {"text", "json"},
+      "`text`: `time level message key=value ...`; `json`: one JSON object a line with "
+      "`time` (UTC, RFC 3339), `level`, `message` and the line's fields (`request_id`, "
+      "`tenant`, `user`, `endpoint`, `status`, `duration_ms`, ...). Secrets are redacted in "
+      "both."));
+  t.push_back(flag(
+      "log.accept_request_id", [](auto& c) -> auto& { return c.log.accept_request_id; },
+      "Take a well-formed incoming `X-Request-Id` (1-64 letters, digits, `-`, `_`, `.`, `:`) "
+      "instead of generating one; enable when a proxy in front of Herald sets it. Off: every "
+      "request gets Herald's own id (a client cannot choose the id its lines carry). The id "
+      "is echoed as `X-Request-Id` either way."));
 
   // ---- [[endpoints]] (read by the loader with route/'s grammar; these rows name and document) --
   option path = detail::make("endpoints.path", value_kind::string, "string",

@@ -66,8 +66,7 @@ class h2_connection : public std::enable_shared_from_this<h2_connection> {
   virtual void shutdown(const std::function<std::string()>& final_bytes) = 0;
   virtual void abort() = 0;  // close now
   // Streams for whose tag `frame_for` returns a frame get it, then END_STREAM.
-  virtual void close_streams_with(
-      const std::function<sse::frame(const principal*)>& frame_for) = 0;
+  virtual void close_streams_with(const std::function<sse::frame(const principal*)>& frame_for) = 0;
   virtual void collect_tags(std::vector<std::shared_ptr<const principal>>& out) const = 0;
 
   h2_node node;  // the shard's list of HTTP/2 connections
@@ -96,8 +95,7 @@ class basic_h2_connection final : public h2_connection {
   void sweep(clock::time_point now) override;
   void shutdown(const std::function<std::string()>& final_bytes) override;
   void abort() override;
-  void close_streams_with(
-      const std::function<sse::frame(const principal*)>& frame_for) override;
+  void close_streams_with(const std::function<sse::frame(const principal*)>& frame_for) override;
   void collect_tags(std::vector<std::shared_ptr<const principal>>& out) const override;
 
  private:

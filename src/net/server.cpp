@@ -678,6 +678,12 @@ void shard::flush_dirty(bool whole) {
   // stream not yet written takes it in the same gather write; one already written is re-marked and
   // appended.
   flush_posted_ = false;
+  // A new pass carries what was delivered before it began: the oldest of those events' entry
+  // time (herald_publish_to_write_seconds, observed when the pass ends).
+  if (!pass_yielded_ && server.fanout_) {
+    const auto t = server.fanout_->take_oldest_delivery(index);
+    if (t != clock::time_point{}) pass_oldest_ = t;
+  }
   // One clock reading per 16 writes (a stream's activity time needs no more precision).
   auto now = clock::now();
   // A small pass (at most kSmallPass streams, before the answers to the requests that made it)
@@ -703,6 +709,10 @@ void shard::flush_dirty(bool whole) {
   if (pass_yielded_) {
     flush_posted_ = true;
     asio::post(ioc, [this] { flush_dirty(); });
+  } else if (pass_oldest_ != clock::time_point{}) {
+    core_metrics::get().publish_to_write.observe_ns(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - pass_oldest_).count());
+    pass_oldest_ = {};
   }
 }
 
@@ -717,6 +727,10 @@ void shard::start_sweeping() {
 
 void shard::sweep() {
   const auto now = clock::now();
+  // Events delivered only to streams busy writing go out with those writes, not in a pass: with
+  // no pass pending, forget their entry time, so a later pass does not count the idle time since.
+  if (nothing_dirty() && !flush_posted_ && server.fanout_)
+    (void)server.fanout_->take_oldest_delivery(index);
   // Requests (and TLS handshakes) that did not arrive in time: close their sockets (the read
   // completes with an error).
   for (auto it = pending.begin(); it != pending.end();) {

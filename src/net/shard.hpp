@@ -134,6 +134,8 @@ class shard {
   std::deque<std::shared_ptr<tls_sse_stream>> tls_dirty_;
   std::deque<std::shared_ptr<h2_connection>> h2_dirty_;
   bool flush_posted_ = false;
+  // Entry time of the oldest event the pass under way carries (sse::fanout::take_oldest_delivery).
+  clock::time_point pass_oldest_{};
   bool pass_yielded_ = false;  // a pass ran out of its turn and continues in a posted one
   bool tls_first_ = false;     // with both kinds dirty, which list a pass writes first
   // A descriptor held open (on /dev/null) so that, at the process's file limit, one connection at

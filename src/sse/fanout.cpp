@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
+#include <utility>
 
 #include "core/metrics.hpp"
 #include "sse/encoder.hpp"
@@ -19,12 +20,22 @@ struct fanout::shard {
   // A delivery takes well under a memory latency once its lines are cached: ask this far ahead.
   static constexpr std::size_t kPrefetchAhead = 8;
 
+  // The entry time of the oldest event delivered here since the shard's last flush pass took it
+  // (take_oldest_delivery); the epoch when none. Shard thread only.
+  clock::time_point oldest{};
+
   bool on_own_thread() const { return loop && loop->running_in_this_thread(); }
-  void deliver(const std::string& channel, const frame& f, std::uint64_t seq) {
+  // `seq`: the event's position in a reliable channel's log, or 0. `entered`: when the event
+  // entered the fanout; the epoch = now (an inline delivery).
+  void deliver(const std::string& channel, const frame& f, std::uint64_t seq,
+               clock::time_point entered = {}) {
     auto it = subscribers.find(channel);
     if (it == subscribers.end()) return;
     const auto& subs = it->second;
     const std::size_t n = subs.size();
+    // One clock reading per published event and shard at most, none per delivery.
+    if (oldest == clock::time_point{})
+      oldest = entered == clock::time_point{} ? clock::now() : entered;
     // The first ones all at once (their misses overlap), then each one this far ahead.
     for (std::size_t i = 0; i < n && i < kPrefetchAhead; ++i) subscriber::prefetch(subs[i]);
     if (seq == 0) {
@@ -117,16 +128,19 @@ void fanout::publish_frame(const std::string& channel, const frame& f, std::uint
     for (std::size_t i = 0; i < it->second.size() && i < 64; ++i)
       if (it->second[i] != 0) mask |= (std::uint64_t{1} << i);
   }
+  const auto entered = clock::now();
   for (std::size_t i = 0; i < shards_.size(); ++i) {
     if ((mask & (std::uint64_t{1} << i)) == 0) continue;
     shard* sh = shards_[i].get();
     // On the shard's own thread (a publish read by that event loop): deliver inline, with no copy
     // of the channel and no type-erased handler, once per publish.
     if (sh->on_own_thread()) {
-      sh->deliver(channel, f, seq);
+      sh->deliver(channel, f, seq, entered);
       continue;
     }
-    boost::asio::dispatch(sh->executor, [sh, channel, f, seq] { sh->deliver(channel, f, seq); });
+    boost::asio::dispatch(sh->executor, [sh, channel, f, seq, entered] {
+      sh->deliver(channel, f, seq, entered);
+    });
   }
 }
 
@@ -165,15 +179,21 @@ void fanout::publish_batch(std::span<const event> events) {
     d.source = nullptr;  // the events belong to the caller; the shards run later
   }
   std::shared_ptr<const std::vector<delivery>> shared = std::move(batch);
+  const auto entered = clock::now();  // one reading for the whole batch
   for (std::size_t i = 0; i < shards_.size() && i < 64; ++i) {
     const std::uint64_t bit = std::uint64_t{1} << i;
     if ((any & bit) == 0) continue;
     shard* sh = shards_[i].get();
-    boost::asio::dispatch(sh->executor, [sh, shared, bit] {
+    boost::asio::dispatch(sh->executor, [sh, shared, bit, entered] {
       for (const auto& d : *shared)
-        if (d.shards & bit) sh->deliver(d.channel, d.f, d.seq);
+        if (d.shards & bit) sh->deliver(d.channel, d.f, d.seq, entered);
     });
   }
+}
+
+fanout::clock::time_point fanout::take_oldest_delivery(std::size_t shard_index) {
+  auto& sh = *shards_[shard_index];
+  return std::exchange(sh.oldest, clock::time_point{});
 }
 
 std::size_t fanout::channel_count() const {

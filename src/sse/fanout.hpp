@@ -10,6 +10,7 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -96,6 +97,13 @@ class fanout {
 
   // Number of channels with at least one local subscriber (for tests and metrics).
   std::size_t channel_count() const;
+
+  // Shard-thread only: when the oldest event delivered to this shard's subscribers since the last
+  // call entered the fanout (the epoch if none), and forget it. The shard's flush pass takes it
+  // when the pass begins and observes herald_publish_to_write_seconds when the pass ends: one
+  // clock reading per publish and per pass, none per delivery.
+  using clock = std::chrono::steady_clock;
+  clock::time_point take_oldest_delivery(std::size_t shard);
 
  private:
   struct shard;

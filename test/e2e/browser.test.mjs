@@ -1,10 +1,11 @@
 // A real browser against Herald: headless Debian Chromium (driven by playwright-core, never a
-// downloaded browser) loads the demo page, whose progress bars fill through the browser's own
-// EventSource with ?access_token=.
+// downloaded browser) loads the demo page: two tenants' streams through the browser's own
+// EventSource with ?access_token=, a refused cross-tenant attempt, live counters, and the
+// revoke-membership button closing streams through the live re-check.
 //
 //   HERALD_BIN=build/e2e/herald node --test test/e2e/browser.test.mjs
-// Optional: CHROMIUM_BIN (default /usr/bin/chromium); HERALD_E2E_SCREENSHOT=<png path> to keep a copy
-// of the screenshot.
+// Optional: CHROMIUM_BIN (default /usr/bin/chromium); HERALD_DEMO_SCREENSHOTS=<dir> to copy the
+// screenshots there (scripts/update-screenshots.sh: docs/demo-*.png).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { accessSync, constants, copyFileSync } from "node:fs";
@@ -83,33 +84,39 @@ async function launch(t, dir) {
   return context.pages()[0] ?? (await context.newPage());
 }
 
-test("chromium: the demo page's progress bars advance live and a scan completes", async (t) => {
+test("chromium: the demo shows two tenants' live streams, a refused cross-tenant attempt, counters, and a revoked membership closing streams", async (t) => {
   const dir = tempDir(t);
   const env = await startDemo(t, { stepMs: 50, dir: path.join(dir, "data") });
   const page = await launch(t, dir);
+  await page.setViewportSize({ width: 1280, height: 860 });
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(String(e)));
   const badResponses = [];
   page.on("response", (r) => {
-    // The page has no favicon; Chromium asks for /favicon.ico anyway (a 404 there is fine).
-    if (r.status() >= 400 && new URL(r.url()).pathname !== "/favicon.ico") badResponses.push(`${r.status()} ${r.url()}`);
+    // Expected refusals: the cross-tenant attempts (404, 403); Chromium's /favicon.ico (404).
+    const p = new URL(r.url()).pathname;
+    if (r.status() >= 400 && p !== "/favicon.ico" && !p.startsWith("/api/v1/scans/")) badResponses.push(`${r.status()} ${r.url()}`);
   });
   await page.addInitScript(installSampler);
 
   const resp = await page.goto(`${env.baseUrl}/`, { waitUntil: "domcontentloaded", timeout: 15000 });
   assert.equal(resp.status(), 200);
-  assert.equal(await page.title(), "Herald demo: live scan progress");
-  assert.equal(await page.locator(".scan progress").count(), 3);
+  assert.equal(await page.title(), "Herald demo: two tenants, live streams");
+  // Five streams: browsers allow six HTTP/1.1 connections per host, the sixth serves the fetches.
+  assert.equal(await page.locator("#tenant-0 .scan progress").count(), 2);
+  assert.equal(await page.locator("#tenant-1 .scan progress").count(), 1);
 
   const samples = () => page.evaluate(() => window.__samples);
   const of = (all, scan) => all.filter((s) => s.id === scan);
   const describe = async () => JSON.stringify((await samples()).slice(-30));
+  const text = (sel) => page.locator(sel).textContent();
 
-  // 1. Every stream opened: each bar's state text reached "live".
+  // 1. Every scan stream of the first tenant opened: each bar's state text reached "live".
+  const shown = [DEMO_SCANS.gcp, DEMO_SCANS.azure];
   await waitFor(
     async () => {
       const all = await samples();
-      return Object.values(DEMO_SCANS).every((id) => of(all, id).some((s) => s.state === "live"));
+      return shown.every((id) => of(all, id).some((s) => s.state === "live"));
     },
     15000,
     async () => `every bar to be "live"; samples ${await describe()}`,
@@ -120,7 +127,7 @@ test("chromium: the demo page's progress bars advance live and a scan completes"
   await waitFor(
     async () => {
       const all = await samples();
-      for (const id of Object.values(DEMO_SCANS)) {
+      for (const id of shown) {
         const values = of(all, id).filter((s) => s.state === "live").map((s) => s.value);
         let advances = 0;
         for (let i = 1; i < values.length; ++i) if (values[i] > values[i - 1]) ++advances;
@@ -133,29 +140,69 @@ test("chromium: the demo page's progress bars advance live and a scan completes"
   );
   t.diagnostic(`bar ${advancing.id} advanced: ${advancing.values.slice(0, 12).join(", ")}...`);
 
-  // 3. The smallest scan (azure-sandbox, 50 checks) completes: scan.end with its id fills the bar.
+  // 3. The assistants' answers arrive token by token (message.delta), each tenant its own.
+  await waitFor(async () => (await text("#tenant-0 .answer")).split(" ").length >= 6 && (await text("#tenant-1 .answer")).split(" ").length >= 6,
+    15000, async () => `both answers to stream; got ${await text("#tenant-0 .answer")} | ${await text("#tenant-1 .answer")}`);
+  assert.match(await text("#tenant-0 .answer"), /^Your AWS production account/);
+  assert.match(await text("#tenant-1 .answer"), /^Globex's GCP project/);
+
+  // 4. The second tenant's user is refused the first tenant's scan: 404 with its own token, 403
+  //    with a token claiming the first tenant.
+  await waitFor(async () => !(await text("#refused-403")).includes("..."), 10000, "the cross-tenant attempts");
+  assert.equal(await text("#refused-404"), "Acme Security's scan with its own token: 404 not_found");
+  assert.equal(await text("#refused-403"), "a token claiming Acme Security's tenant: 403 forbidden");
+
+  // 5. Live counters from /demo/metrics (the public listener; the internal one is never asked).
+  await waitFor(async () => Number(await text("#c-published")) > 10 && Number(await text("#c-streams")) >= 5,
+    10000, async () => `counters; got ${await text("#counters")}`);
+  assert.match(await text("#c-endpoints"), /3 scans, 2 conversations/);
+
+  // 6. The smallest scan (azure-sandbox, 50 checks) completes: scan.end with its id fills the bar.
   const azure = DEMO_SCANS.azure;
   await waitFor(
     async () => of(await samples(), azure).some((s) => s.state.startsWith("completed")),
     30000,
     async () => `azure-sandbox to complete; samples ${await describe()}`,
   );
-  // Screenshot now: one bar completed, the larger scans still filling.
-  const shot = path.join(dir, "demo.png");
-  await page.screenshot({ path: shot });
-  if (process.env.HERALD_E2E_SCREENSHOT) copyFileSync(shot, process.env.HERALD_E2E_SCREENSHOT);
-  t.diagnostic(`screenshot: ${shot}`);
   const done = of(await samples(), azure).find((s) => s.state.startsWith("completed"));
   assert.equal(done.state, `completed (${azure.slice(0, 8)})`);
   assert.equal(done.max, 50);
   assert.equal(done.value, 50);
+  await screenshot(t, page, dir, "demo-tenants.png");
 
-  // The streams never failed: no "reconnecting"/"error" state, no script errors.
-  const states = new Set((await samples()).map((s) => s.state.replace(/ \(.*\)$/, "")));
+  // 7. Revoke the second tenant's membership: the live re-check closes its streams with
+  //    stream-error forbidden; the first tenant's streams go on.
+  await page.click("#revoke");
+  await waitFor(async () => {
+    const states = await page.locator("#tenant-1 .state").allTextContents();
+    return states.length === 2 && states.every((s) => s === "closed by the live check: forbidden");
+  }, 15000, async () => `tenant 2's streams to close; states ${JSON.stringify(await page.locator("#tenant-1 .state").allTextContents())}`);
+  assert.equal(await text("#revoke"), "Restore Globex's membership");
+  const first = await page.locator("#tenant-0 .state").allTextContents();
+  assert.ok(first.every((s) => !s.startsWith("closed")), JSON.stringify(first));
+  await screenshot(t, page, dir, "demo-revoked.png");
+  // Its close lines in the log say why.
+  await env.proc.waitForOutput(/stream closed .*reason=revoked/, 10000);
+
+  // The first tenant's streams never failed: no "reconnecting"/"error" state, no script errors.
+  const states = new Set(
+    (await samples()).filter((s) => shown.includes(s.id)).map((s) => s.state.replace(/ \(.*\)$/, "")),
+  );
   for (const s of states) assert.ok(["connecting", "live", "completed"].includes(s), `unexpected state '${s}'`);
   assert.deepEqual(pageErrors, []);
   assert.deepEqual(badResponses, []);
 });
+
+/**
+ * A screenshot in the test's temp dir; with HERALD_DEMO_SCREENSHOTS=<dir> (scripts/update-screenshots.sh
+ * gives docs/) also copied there: the README's pictures are these.
+ */
+async function screenshot(t, page, dir, name) {
+  const shot = path.join(dir, name);
+  await page.screenshot({ path: shot });
+  if (process.env.HERALD_DEMO_SCREENSHOTS) copyFileSync(shot, path.join(process.env.HERALD_DEMO_SCREENSHOTS, name));
+  t.diagnostic(`screenshot: ${shot}`);
+}
 
 /** A page on another origin (a plain Node server) that opens an EventSource to `streamUrl`. */
 async function otherOrigin(t, streamUrl) {

@@ -9,6 +9,8 @@ import path from "node:path";
 
 import {
   DEMO_SCANS,
+  DEMO_TENANT,
+  DEMO_USER,
   defer,
   FOREIGN_SCAN,
   PREAMBLE,
@@ -234,8 +236,10 @@ test("the access_token value never appears in Herald's logs (debug level)", asyn
   assert.equal(r404.status, 404);
   await r404.text();
 
-  // The debug line for the opened streams is there (so this test would see a leak)...
-  await waitFor(() => (server.output.match(/stream open .*access_token=\[redacted\]/g) ?? []).length >= 2, 5000, () => `two redacted 'stream open' debug lines\n${server.describe()}`);
+  // The access lines of the opened streams are there (so this test would see a leak)...
+  await waitFor(() => (server.output.match(/stream opened .*access_token=\[redacted\]/g) ?? []).length >= 2, 5000, () => `two redacted 'stream opened' lines\n${server.describe()}`);
+  // ...and of the refused requests, with their statuses and (for the 404) the caller.
+  await waitFor(() => /info request .*access_token=\[redacted\]" status=401 /.test(server.output) && new RegExp(`info request .*access_token=\\[redacted\\]" status=404 duration_ms=\\d+ tenant=${DEMO_TENANT} user=${DEMO_USER} `).test(server.output), 5000, () => `the refusals' lines\n${server.describe()}`);
   const exit = await server.stop("SIGTERM");
   assert.equal(exit.code, 0, server.describe());
   // ...and no line carries the token, its signature, or the tampered one.
@@ -254,7 +258,7 @@ test("the access_token value never appears in the logs when the parameter name i
   defer(t, () => raw.destroy());
   await waitFor(() => raw.status !== null || raw.error, 10000, "a response");
   if (raw.status === 200) {
-    await waitFor(() => /stream open /.test(server.output), 5000, () => `the 'stream open' debug line\n${server.describe()}`);
+    await waitFor(() => /stream opened .*access%5Ftoken=\[redacted\]/.test(server.output), 5000, () => `the 'stream opened' line\n${server.describe()}`);
   }
   const exit = await server.stop("SIGTERM");
   assert.equal(exit.code, 0, server.describe());

@@ -137,6 +137,7 @@ class ServerConformanceTest(unittest.TestCase):
             self.fail("undocumented status: " + what)
         resp = self.deref(responses[str(got_status)])
         for name, hdr in resp.get("headers", {}).items():
+            hdr = self.deref(hdr)  # shared headers (X-Request-Id) are components
             value = got_headers.get(name.lower())
             if hdr.get("required"):
                 self.assertIsNotNone(value, "missing header %s: %s" % (name, what))
