@@ -12,6 +12,7 @@
 
 #include "core/metrics.hpp"
 #include "sse/encoder.hpp"
+#include "sse/relay.hpp"
 
 namespace herald::net {
 

@@ -13,7 +13,12 @@
 #include <vector>
 
 #include "core/principal.hpp"
-#include "sse/relay.hpp"
+
+// Declared only: this header is installed for embedding, and a stream's relay is net/'s business
+// (sse/relay.hpp, included where it is used).
+namespace herald::sse {
+class stream_relay;
+}  // namespace herald::sse
 
 namespace herald::net {
 
