@@ -2,8 +2,9 @@
 # Herald benchmark: builds the tools (Release) and runs the scenarios against Herald, nchan and the floor.
 #   bench/run.sh [scenario...] [--servers herald,nchan,floor] [--quick] [other driver options]
 #   bench/run.sh scaleout [--quick] [--configs ...] [other bench/lib/scaleout.py options]
-# Scenarios: idle fanout h2fanout spread connect connect-pg bus (default: all). Results: bench/results/<date>/.
-# scaleout: Herald nodes on redis-server / a 3-master Cluster (bench/results/<date>/scaleout/).
+# Scenarios: idle fanout h2fanout spread connect connect-pg bus (default: all), replay (only when
+# named). Results: bench/results/<date>/. scaleout: Herald nodes on redis-server / a 3-master
+# Cluster (bench/results/<date>/scaleout/).
 # See bench/README.md. Loopback only; every run is bounded in time and count.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -6,7 +6,7 @@ loopback only, bounded in time and count. Each run appends one JSON line to
 bench/results/<date>/results.jsonl; bench/lib/report.py turns the file into summary.md and PNG plots.
 
 Servers: herald (if a built binary is found), nchan (nginx + libnginx-mod-nchan), floor (herald-floor).
-Scenarios: idle, fanout, spread, connect, connect-pg, bus (see bench/README.md).
+Scenarios: idle, fanout, spread, connect, connect-pg, bus, replay (see bench/README.md).
 Python 3 standard library only.
 """
 from __future__ import annotations
@@ -881,7 +881,8 @@ class Bench:
             f.write(json.dumps(rec, separators=(",", ":")) + "\n")
         brief = {k: rec.get(k) for k in ("scenario", "server", "variant", "deliveries_per_s", "publishes_per_s",
                                           "lost", "lat_p99_ms", "lat_steady_p99_ms", "cpu_us_per_delivery", "cpu_us_per_publish",
-                                          "rss_kib_per_stream", "connects_per_s", "failures", "error")
+                                          "rss_kib_per_stream", "connects_per_s", "resumes_per_s", "cpu_us_per_resume",
+                                          "failures", "error")
                  if rec.get(k) is not None}
         log(f"result {json.dumps(brief)}")
 
@@ -1052,6 +1053,95 @@ class Bench:
                                       bus=True, redis=redis)
         finally:
             redis.stop()
+
+    def scenario_replay(self) -> None:
+        """Reliable channels (docs/reconnects.md), Herald only, on the in-process bus and on Valkey
+        Streams: publish throughput flat out to reliable channels next to plain ones (no subscribers:
+        the cost of numbering and keeping), then resumes per second after a 100-event gap."""
+        if "herald" not in self.servers:
+            self.note("replay", "needs herald")
+            return
+        for bus in ("local", "redis"):
+            redis = Redis(self.work) if bus == "redis" else None
+            if redis:
+                try:
+                    redis.start()
+                except RuntimeError as e:
+                    self.note("replay", str(e))
+                    continue
+            try:
+                for variant in ("plain", "reliable"):
+                    self.run_reliable_publish(bus, variant)
+                self.run_resumes(bus)
+            finally:
+                if redis:
+                    redis.stop()
+
+    def run_reliable_publish(self, bus: str, variant: str) -> None:
+        srv = self.herald()
+        duration = self.dur(10.0)
+        rec = dict(scenario="replay", server="herald", variant=f"publish {variant} ({bus} bus)", bus=bus,
+                   duration=duration, event_bytes=EVENT_BYTES)
+        rec["others_load_before"] = wait_quiet(self.args.quiet_wait)
+        try:
+            srv.start(bus=bus)
+            time.sleep(0.5)
+            win = Window(srv.pids())
+            prefix = "rbench" if variant == "reliable" else "bench"
+            pargs = ["--mode", "herald", "--port", str(srv.internal), "--key", srv.key,
+                     "--channel-template", f"{prefix}:{srv.tenant}:p{{i}}", "--channels", "100",
+                     "--rate", "0", "--duration", str(duration), "--event", EVENT,
+                     "--event-bytes", str(EVENT_BYTES), "--connections", str(self.args.pub_connections),
+                     "--pipeline", str(self.args.pub_pipeline)]
+            pub, pub_out = run_publisher(self.tools, self.work, f"replay-{bus}-{variant}", pargs)
+            while pub.poll() is None:
+                time.sleep(0.1)
+            res = read_json(pub_out)
+            w = win.close(res.get("cpu_s", 0.0))
+            ok = res.get("ok_2xx", 0)
+            rec.update(published=ok, failures=res.get("sent", 0) - ok,
+                       publishes_per_s=round(res.get("accepted_per_s", 0.0), 1),
+                       cpu_us_per_publish=round(w["server_cpu_s"] * 1e6 / ok, 2) if ok else None,
+                       window=w, contended=contended(w), load_bound=load_bound(w))
+        except Exception as e:
+            rec["error"] = str(e)
+            log(f"run failed: {e}")
+        finally:
+            srv.stop()
+        self.emit(rec)
+
+    def run_resumes(self, bus: str) -> None:
+        srv = self.herald()
+        duration = self.dur(10.0)
+        rec = dict(scenario="replay", server="herald", variant=f"resumes after a 100-event gap ({bus} bus)",
+                   bus=bus, duration=duration)
+        rec["others_load_before"] = wait_quiet(self.args.quiet_wait)
+        try:
+            srv.start(bus=bus)
+            time.sleep(0.5)
+            out = self.work / f"replay-resumes-{bus}.json"
+            argv = [sys.executable, str(BENCH / "lib" / "replay_client.py"), "--port", str(srv.port),
+                    "--internal", str(srv.internal), "--key", srv.key, "--token", srv.token,
+                    "--tenant", srv.tenant, "--workers", "32", "--gap", "100",
+                    "--duration", str(duration), "--out", str(out)]
+            win = Window(srv.pids())
+            p = spawn(pinned(LOAD_CPU, argv), stderr=open(self.work / f"replay-resumes-{bus}.err", "w"))
+            p.wait(timeout=duration + 120)
+            res = read_json(out)
+            if not res:
+                raise RuntimeError((self.work / f"replay-resumes-{bus}.err").read_text()[-500:])
+            w = win.close(res.get("client_cpu_s", 0.0))
+            rec.update(resumes=res["resumes"], resumes_per_s=res["resumes_per_s"], replayed=res["events"],
+                       cpu_us_per_resume=round(w["server_cpu_s"] * 1e6 / res["resumes"], 1)
+                       if res["resumes"] else None,
+                       client_cpu_s=res["client_cpu_s"], window=w, contended=contended(w),
+                       load_bound=load_bound(w))
+        except Exception as e:
+            rec["error"] = str(e)
+            log(f"run failed: {e}")
+        finally:
+            srv.stop()
+        self.emit(rec)
 
     def run_delivery(self, scenario: str, name: str, n: int, channels: int, rate: float, duration: float,
                      batch: int = 1, bus: bool = False, redis: Redis | None = None, http: bool = False,
@@ -1391,7 +1481,7 @@ class Bench:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("scenarios", nargs="*", default=["idle", "fanout", "h2fanout", "spread", "connect", "connect-pg", "bus"],
-                    help="idle fanout h2fanout spread connect connect-pg bus (default: all)")
+                    help="idle fanout h2fanout spread connect connect-pg bus replay (default: all but replay)")
     ap.add_argument("--servers", default="herald,nchan,floor")
     ap.add_argument("--bin", required=True, help="directory with herald-loadgen etc.")
     ap.add_argument("--results", default="", help="results directory (default bench/results/<date>)")
@@ -1418,7 +1508,7 @@ def main() -> None:
                     help="connect-pg: [tenancy] connect_cache_seconds of the cache-on runs")
     ap.add_argument("--keep-work", action="store_true")
     args = ap.parse_args()
-    known = {"idle", "fanout", "h2fanout", "spread", "connect", "connect-pg", "bus"}
+    known = {"idle", "fanout", "h2fanout", "spread", "connect", "connect-pg", "bus", "replay"}
     for s in args.scenarios:
         if s not in known:
             sys.exit(f"unknown scenario {s}; choose from {sorted(known)}")

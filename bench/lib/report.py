@@ -392,6 +392,26 @@ def summary(results_dir: Path) -> str:
         out.append("Herald: POST /publish on a Herald configured with the redis bus (the event goes out to Redis "
                    "and comes back through its subscription). nchan: `nchan_use_redis on`. Redis runs on the load core.\n")
 
+    # ----------------------------------------------------------------------------------- replay
+    rp = by("replay")
+    if rp:
+        out.append("## replay — reliable channels (Herald only)\n")
+        rows = []
+        for r in rp:
+            plain = None
+            if r["variant"].startswith("publish reliable"):
+                plain = get("replay", "herald", r["variant"].replace("reliable", "plain", 1))
+            rows.append([r["variant"], fmt(r.get("publishes_per_s") or r.get("resumes_per_s")),
+                         ratio(r.get("publishes_per_s"), plain.get("publishes_per_s")) if plain else "–",
+                         fmt(r.get("cpu_us_per_publish") or r.get("cpu_us_per_resume"), 2),
+                         fmt(r.get("failures")), flags(r)])
+        out.append(table(["run", "per second", "÷ plain", "server CPU µs each", "failures", "notes"], rows))
+        out.append("Publish: herald-publisher flat out to 100 channels with no subscribers; `reliable` channels "
+                   "are numbered and kept (in-process ring, or one Lua script doing HINCRBY + XADD MAXLEN ~ + "
+                   "PUBLISH on Valkey). Target: reliable ≥ 50% of plain on the in-process bus. Resumes: 32 "
+                   "clients (bench/lib/replay_client.py, Python asyncio) each reconnecting with a Last-Event-ID "
+                   "100 events back and reading the replay, over and over.\n")
+
     # ---------------------------------------------------------------------------------- targets
     h = {k: v for k, v in best.items() if k[1] == "herald"}
     if h:

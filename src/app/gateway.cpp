@@ -263,4 +263,11 @@ void gateway::publish(sse::event e, bus::publish_done done) {
   });
 }
 
+void gateway::publish(sse::event e, bus::publish_ack done) {
+  bus_->publish(std::move(e), [done = std::move(done)](result<std::uint64_t> r) {
+    if (r) core_metrics::get().events_published.inc();
+    done(std::move(r));
+  });
+}
+
 }  // namespace herald::app

@@ -69,8 +69,10 @@ class gateway {
   std::uint16_t public_port() const;
   std::uint16_t internal_port() const;
 
-  // Thread-safe: validate nothing, just publish through the bus (the library path).
+  // Thread-safe: validate nothing, just publish through the bus (the library path). The second
+  // form acknowledges with the event's position on a reliable channel (0 on any other).
   void publish(sse::event e, bus::publish_done done);
+  void publish(sse::event e, bus::publish_ack done);
 
   store::store& db() { return *store_; }
   // The embedded store, for seeding (the demo, tests); nullptr with the postgres driver.

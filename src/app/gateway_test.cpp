@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
@@ -1053,6 +1054,202 @@ TEST_F(gateway_test, cross_tenant_streams_never_see_each_others_events) {
   publish("{\"channel\":\"" + channel(scan) + "\",\"event\":\"scan.progress\",\"data\":{\"n\":2}}");
   EXPECT_EQ(mine->next_block(), "event: scan.progress\ndata: {\"n\":2}\n\n");
   EXPECT_EQ(theirs->next_block(), "event: scan.progress\ndata: {\"n\":1}\n\n");
+}
+
+// ---- Reliable channels (docs/reconnects.md): exact bytes of resume, reset, error and the seam
+// ----
+
+class replay_gateway_test : public gateway_test {
+ protected:
+  // The scans endpoint made reliable; `replay` is the rest of the [replay] table.
+  void start_reliable(const std::string& replay = "max_events = 1000\n") {
+    start("reliable = true\n[replay]\n" + replay);
+  }
+  std::string quoted(const std::string& s) { return "scan-progress%3A" + tenant + "%3A" + s; }
+  std::string auth() { return "Authorization: Bearer " + token(user, tenant) + "\r\n"; }
+
+  // Publishes one scan.progress {"n": n}; the acknowledgement's id.
+  std::string publish_n(int n, const std::string& s) {
+    auto r = publish("{\"channel\":\"" + channel(s) +
+                     "\",\"event\":\"scan.progress\",\"data\":{\"n\":" + std::to_string(n) + "}}");
+    EXPECT_EQ(r.status, 200u) << r.body;
+    auto v = boost::json::parse(r.body);
+    EXPECT_EQ(v.at("published").as_int64(), 1);
+    return std::string(v.at("ids").as_array().at(0).as_string());
+  }
+  // An id as a query parameter value: its '%' escaped (encodeURIComponent).
+  static std::string query_encoded(const std::string& id) {
+    std::string out;
+    for (char ch : id) out += ch == '%' ? std::string("%25") : std::string(1, ch);
+    return out;
+  }
+  // A complete request (the server closes after its answer).
+  std::string get_once(const std::string& target, const std::string& headers) {
+    return get(target, headers + "Connection: close\r\n");
+  }
+  static std::uint64_t position(const std::string& id) {
+    return std::stoull(id.substr(id.rfind(':') + 1));
+  }
+  std::string event(int n, const std::string& id) {
+    return "event: scan.progress\nid: " + id + "\ndata: {\"n\":" + std::to_string(n) + "}\n\n";
+  }
+  // Connects and reads the head and the padding; the stream-open event is left in the buffer.
+  std::unique_ptr<conn> connect(const std::string& target, const std::string& headers) {
+    auto c = std::make_unique<conn>(gw->public_port());
+    c->send(get(target, headers));
+    auto got = c->read_until(std::string(sse::padding_comment()));
+    EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got.substr(0, 300);
+    c->buf.erase(0, got.find("\r\n\r\n") + 4 + sse::padding_comment().size());
+    return c;
+  }
+  std::string open_event(const std::string& id) {
+    return "event: stream-open\nid: " + id + "\ndata:\n\n";
+  }
+};
+
+TEST_F(replay_gateway_test, a_fresh_stream_starts_from_now_with_ids_and_the_ack_carries_the_id) {
+  start_reliable();
+  const std::string first = publish_n(1, scan);  // before the stream: not replayed
+  EXPECT_EQ(first.rfind(quoted(scan) + ":", 0), 0u) << first;
+  auto c = connect(stream_path(scan), auth());
+  EXPECT_EQ(c->next_block(), open_event(first));
+  const std::string second = publish_n(2, scan);
+  EXPECT_EQ(position(second), position(first) + 1);
+  EXPECT_EQ(c->next_block(), event(2, second));
+}
+
+TEST_F(replay_gateway_test, resume_replays_what_was_missed_once_in_order_then_live) {
+  start_reliable();
+  std::vector<std::string> ids;
+  ids.reserve(5);
+  for (int i = 0; i < 5; ++i) ids.push_back(publish_n(i, scan));
+  // Header form: after event 1, events 2..4 are replayed, then a live one follows with no gap.
+  auto c = connect(stream_path(scan), auth() + "Last-Event-ID: " + ids[1] + "\r\n");
+  EXPECT_EQ(c->next_block(), open_event(ids[1]));
+  for (int i = 2; i < 5; ++i) EXPECT_EQ(c->next_block(), event(i, ids[i]));
+  const std::string live = publish_n(5, scan);
+  EXPECT_EQ(c->next_block(), event(5, live));
+  // Query form (the bundled ReconnectingEventSource, encodeURIComponent): the last non-empty
+  // lastEventId wins.
+  auto q = connect(stream_path(scan) + "?lastEventId=" + query_encoded(ids[0]) +
+                       "&lastEventId=" + query_encoded(ids[3]) + "&lastEventId=",
+                   auth());
+  EXPECT_EQ(q->next_block(), open_event(ids[3]));
+  EXPECT_EQ(q->next_block(), event(4, ids[4]));
+  EXPECT_EQ(q->next_block(), event(5, live));
+  // The header wins over the query parameter.
+  auto h = connect(stream_path(scan) + "?lastEventId=" + query_encoded(ids[0]),
+                   auth() + "Last-Event-ID: " + ids[4] + "\r\n");
+  EXPECT_EQ(h->next_block(), open_event(ids[4]));
+  EXPECT_EQ(h->next_block(), event(5, live));
+}
+
+TEST_F(replay_gateway_test, a_position_no_longer_kept_gets_stream_reset_then_live) {
+  start_reliable("max_events = 3\n");
+  std::vector<std::string> ids;
+  ids.reserve(6);
+  for (int i = 0; i < 6; ++i) ids.push_back(publish_n(i, scan));
+  auto c = connect(stream_path(scan), auth() + "Last-Event-ID: " + ids[0] + "\r\n");
+  EXPECT_EQ(c->next_block(), open_event(ids[0]));
+  // django-eventstream's bytes: the id is the new position (the head), the data names the channel.
+  EXPECT_EQ(c->next_block(), "event: stream-reset\nid: " + ids[5] +
+                                 "\ndata: {\"channels\": [\"scan-progress:" + tenant + ":" + scan +
+                                 "\"]}\n\n");
+  const std::string live = publish_n(6, scan);
+  EXPECT_EQ(c->next_block(), event(6, live));
+  // A position ahead of anything published is no position either.
+  auto ahead = connect(stream_path(scan), auth() + "Last-Event-ID: " + quoted(scan) + ":" +
+                                              std::to_string(position(live) + 100) + "\r\n");
+  EXPECT_EQ(ahead->next_block(),
+            open_event(quoted(scan) + ":" + std::to_string(position(live) + 100)));
+  EXPECT_EQ(ahead->next_block(), "event: stream-reset\nid: " + live +
+                                     "\ndata: {\"channels\": [\"scan-progress:" + tenant + ":" +
+                                     scan + "\"]}\n\n");
+}
+
+TEST_F(replay_gateway_test, an_unparseable_id_gets_django_eventstreams_stream_error) {
+  start_reliable();
+  const std::string error_bytes =
+      "event: stream-error\nid: error\ndata: {\"condition\": \"bad-request\", \"text\": \"Invalid "
+      "request: Failed to parse Last-Event-ID or lastEventId.\"}\n\n";
+  for (const std::string& bad : {std::string("garbage"), std::string("a:b:c"),
+                                 quoted(scan) + ":abc", std::string("x:1,,y:2")}) {
+    auto r = request(gw->public_port(),
+                     get_once(stream_path(scan), auth() + "Last-Event-ID: " + bad + "\r\n"));
+    EXPECT_EQ(r.status, 200u) << bad;
+    EXPECT_NE(r.head.find("Content-Type: text/event-stream"), std::string::npos) << r.head;
+    EXPECT_EQ(r.body, error_bytes) << bad;
+  }
+  auto q = request(gw->public_port(), get_once(stream_path(scan) + "?lastEventId=nope", auth()));
+  EXPECT_EQ(q.body, error_bytes);
+  // After a stream-error (id: error), resuming is refused, in the header or the query.
+  auto e = request(gw->public_port(), get_once(stream_path(scan) + "?lastEventId=error", auth()));
+  EXPECT_EQ(e.status, 400u) << e.body;
+}
+
+TEST_F(replay_gateway_test, replay_reads_pass_the_tenant_gate) {
+  start_reliable();
+  std::string other_scan = random_uuid();
+  ASSERT_TRUE(gw->sqlite()->add_scan(other_scan, foreign, "o", "executing"));
+  const std::string foreign_channel = "scan-progress:" + foreign + ":" + other_scan;
+  auto r = publish("{\"channel\":\"" + foreign_channel +
+                   "\",\"event\":\"scan.progress\",\"data\":{\"secret\":1}}");
+  ASSERT_EQ(r.status, 200u);
+  const std::string foreign_id =
+      std::string(boost::json::parse(r.body).at("ids").as_array().at(0).as_string());
+  // Another tenant's stream is refused before anything is read.
+  auto refused =
+      request(gw->public_port(),
+              get_once(stream_path(other_scan), auth() + "Last-Event-ID: " + foreign_id + "\r\n"));
+  EXPECT_EQ(refused.status, 404u) << refused.body;
+  // A position of another tenant's channel in the id is ignored: nothing of it is read.
+  const std::string mine = publish_n(1, scan);
+  const std::string before = quoted(scan) + ":" + std::to_string(position(mine) - 1);
+  auto c =
+      connect(stream_path(scan), auth() + "Last-Event-ID: " + foreign_id + "," + before + "\r\n");
+  EXPECT_EQ(c->next_block(), open_event(before));
+  EXPECT_EQ(c->next_block(), event(1, mine));
+  const std::string live = publish_n(2, scan);
+  EXPECT_EQ(c->next_block(), event(2, live));
+  EXPECT_EQ(c->buf.find("secret"), std::string::npos);
+}
+
+// The seam: events published while a stream resumes (some before its subscription, some while
+// its log read is under way, some after) reach it each exactly once, in order, ids consecutive.
+TEST_F(replay_gateway_test, events_published_during_a_resume_are_neither_lost_nor_repeated) {
+  start_reliable();
+  const std::string start_id = publish_n(0, scan);
+  constexpr int total = 400;
+  std::atomic<int> published{0};
+  std::thread publisher([&] {
+    for (int i = 1; i <= total; ++i) {
+      publish_n(i, scan);
+      published.store(i);
+    }
+  });
+  // Each stream connects while the publisher is at a different point (its first ones at once).
+  std::vector<std::unique_ptr<conn>> streams;
+  for (int k = 0; k < 4; ++k) {
+    EXPECT_TRUE(eventually([&] { return published.load() >= k * 80; }, 30s));
+    streams.push_back(connect(stream_path(scan), auth() + "Last-Event-ID: " + start_id + "\r\n"));
+  }
+  publisher.join();
+  for (auto& c : streams) {
+    EXPECT_EQ(c->next_block(), open_event(start_id));
+    for (int i = 1; i <= total; ++i) {
+      const std::string id = quoted(scan) + ":" + std::to_string(position(start_id) + i);
+      ASSERT_EQ(c->next_block(), event(i, id));
+    }
+  }
+}
+
+// Herald numbers a reliable channel's events itself: a publisher's own id is refused, not dropped.
+TEST_F(replay_gateway_test, a_publisher_may_not_set_the_id_of_a_reliable_channels_event) {
+  start_reliable();
+  auto r = publish("{\"channel\":\"" + channel(scan) +
+                   "\",\"event\":\"scan.progress\",\"data\":{\"n\":1},\"id\":\"7\"}");
+  EXPECT_EQ(r.status, 422u) << r.body;
+  EXPECT_NE(r.body.find("leave id out"), std::string::npos) << r.body;
 }
 
 }  // namespace

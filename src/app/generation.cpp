@@ -53,6 +53,7 @@ result<std::shared_ptr<generation>> build_generation(
   g->publish.verbs = &c.events.verbs;
   g->publish.max_data_bytes = c.events.max_data_bytes;
   g->publish.max_batch_events = c.internal.max_batch_events;
+  g->publish.replay = &c.bus.replay;
   return g;
 }
 

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -28,6 +29,7 @@
 #include "core/metrics.hpp"
 #include "core/redact.hpp"
 #include "sse/encoder.hpp"
+#include "sse/event_id.hpp"
 #include "sse/event_type.hpp"
 
 namespace herald::app {
@@ -101,13 +103,39 @@ class gateway::internal_handler final : public net::request_handler {
     auto events = parse_publish_body(m.body(), gen->publish);
     if (!events) co_return error_response(events.err());
     const auto n = events->size();
+    // Reliable channels: the answer gives each event's id (its position), so a back end can put
+    // it in a REST response as a client's starting lastEventId (django-eventstream's
+    // get_current_event_id). Only the channel names are kept for that, and only when needed.
+    std::vector<std::string> logged_channels;
+    if (!g_.cfg_.bus.replay.channels.empty()) {
+      logged_channels.reserve(n);
+      for (const auto& e : *events) logged_channels.push_back(e.channel);
+    }
     auto published = co_await publish_all(*g_.bus_, std::move(*events));
     // The bus's own code: 503 while it cannot take events (with its reason), 4xx for an event it
     // refuses (e.g. over its message size), which a retry would not fix.
     if (!published) co_return error_response(published.err(), detail::server_error_text::bus_state);
     core_metrics::get().events_published.inc(static_cast<std::int64_t>(n));
-    // A number only, nothing to escape: no JSON document built per publish on this hot path.
-    co_return json_response(http::status::ok, "{\"published\":" + std::to_string(n) + "}");
+    // Numbers and quoted channel names only (quote_channel leaves nothing JSON would escape): no
+    // JSON document built per publish on this hot path.
+    std::string body = "{\"published\":" + std::to_string(n);
+    if (std::any_of(published->begin(), published->end(), [](std::uint64_t s) { return s != 0; })) {
+      body += ",\"ids\":[";
+      for (std::size_t i = 0; i < n; ++i) {
+        if (i > 0) body += ',';
+        const std::uint64_t seq = (*published)[i];
+        if (seq == 0) {
+          body += "null";
+          continue;
+        }
+        body += '"';
+        body += sse::single_event_id(logged_channels[i], seq);
+        body += '"';
+      }
+      body += ']';
+    }
+    body += '}';
+    co_return json_response(http::status::ok, std::move(body));
   }
 
  private:

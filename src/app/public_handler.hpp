@@ -9,6 +9,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
@@ -26,10 +27,13 @@
 #include "app/replies.hpp"
 #include "auth/api_key.hpp"
 #include "bus/bus_factory.hpp"
+#include "bus/bus_options.hpp"
 #include "core/metrics.hpp"
 #include "core/redact.hpp"
 #include "sse/encoder.hpp"
+#include "sse/event_id.hpp"
 #include "sse/event_type.hpp"
+#include "sse/resume.hpp"
 
 namespace herald::app {
 
@@ -166,6 +170,8 @@ class gateway::public_handler final : public net::request_handler {
     start.lease = std::move(std::get<std::shared_ptr<void>>(slot));
     start.headers = cors_headers(cors, m);
     start.channels = std::move(*channels);
+    if (auto refused = plan_resume(cors, m, *url, start, co_await asio::this_coro::executor))
+      co_return std::move(*refused);
     // The tag names the endpoint: a reload that removes it ends the stream (generation::allows).
     start.tag = std::make_shared<const detail::stream_record>(
         std::move(*who), std::string(entry.id()), std::string(entry.endpoint),
@@ -178,6 +184,87 @@ class gateway::public_handler final : public net::request_handler {
 #endif
 
  private:
+  // Reliable channels ([replay], docs/reconnects.md): a stream with any gets a resume relay that
+  // replays from the client's position: the Last-Event-ID header, else the last non-empty
+  // lastEventId query parameter (as django-eventstream reads them). Only the channels the endpoint
+  // resolved for this caller (and the tenant gate passed) are read; parts of the id naming other
+  // channels are ignored. A stream with none stays exactly as without replay. A refusal is
+  // returned as the response.
+  std::optional<http_response> plan_resume(const net::cors_options& cors,
+                                           const http::request<http::string_body>& m,
+                                           const boost::urls::url_view& url,
+                                           net::stream_start& start,
+                                           const asio::any_io_executor& ex) const {
+    const auto& replay = g_.cfg_.bus.replay;
+    std::vector<sse::relay_channel> channels;
+    bool any = false;
+    for (const auto& ch : start.channels) {
+      const bool reliable = bus::is_reliable(replay, ch);
+      any = any || reliable;
+      channels.push_back({ch, reliable, std::nullopt});
+    }
+    if (!any) return std::nullopt;
+    std::string token;
+    if (auto it = m.find("Last-Event-ID"); it != m.end()) token = std::string(it->value());
+    if (token.empty())
+      for (auto p : url.params())
+        if (p.key == "lastEventId" && !p.value.empty()) token = p.value;
+    if (token == "error")
+      return with_cors(cors, m,
+                       error_response(make_error(errc::bad_request,
+                                                 "Can't resume session after stream-error.")));
+    if (!token.empty()) {
+      auto parts = sse::parse_last_event_id(token);
+      if (!parts) return with_cors(cors, m, unparseable_resume_point());
+      for (const auto& part : *parts) {
+        for (auto& c : channels) {
+          if (!c.reliable || c.name != part.channel) continue;
+          auto pos = sse::parse_position(part.value);
+          if (!pos) return with_cors(cors, m, unparseable_resume_point());
+          c.resume_from = *pos;
+        }
+      }
+    }
+    sse::relay_options o;
+    o.max_held_events = g_.cfg_.server.http.queue_max_events;
+    o.max_held_bytes = g_.cfg_.server.http.queue_max_bytes;
+    o.read_failed = std::make_shared<const std::string>(sse::encode_retry(retry_hint()));
+    static const sse::frame slow =
+        std::make_shared<const std::string>(sse::encode_slow_consumer_error());
+    o.slow_consumer = slow;
+    // The log is read through the bus; the answer comes back on this stream's event loop.
+    sse::log_reader reader = [b = g_.bus_.get(), ex](
+                                 const std::string& ch, std::optional<std::uint64_t> after,
+                                 std::size_t limit,
+                                 std::function<void(result<sse::log_read>)> done) {
+      b->read_log(ch, after, limit, [ex, done = std::move(done)](result<sse::log_read> r) {
+        asio::post(ex, [done, r = std::move(r)]() mutable { done(std::move(r)); });
+      });
+    };
+    start.relay =
+        std::make_shared<sse::resume_relay>(std::move(channels), std::move(reader), std::move(o));
+    return std::nullopt;
+  }
+
+  // django-eventstream's answer to an id it cannot parse: a 200 event stream holding only this
+  // stream-error, then the end.
+  static http_response unparseable_resume_point() {
+    return http_response{
+        http::status::ok,
+        "text/event-stream",
+        {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}},
+        sse::encode_stream_error("bad-request",
+                                 "Invalid request: Failed to parse Last-Event-ID or lastEventId.")};
+  }
+
+  // When a log read fails the stream ends with this `retry:` hint (then the client resumes from
+  // the position it has): [server] retry_base_ms plus jitter, as on shutdown.
+  unsigned retry_hint() const {
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    const auto jitter = std::max(1u, g_.cfg_.server.retry_jitter_ms);
+    return g_.cfg_.server.retry_base_ms + static_cast<unsigned>(rng() % jitter);
+  }
+
   static constexpr int kStoreRetryAfterSeconds = 2;
 
   static error store_unavailable() {

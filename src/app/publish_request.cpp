@@ -6,6 +6,7 @@
 #include <cstring>
 #include <optional>
 
+#include "bus/bus_options.hpp"
 #include "sse/event_type.hpp"
 #include "tenancy/channel_name.hpp"
 
@@ -218,6 +219,11 @@ result<sse::event> event_from(const json::value& v, const publish_limits& limits
     if (id.size() > 256 || id.find_first_of("\r\n", 0) != std::string::npos ||
         id.find('\0') != std::string::npos)
       return make_error(errc::unprocessable, where + "id: at most 256 bytes, no CR/LF/NUL");
+    if (limits.replay && bus::is_reliable(*limits.replay, channel))
+      return make_error(errc::unprocessable,
+                        where +
+                            "id: the channel is reliable (docs/reconnects.md): Herald gives its "
+                            "events their ids (their positions); leave id out");
   }
   return sse::event{std::move(channel), std::move(type), std::move(serialized), std::move(id)};
 }

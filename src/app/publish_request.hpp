@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bus/bus_config.hpp"
 #include "core/result.hpp"
 #include "sse/event.hpp"
 
@@ -17,6 +18,8 @@ struct publish_limits {
   const std::set<std::string, std::less<>>* verbs = nullptr;
   std::size_t max_data_bytes = std::size_t{64} * 1024;
   std::size_t max_batch_events = 1000;
+  // [replay]: an event of a reliable channel may not carry its own id (Herald assigns it).
+  const bus::replay_options* replay = nullptr;
 };
 
 // Every event is validated (channel name, event type, data is a flat JSON object within the size

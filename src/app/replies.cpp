@@ -82,19 +82,25 @@ struct publish_state {
   std::mutex mu;
   std::size_t remaining = 0;
   std::optional<error> first_error;
+  std::vector<std::uint64_t> positions;
   std::function<void()> resume;  // set while a coroutine waits for the last acknowledgement
 
-  result<void> outcome() const { return first_error ? result<void>(*first_error) : result<void>(); }
+  result<std::vector<std::uint64_t>> outcome() const {
+    if (first_error) return *first_error;
+    return positions;
+  }
 };
 
 // Hands every event to the bus; the state counts the acknowledgements.
 std::shared_ptr<publish_state> start_publish(bus::bus& b, std::vector<sse::event> events) {
   auto st = std::make_shared<publish_state>();
   st->remaining = events.size();
-  for (auto& e : events) {
-    b.publish(std::move(e), [st](const result<void>& r) {
+  st->positions.assign(events.size(), 0);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    b.publish(std::move(events[i]), [st, i](const result<std::uint64_t>& r) {
       std::unique_lock lock(st->mu);
       if (!r && !st->first_error) st->first_error = r.err();
+      if (r) st->positions[i] = *r;
       if (--st->remaining != 0 || !st->resume) return;
       auto resume = std::move(st->resume);
       lock.unlock();
@@ -106,7 +112,8 @@ std::shared_ptr<publish_state> start_publish(bus::bus& b, std::vector<sse::event
 
 // Completes once every event was acknowledged. The state is a parameter (copied into the
 // coroutine frame), so it outlives the suspension whatever the caller does.
-asio::awaitable<result<void>> finish_publish(std::shared_ptr<publish_state> st) {
+asio::awaitable<result<std::vector<std::uint64_t>>> finish_publish(
+    std::shared_ptr<publish_state> st) {
   {
     std::lock_guard lock(st->mu);
     if (st->remaining == 0) co_return st->outcome();
@@ -135,15 +142,21 @@ asio::awaitable<result<void>> finish_publish(std::shared_ptr<publish_state> st) 
 // before publish() returns: the outcome then lives on this frame (no shared state, lock or
 // allocation per publish) and the coroutine completes without suspending, so a batch of pipelined
 // publishes is handled in one turn and flushed together.
-asio::awaitable<result<void>> publish_all(bus::bus& b, std::vector<sse::event> events) {
+asio::awaitable<result<std::vector<std::uint64_t>>> publish_all(bus::bus& b,
+                                                                std::vector<sse::event> events) {
   if (!b.acknowledges_inline())
     co_return co_await finish_publish(start_publish(b, std::move(events)));
-  result<void> outcome;
-  for (auto& e : events)
-    b.publish(std::move(e), [&outcome](result<void> r) {
-      if (!r && outcome) outcome = std::move(r);
+  std::optional<error> failed;
+  std::vector<std::uint64_t> positions(events.size(), 0);
+  for (std::size_t i = 0; i < events.size(); ++i)
+    b.publish(std::move(events[i]), [&failed, &positions, i](result<std::uint64_t> r) {
+      if (r)
+        positions[i] = *r;
+      else if (!failed)
+        failed = std::move(r).err();
     });
-  co_return outcome;
+  if (failed) co_return std::move(*failed);
+  co_return positions;
 }
 
 }  // namespace herald::app::detail

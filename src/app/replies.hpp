@@ -29,7 +29,9 @@ enum class server_error_text { fixed, bus_state, store_state };
 net::http_response error_response(const error& e,
                                   server_error_text text = server_error_text::fixed);
 net::http_response json_response(boost::beast::http::status status, std::string body);
-// Publishes every event; the outcome is the first error, if any (see replies.cpp).
-boost::asio::awaitable<result<void>> publish_all(bus::bus& b, std::vector<sse::event> events);
+// Publishes every event; the outcome is the first error, if any, else each event's position in
+// its channel's log (0 for an event of a channel that is not reliable), in order (see replies.cpp).
+boost::asio::awaitable<result<std::vector<std::uint64_t>>> publish_all(
+    bus::bus& b, std::vector<sse::event> events);
 
 }  // namespace herald::app::detail

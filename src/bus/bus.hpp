@@ -6,12 +6,16 @@
 // thread or an event-loop thread); it must be cheap and non-blocking (fanout::publish is).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 
 #include "core/result.hpp"
 #include "sse/event.hpp"
+#include "sse/resume.hpp"
 
 namespace herald::bus {
 
@@ -20,6 +24,10 @@ using sink = std::function<void(sse::event)>;
 // may move from them.
 using batch_sink = std::function<void(std::span<sse::event>)>;
 using publish_done = std::function<void(result<void>)>;
+// The acknowledgement with the position the event got in its channel's log: its `seq` on a
+// reliable channel ([replay] channels, bus_config.hpp), 0 on any other.
+using publish_ack = std::function<void(result<std::uint64_t>)>;
+using log_done = std::function<void(result<sse::log_read>)>;
 
 class bus {
  public:
@@ -47,7 +55,36 @@ class bus {
   // not a guarantee of non-delivery: an event refused after Valkey may have taken it can still be
   // delivered, so a publisher that retries delivers at least once; the event id lets clients drop
   // duplicates.
-  virtual void publish(sse::event e, publish_done done) = 0;
+  //
+  // Reliable channels: the bus gives the event the next position of its channel and keeps it in
+  // the channel's log in the same step as it publishes it (the in-process ring; on Valkey one
+  // script does HINCRBY + XADD + PUBLISH), so every node that receives it can also read it back;
+  // `done` gets that position. A publisher's own `id` is replaced by the position's id.
+  virtual void publish(sse::event e, publish_ack done) = 0;
+  // The same, for callers that need no position.
+  void publish(sse::event e, publish_done done) {
+    publish(std::move(e), [done = std::move(done)](result<std::uint64_t> r) {
+      if (r)
+        done({});
+      else
+        done(std::move(r).err());
+    });
+  }
+
+  // Reads a reliable channel's log after `after` (at most `limit` entries; nullopt: only its head,
+  // epoch and floor), for the resume relay (sse/resume.hpp). A channel with no log yet gets one
+  // (its numbering starts from the clock). `done` may run on any thread, possibly before read_log
+  // returns; errc::unavailable when the log cannot be read now. The caller checks the tenant: the
+  // bus reads whatever it is asked.
+  // The callback is taken by value: overrides keep it; this default only calls it.
+  virtual void read_log(const std::string& channel, std::optional<std::uint64_t> after,
+                        std::size_t limit,
+                        log_done done) {  // NOLINT(performance-unnecessary-value-param)
+    (void)channel;
+    (void)after;
+    (void)limit;
+    done(make_error(errc::unavailable, "this bus keeps no event log"));
+  }
 
   // True when publish() always calls `done` before it returns (the in-process bus): a caller may
   // then keep its completion state on the stack.

@@ -34,6 +34,18 @@ struct bus_tls_options {
   result<void> validate() const;
 };
 
+// [replay]: reliable channels (docs/reconnects.md). A channel whose prefix (the part before its
+// first ':') is listed gets a position per event, its last events are kept (the in-process ring on
+// the local bus, Valkey Streams on the redis bus), and a client that reconnects with Last-Event-ID
+// gets what it missed. Every node (and every publisher) must list the same prefixes: the prefix is
+// what any of them sees of a channel.
+struct replay_options {
+  std::vector<std::string> channels;  // channel prefixes, e.g. "scan-progress"; empty = no replay
+  std::uint32_t max_events = 1000;    // events kept per channel (Valkey: at least this many)
+  std::uint32_t max_age_seconds = 3600;  // events older than this are not replayed, seconds; a
+                                         // channel idle this long is forgotten
+};
+
 struct bus_config {
   bus_kind kind = bus_kind::local;
   bus_mode mode = bus_mode::native;
@@ -57,6 +69,7 @@ struct bus_config {
   std::uint32_t command_timeout_ms = 10000;   // oldest reply this late: drop the connection
   std::uint32_t max_message_bytes = 1 << 20;  // refused on publish, dropped on receipt
   bus_tls_options tls;                        // used when scheme == "rediss"
+  replay_options replay;                      // [replay]: reliable channels
 };
 
 }  // namespace herald::bus

@@ -12,7 +12,8 @@ result<void> check_bus_config(const bus_config& c) { return validate(c); }
 
 result<std::unique_ptr<bus>> try_make_bus(const bus_config& cfg) {
   if (auto ok = check_bus_config(cfg); !ok) return std::move(ok).err();
-  if (cfg.kind == bus_kind::local) return std::unique_ptr<bus>(std::make_unique<local_bus>());
+  if (cfg.kind == bus_kind::local)
+    return std::unique_ptr<bus>(std::make_unique<local_bus>(cfg.replay));
   std::shared_ptr<boost::asio::ssl::context> tls;
   if (cfg.scheme == "rediss") {
     auto ctx = make_tls_context(cfg.tls);  // reads the CA, certificate and key files now

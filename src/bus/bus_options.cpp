@@ -69,6 +69,23 @@ result<std::string> check_node_address(std::string_view s) {
   return std::string(s);
 }
 
+result<std::string> check_replay_prefix(std::string_view s) {
+  if (s.empty() || s.size() > 255 || s.find(':') != std::string_view::npos)
+    return config_error(quoted(s.substr(0, 80)) +
+                        " is not a channel prefix (1-255 bytes without ':', e.g. "
+                        "\"scan-progress\")");
+  return std::string(s);
+}
+
+bool is_reliable(const replay_options& replay, std::string_view channel) noexcept {
+  if (replay.channels.empty()) return false;
+  const std::string_view prefix = channel.substr(0, channel.find(':'));
+  if (prefix.size() == channel.size()) return false;  // not a channel name
+  for (const auto& p : replay.channels)
+    if (p == prefix) return true;
+  return false;
+}
+
 void complete(bus_config& c) {
   // Cluster mode discovers the shards from any seed; host:port is the natural one.
   if (c.cluster && c.cluster_nodes.empty())
@@ -95,6 +112,19 @@ result<void> validate(const bus_config& c) {
     return config_error("bus.reconnect_min_ms (" + std::to_string(c.reconnect_min_ms) +
                         ") must not exceed bus.reconnect_max_ms (" +
                         std::to_string(c.reconnect_max_ms) + ")");
+  if (!c.replay.channels.empty()) {
+    if (c.replay.max_events == 0) return config_error("replay.max_events must be at least 1");
+    if (c.replay.max_age_seconds == 0)
+      return config_error("replay.max_age_seconds must be at least 1");
+    for (const auto& p : c.replay.channels)
+      if (auto ok = check_replay_prefix(p); !ok)
+        return config_error("replay.channels: " + ok.err().message);
+    if (c.kind == bus_kind::redis && c.mode == bus_mode::compat)
+      return config_error(
+          "replay.channels needs bus.mode = \"native\": in compat mode django-eventstream's "
+          "send_event() publishes too, numbering events in its own storage, so Herald could not "
+          "number them in its log");
+  }
   if (c.kind == bus_kind::local) return {};
   if (auto s = parse_scheme(c.scheme); !s) return config_error("bus.scheme " + s.err().message);
   if (c.scheme == "rediss")

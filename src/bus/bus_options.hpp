@@ -33,6 +33,12 @@ result<std::string> parse_host(std::string_view s);
 // A cluster seed "host:port" or "[ipv6]:port".
 result<std::string> check_node_address(std::string_view s);
 
+// A [replay] channels entry: a channel prefix (1-255 bytes, no ':'). The error message starts with
+// the value in quotes.
+result<std::string> check_replay_prefix(std::string_view s);
+// The channel's prefix is one of replay.channels (the channel keeps a log and can be resumed).
+bool is_reliable(const replay_options& replay, std::string_view channel) noexcept;
+
 // Fills what follows from other fields: cluster mode with no seeds starts from host:port.
 void complete(bus_config& c);
 // Across fields (errc::invalid_config, one sentence): scheme "rediss" with inconsistent TLS options

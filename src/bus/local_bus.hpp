@@ -1,36 +1,33 @@
-// The embedded default bus: publish() delivers straight to this process's fanout.
-// Thread-safety: the sink is set once in start() before any publish; publish is then lock-free.
+// The embedded default bus: publish() delivers straight to this process's fanout. Reliable channels
+// ([replay]) are numbered and kept in the in-process channel_log.
+// Thread-safety: the sink is set once in start() before any publish; publish() of a plain event is
+// then lock-free. The log is guarded by one mutex, held only to number and keep an event (and to
+// read), never while the event is delivered.
 #pragma once
 
 #include <atomic>
+#include <mutex>
 
 #include "bus/bus.hpp"
+#include "bus/bus_config.hpp"
+#include "bus/channel_log.hpp"
 #include "tenancy/channel_name.hpp"
 
 namespace herald::bus {
 
 class local_bus final : public bus {
  public:
+  explicit local_bus(replay_options replay = {});
+
   void start(sink deliver) override {
     deliver_ = std::move(deliver);
     running_ = true;
   }
   void stop() override { running_ = false; }
-  void publish(sse::event e, publish_done done) override {
-    if (!running_) {
-      done(make_error(errc::unavailable, "bus is stopped"));
-      return;
-    }
-    // Streams subscribe to canonical names (lower-case UUIDs): a channel is delivered under its
-    // canonical name, and a string that is no channel name is refused rather than reaching no one.
-    if (!tenancy::canonicalize_channel_name(e.channel)) {
-      done(make_error(errc::unprocessable,
-                      "channel is not a Herald channel name (<prefix>:<tenant uuid>:<resource>)"));
-      return;
-    }
-    deliver_(std::move(e));
-    done({});
-  }
+  using bus::publish;
+  void publish(sse::event e, publish_ack done) override;
+  void read_log(const std::string& channel, std::optional<std::uint64_t> after, std::size_t limit,
+                log_done done) override;
   bool acknowledges_inline() const override { return true; }
   void add_interest(const std::string&) override {}
   void remove_interest(const std::string&) override {}
@@ -40,6 +37,9 @@ class local_bus final : public bus {
  private:
   sink deliver_;
   std::atomic<bool> running_{false};
+  const replay_options replay_;
+  std::mutex log_mu_;
+  channel_log log_;  // guarded by log_mu_
 };
 
 }  // namespace herald::bus

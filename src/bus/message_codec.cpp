@@ -76,6 +76,22 @@ std::string message_codec::pubsub_channel(std::string_view herald_channel) const
   return out;
 }
 
+result<std::string> message_codec::encode_logged_head(const sse::event& e) const {
+  sse::event plain(e.channel, e.type, e.data);
+  auto out = encode(plain);
+  if (!out) return out;
+  if (mode_ != bus_mode::native)
+    return make_error(errc::unprocessable, "reliable channels need the native bus mode");
+  // encode() ends the object with '}': continue it with the position's key.
+  out->pop_back();
+  out->append(",\"seq\":");
+  if (out->size() + 21 > max_message_bytes_)
+    return make_error(errc::payload_too_large, "event is " + std::to_string(out->size() + 21) +
+                                                   " bytes on the bus (limit " +
+                                                   std::to_string(max_message_bytes_) + ")");
+  return out;
+}
+
 result<std::string> message_codec::encode(const sse::event& e) const {
   if (!tenancy::is_channel_name(e.channel))
     return make_error(errc::unprocessable,
@@ -186,6 +202,16 @@ result<sse::event> message_codec::decode(std::string_view pubsub_channel, std::s
         return refuse(invalid(drop_reason::wrong_type, "\"id\" is not a string"));
       const auto& s = it->value().get_string();
       e.id.assign(s.data(), s.size());
+    }
+    if (auto it = o.find("seq"); it != o.end()) {
+      // A reliable channel's position: a positive integer (Boost.JSON reads large ones as uint64).
+      const auto& v = it->value();
+      if (v.is_uint64() && v.get_uint64() > 0)
+        e.seq = v.get_uint64();
+      else if (v.is_int64() && v.get_int64() > 0)
+        e.seq = static_cast<std::uint64_t>(v.get_int64());
+      else
+        return refuse(invalid(drop_reason::wrong_type, "\"seq\" is not a positive integer"));
     }
   }
   if (type.empty()) return refuse(invalid(drop_reason::empty_type, "event type is empty"));

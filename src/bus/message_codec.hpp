@@ -3,6 +3,8 @@
 // native: pub/sub channel = <prefix><herald channel>; payload = Herald's own compact JSON
 //   {"channel":"<herald channel>","event":"<type>","data":"<payload text>","id":"<sse id>"}
 //   with "id" omitted when empty. "data" is always a JSON string holding the SSE payload text.
+//   An event of a reliable channel has no "id" but its position last: ...,"seq":<n>} (the publish
+//   script appends the number it assigned to encode_logged_head's text).
 // compat: pub/sub channel = <compat_channel> (django-eventstream's "events_channel"); payload
 // exactly as
 //   django-eventstream 5.3.4's send_event builds it:
@@ -58,6 +60,10 @@ class message_codec {
   // Refuses (errc::unprocessable) an invalid Herald channel name, an empty type, and text that is
   // not valid UTF-8 (it could not be decoded by the receivers, nor by Python's json.loads).
   result<std::string> encode(const sse::event& e) const;
+  // Native mode, a reliable channel's event: the payload up to its position, i.e.
+  // `{"channel":...,"event":...,"data":...,"seq":` (the publish script appends `<n>}`). The size
+  // check allows for the 20 digits.
+  result<std::string> encode_logged_head(const sse::event& e) const;
 
   // `pubsub_channel` is where the message arrived; native mode checks it matches the payload's
   // channel. On error, `*why` (when given) says which kind of refusal it was.

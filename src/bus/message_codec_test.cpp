@@ -333,3 +333,33 @@ TEST(codec_decode, reports_why_a_message_is_dropped) {
 }
 
 }  // namespace herald::bus
+
+namespace herald::bus {
+
+// ---- native: a reliable channel's position ----
+
+TEST(native_codec, a_logged_events_head_takes_its_position_and_decodes_with_it) {
+  auto head = native().encode_logged_head(ev("scan.progress", "{\"n\":1}", "ignored"));
+  ASSERT_TRUE(head);
+  EXPECT_EQ(*head, "{\"channel\":\"" + kChannel +
+                       "\",\"event\":\"scan.progress\",\"data\":\"{\\\"n\\\":1}\",\"seq\":");
+  // What the publish script sends: the head, the position, '}'.
+  auto e = native().decode("herald:" + kChannel, *head + "1717171717171718}");
+  ASSERT_TRUE(e) << e.err().message;
+  EXPECT_EQ(e->seq, 1717171717171718u);
+  EXPECT_TRUE(e->id.empty());
+  EXPECT_EQ(e->data, "{\"n\":1}");
+  EXPECT_EQ(native().decode("herald:" + kChannel, *head + "18446744073709551615}")->seq,
+            18446744073709551615u);
+  for (std::string bad : {"0", "-3", "1.5", "\"7\"", "null"}) {
+    drop_reason why{};
+    EXPECT_FALSE(native().decode("herald:" + kChannel, *head + bad + "}", &why)) << bad;
+    EXPECT_EQ(why, drop_reason::wrong_type) << bad;
+  }
+  EXPECT_FALSE(compat().encode_logged_head(ev("scan.progress", "{}")));
+  message_codec small(bus_mode::native, "herald:", "events_channel", 256);
+  EXPECT_EQ(small.encode_logged_head(ev("scan.progress", std::string(150, 'x'))).err().code,
+            errc::payload_too_large);
+}
+
+}  // namespace herald::bus

@@ -22,11 +22,13 @@
 
 #include "bus/backoff.hpp"
 #include "bus/bus_metrics.hpp"
+#include "bus/bus_options.hpp"
 #include "bus/cluster_topology.hpp"
 #include "bus/key_slot.hpp"
 #include "bus/message_codec.hpp"
 #include "bus/resp.hpp"
 #include "bus/resp_connection.hpp"
+#include "bus/stream_log.hpp"
 #include "bus/subscription_tracker.hpp"
 #include "bus/tls_context.hpp"
 #include "core/metrics.hpp"
@@ -117,8 +119,12 @@ struct publish_job {
   std::string pubsub_channel;  // where it is published
   std::string command;
   std::size_t bytes = 0;
-  publish_done done;
+  publish_ack done;
   bool redirected = false;
+  // A reliable channel's event: the command is the publish script, its answer the position.
+  bool logged = false;
+  bool with_script = false;  // sent again as EVAL after NOSCRIPT
+  std::uint64_t seq = 0;
   // Non-zero: the channel was live on this subscriber connection when the publish was sent, so the
   // acknowledgement waits for a fence on that same connection.
   std::uint64_t sub_generation = 0;
@@ -130,6 +136,7 @@ struct redis_bus::impl {
   impl(bus_config c, std::shared_ptr<asio::ssl::context> tls_ctx)
       : cfg(std::move(c)),
         codec(cfg.mode, cfg.prefix, cfg.compat_channel, cfg.max_message_bytes),
+        log_limits{cfg.replay.max_events, std::uint64_t{cfg.replay.max_age_seconds} * 1000},
         tls(std::move(tls_ctx)),
         refresh_timer(ioc),
         refresh_backoff(milliseconds(cfg.reconnect_min_ms), milliseconds(cfg.reconnect_max_ms)) {}
@@ -137,6 +144,7 @@ struct redis_bus::impl {
   // ---- immutable after construction ----
   const bus_config cfg;
   const message_codec codec;
+  const stream_log::limits log_limits;            // [replay]
   const std::shared_ptr<asio::ssl::context> tls;  // set for scheme "rediss"
   std::string description;
 
@@ -219,6 +227,11 @@ struct redis_bus::impl {
   void send_fence(shard_link& l);
   void fail_fences(shard_link& l, const std::string& why);
   void finish(const std::shared_ptr<publish_job>& job, result<void> r);
+  void do_read(const std::string& channel, std::optional<std::uint64_t> after, std::size_t limit,
+               const std::shared_ptr<log_done>& done);
+  void send_read(const std::shared_ptr<resp_connection>& conn, const std::string& command,
+                 std::string channel, std::optional<std::uint64_t> after,
+                 const std::shared_ptr<log_done>& done, bool with_script);
   void request_refresh(std::string_view reason);
   void run_refresh(const std::shared_ptr<std::vector<node_address>>& candidates, std::size_t i);
   void apply_topology(const cluster_topology& t);
@@ -309,9 +322,10 @@ void redis_bus::stop() {
   im_->can_publish = false;
 }
 
-void redis_bus::publish(sse::event e, publish_done done) {
+void redis_bus::publish(sse::event e, publish_ack done) {
   tenancy::canonicalize_channel_name(e.channel);  // lower-case UUIDs; encode refuses a non-name
-  auto payload = im_->codec.encode(e);
+  const bool logged = is_reliable(im_->cfg.replay, e.channel);
+  auto payload = logged ? im_->codec.encode_logged_head(e) : im_->codec.encode(e);
   if (!payload) {
     bus_metrics::get().publish_failures.inc();
     done(std::move(payload).err());
@@ -320,8 +334,20 @@ void redis_bus::publish(sse::event e, publish_done done) {
   auto job = std::make_shared<publish_job>();
   job->pubsub_channel = im_->codec.pubsub_channel(e.channel);
   job->slot = key_slot(job->pubsub_channel);
-  job->command = resp::format_command(
-      {im_->cfg.cluster ? "SPUBLISH" : "PUBLISH", job->pubsub_channel, *payload});
+  if (logged) {
+    auto keys = stream_log::keys_for(job->pubsub_channel, im_->cfg.cluster);
+    if (!keys) {
+      bus_metrics::get().publish_failures.inc();
+      done(std::move(keys).err());
+      return;
+    }
+    job->logged = true;
+    job->command = stream_log::publish_command(*keys, job->pubsub_channel, *payload, e.type, e.data,
+                                               im_->log_limits, im_->cfg.cluster);
+  } else {
+    job->command = resp::format_command(
+        {im_->cfg.cluster ? "SPUBLISH" : "PUBLISH", job->pubsub_channel, *payload});
+  }
   job->channel = std::move(e.channel);
   job->done = std::move(done);
   job->bytes = job->command.size();
@@ -382,6 +408,25 @@ void redis_bus::when_subscribed(const std::string& channel, std::function<void()
   asio::post(im_->ioc, [im = im_.get(), channel, cb = std::move(ready)]() mutable {
     im->add_waiter(channel, std::move(cb));
   });
+}
+
+void redis_bus::read_log(const std::string& channel, std::optional<std::uint64_t> after,
+                         std::size_t limit, log_done done) {
+  if (!is_reliable(im_->cfg.replay, channel)) {
+    done(make_error(errc::unavailable, "not a reliable channel"));
+    return;
+  }
+  auto shared = std::make_shared<log_done>(std::move(done));
+  {
+    std::lock_guard lk(im_->post_mu);
+    if (im_->started && !im_->stopping) {
+      asio::post(im_->ioc, [im = im_.get(), channel, after, limit, shared] {
+        im->do_read(channel, after, limit, shared);
+      });
+      return;
+    }
+  }
+  (*shared)(make_error(errc::unavailable, "bus unavailable: the bus is stopped"));
 }
 
 void redis_bus::remove_interest(const std::string& channel) {
@@ -536,6 +581,18 @@ void redis_bus::impl::on_up(const std::shared_ptr<shard_link>& l, role r) {
   else
     spdlog::info("bus: {} {} connected", role_name(r), l->node.str());
   ep.failures = 0;
+  if (r == role::publisher && !cfg.replay.channels.empty()) {
+    // Cache the log scripts before any publish on this connection (commands run in order), so
+    // EVALSHA finds them; NOSCRIPT (a SCRIPT FLUSH) still falls back to EVAL.
+    for (auto script : {stream_log::publish_script(), stream_log::read_script()}) {
+      ep.conn->send(resp::format_command({"SCRIPT", "LOAD", script}),
+                    [node = l->node.str()](result<resp::reply_ptr> reply) {
+                      if (reply && resp::is_error(**reply))
+                        spdlog::warn("bus: {} refused SCRIPT LOAD: {}", node,
+                                     resp::printable(resp::text(**reply)));
+                    });
+    }
+  }
   if (r == role::subscriber) {
     // A new connection has no subscriptions: resubscribe everything this link should carry, then
     // a PING: its reply comes after every confirmation, and only then may publishes succeed.
@@ -855,7 +912,54 @@ void redis_bus::impl::finish(const std::shared_ptr<publish_job>& job, result<voi
   else
     m.publish_failures.inc();
   auto done = std::move(job->done);
-  if (done) done(std::move(r));
+  if (!done) return;
+  if (r)
+    done(job->seq);
+  else
+    done(std::move(r).err());
+}
+
+void redis_bus::impl::do_read(const std::string& channel, std::optional<std::uint64_t> after,
+                              std::size_t limit, const std::shared_ptr<log_done>& done) {
+  auto fail = [&](std::string why) {
+    (*done)(make_error(errc::unavailable, "bus unavailable: " + std::move(why)));
+  };
+  if (stopped) return fail("the bus is stopped");
+  const auto p = codec.pubsub_channel(channel);
+  auto keys = stream_log::keys_for(p, cfg.cluster);
+  if (!keys) return (*done)(std::move(keys).err());
+  shard_link* l = owner_of(p);
+  if (!l || !l->pub.up || !l->pub.conn) return fail(error_text());
+  send_read(l->pub.conn, stream_log::read_command(*keys, after, limit, log_limits), channel, after,
+            done, false);
+}
+
+void redis_bus::impl::send_read(const std::shared_ptr<resp_connection>& conn,
+                                const std::string& command, std::string channel,
+                                std::optional<std::uint64_t> after,
+                                const std::shared_ptr<log_done>& done, bool with_script) {
+  std::weak_ptr<resp_connection> wc = conn;
+  conn->send(command, [this, wc, command, channel = std::move(channel), after, done,
+                       with_script](result<resp::reply_ptr> r) {
+    if (!r) {
+      (*done)(make_error(errc::unavailable, "bus unavailable: " + r.err().message));
+      return;
+    }
+    const redisReply& reply = **r;
+    if (resp::is_error(reply)) {
+      auto c = wc.lock();
+      if (!with_script && stream_log::is_noscript(reply) && c && !stopped) {
+        send_read(c, stream_log::with_script_text(command, stream_log::read_script()), channel,
+                  after, done, true);
+        return;
+      }
+      if (cfg.cluster && parse_redirect(resp::text(reply))) request_refresh("MOVED on read");
+      (*done)(make_error(errc::unavailable, "bus unavailable: Valkey refused the log read: " +
+                                                std::string(resp::text(reply).substr(0, 200))));
+      return;
+    }
+    (*done)(stream_log::parse_read_reply(reply, channel, after));
+  });
 }
 
 void redis_bus::impl::do_publish(const std::shared_ptr<publish_job>& job) {
@@ -912,8 +1016,26 @@ void redis_bus::impl::try_send(const std::shared_ptr<publish_job>& job, shard_li
     }
     const redisReply& reply = **r;
     if (!resp::is_error(reply)) {
+      if (job->logged) {
+        auto seq = stream_log::parse_publish_reply(reply);
+        if (!seq) {
+          finish(job, std::move(seq).err());
+          return;
+        }
+        job->seq = *seq;
+      }
       on_published(job, w);
       return;
+    }
+    if (job->logged && !job->with_script && stream_log::is_noscript(reply) && !stopped) {
+      // The server has not cached the script (first use, or after a restart): EVAL caches it.
+      job->with_script = true;
+      job->command = stream_log::with_script_text(job->command, stream_log::publish_script());
+      auto link = w.lock();
+      if (link && !link->removed) {
+        try_send(job, *link);
+        return;
+      }
     }
     const std::string text(resp::text(reply));
     if (cfg.cluster) {

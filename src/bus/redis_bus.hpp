@@ -32,6 +32,11 @@
 // after every message it queued to that connection before, so this node has received the event).
 // One PING covers every publish acknowledged while the previous one was out.
 //
+// Reliable channels ([replay], stream_log.hpp): their publishes are one script (EVALSHA, EVAL after
+// NOSCRIPT) that numbers the event, keeps it in a Valkey Stream and publishes it, all in the
+// channel's slot; the acknowledgement carries the position. read_log() runs the read script on the
+// publisher connection of the shard that owns the channel.
+//
 // Receiving: the messages of one socket read are decoded and handed to the sink as one batch
 // (start_batches), counted in herald_bus_read_batches_total and herald_bus_bytes_read_total.
 //
@@ -70,7 +75,10 @@ class redis_bus final : public bus {
   void start(sink deliver) override;
   void start_batches(batch_sink deliver) override;
   void stop() override;
-  void publish(sse::event e, publish_done done) override;
+  using bus::publish;
+  void publish(sse::event e, publish_ack done) override;
+  void read_log(const std::string& channel, std::optional<std::uint64_t> after, std::size_t limit,
+                log_done done) override;
   void add_interest(const std::string& channel) override;
   void remove_interest(const std::string& channel) override;
   void when_subscribed(const std::string& channel, std::function<void()> ready) override;

@@ -31,6 +31,8 @@ struct cluster_options {
   const test_pki* pki = nullptr;
   // "no": the masters that are up keep serving their slots while another master is down.
   bool require_full_coverage = true;
+  // The bus user may also keep reliable channels' logs (docs/scaling-and-bus.md's replay grants).
+  bool replay = false;
 };
 
 // Three masters, no replicas, all 16384 slots assigned.
@@ -46,6 +48,10 @@ class test_cluster {
           // the default user stays for redis-cli.
           "--user", "herald", "on", ">cluster-pw", "resetchannels", "&herald:*", "-@all", "+ping",
           "+spublish", "+ssubscribe", "+sunsubscribe", "+cluster|slots"};
+      if (o.replay)
+        args.insert(args.end(),
+                    {"~{herald:*", "+evalsha", "+eval", "+script|load", "+hincrby", "+hset",
+                     "+hmget", "+del", "+xadd", "+xrange", "+xtrim", "+pexpire", "+time"});
       if (o.pki) {
         auto tls = o.pki->redis_args(/*require_client_cert=*/true);
         args.insert(args.end(), tls.begin(), tls.end());
@@ -404,6 +410,55 @@ TEST(redis_bus_cluster, compat_mode_on_one_cluster_node_receives_publishes_made_
   ASSERT_TRUE(ca.wait_for_id("5"));
   ASSERT_TRUE(publish_sync(a, {ch, "scan.progress", "{}", "6"}));  // classic PUBLISH on node 0
   ASSERT_TRUE(ca.wait_for_id("6"));
+}
+
+}  // namespace herald::bus
+
+namespace herald::bus {
+
+// Reliable channels on a Cluster: the publish script's keys and its SPUBLISH share the channel's
+// slot, on whichever master owns it; another node reads the log back.
+TEST(redis_bus_cluster, reliable_channels_log_and_publish_in_their_slot) {
+  cluster_options o;
+  o.replay = true;
+  test_cluster c(o);
+  auto cfg = cluster_cfg(c);
+  cfg.replay.channels = {"prowler"};
+  redis_bus a(cfg), b(cfg);
+  collector cb;
+  a.start([](const sse::event&) {});
+  b.start(cb.as_sink());
+  auto chans = channels_on_each_master(c);
+  ASSERT_EQ(watch_all(b, chans).wait_for(20s), std::future_status::ready);
+  ASSERT_TRUE(wait_until([&] { return a.ready() && b.ready(); }, 20s)) << a.last_error();
+  std::map<std::string, std::uint64_t> last;
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& ch : chans) {
+      auto p = std::make_shared<std::promise<result<std::uint64_t>>>();
+      auto f = p->get_future();
+      a.publish(sse::event{ch, "scan.progress", "{}"},
+                [p](result<std::uint64_t> r) { p->set_value(std::move(r)); });
+      ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+      auto seq = f.get();
+      ASSERT_TRUE(seq) << seq.err().message;
+      if (round > 0) {
+        EXPECT_EQ(*seq, last[ch] + 1);
+      }
+      last[ch] = *seq;
+    }
+  }
+  ASSERT_TRUE(cb.wait_for(9));
+  for (const auto& e : cb.events()) EXPECT_NE(e.seq, 0u);
+  for (const auto& ch : chans) {
+    auto p = std::make_shared<std::promise<result<sse::log_read>>>();
+    auto f = p->get_future();
+    b.read_log(ch, last[ch] - 2, 10, [p](result<sse::log_read> r) { p->set_value(std::move(r)); });
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+    auto r = f.get();
+    ASSERT_TRUE(r) << r.err().message;
+    ASSERT_EQ(r->entries.size(), 2u) << ch;
+    EXPECT_EQ(r->entries[1].seq, last[ch]);
+  }
 }
 
 }  // namespace herald::bus

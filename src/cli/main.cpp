@@ -158,10 +158,13 @@ int cmd_publish(const publish_args& a) {
   app::publish_limits limits;
   auto verbs = sse::events_options{}.verbs;
   limits.verbs = &verbs;
+  bus::replay_options replay;
   if (!a.config.empty()) {
     auto cfg = load(a.config, false);
     if (!cfg) return fail(2, cfg.err().message);
     verbs = cfg->events.verbs;
+    replay = cfg->bus.replay;
+    limits.replay = &replay;
     limits.max_data_bytes = cfg->events.max_data_bytes;
     limits.max_batch_events = cfg->internal.max_batch_events;
     if (url.empty()) {

@@ -476,6 +476,11 @@ void read_endpoints(reader& r, gateway_config& cfg, const toml::node& n) {
         return;
       }
     }
+    if (const toml::node* rr = t.get("reliable")) {
+      if (!rr->is_boolean())
+        return (void)r.type_error(*rr, sec + ".reliable", "a boolean (true or false)");
+      ep.reliable = rr->as_boolean()->get();
+    }
     // Same shape = same URLs: /a/{x} and /a/{y} would match the same requests.
     for (const auto& prev : cfg.endpoints) {
       if (route::path_shape(prev) == route::path_shape(ep)) {
@@ -658,6 +663,7 @@ std::string describe(const gateway_config& cfg) {
       << "path = " << toml_string(ep.path) << "\n"
       << "channels = " << toml_value(value{ep.channels}) << "\n";
     if (!ep.lookup.empty()) o << "lookup = " << toml_string(ep.lookup) << "\n";
+    if (ep.reliable) o << "reliable = true\n";
     o << "\n";
   }
   std::string text = o.str();

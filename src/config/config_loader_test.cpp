@@ -453,6 +453,44 @@ TEST_F(config_loader_test, ReloadRefusesWhatIsFixedWhileRunning) {
   EXPECT_THAT(r.err().message, HasSubstr("restart Herald"));
 }
 
+// Reliable channels (docs/reconnects.md): an endpoint's `reliable = true` makes its channels'
+// prefixes reliable, next to [replay] channels; the [replay] keys are fixed while Herald runs.
+TEST_F(config_loader_test, ReliableEndpointsAndReplayOptions) {
+  const auto plain = ok(with_key(kScanEndpoint));
+  EXPECT_TRUE(plain.bus.replay.channels.empty());
+  EXPECT_EQ(plain.bus.replay.max_events, 1000u);
+  EXPECT_EQ(plain.bus.replay.max_age_seconds, 3600u);
+  const auto reliable =
+      ok(with_key(std::string(kScanEndpoint) + "reliable = true\n[replay]\nchannels = [\"llm\"]\n"
+                                               "max_events = 50\nmax_age_seconds = 60\n"));
+  EXPECT_EQ(reliable.bus.replay.channels, (std::vector<std::string>{"llm", "scan-progress"}));
+  EXPECT_EQ(reliable.bus.replay.max_events, 50u);
+  ASSERT_EQ(reliable.endpoints.size(), 1u);
+  EXPECT_TRUE(reliable.endpoints[0].reliable);
+  // Listed twice (by the endpoint and in [replay]): once.
+  const auto both = ok(with_key(std::string(kScanEndpoint) +
+                                "reliable = true\n[replay]\nchannels = [\"scan-progress\"]\n"));
+  EXPECT_EQ(both.bus.replay.channels, (std::vector<std::string>{"scan-progress"}));
+
+  EXPECT_THAT(fails(with_key(std::string(kScanEndpoint) + "reliable = \"yes\"\n")),
+              HasSubstr("reliable"));
+  EXPECT_THAT(fails(with_key("[replay]\nchannels = [\"a:b\"]\n")),
+              HasSubstr("'a:b' is not a channel prefix"));
+  EXPECT_THAT(fails(with_key("[replay]\nmax_events = 0\n")), HasSubstr("replay.max_events"));
+  // django-eventstream's send_event numbers events in its own storage: no reliable channels in
+  // compat mode.
+  EXPECT_THAT(fails(with_key(std::string("[bus]\nkind = \"redis\"\nmode = \"compat\"\n") +
+                             kScanEndpoint + "reliable = true\n")),
+              HasSubstr("replay.channels needs bus.mode = \"native\""));
+  // A reload may not make a channel reliable (the bus keeps its logs from the start).
+  auto r = reload_refusal(plain, reliable);
+  ASSERT_FALSE(r);
+  EXPECT_THAT(
+      r.err().message,
+      HasSubstr("replay.channels, replay.max_events, replay.max_age_seconds: cannot change"));
+  EXPECT_TRUE(reload_refusal(reliable, reliable));
+}
+
 TEST_F(config_loader_test, TomlSyntaxErrorsCarryFileLineColumn) {
   std::string msg = fails("[server]\nthreads = = 4\n");
   EXPECT_THAT(msg, HasSubstr("test.toml:2:"));

@@ -103,6 +103,16 @@ std::vector<section_doc> make_sections() {
            "the "
            "CA, a client certificate and the expected server name (checked by default)."),
        false},
+      {"replay", "reliable channels: ids and replay on reconnect",
+       "Reliable channels (see [Reconnects](reconnects.md)): events on a reliable channel get a "
+       "position and django-eventstream's ids (`<channel>:<n>`), the last ones are kept (in "
+       "process on the local bus, in Valkey Streams on the redis bus), and a client that "
+       "reconnects with `Last-Event-ID` gets what it missed. A channel is reliable when an "
+       "endpoint that uses it says `reliable = true`, or when its prefix is listed here. None (the "
+       "default): no ids, no replay, streams exactly as without this section.",
+       "Every gateway (and every publisher's configuration) must agree on the reliable channels. "
+       "Replay needs `bus.mode = \"native\"` on the redis bus.",
+       false},
       {"events", "event names and sizes",
        "Event names are `<resource>.<verb>`; the verbs are " + default_verbs_text() +
            ", plus `extra_verbs`.",
@@ -683,6 +693,22 @@ std::vector<option> make_options() {
                   "when received, bytes.")
                   .shown_when(redis_bus));
 
+  // ---- [replay] -------------------------------------------------------------------------------
+  t.push_back(list(
+      "replay.channels", [](auto& c) -> auto& { return c.bus.replay.channels; },
+      bus::check_replay_prefix,
+      "More channel prefixes (the part before the first `:`) whose channels are "
+      "reliable, e.g. `[\"llm\"]`, besides those of endpoints with `reliable = true`."));
+  t.push_back(integer(
+      "replay.max_events", [](auto& c) -> auto& { return c.bus.replay.max_events; }, 1, 1'000'000,
+      "Events kept per reliable channel for replay (on Valkey at least this many: streams are "
+      "trimmed with `MAXLEN ~`)."));
+  t.push_back(integer(
+      "replay.max_age_seconds", [](auto& c) -> auto& { return c.bus.replay.max_age_seconds; }, 1,
+      std::int64_t{30} * 86'400,
+      "Events older than this are not replayed, seconds; a channel without events for this long "
+      "is forgotten (its positions restart higher)."));
+
   // ---- [events] -------------------------------------------------------------------------------
   {
     option o = detail::make("events.extra_verbs", value_kind::string_list, "array of strings",
@@ -707,27 +733,34 @@ std::vector<option> make_options() {
       std::int64_t{16} << 20, "Limit on one event's serialized JSON `data` object, bytes."));
 
   // ---- [tenancy] ------------------------------------------------------------------------------
-  t.push_back(integer(
-      "tenancy.recheck_interval_seconds",
-      [](auto& c) -> auto& { return c.tenancy.recheck_interval_seconds; }, 0, 86'400,
-      "While a stream is open, re-check every N seconds (one batched query per table for all "
-      "streams) that the user is still active (and, with profile \"prowler\", has the same "
-      "password), still a member of the channel's tenant, and (for API keys) that the key is not "
-      "revoked or expired; a failed re-check ends the stream with stream-error \"forbidden\", a "
-      "JWT past its exp with \"token-expired\" (auth.end_streams_at_token_expiry). A store that "
-      "cannot be reached closes nothing. 0 disables the re-check.")
-                  .needs_restart());
-  t.push_back(integer(
-      "tenancy.connect_cache_seconds",
-      [](auto& c) -> auto& { return c.tenancy.connect_cache_seconds; }, 0, 300,
-      "A JWT caller whose user row and membership passed the database checks within N seconds "
-      "(the key includes the token's password stamp), and a resource an endpoint's lookup found "
-      "within N seconds, are not asked again: a caller with both connects without a database "
-      "round trip (reconnect storms, dashboards opening many streams). The bound on staleness: a "
-      "removed membership, deactivated user, changed password or deleted resource can still "
-      "open NEW streams for N seconds; open ones are ended by the re-check. API keys never use "
-      "it. 0 disables.")
-                  .needs_restart());
+  t.push_back(
+      integer(
+          "tenancy.recheck_interval_seconds",
+          [](auto& c) -> auto& { return c.tenancy.recheck_interval_seconds; }, 0, 86'400,
+          "While a stream is open, re-check every N seconds (one batched query per table for all "
+          "streams) that the user is still active (and, with profile \"prowler\", has the same "
+          "password), still a member of the channel's tenant, and (for API keys) that the key is "
+          "not "
+          "revoked or expired; a failed re-check ends the stream with stream-error \"forbidden\", "
+          "a "
+          "JWT past its exp with \"token-expired\" (auth.end_streams_at_token_expiry). A store "
+          "that "
+          "cannot be reached closes nothing. 0 disables the re-check.")
+          .needs_restart());
+  t.push_back(
+      integer(
+          "tenancy.connect_cache_seconds",
+          [](auto& c) -> auto& { return c.tenancy.connect_cache_seconds; }, 0, 300,
+          "A JWT caller whose user row and membership passed the database checks within N seconds "
+          "(the key includes the token's password stamp), and a resource an endpoint's lookup "
+          "found "
+          "within N seconds, are not asked again: a caller with both connects without a database "
+          "round trip (reconnect storms, dashboards opening many streams). The bound on staleness: "
+          "a "
+          "removed membership, deactivated user, changed password or deleted resource can still "
+          "open NEW streams for N seconds; open ones are ended by the re-check. API keys never use "
+          "it. 0 disables.")
+          .needs_restart());
 
   // ---- [log] ----------------------------------------------------------------------------------
   t.push_back(choice(
@@ -772,9 +805,16 @@ std::vector<option> make_options() {
       "the caller's tenant set, which hides other tenants' rows by itself.");
   t.push_back(std::move(
       lookup.example("\"SELECT 1 FROM scans WHERE id = :scan_pk AND tenant_id = :tenant_id\"")));
-  // The store and the bus are opened once: a reload keeps them (and refuses a change).
+  option reliable = detail::make(
+      "endpoints.reliable", value_kind::boolean, "boolean",
+      "Optional: `true` makes this endpoint's channels reliable (their prefixes join "
+      "`replay.channels`): events get django-eventstream's ids and a client that reconnects with "
+      "`Last-Event-ID` gets what it missed. Default false.");
+  t.push_back(std::move(reliable.example("true")));
+  // The store and the bus (with its event logs) are opened once: a reload keeps them (and refuses
+  // a change).
   for (auto& o : t)
-    if (o.section == "store" || o.section == "bus") o.restart = true;
+    if (o.section == "store" || o.section == "bus" || o.section == "replay") o.restart = true;
   return t;
 }
 
@@ -820,6 +860,22 @@ std::vector<check> make_checks() {
               {&c.server.http.tls.certificate_file, &c.server.http.tls.private_key_file,
                &c.bus.tls.ca_file, &c.bus.tls.cert_file, &c.bus.tls.key_file})
            if (!f->empty()) *f = resolve_path(*f, c.base_dir);
+         return {};
+       }},
+      {"replay",
+       [](gateway_config& c) -> result<void> {
+         // Reliability belongs to a channel (the bus numbers and keeps what is published to it,
+         // whoever subscribes), so a reliable endpoint makes its channels' prefixes reliable.
+         // Channel templates start with a literal prefix (route/'s grammar).
+         auto& prefixes = c.bus.replay.channels;
+         for (const auto& ep : c.endpoints) {
+           if (!ep.reliable) continue;
+           for (const auto& ch : ep.channels) {
+             std::string prefix = ch.substr(0, ch.find(':'));
+             if (std::find(prefixes.begin(), prefixes.end(), prefix) == prefixes.end())
+               prefixes.push_back(std::move(prefix));
+           }
+         }
          return {};
        }},
       {"bus",

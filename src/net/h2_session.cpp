@@ -12,6 +12,7 @@
 
 #include "core/metrics.hpp"
 #include "sse/encoder.hpp"
+#include "sse/relay.hpp"
 
 namespace herald::net {
 
@@ -81,8 +82,8 @@ h2_preface match_h2_preface(std::string_view first_bytes) {
 
 const sse::frame& slow_consumer_frame() {
   // The one copy both transports send (sse_stream.cpp too; h2_session_test checks the bytes).
-  static const sse::frame f = std::make_shared<const std::string>(sse::encode_stream_error(
-      "slow-consumer", "The stream fell behind and was closed; reconnect and refetch state."));
+  static const sse::frame f =
+      std::make_shared<const std::string>(sse::encode_slow_consumer_error());
   return f;
 }
 
@@ -155,6 +156,9 @@ class h2_stream final : public sse::subscriber {
   std::vector<std::string> channels;
   std::shared_ptr<const principal> tag;
   std::shared_ptr<void> lease;  // stream_start::lease, dropped when the stream ends
+  // Optional (stream_start::relay): subscribed instead of the stream, opened instead of the
+  // preamble; closed when the stream ends, freed with it (after the driver unsubscribed it).
+  std::shared_ptr<sse::stream_relay> relay;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -488,8 +492,9 @@ result<sse::subscriber*> h2_session::open_stream(std::int32_t stream_id, stream_
   s->channels = std::move(start.channels);
   s->tag = std::move(start.tag);
   s->lease = std::move(start.lease);
+  s->relay = std::move(start.relay);
   s->unconfirmed = static_cast<std::uint16_t>(std::min<std::size_t>(s->channels.size(), 0xffff));
-  if (s->unconfirmed == 0) {
+  if (s->unconfirmed == 0 && !s->relay) {
     s->queue.push_back(preamble_frame());
     s->queued_bytes += preamble_frame()->size();
   }
@@ -506,7 +511,18 @@ result<sse::subscriber*> h2_session::open_stream(std::int32_t stream_id, stream_
     s->state = h2_stream::phase::responding;
     return std::move(r).err();
   }
+  if (s->relay) {
+    if (s->unconfirmed == 0) open_relay(*s);
+    return static_cast<sse::subscriber*>(s->relay.get());
+  }
   return static_cast<sse::subscriber*>(s);
+}
+
+void h2_session::open_relay(h2_stream& s) {
+  // The relay sends the preamble (with its id), any replay, then the live events, through the
+  // stream's deliver(); `end` closes the stream after a last frame.
+  const std::int32_t id = s.id;
+  s.relay->open(s, [this, id](sse::frame last) { close_stream(id, std::move(last)); });
 }
 
 result<void> h2_session::submit(h2_stream& s, unsigned status, std::string_view content_type,
@@ -568,6 +584,10 @@ void h2_session::channel_ready(std::int32_t stream_id) {
   auto* s = find(stream_id);
   if (!s || !s->sse || s->unconfirmed == 0 || --s->unconfirmed > 0) return;
   if (s->state != h2_stream::phase::open) return;  // closing: it sends what it has, as HTTP/1.1
+  if (s->relay) {
+    open_relay(*s);
+    return;
+  }
   // Nothing was framed while unconfirmed, so the preamble goes ahead of everything queued.
   assert(s->head_offset == 0);
   s->queue.insert(s->queue.begin() + static_cast<std::ptrdiff_t>(s->head), preamble_frame());
@@ -651,6 +671,7 @@ void h2_session::stream_closed(h2_stream& s) {
   streams_.erase(it);
   if (!s.sse) return;  // an ordinary response: nothing subscribed
   s.state = h2_stream::phase::closed;
+  if (s.relay) s.relay->close();
   s.node.unlink();
   s.queue.clear();
   s.lease.reset();
@@ -681,6 +702,7 @@ void h2_session::terminate() {
   for (auto& [id, s] : streams_) {
     if (!s->sse) continue;
     s->state = h2_stream::phase::closed;
+    if (s->relay) s->relay->close();
     s->node.unlink();
     s->queue.clear();
     s->lease.reset();
@@ -731,7 +753,8 @@ std::vector<h2_ended_stream> h2_session::take_ended() {
   std::vector<h2_ended_stream> out;
   out.reserve(released_.size());
   for (auto& s : released_)
-    out.push_back({s->id, s.get(), std::move(s->channels), std::move(s->tag)});
+    out.push_back({s->id, s->relay ? static_cast<sse::subscriber*>(s->relay.get()) : s.get(),
+                   std::move(s->channels), std::move(s->tag)});
   return out;
 }
 

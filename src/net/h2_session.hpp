@@ -124,6 +124,7 @@ class h2_session {
   // minus hop-by-hop ones, plus start.headers) go out at once; DATA waits until channel_ready() was
   // called once per channel, then starts with the padding + stream-open preamble, ahead of whatever
   // was delivered meanwhile (as on HTTP/1.1). Subscribe the returned subscriber to start.channels.
+  // With start.relay, the relay is returned (subscribe it) and opened instead of the preamble.
   result<sse::subscriber*> open_stream(std::int32_t stream_id, stream_start start);
   void channel_ready(std::int32_t stream_id);
   // Queues `f` on a stream by id (the fanout calls the subscriber directly).
@@ -187,6 +188,7 @@ class h2_session {
   void enqueue(h2_stream& s, const sse::frame& f);
   void close_after(h2_stream& s, sse::frame last);
   void cancel(h2_stream& s);
+  void open_relay(h2_stream& s);
   void stream_closed(h2_stream& s);
   void resume(h2_stream& s);  // a deferred stream has data again
   void touch(h2_stream& s);

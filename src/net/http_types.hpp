@@ -14,6 +14,12 @@
 
 #include "core/principal.hpp"
 
+// Declared only: this header is installed for embedding, and a stream's relay is net/'s business
+// (sse/relay.hpp, included where it is used).
+namespace herald::sse {
+class stream_relay;
+}  // namespace herald::sse
+
 namespace herald::net {
 
 namespace http = boost::beast::http;
@@ -38,6 +44,16 @@ struct http_response {
 // Referrer-Policy: no-referrer) plus `headers`, then the padding + stream-open preamble, subscribes
 // the stream to `channels` and delivers from then on.
 struct stream_start {
+  stream_start() = default;
+  // Not an aggregate: `stream_start{headers, channels, tag}` stays valid as fields are added.
+  stream_start(header_list headers_, std::vector<std::string> channels_,
+               std::shared_ptr<const principal> tag_,
+               std::shared_ptr<sse::stream_relay> relay_ = nullptr)
+      : headers(std::move(headers_)),
+        channels(std::move(channels_)),
+        tag(std::move(tag_)),
+        relay(std::move(relay_)) {}
+
   header_list headers;
   std::vector<std::string> channels;
   // Who opened the stream (set by app/); the live re-check reads it, see
@@ -46,6 +62,11 @@ struct stream_start {
   // Held while the stream is open and dropped the moment it ends, however it ends (app/'s slot
   // under its stream caps: dropping it gives the slot back). May be null.
   std::shared_ptr<void> lease = nullptr;
+  // Optional (app/ sets it for streams with reliable channels): stands between the fanout and the
+  // stream (sse/relay.hpp). The stream subscribes it instead of itself and, once the bus confirms
+  // every channel, calls relay->open() instead of sending the preamble; the relay sends the
+  // preamble, any replay and the live events.
+  std::shared_ptr<sse::stream_relay> relay;
 };
 
 using handler_outcome = std::variant<http_response, stream_start>;

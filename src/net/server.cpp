@@ -555,7 +555,8 @@ asio::awaitable<void> shard::session(Stream stream, listener_state& listener) {
     // stream-open cannot miss an event published right after; the head, the preamble and anything
     // already published leave in the stream's first gather write.
     auto s = std::make_shared<basic_sse_stream<Stream>>(
-        std::move(stream), *this, listener, std::move(start.channels), std::move(start.tag));
+        std::move(stream), *this, listener, std::move(start.channels), std::move(start.tag),
+        std::move(start.relay));
     s->hold(std::move(start.lease));
     handed_off = true;
     // Responses to requests pipelined before this one go out first, in the same write.

@@ -26,11 +26,13 @@ constexpr std::size_t kTlsRecordBytes = 16384;
 template <class Socket>
 basic_sse_stream<Socket>::basic_sse_stream(Socket socket, shard& owner, listener_state& listener,
                                            std::vector<std::string> channels,
-                                           std::shared_ptr<const principal> tag)
+                                           std::shared_ptr<const principal> tag,
+                                           std::shared_ptr<sse::stream_relay> relay)
     : shard_(owner),
       socket_(std::move(socket)),
       channels_(std::move(channels)),
       tag_(std::move(tag)),
+      relay_(std::move(relay)),
       listener_(listener) {
   node.stream = this;
   // What a delivery and its write touch is prefetched (subscriber::prefetch): up to the socket's
@@ -52,7 +54,8 @@ void basic_sse_stream<Socket>::start(sse::frame head) {
   core_metrics::get().connections.inc();
   held_bytes_ += head->size();
   queue_.push_back(std::move(head));
-  for (const auto& ch : channels_) server.fanout_->subscribe(shard_.index, ch, this);
+  sse::subscriber* target = relay_ ? static_cast<sse::subscriber*>(relay_.get()) : this;
+  for (const auto& ch : channels_) server.fanout_->subscribe(shard_.index, ch, target);
   shard_.stream_opened(*this);
   // The response head goes out at once (a browser's EventSource opens, and a bus outage does not
   // look like a failed request), but stream-open waits until the bus confirms every channel, so a
@@ -77,6 +80,12 @@ void basic_sse_stream<Socket>::start(sse::frame head) {
 
 template <class Socket>
 void basic_sse_stream<Socket>::confirmed() {
+  if (relay_) {
+    // The relay sends the preamble (with its id), any replay, then the live events; `end` closes
+    // the stream after a last frame. The relay is closed in finish(), before this stream goes.
+    relay_->open(*this, [this](sse::frame last) { close_after(std::move(last)); });
+    return;
+  }
   static const sse::frame preamble =
       std::make_shared<const std::string>(std::string(sse::stream_preamble()));
   // Ahead of any event queued meanwhile, but after the head if that is still queued.
@@ -364,7 +373,9 @@ void basic_sse_stream<Socket>::finish() {
   if (state_ == state::closed) return;
   state_ = state::closed;
   auto& server = shard_.server;
-  for (const auto& ch : channels_) server.fanout_->unsubscribe(shard_.index, ch, this);
+  sse::subscriber* target = relay_ ? static_cast<sse::subscriber*>(relay_.get()) : this;
+  for (const auto& ch : channels_) server.fanout_->unsubscribe(shard_.index, ch, target);
+  if (relay_) relay_->close();
   node.unlink();  // from the activity or closing list
   queue_.clear();
   boost::system::error_code ignored;

@@ -33,6 +33,7 @@
 #include "net/shard.hpp"
 #include "net/tls_context.hpp"
 #include "sse/fanout.hpp"
+#include "sse/relay.hpp"
 
 namespace herald::net {
 
@@ -57,11 +58,13 @@ class basic_sse_stream final : public stream_base {
   static constexpr bool kIsTls = !std::is_same_v<Socket, tcp::socket>;
 
   basic_sse_stream(Socket socket, shard& owner, listener_state& listener,
-                   std::vector<std::string> channels, std::shared_ptr<const principal> tag);
+                   std::vector<std::string> channels, std::shared_ptr<const principal> tag,
+                   std::shared_ptr<sse::stream_relay> relay = nullptr);
   ~basic_sse_stream();
 
   // Subscribes, then sends `head` (the HTTP response head) and the SSE preamble as the first write,
   // once the bus confirms it receives every channel (events arriving meanwhile queue behind them).
+  // With a relay (stream_start::relay), the relay is subscribed and opened then instead.
   void start(sse::frame head);
   void deliver(const sse::frame& f) override;
   void close_after(sse::frame last) override;
@@ -119,7 +122,8 @@ class basic_sse_stream final : public stream_base {
   std::vector<boost::asio::const_buffer> buffers_;
   std::vector<std::string> channels_;
   std::shared_ptr<const principal> tag_;
-  listener_state& listener_;     // whose connection count includes this stream
+  std::shared_ptr<sse::stream_relay> relay_;  // null: the fanout delivers to the stream itself
+  listener_state& listener_;                  // whose connection count includes this stream
   std::shared_ptr<void> lease_;  // see hold()
 
   // TLS only (empty for plain TCP): small frames copied into one record, how many of buffers_

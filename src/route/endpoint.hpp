@@ -32,6 +32,9 @@ struct endpoint_config {
   // Channel templates using {tenant_id}, {user_id} and the params.
   std::vector<std::string> channels;
   std::string lookup;  // optional SQL; must bind :tenant_id; no row -> 404
+  // Its channels are reliable (docs/reconnects.md): config/ adds their prefixes to [replay]
+  // channels.
+  bool reliable = false;
 };
 
 }  // namespace herald::route

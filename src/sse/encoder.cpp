@@ -57,6 +57,62 @@ std::string encode(std::string_view type, std::string_view data, std::string_vie
   return out;
 }
 
+std::string encode(const event& e) {
+  if (e.seq == 0) return encode(e.type, e.data, e.id);
+  return encode(e.type, e.data, single_event_id(e.channel, e.seq));
+}
+
+std::string encode_stream_reset(std::span<const channel_position> positions,
+                                std::span<const std::string> channels) {
+  // json.dumps({"channels": [...]}) with Python's default separators.
+  std::string data = "{\"channels\": [";
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    if (i > 0) data += ", ";
+    data += python_json_string(channels[i]);
+  }
+  data += "]}";
+  return encode("stream-reset", data, format_event_id(positions));
+}
+
+std::string encode_stream_open(std::string_view id) {
+  if (id.empty()) return std::string(kOpen);
+  std::string out = "event: stream-open\nid: ";
+  append_sanitized(out, id);
+  out += "\ndata:\n\n";
+  return out;
+}
+
+namespace {
+// Where the line after the `event:` line starts (frame.size() if there is none).
+std::size_t second_line(std::string_view frame) {
+  const std::size_t nl = frame.find('\n');
+  return nl == std::string_view::npos ? frame.size() : nl + 1;
+}
+}  // namespace
+
+bool has_event_id(std::string_view frame) {
+  return frame.substr(second_line(frame)).starts_with("id: ");
+}
+
+std::string with_event_id(std::string_view frame, std::string_view id) {
+  const std::size_t at = second_line(frame);
+  std::size_t rest = at;
+  if (frame.substr(at).starts_with("id: ")) {
+    const std::size_t nl = frame.find('\n', at);
+    rest = nl == std::string_view::npos ? frame.size() : nl + 1;
+  }
+  std::string out;
+  out.reserve(frame.size() + id.size() + 5);
+  out.append(frame.substr(0, at));
+  if (!id.empty()) {
+    out += "id: ";
+    append_sanitized(out, id);
+    out += '\n';
+  }
+  out.append(frame.substr(rest));
+  return out;
+}
+
 std::string python_json_string(std::string_view s) {
   // Python's ensure_ascii escaping (json.encoder.py_encode_basestring_ascii): everything outside
   // ' '..'~' is escaped, short forms for \b \f \n \r \t, else lower-case \uXXXX, UTF-16 surrogate
@@ -133,6 +189,11 @@ std::string encode_stream_error(std::string_view condition, std::string_view tex
   std::string data = "{\"condition\": " + python_json_string(condition) +
                      ", \"text\": " + python_json_string(text) + "}";
   return encode("stream-error", data, "error");
+}
+
+std::string encode_slow_consumer_error() {
+  return encode_stream_error("slow-consumer",
+                             "The stream fell behind and was closed; reconnect and refetch state.");
 }
 
 std::string encode_retry(unsigned milliseconds) {

@@ -25,8 +25,10 @@ struct fanout::shard {
   clock::time_point oldest{};
 
   bool on_own_thread() const { return loop && loop->running_in_this_thread(); }
-  // `entered`: when the event entered the fanout; the epoch = now (an inline delivery).
-  void deliver(const std::string& channel, const frame& f, clock::time_point entered = {}) {
+  // `seq`: the event's position in a reliable channel's log, or 0. `entered`: when the event
+  // entered the fanout; the epoch = now (an inline delivery).
+  void deliver(const std::string& channel, const frame& f, std::uint64_t seq,
+               clock::time_point entered = {}) {
     auto it = subscribers.find(channel);
     if (it == subscribers.end()) return;
     const auto& subs = it->second;
@@ -36,9 +38,16 @@ struct fanout::shard {
       oldest = entered == clock::time_point{} ? clock::now() : entered;
     // The first ones all at once (their misses overlap), then each one this far ahead.
     for (std::size_t i = 0; i < n && i < kPrefetchAhead; ++i) subscriber::prefetch(subs[i]);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i + kPrefetchAhead < n) subscriber::prefetch(subs[i + kPrefetchAhead]);
-      subs[i]->deliver(f);
+    if (seq == 0) {
+      for (std::size_t i = 0; i < n; ++i) {
+        if (i + kPrefetchAhead < n) subscriber::prefetch(subs[i + kPrefetchAhead]);
+        subs[i]->deliver(f);
+      }
+    } else {
+      for (std::size_t i = 0; i < n; ++i) {
+        if (i + kPrefetchAhead < n) subscriber::prefetch(subs[i + kPrefetchAhead]);
+        subs[i]->deliver_logged(f, channel, seq);
+      }
     }
     core_metrics::get().events_delivered.inc(static_cast<std::int64_t>(n));
   }
@@ -97,16 +106,17 @@ void fanout::when_ready(const std::string& channel, std::function<void()> ready)
 }
 
 void fanout::publish(const event& e) {
-  publish_frame(e.channel, std::make_shared<const std::string>(encode(e)));
+  publish_frame(e.channel, e.encoded ? e.encoded : std::make_shared<const std::string>(encode(e)),
+                e.seq);
 }
 
-void fanout::publish_frame(const std::string& channel, const frame& f) {
+void fanout::publish_frame(const std::string& channel, const frame& f, std::uint64_t seq) {
   // Published on the only event loop's own thread (one loop per process, the publish read by that
   // loop): its own table says whether anyone listens, so the cross-shard index and its lock are
   // skipped. From a bus thread the index is still read first, so an event nobody here listens to
   // costs no hand-over.
   if (shards_.size() == 1 && shards_.front()->on_own_thread()) {
-    shards_.front()->deliver(channel, f);
+    shards_.front()->deliver(channel, f, seq);
     return;
   }
   // Which shards have subscribers: read under the lock, deliver outside it.
@@ -125,11 +135,12 @@ void fanout::publish_frame(const std::string& channel, const frame& f) {
     // On the shard's own thread (a publish read by that event loop): deliver inline, with no copy
     // of the channel and no type-erased handler, once per publish.
     if (sh->on_own_thread()) {
-      sh->deliver(channel, f, entered);
+      sh->deliver(channel, f, seq, entered);
       continue;
     }
-    boost::asio::dispatch(sh->executor,
-                          [sh, channel, f, entered] { sh->deliver(channel, f, entered); });
+    boost::asio::dispatch(sh->executor, [sh, channel, f, seq, entered] {
+      sh->deliver(channel, f, seq, entered);
+    });
   }
 }
 
@@ -144,6 +155,7 @@ void fanout::publish_batch(std::span<const event> events) {
     std::string channel;
     frame f;
     std::uint64_t shards;
+    std::uint64_t seq;
     const event* source;
   };
   auto batch = std::make_shared<std::vector<delivery>>();
@@ -157,13 +169,13 @@ void fanout::publish_batch(std::span<const event> events) {
       for (std::size_t i = 0; i < it->second.size() && i < 64; ++i)
         if (it->second[i] != 0) mask |= (std::uint64_t{1} << i);
       if (mask == 0) continue;
-      batch->push_back({e.channel, nullptr, mask, &e});
+      batch->push_back({e.channel, e.encoded, mask, e.seq, &e});
       any |= mask;
     }
   }
   if (batch->empty()) return;
   for (auto& d : *batch) {  // outside the lock
-    d.f = std::make_shared<const std::string>(encode(*d.source));
+    if (!d.f) d.f = std::make_shared<const std::string>(encode(*d.source));
     d.source = nullptr;  // the events belong to the caller; the shards run later
   }
   std::shared_ptr<const std::vector<delivery>> shared = std::move(batch);
@@ -174,7 +186,7 @@ void fanout::publish_batch(std::span<const event> events) {
     shard* sh = shards_[i].get();
     boost::asio::dispatch(sh->executor, [sh, shared, bit, entered] {
       for (const auto& d : *shared)
-        if (d.shards & bit) sh->deliver(d.channel, d.f, entered);
+        if (d.shards & bit) sh->deliver(d.channel, d.f, d.seq, entered);
     });
   }
 }

@@ -30,6 +30,14 @@ namespace herald::sse {
 class subscriber {
  public:
   virtual void deliver(const frame& f) = 0;
+  // An event of a reliable channel with its position in the channel's log (its frame carries the
+  // id `<quote(channel)>:<seq>`). A stream's resume relay (relay.hpp) keeps track of positions;
+  // anything else just delivers the frame.
+  virtual void deliver_logged(const frame& f, const std::string& channel, std::uint64_t seq) {
+    (void)channel;
+    (void)seq;
+    deliver(f);
+  }
 
   // Asks the cache for what a delivery will touch, a few subscribers ahead of the delivering loop:
   // with thousands of streams each one's state is cold by its next event, and without this a
@@ -76,10 +84,12 @@ class fanout {
   // After subscribe(): `ready` runs (on any thread) once the channel's events reach this node.
   void when_ready(const std::string& channel, std::function<void()> ready);
 
-  // Any thread: encode once and deliver to every local subscriber of e.channel.
+  // Any thread: encode once (or take e.encoded) and deliver to every local subscriber of e.channel;
+  // a logged event (e.seq != 0) through subscriber::deliver_logged.
   void publish(const event& e);
-  // Any thread: deliver an already encoded frame.
-  void publish_frame(const std::string& channel, const frame& f);
+  // Any thread: deliver an already encoded frame (`seq`: its position in a reliable channel's log,
+  // or 0).
+  void publish_frame(const std::string& channel, const frame& f, std::uint64_t seq = 0);
   // Any thread: publish() for each event in order, with one lock for the whole batch and one
   // hand-over per shard that has subscribers of any of them (the bus hands on the messages of one
   // read from Valkey this way), instead of one per event and shard.

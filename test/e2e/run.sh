@@ -2,7 +2,7 @@
 # Runs one end-to-end test file under `node --test` (CTest's e2e_* tests). Registered always: when a
 # tool the test needs is missing, it fails here, saying which and how to install it, instead of the
 # suite passing without the real clients.
-#   test/e2e/run.sh <eventsource|browser|cli|reload|http2>      (HERALD_BIN set by CTest)
+#   test/e2e/run.sh <eventsource|browser|cli|reload|http2|replay>      (HERALD_BIN set by CTest)
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 name="$1"
@@ -13,7 +13,7 @@ missing() {
 command -v node >/dev/null 2>&1 || missing "node (Debian package nodejs)"
 [ -d "$here/../node/node_modules" ] || missing "test/node/node_modules (cd test/node && npm ci)"
 [ -d "$here/../node/node_modules/eventsource" ] || missing "the npm package eventsource in test/node"
-if [ "$name" = http2 ]; then
+if [ "$name" = http2 ] || [ "$name" = replay ]; then
   command -v curl >/dev/null 2>&1 || missing "curl (Debian package curl)"
 fi
 if [ "$name" = reload ] || [ "$name" = http2 ]; then

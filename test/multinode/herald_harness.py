@@ -281,11 +281,12 @@ class SSEClient:
     """A raw-socket SSE reader that keeps the exact bytes. Keep-alive blocks are skipped (and
     counted); everything else is returned block by block, each with its trailing blank line."""
 
-    def __init__(self, port, path, token):
+    def __init__(self, port, path, token, headers=None):
         self.port, self.path = port, path
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        extra = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
         req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n"
-               "Authorization: Bearer %s\r\n\r\n" % (path, port, token))
+               "Authorization: Bearer %s\r\n%s\r\n" % (path, port, token, extra))
         self.sock.sendall(req.encode())
         self.buf = b""
         self.keepalives = 0

@@ -181,6 +181,7 @@ class ServerConformanceTest(unittest.TestCase):
             extra={
                 "internal": {"max_body_bytes": 2048, "max_batch_events": 2},
                 "events": {"max_data_bytes": 64},
+                "replay": {"channels": ["rel"]},
             },
         )
         self.addCleanup(srv.stop)
@@ -197,6 +198,12 @@ class ServerConformanceTest(unittest.TestCase):
         self.assertEqual(self.publish(srv, ok_bodies[0], 200)[1], b'{"published":1}')
         self.publish(srv, ok_bodies[1], 200)
         self.assertEqual(self.publish(srv, ok_bodies[2], 200)[1], b'{"published":2}')
+        # A reliable channel's events are acknowledged with their ids (null for a plain one's).
+        reliable = dict(event, channel="rel:%s:1" % tenant)
+        acked = json.loads(self.publish(srv, {"events": [reliable, event]}, 200)[1])
+        self.assertEqual(acked["published"], 2)
+        self.assertRegex(acked["ids"][0], r"^rel%%3A%s%%3A1:[0-9]+$" % tenant)
+        self.assertIsNone(acked["ids"][1])
         # 400
         for bad in (
             "{not json",
@@ -208,6 +215,7 @@ class ServerConformanceTest(unittest.TestCase):
             dict(event, id=5),
         ):
             self.publish(srv, bad, 400)
+        self.publish(srv, dict(event, channel="rel:%s:1" % tenant, id="7"), 422)
         self.check(
             srv,
             "POST",
