@@ -97,9 +97,11 @@ function openAnswer(ti, t, box) {
   const es = new EventSource("/api/v1/conversations/" + t.conversation + "/event-stream?access_token=" + encodeURIComponent(t.token));
   streams.push({ti, es, el});
   es.addEventListener("stream-open", () => stateOf(el, "live", "live"));
+  let current = null;  // the answer being shown; one joined mid-way waits for the next
   es.addEventListener("message.delta", (e) => {
     const d = JSON.parse(e.data);
-    if (d.index === 0) answer.textContent = "";
+    if (d.index === 0) { answer.textContent = ""; current = d.message_id; }
+    if (d.message_id !== current) return;
     answer.textContent += d.delta; stateOf(el, "streaming", "live");
   });
   es.addEventListener("message.end", () => stateOf(el, "answer complete", "done"));
