@@ -335,7 +335,7 @@ int run_demo(const demo_options& o) {
   gateway& g = **created;
   seed(*g.sqlite());
   const auto& cfg_ref = g.config();
-  const std::int64_t day = 24 * 3600;
+  const std::int64_t day = std::int64_t{24} * 3600;
   const std::string token = make_token(cfg_ref, kDemoUserId, kDemoTenantId, day);
   const std::string other_token = make_token(cfg_ref, kDemoOtherUserId, kDemoOtherTenantId, day);
   json::array tenants;

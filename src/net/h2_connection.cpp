@@ -102,7 +102,7 @@ basic_h2_connection<Socket>::basic_h2_connection(Socket socket, shard& owner,
       socket_(std::move(socket)),
       // wake() runs only inside session calls, made while the connection is alive.
       session_(limits, limits.http2, [this] { wake(); }),
-      remote_(remote) {
+      remote_(std::move(remote)) {
   auto& server = shard_.server;
   server.h2_connections_.fetch_add(1);
   h2_connections_gauge().inc();
@@ -266,7 +266,7 @@ void basic_h2_connection<Socket>::flush(clock::time_point) {
 template <class Socket>
 void basic_h2_connection<Socket>::write() {
   if (closed_ || closing_ || writing_) return;
-  if constexpr (is_tls)
+  if constexpr (kIsTls)
     write_tls();
   else
     write_plain();
@@ -274,7 +274,7 @@ void basic_h2_connection<Socket>::write() {
 
 template <class Socket>
 void basic_h2_connection<Socket>::write_plain() {
-  if constexpr (!is_tls) {
+  if constexpr (!kIsTls) {
     // Direct non-blocking gather writes of the session's output (frame headers and the events'
     // shared buffers): most complete at once, with no asynchronous operation. Only a remainder the
     // kernel did not take waits for the reactor.
@@ -315,7 +315,7 @@ void basic_h2_connection<Socket>::write_plain() {
 
 template <class Socket>
 void basic_h2_connection<Socket>::write_tls() {
-  if constexpr (is_tls) {
+  if constexpr (kIsTls) {
     // An SSL write takes one buffer: the output is copied into one (the bytes are the session's
     // no more), and written whole.
     tls_out_.clear();
@@ -363,7 +363,7 @@ template <class Socket>
 void basic_h2_connection<Socket>::close_gracefully() {
   if (closing_ || closed_) return;
   closing_ = true;
-  if constexpr (is_tls) {
+  if constexpr (kIsTls) {
     // close_notify, not waited for (as sse_stream): the peer's is marked as received.
     ::SSL_set_shutdown(socket_.native_handle(), SSL_RECEIVED_SHUTDOWN);
     writing_ = true;

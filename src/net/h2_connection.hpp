@@ -79,7 +79,7 @@ class h2_connection : public std::enable_shared_from_this<h2_connection> {
 template <class Socket>
 class basic_h2_connection final : public h2_connection {
  public:
-  static constexpr bool is_tls = !std::is_same_v<Socket, tcp::socket>;
+  static constexpr bool kIsTls = !std::is_same_v<Socket, tcp::socket>;
 
   // Counts as a connection of `listener` (and of the server) until it closes: from here, or, when
   // `counted`, from the HTTP/1.1 session that handed it over. `limits` is the snapshot in force
@@ -103,7 +103,7 @@ class basic_h2_connection final : public h2_connection {
     return std::static_pointer_cast<basic_h2_connection>(shared_from_this());
   }
   tcp::socket& lowest() {
-    if constexpr (is_tls)
+    if constexpr (kIsTls)
       return socket_.next_layer();
     else
       return socket_;
