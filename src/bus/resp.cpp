@@ -34,8 +34,31 @@ std::string format_command(std::initializer_list<std::string_view> args) {
   return format_command(std::span<const std::string_view>(args.begin(), args.size()));
 }
 
+namespace {
+
+// hiredis 0.14 (Debian 12) allocates an array reply's element table from the count in its header
+// before any element arrives, with no upper bound (hiredis 1.0's maxelements is not in 0.14): a
+// peer announcing "*88888888" would make it allocate gigabytes. Herald's replies are small (pub/sub
+// messages, XRANGE pages it bounds itself), so arrays above this count are refused as a protocol
+// error: hiredis's default array constructor is wrapped with the check.
+constexpr int kMaxArrayElements = 1 << 20;
+
+redisReplyObjectFunctions bounded_functions(const redisReplyObjectFunctions& defaults) {
+  static const redisReplyObjectFunctions base = defaults;
+  redisReplyObjectFunctions f = base;
+  f.createArray = [](const redisReadTask* task, int elements) -> void* {
+    if (elements > kMaxArrayElements) return nullptr;  // hiredis reports an error and stops
+    return base.createArray(task, elements);
+  };
+  return f;
+}
+
+}  // namespace
+
 reader::reader() : r_(redisReaderCreate()) {
   if (!r_) throw std::bad_alloc();
+  static redisReplyObjectFunctions bounded = bounded_functions(*r_->fn);
+  r_->fn = &bounded;
 }
 
 result<void> reader::feed(const char* data, std::size_t n) {

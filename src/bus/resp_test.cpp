@@ -117,6 +117,21 @@ TEST(resp_reader, reports_protocol_errors) {
   EXPECT_FALSE(r.next());
 }
 
+// Found by fuzz/fuzz_resp: hiredis 0.14 allocated an array's element table from its announced count
+// (here about 711 MB of pointers) before any element arrived.
+TEST(resp_reader, refuses_an_array_announcing_more_elements_than_any_reply_has) {
+  reader r;
+  const std::string bytes = "*88888888\r\n:1\r\n";
+  ASSERT_TRUE(r.feed(bytes.data(), bytes.size()));
+  EXPECT_FALSE(r.next());
+  reader ok;
+  const std::string small = "*2\r\n:1\r\n$3\r\nabc\r\n";
+  ASSERT_TRUE(ok.feed(small.data(), small.size()));
+  auto reply = ok.next();
+  ASSERT_TRUE(reply && *reply);
+  EXPECT_EQ((*reply)->elements, 2u);
+}
+
 TEST(resp_push, classifies_pubsub_pushes) {
   EXPECT_EQ(classify_push(*parse_one("*3\r\n$8\r\nsmessage\r\n$1\r\nc\r\n$1\r\np\r\n")),
             push_kind::smessage);
