@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <optional>
 
@@ -27,6 +28,22 @@ std::optional<std::string> first_nested(const json::object& data) {
     if (v.is_array())
       for (const auto& el : v.as_array())
         if (!scalar(el)) return std::string(kv.key());
+  }
+  return std::nullopt;
+}
+
+// JSON has no NaN or infinity, yet Boost.JSON 1.81 reads 1e400 as infinity and 0e607 as NaN (0
+// times an overflowed power of ten; found by fuzz/fuzz_publish_body): the first key whose number
+// (or an array's number) is not finite, if any, so that such a payload is refused instead of
+// streamed as "nan" or "inf", which no client can parse.
+std::optional<std::string> first_non_finite(const json::object& data) {
+  auto bad = [](const json::value& v) { return v.is_double() && !std::isfinite(v.get_double()); };
+  for (const auto& kv : data) {
+    const json::value& v = kv.value();
+    if (bad(v)) return std::string(kv.key());
+    if (v.is_array())
+      for (const auto& el : v.as_array())
+        if (bad(el)) return std::string(kv.key());
   }
   return std::nullopt;
 }
@@ -157,6 +174,12 @@ class number_keeping_writer {
         return;
       }
     }
+    // -0.0 would be written "-0", which reads back as the integer 0 (found by
+    // fuzz/fuzz_publish_body): written as a double, a second pass keeps it as it is.
+    if (d == 0 && std::signbit(d)) {
+      out += "-0.0";
+      return;
+    }
     char buf[32];
     auto r = std::to_chars(buf, buf + sizeof buf, d);
     out.append(buf, r.ptr);
@@ -207,6 +230,9 @@ result<sse::event> event_from(const json::value& v, const publish_limits& limits
                       where + "data." + *nested +
                           ": a flat payload has no nested objects (values are strings, numbers, "
                           "booleans, null, or arrays of those)");
+  if (auto key = first_non_finite(data->as_object()))
+    return make_error(errc::unprocessable,
+                      where + "data." + *key + ": a number out of range (beyond a double's)");
   std::string serialized = payload_text(*data, numbers);
   if (serialized.size() > limits.max_data_bytes)
     return make_error(errc::payload_too_large,

@@ -61,6 +61,40 @@ TEST(publish_request, data_must_be_a_flat_object) {
   EXPECT_EQ(batch.err().message.rfind("events[1].data.x: a flat payload", 0), 0u);
 }
 
+// Found by fuzz/fuzz_publish_body: Boost.JSON reads 0e607 as NaN and 1e400 as infinity, which were
+// then streamed as "-nan"/"inf" (not JSON). They are refused, naming the key.
+TEST(publish_request, numbers_beyond_a_double_are_refused) {
+  for (const std::string number : {"0e607", "1e400", "-1e400"}) {
+    for (const std::string data : {R"({"x": )" + number + "}", R"({"x": [1, )" + number + "]}"}) {
+      auto r = parse_publish_body(
+          R"({"channel":")" + kChannel + R"(","event":"scan.progress","data":)" + data + "}",
+          limits());
+      ASSERT_FALSE(r) << data;
+      EXPECT_EQ(r.err().code, errc::unprocessable);
+      EXPECT_NE(r.err().message.find("data.x: a number out of range"), std::string::npos)
+          << r.err().message;
+    }
+  }
+  auto ok = parse_publish_body(
+      R"({"channel":")" + kChannel + R"(","event":"scan.progress","data":{"x": 1e300}})", limits());
+  ASSERT_TRUE(ok) << ok.err().message;
+  EXPECT_EQ((*ok)[0].data, R"({"x":1e300})");
+}
+
+// Found by fuzz/fuzz_publish_body: a duplicate key drops a number from the tree, -0.0 then had no
+// recorded text to keep and was written "-0", which a second publish read as the integer 0.
+TEST(publish_request, negative_zero_stays_a_double_after_a_duplicate_key) {
+  const std::string body =
+      R"({"channel":")" + kChannel +
+      R"(","event":"scan.progress","data":{"a":0.5,"l":1.50,"h":-0.0,"l":2.50,"b":-1.0}})";
+  auto r = parse_publish_body(body, limits());
+  ASSERT_TRUE(r) << r.err().message;
+  EXPECT_EQ((*r)[0].data, R"({"a":0.5,"l":2.50,"h":-0.0,"b":-1.0})");
+  auto again = parse_publish_body(publish_body((*r)[0]), limits());
+  ASSERT_TRUE(again) << again.err().message;
+  EXPECT_EQ((*again)[0].data, (*r)[0].data);
+}
+
 TEST(publish_request, batch_and_id) {
   auto r = parse_publish_body(R"({"events":[{"channel":")" + kChannel +
                                   R"(","event":"scan.start","data":{}},{"channel":")" + kChannel +
