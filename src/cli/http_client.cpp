@@ -41,6 +41,24 @@ result<void> connect(beast::tcp_stream& stream, const http_url& url) {
 }
 }  // namespace
 
+namespace {
+
+// Writes `req` and reads the whole answer (both blocking, under the stream's deadline).
+template <class Request>
+result<http_reply> exchange(beast::tcp_stream& stream, Request& req, const http_url& url) {
+  boost::system::error_code ec;
+  http::write(stream, req, ec);
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  if (!ec) http::read(stream, buf, res, ec);
+  if (ec)
+    return make_error(errc::unavailable,
+                      "request to " + url.host + ":" + url.port + " failed: " + ec.message());
+  return http_reply{res.result_int(), res.body()};
+}
+
+}  // namespace
+
 result<http_reply> http_post(const http_url& url,
                              const std::vector<std::pair<std::string, std::string>>& headers,
                              const std::string& body, unsigned timeout_seconds) {
@@ -55,15 +73,7 @@ result<http_reply> http_post(const http_url& url,
   for (const auto& [k, v] : headers) req.set(k, v);
   req.body() = body;
   req.prepare_payload();
-  boost::system::error_code ec;
-  http::write(stream, req, ec);
-  beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  if (!ec) http::read(stream, buf, res, ec);
-  if (ec)
-    return make_error(errc::unavailable,
-                      "request to " + url.host + ":" + url.port + " failed: " + ec.message());
-  return http_reply{res.result_int(), res.body()};
+  return exchange(stream, req, url);
 }
 
 result<http_reply> http_get(const http_url& url, unsigned timeout_seconds) {
@@ -74,15 +84,7 @@ result<http_reply> http_get(const http_url& url, unsigned timeout_seconds) {
   http::request<http::empty_body> req{http::verb::get, url.target, 11};
   req.set(http::field::host, url.host);
   req.set(http::field::user_agent, "herald-cli");
-  boost::system::error_code ec;
-  http::write(stream, req, ec);
-  beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  if (!ec) http::read(stream, buf, res, ec);
-  if (ec)
-    return make_error(errc::unavailable,
-                      "request to " + url.host + ":" + url.port + " failed: " + ec.message());
-  return http_reply{res.result_int(), res.body()};
+  return exchange(stream, req, url);
 }
 
 result<http_reply> http_stream(const http_url& url,
