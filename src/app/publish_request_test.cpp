@@ -65,7 +65,7 @@ TEST(publish_request, data_must_be_a_flat_object) {
 // then streamed as "-nan"/"inf" (not JSON). They are refused, naming the key.
 TEST(publish_request, numbers_beyond_a_double_are_refused) {
   for (const std::string number : {"0e607", "1e400", "-1e400"}) {
-    for (const std::string data : {R"({"x": )" + number + "}", R"({"x": [1, )" + number + "]}"}) {
+    for (const std::string& data : {R"({"x": )" + number + "}", R"({"x": [1, )" + number + "]}"}) {
       auto r = parse_publish_body(
           R"({"channel":")" + kChannel + R"(","event":"scan.progress","data":)" + data + "}",
           limits());
