@@ -7,7 +7,7 @@ namespace {
 
 namespace asio = boost::asio;
 
-net::ip_networks proxies(std::vector<std::string> items) {
+net::ip_networks proxies(const std::vector<std::string>& items) {
   auto n = net::ip_networks::parse(items);
   EXPECT_TRUE(n) << n.err().message;
   return n ? *n : net::ip_networks{};

@@ -573,11 +573,13 @@ TEST_F(gateway_test, stream_caps_leak_nothing_under_churn_across_shards) {
     ASSERT_TRUE(gw->sqlite()->add_membership(users.back(), tenant, "member"));
   }
   std::vector<std::string> tokens;
+  tokens.reserve(users.size());
   for (const auto& u : users) tokens.push_back(token(u, tenant));
   std::atomic<bool> over_cap{false};
   std::atomic<int> opened{0}, refused{0};
   std::vector<std::unique_ptr<conn>> kept[4];
   std::vector<std::thread> clients;
+  clients.reserve(4);
   for (int t = 0; t < 4; ++t)
     clients.emplace_back([&, t] {
       const std::string auth = "Authorization: Bearer " + tokens[t] + "\r\n";

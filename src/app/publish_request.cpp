@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -78,11 +79,14 @@ class written_numbers {
     return std::move(p.handler().numbers_);
   }
 
-  // The handler interface of json::basic_parser: only numbers are recorded.
+  // The handler interface of json::basic_parser: only numbers are recorded. Its member names are
+  // Boost.JSON's, hence the NOLINT.
+  // NOLINTBEGIN(readability-identifier-naming)
   static constexpr std::size_t max_object_size = std::size_t(-1);
   static constexpr std::size_t max_array_size = std::size_t(-1);
   static constexpr std::size_t max_key_size = std::size_t(-1);
   static constexpr std::size_t max_string_size = std::size_t(-1);
+  // NOLINTEND(readability-identifier-naming)
   using ec_t = boost::system::error_code;
   bool on_document_begin(ec_t&) { return true; }
   bool on_document_end(ec_t&) { return true; }
@@ -166,9 +170,10 @@ class number_keeping_writer {
 
  private:
   void write_double(double d, std::string& out) {
-    constexpr std::size_t kLookAhead = 16;  // bounds the work a body of duplicate keys can cause
-    for (std::size_t i = next_; i < numbers_.size() && i < next_ + kLookAhead; ++i) {
-      if (std::memcmp(&numbers_[i].value, &d, sizeof d) == 0) {
+    constexpr std::size_t look_ahead = 16;  // bounds the work a body of duplicate keys can cause
+    for (std::size_t i = next_; i < numbers_.size() && i < next_ + look_ahead; ++i) {
+      // Bit for bit, so that -0.0 and 0.0 stay apart.
+      if (std::bit_cast<std::uint64_t>(numbers_[i].value) == std::bit_cast<std::uint64_t>(d)) {
         out += numbers_[i].text;
         next_ = i + 1;
         return;

@@ -66,9 +66,12 @@ TEST(publish_request, data_must_be_a_flat_object) {
 TEST(publish_request, numbers_beyond_a_double_are_refused) {
   for (const std::string number : {"0e607", "1e400", "-1e400"}) {
     for (const std::string& data : {R"({"x": )" + number + "}", R"({"x": [1, )" + number + "]}"}) {
-      auto r = parse_publish_body(
-          R"({"channel":")" + kChannel + R"(","event":"scan.progress","data":)" + data + "}",
-          limits());
+      std::string body = R"({"channel":")";
+      body += kChannel;
+      body += R"(","event":"scan.progress","data":)";
+      body += data;
+      body += "}";
+      auto r = parse_publish_body(body, limits());
       ASSERT_FALSE(r) << data;
       EXPECT_EQ(r.err().code, errc::unprocessable);
       EXPECT_NE(r.err().message.find("data.x: a number out of range"), std::string::npos)

@@ -76,6 +76,7 @@ TEST(stream_caps, counts_are_exact_under_concurrent_churn) {
   stream_caps caps({.max_streams = 40, .max_streams_per_tenant = 12, .max_streams_per_user = 3});
   std::atomic<bool> over{false};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t)
     threads.emplace_back([&, t] {
       std::vector<slot> mine;

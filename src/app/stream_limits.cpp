@@ -10,18 +10,18 @@ namespace herald::app {
 namespace {
 
 metric& refused_total(limit_reason reason) {
-  static const char* const kHelp =
+  static const char* const help =
       "Streams (and requests, for connect_rate) refused with 429 by a limit that keeps tenants "
       "apart, by limit";
   static metric* const counters[] = {
       &metrics_registry::instance().counter("herald_streams_refused_total{reason=\"per_user\"}",
-                                            kHelp),
+                                            help),
       &metrics_registry::instance().counter("herald_streams_refused_total{reason=\"per_tenant\"}",
-                                            kHelp),
+                                            help),
       &metrics_registry::instance().counter("herald_streams_refused_total{reason=\"total\"}",
-                                            kHelp),
+                                            help),
       &metrics_registry::instance().counter("herald_streams_refused_total{reason=\"connect_rate\"}",
-                                            kHelp),
+                                            help),
   };
   return *counters[static_cast<std::size_t>(reason)];
 }

@@ -66,7 +66,7 @@ struct harness {
   toy_handler handler;
   std::unique_ptr<http_server> server;
   std::unique_ptr<sse::fanout> fan;
-  explicit harness(server_options o = {}) {
+  explicit harness(const server_options& o = {}) {
     server = std::make_unique<http_server>(o, handler);
     fan = std::make_unique<sse::fanout>(server->executors(), nullptr);
     server->set_fanout(fan.get());
@@ -226,6 +226,7 @@ TEST(h2_server, twenty_streams_share_one_connection_which_counts_once) {
   harness h(o);
   h2_socket_client c(h.server->port());
   std::vector<std::int32_t> ids;
+  ids.reserve(20);
   for (int i = 0; i < 20; ++i) ids.push_back(c.client.get("/stream/many-" + std::to_string(i)));
   ASSERT_TRUE(c.run_until([&] { return h.fan->channel_count() == 20; }));
   EXPECT_EQ(h.server->stream_count(), 20u);
@@ -364,8 +365,9 @@ TEST(h2_server, recheck_and_shutdown_reach_http2_streams) {
   const auto revoke = c.client.get("/stream/revoke");
   ASSERT_TRUE(c.run_until([&] { return h.server->stream_count() == 2; }));
   std::promise<std::vector<std::string>> tags;
-  h.server->collect_tags([&](std::vector<std::shared_ptr<const principal>> all) {
+  h.server->collect_tags([&](const std::vector<std::shared_ptr<const principal>>& all) {
     std::vector<std::string> users;
+    users.reserve(all.size());
     for (const auto& t : all) users.push_back(t->user_id);
     std::sort(users.begin(), users.end());
     tags.set_value(users);

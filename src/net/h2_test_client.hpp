@@ -56,7 +56,7 @@ class h2_client {
     std::string scheme = "http";
   };
 
-  explicit h2_client(options o) : opts_(o) {
+  explicit h2_client(const options& o) : opts_(o) {
     nghttp2_session_callbacks* cbs = nullptr;
     nghttp2_session_callbacks_new(&cbs);
     nghttp2_session_callbacks_set_on_header_callback(cbs, &on_header);
@@ -190,7 +190,7 @@ class h2_client {
 // runs, until a condition holds.
 class h2_socket_client {
  public:
-  explicit h2_socket_client(std::uint16_t port, h2_client::options o = {}) : client(std::move(o)) {
+  explicit h2_socket_client(std::uint16_t port, const h2_client::options& o = {}) : client(o) {
     sock.connect({boost::asio::ip::make_address("127.0.0.1"), port});
   }
 

@@ -15,7 +15,7 @@ struct parsed_network {
 };
 
 result<parsed_network> parse_network(std::string_view text) {
-  const auto refuse = [&](std::string why) {
+  const auto refuse = [&](const std::string& why) {
     return make_error(errc::invalid_config, quoted(text) + " " + why);
   };
   std::string t(text);
