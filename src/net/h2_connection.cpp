@@ -1,6 +1,5 @@
 #include "net/h2_connection.hpp"
 
-#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 
 #include "core/metrics.hpp"
 #include "core/redact.hpp"
+#include "net/end_sending.hpp"
 #include "net/server.hpp"
 #include "sse/encoder.hpp"
 
@@ -363,19 +363,11 @@ template <class Socket>
 void basic_h2_connection<Socket>::close_gracefully() {
   if (closing_ || closed_) return;
   closing_ = true;
-  if constexpr (kIsTls) {
-    // close_notify, not waited for (as sse_stream): the peer's is marked as received.
-    ::SSL_set_shutdown(socket_.native_handle(), SSL_RECEIVED_SHUTDOWN);
-    writing_ = true;
-    socket_.async_shutdown([self = self()](boost::system::error_code) {
-      self->writing_ = false;
-      self->finish();
-    });
-  } else {
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    finish();
-  }
+  if constexpr (kIsTls) writing_ = true;  // nothing is written after the close_notify
+  end_sending<kIsTls>(socket_, [self = self()] {
+    if constexpr (kIsTls) self->writing_ = false;
+    self->finish();
+  });
 }
 
 template <class Socket>

@@ -1,13 +1,12 @@
 #include "net/sse_stream.hpp"
 
-#include <openssl/ssl.h>
-
 #include <algorithm>
 #include <array>
 #include <boost/asio/dispatch.hpp>
 #include <cassert>
 
 #include "core/metrics.hpp"
+#include "net/end_sending.hpp"
 #include "net/h2_session.hpp"  // slow_consumer_frame(), shared with HTTP/2 streams
 #include "net/server.hpp"
 #include "sse/encoder.hpp"
@@ -346,21 +345,11 @@ void basic_sse_stream<Socket>::written_all() {
 
 template <class Socket>
 void basic_sse_stream<Socket>::close_gracefully() {
-  if constexpr (kIsTls) {
-    // close_notify, so the client can tell the end of the stream from a cut connection. Its reply
-    // is not waited for (the peer's close_notify is marked as received): the shutdown completes
-    // once ours is written, within close_grace like any write of a closing stream.
-    ::SSL_set_shutdown(socket_.native_handle(), SSL_RECEIVED_SHUTDOWN);
-    writing_ = true;  // nothing is written after it
-    socket_.async_shutdown([self = self()](boost::system::error_code) {
-      self->writing_ = false;
-      self->finish();
-    });
-  } else {
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    finish();
-  }
+  if constexpr (kIsTls) writing_ = true;  // nothing is written after the close_notify
+  end_sending<kIsTls>(socket_, [self = self()] {
+    if constexpr (kIsTls) self->writing_ = false;
+    self->finish();
+  });
 }
 
 template <class Socket>
