@@ -408,6 +408,7 @@ TEST(redis_bus_cluster, compat_mode_on_one_cluster_node_receives_publishes_made_
        "{\"channel\": \"" + ch +
            "\", \"event_type\": \"scan.progress\", \"data\": \"{}\", \"pub_id\": \"5\"}"});
   ASSERT_TRUE(ca.wait_for_id("5"));
+  ASSERT_TRUE(wait_until([&] { return a.ready(); }, 20s)) << a.last_error();  // publishers too
   ASSERT_TRUE(publish_sync(a, {ch, "scan.progress", "{}", "6"}));  // classic PUBLISH on node 0
   ASSERT_TRUE(ca.wait_for_id("6"));
 }

@@ -227,6 +227,9 @@ TEST(redis_bus_tls, client_certificate_required_and_the_insecure_switch) {
   auto p = std::make_shared<std::promise<void>>();
   a->add_interest_confirmed(channel("insecure"), [p] { p->set_value(); });
   ASSERT_EQ(p->get_future().wait_for(10s), std::future_status::ready);
+  // The subscription is confirmed on the subscriber connection; the publisher connection may still
+  // be in its TLS handshake (a publish then answers "unavailable", as it should).
+  ASSERT_TRUE(wait_until([&] { return a->ready(); }));
   ASSERT_TRUE(publish_sync(*a, ev(channel("insecure"), "i")));
   ASSERT_TRUE(got.wait_for_id("i"));
 
