@@ -291,23 +291,27 @@ class SSEClient:
         self.buf = b""
         self.keepalives = 0
         self.closed_by_server = False
-        deadline = time.monotonic() + 10
-        while b"\r\n\r\n" not in self.buf:
-            if not self._recv(deadline):
-                raise AssertionError("stream %s closed before its headers: %r" % (path, self.buf))
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        self.status = int(lines[0].split(" ")[1])
-        self.headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            self.headers[k.strip().lower()] = v.strip()
+        self._read_head(time.monotonic() + 10)
         if self.status != 200:
             body = self.buf
             while self._recv(time.monotonic() + 2):
                 pass
             raise AssertionError("stream %s answered %d: %r" % (path, self.status, body + self.buf))
         assert self.headers.get("content-type") == "text/event-stream", self.headers
+
+    def _read_head(self, deadline):
+        """Reads the response head: `head` (its text), `status`, `headers` (lower-case names)."""
+        while b"\r\n\r\n" not in self.buf:
+            if not self._recv(deadline):
+                raise AssertionError("stream %s closed before its headers: %r" % (self.path, self.buf))
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        self.head = head.decode("latin-1")
+        lines = self.head.split("\r\n")
+        self.status = int(lines[0].split(" ")[1])
+        self.headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            self.headers[k.strip().lower()] = v.strip()
 
     def _recv(self, deadline):
         """Read once (until deadline). False on EOF, None on timeout, True on data."""

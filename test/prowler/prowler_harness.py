@@ -383,7 +383,7 @@ def api_key_header(key):
     return {"Authorization": "Api-Key " + key}
 
 
-class Connect:
+class Connect(h.SSEClient):
     """One GET on the public listener, kept as raw bytes: `status`, `headers` (lower-case names),
     and either `body` (an error answer, read to its end) or an open stream past its preamble."""
 
@@ -395,19 +395,10 @@ class Connect:
             req += "%s: %s\r\n" % (k, v)
         self.sock.sendall((req + "\r\n").encode())
         self.buf = b""
+        self.keepalives = 0
         self.closed_by_server = False
         deadline = time.monotonic() + timeout
-        while b"\r\n\r\n" not in self.buf:
-            if not self._recv(deadline):
-                raise AssertionError("%s: no response head: %r" % (path, self.buf))
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        self.head = head.decode("latin-1")
-        self.status = int(lines[0].split(" ")[1])
-        self.headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            self.headers[k.strip().lower()] = v.strip()
+        self._read_head(deadline)
         self.body = b""
         if self.status != 200:
             n = int(self.headers.get("content-length", "0"))
@@ -416,51 +407,13 @@ class Connect:
             self.body = self.buf[:n]
             self.close()
             return
-        want = h.PREAMBLE.encode()
-        while len(self.buf) < len(want):
-            if not self._recv(deadline):
-                raise AssertionError("%s: no preamble (got %r)" % (path, self.buf[:100]))
-        if self.buf[:len(want)] != want:
-            raise AssertionError("%s: preamble differs: %r" % (path, self.buf[:100]))
-        self.buf = self.buf[len(want):]
-
-    def _recv(self, deadline):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        self.sock.settimeout(left)
-        try:
-            c = self.sock.recv(65536)
-        except socket.timeout:
-            return None
-        except OSError:
-            self.closed_by_server = True
-            return False
-        if not c:
-            self.closed_by_server = True
-            return False
-        self.buf += c
-        return True
+        self.expect_preamble(timeout=max(0.0, deadline - time.monotonic()))
 
     def next_block(self, timeout=15):
-        """The next complete non-keep-alive SSE block, or None (timeout or closed)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            i = self.buf.find(b"\n\n")
-            if i >= 0:
-                block, self.buf = self.buf[:i + 2], self.buf[i + 2:]
-                text = block.decode("utf-8")
-                if text == h.KEEP_ALIVE:
-                    continue
-                return text
-            if not self._recv(deadline):
-                return None
+        return super().next_block(timeout)
 
     def expect_block(self, want, timeout=15):
-        got = self.next_block(timeout)
-        if got != want:
-            raise AssertionError("%s: got %r, wanted %r (closed: %s)" % (
-                self.path, got, want, self.closed_by_server))
+        return super().expect_block(want, timeout)
 
     def expect_end(self, want, timeout=15):
         """The stream's last bytes are `want`, then the server closes it."""
@@ -473,12 +426,6 @@ class Connect:
             raise AssertionError("%s: still open; pending %r" % (self.path, self.buf))
         if self.buf.decode("utf-8") != want:
             raise AssertionError("%s: ended with %r, wanted %r" % (self.path, self.buf, want))
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
 
 def stream_error(condition, text):
