@@ -1,11 +1,11 @@
 #include "app/publish_request.hpp"
 
+#include <bit>
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
-#include <bit>
 #include <charconv>
 #include <cmath>
-#include <cstring>
+#include <cstdint>
 #include <optional>
 
 #include "bus/bus_options.hpp"
