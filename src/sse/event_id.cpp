@@ -1,7 +1,7 @@
 #include "sse/event_id.hpp"
 
-#include <algorithm>
 #include <limits>
+#include <unordered_map>
 
 namespace herald::sse {
 
@@ -91,6 +91,9 @@ result<std::vector<last_event_id_part>> parse_last_event_id(std::string_view tex
   if (text.size() > kMaxLastEventIdBytes)
     return refuse("the id is longer than " + std::to_string(kMaxLastEventIdBytes) + " bytes");
   std::vector<last_event_id_part> out;
+  // Channel -> its place in `out`: a 16 KiB id of 4,000 distinct channels would otherwise cost
+  // 8 million comparisons on the event loop (found by fuzz_last_event_id's slow inputs).
+  std::unordered_map<std::string, std::size_t> place;
   std::size_t start = 0;
   for (;;) {
     const std::size_t comma = text.find(',', start);
@@ -102,12 +105,11 @@ result<std::vector<last_event_id_part>> parse_last_event_id(std::string_view tex
       return refuse("each part must be <channel>:<position>");
     std::string channel = unquote_channel(part.substr(0, colon));
     std::string value(part.substr(colon + 1));
-    auto same = std::find_if(out.begin(), out.end(),
-                             [&](const last_event_id_part& p) { return p.channel == channel; });
-    if (same != out.end())
-      same->value = std::move(value);  // a dict: the later value wins
-    else
+    auto [it, fresh] = place.try_emplace(channel, out.size());
+    if (fresh)
       out.push_back({std::move(channel), std::move(value)});
+    else
+      out[it->second].value = std::move(value);  // a dict: the later value wins
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }

@@ -57,6 +57,21 @@ TEST(event_id, parse_later_part_for_a_channel_wins) {
   ASSERT_EQ(p->size(), 2u);
   EXPECT_EQ((*p)[0].channel, "x");
   EXPECT_EQ((*p)[0].value, "3");
+  EXPECT_EQ((*p)[1].channel, "y");
+  EXPECT_EQ((*p)[1].value, "2");
+}
+
+TEST(event_id, parse_keeps_first_appearance_order_over_many_channels) {
+  std::string id;
+  for (int i = 0; i < 1500; ++i) id += "c" + std::to_string(i) + ":1,";
+  id += "c7:9";
+  ASSERT_LE(id.size(), kMaxLastEventIdBytes);
+  auto p = parse_last_event_id(id);
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->size(), 1500u);
+  EXPECT_EQ((*p)[1499].channel, "c1499");
+  EXPECT_EQ((*p)[7].channel, "c7");
+  EXPECT_EQ((*p)[7].value, "9");
 }
 
 TEST(event_id, parse_refuses_what_python_split_refuses) {
