@@ -279,14 +279,18 @@ def summary(results_dir: Path) -> str:
         if b and i and i.get("deliveries_per_s"):
             q = (b.get("deliveries_per_s") or 0) / i["deliveries_per_s"]
             rows.append([f"spread flat out, 1 node, {kind}: deliveries/s ÷ in-process", "≥ 85%",
-                         f"{F(b.get('deliveries_per_s'))} ÷ {F(i.get('deliveries_per_s'))} = {q:.0%}",
+                         f"{F(b.get('deliveries_per_s'))} ÷ {F(i.get('deliveries_per_s'))} = {q:.0%}"
+                         + R.paren("; ".join(t for t in (R.rounds_text(b, "deliveries_per_s", 0),
+                                                         R.rounds_text(i, "deliveries_per_s", 0)) if t)),
                          "pass" if q >= 0.85 else "**miss**"])
         b, i = pick(best, "spread", f"{kind}-1", "fixed"), pick(best, "spread", "inproc-1", "fixed")
         if b and i and b.get("lat_target_p99_ms") is not None and i.get("lat_target_p99_ms") is not None:
             d = b["lat_target_p99_ms"] - i["lat_target_p99_ms"]
             rows.append([f"spread at {F(b.get('offered_deliveries_per_s'))} deliveries/s, 1 node, {kind}: "
                          "p99 − in-process (socket, after warm-up)", "≤ 2 ms",
-                         f"{F(b['lat_target_p99_ms'], 2)} − {F(i['lat_target_p99_ms'], 2)} = {d:+.2f} ms",
+                         f"{F(b['lat_target_p99_ms'], 2)} − {F(i['lat_target_p99_ms'], 2)} = {d:+.2f} ms"
+                         + R.paren("; ".join(t for t in (R.rounds_text(b, "lat_target_p99_ms"),
+                                                         R.rounds_text(i, "lat_target_p99_ms")) if t)),
                          "pass" if d <= 2 else "**miss**"])
     for kind in ("classic", "sharded"):
         one, three = pick(best, "spread", f"{kind}-1", "flat-out"), pick(best, "spread", f"{kind}-3", "flat-out")

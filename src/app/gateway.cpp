@@ -75,10 +75,6 @@ result<void> gateway::init() {
   auto gen = build_generation(cfg_, *store_, *pool_, library_endpoints_);
   if (!gen) return start_error(std::move(gen).err().message);
   current_.store(std::move(*gen));
-  auto b = bus::try_make_bus(cfg_.bus);
-  if (!b) return start_error("bus: " + b.err().message);
-  bus_ = std::move(*b);
-
   auto limits = stream_limits::create(cfg_.server);
   if (!limits) return std::move(limits).err();
   limits_ = std::move(*limits);
@@ -91,6 +87,14 @@ result<void> gateway::init() {
   po.sweep_interval = std::min<std::chrono::milliseconds>(
       std::chrono::milliseconds(250), po.keepalive / 4 + std::chrono::milliseconds(1));
   public_server_ = std::make_unique<net::http_server>(po, *public_handler_);
+  // [bus] thread: with one event loop, the Valkey connections run on it, so a publish and its
+  // acknowledgement never change threads (bus_config.hpp; measured in bench/README.md,
+  // "Scale-out"). The bus is then destroyed before the server (~gateway).
+  const bool bus_on_loop = cfg_.bus.thread == bus::bus_thread::event_loop ||
+                           (cfg_.bus.thread == bus::bus_thread::automatic && po.threads == 1);
+  auto b = bus::try_make_bus(cfg_.bus, bus_on_loop ? &public_server_->loop_context(0) : nullptr);
+  if (!b) return start_error("bus: " + b.err().message);
+  bus_ = std::move(*b);
 
   fanout_ = std::make_unique<sse::fanout>(
       public_server_->executors(),
@@ -111,6 +115,9 @@ result<void> gateway::init() {
 gateway::~gateway() {
   stop();
   unregister_health_metrics();
+  // A bus built on an event loop must go before that loop's io_context (redis_bus.hpp); every
+  // caller of it is gone by now (the loops are stopped, the gauges unregistered).
+  bus_.reset();
 }
 
 void gateway::register_health_metrics() {
@@ -205,11 +212,14 @@ void gateway::stop() {
   const auto& server = current()->cfg.server;  // as last reloaded
   std::mt19937 rng{std::random_device{}()};
   std::uniform_int_distribution<std::uint32_t> jitter(0, std::max(1u, server.retry_jitter_ms) - 1);
-  public_server_->shutdown(std::chrono::milliseconds(server.shutdown_deadline_ms), [&] {
-    // Spread the reconnect storm: every client gets its own delay.
-    return sse::encode_retry(server.retry_base_ms + jitter(rng));
-  });
-  bus_->stop();
+  public_server_->shutdown(
+      std::chrono::milliseconds(server.shutdown_deadline_ms),
+      [&] {
+        // Spread the reconnect storm: every client gets its own delay.
+        return sse::encode_retry(server.retry_base_ms + jitter(rng));
+      },
+      // While the loops still run: a bus on an event loop closes its connections there.
+      [this] { bus_->stop(); });
   pool_->stop();
 }
 

@@ -46,6 +46,11 @@ struct replay_options {
                                          // channel idle this long is forgotten
 };
 
+// Which thread runs the redis bus's connections (redis_bus.hpp). automatic: the event loop's when
+// the gateway has one event-loop thread ([server] threads = 1), else its own. event_loop: the
+// first event loop's, whatever the count. own: a thread of its own.
+enum class bus_thread { automatic, own, event_loop };
+
 struct bus_config {
   bus_kind kind = bus_kind::local;
   bus_mode mode = bus_mode::native;
@@ -70,6 +75,7 @@ struct bus_config {
   std::uint32_t max_message_bytes = 1 << 20;  // refused on publish, dropped on receipt
   bus_tls_options tls;                        // used when scheme == "rediss"
   replay_options replay;                      // [replay]: reliable channels
+  bus_thread thread = bus_thread::automatic;  // the gateway reads it (bus_factory.hpp)
 };
 
 }  // namespace herald::bus

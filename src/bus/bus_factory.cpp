@@ -10,7 +10,8 @@ namespace herald::bus {
 
 result<void> check_bus_config(const bus_config& c) { return validate(c); }
 
-result<std::unique_ptr<bus>> try_make_bus(const bus_config& cfg) {
+result<std::unique_ptr<bus>> try_make_bus(const bus_config& cfg,
+                                          boost::asio::io_context* event_loop) {
   if (auto ok = check_bus_config(cfg); !ok) return std::move(ok).err();
   if (cfg.kind == bus_kind::local)
     return std::unique_ptr<bus>(std::make_unique<local_bus>(cfg.replay));
@@ -20,7 +21,7 @@ result<std::unique_ptr<bus>> try_make_bus(const bus_config& cfg) {
     if (!ctx) return std::move(ctx).err();
     tls = std::move(*ctx);
   }
-  return std::unique_ptr<bus>(std::make_unique<redis_bus>(cfg, std::move(tls)));
+  return std::unique_ptr<bus>(std::make_unique<redis_bus>(cfg, std::move(tls), event_loop));
 }
 
 std::unique_ptr<bus> make_bus(const bus_config& cfg) {

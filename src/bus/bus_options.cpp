@@ -43,6 +43,25 @@ result<bus_mode> parse_mode(std::string_view s) {
   return config_error(quoted(s) + " is not supported (use \"native\" or \"compat\")");
 }
 
+std::string_view to_string(bus_thread t) noexcept {
+  switch (t) {
+    case bus_thread::own:
+      return "own";
+    case bus_thread::event_loop:
+      return "event-loop";
+    case bus_thread::automatic:
+      break;
+  }
+  return "auto";
+}
+
+result<bus_thread> parse_thread(std::string_view s) {
+  if (s == "auto") return bus_thread::automatic;
+  if (s == "own") return bus_thread::own;
+  if (s == "event-loop") return bus_thread::event_loop;
+  return config_error(quoted(s) + " is not supported (use \"auto\", \"own\" or \"event-loop\")");
+}
+
 result<std::string> parse_scheme(std::string_view s) {
   if (s == "redis" || s == "rediss") return std::string(s);
   return config_error(quoted(s) + " is not supported (" + "use \"redis\", or \"rediss\" for TLS" +

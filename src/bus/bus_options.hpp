@@ -25,8 +25,10 @@ inline constexpr std::string_view kValkeySchemeEnv = "VALKEY_SCHEME";
 
 std::string_view to_string(bus_kind k) noexcept;
 std::string_view to_string(bus_mode m) noexcept;
-result<bus_kind> parse_kind(std::string_view s);       // "local", "redis"
-result<bus_mode> parse_mode(std::string_view s);       // "native", "compat"
+result<bus_kind> parse_kind(std::string_view s);  // "local", "redis"
+result<bus_mode> parse_mode(std::string_view s);  // "native", "compat"
+std::string_view to_string(bus_thread t) noexcept;
+result<bus_thread> parse_thread(std::string_view s);   // "auto", "own", "event-loop"
 result<std::string> parse_scheme(std::string_view s);  // "redis", "rediss" (see validate())
 // A host name or IP for the resolver: letters, digits, '-', '.', '_', ':' (IPv6), at most 253.
 result<std::string> parse_host(std::string_view s);

@@ -26,6 +26,12 @@ TEST(bus_options, names_of_kinds_modes_and_schemes) {
   EXPECT_EQ(*parse_scheme("redis"), "redis");
   EXPECT_EQ(*parse_scheme("rediss"), "rediss");
   EXPECT_EQ(parse_scheme("unix").err().message.rfind("'unix' is not supported", 0), 0u);
+  for (auto t : {bus_thread::automatic, bus_thread::own, bus_thread::event_loop})
+    EXPECT_EQ(*parse_thread(to_string(t)), t);
+  EXPECT_EQ(to_string(bus_thread::event_loop), "event-loop");
+  EXPECT_EQ(to_string(bus_config{}.thread), "auto");
+  EXPECT_EQ(parse_thread("loop").err().message,
+            "'loop' is not supported (use \"auto\", \"own\" or \"event-loop\")");
 }
 
 TEST(bus_options, hosts_and_cluster_seeds) {

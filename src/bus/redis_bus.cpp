@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cassert>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -133,13 +134,22 @@ struct publish_job {
 }  // namespace
 
 struct redis_bus::impl {
-  impl(bus_config c, std::shared_ptr<asio::ssl::context> tls_ctx)
-      : cfg(std::move(c)),
+  impl(bus_config c, std::shared_ptr<asio::ssl::context> tls_ctx, asio::io_context* loop)
+      : own_ioc(loop ? std::optional<asio::io_context>()
+                     : std::optional<asio::io_context>(std::in_place)),
+        ioc(loop ? *loop : *own_ioc),
+        cfg(std::move(c)),
         codec(cfg.mode, cfg.prefix, cfg.compat_channel, cfg.max_message_bytes),
         log_limits{cfg.replay.max_events, std::uint64_t{cfg.replay.max_age_seconds} * 1000},
         tls(std::move(tls_ctx)),
         refresh_timer(ioc),
         refresh_backoff(milliseconds(cfg.reconnect_min_ms), milliseconds(cfg.reconnect_max_ms)) {}
+
+  // ---- threads ----
+  // Declared before everything that holds I/O objects: destroyed last. Empty when the bus runs on
+  // an event loop's io_context (redis_bus.hpp), which outlives the bus.
+  std::optional<asio::io_context> own_ioc;
+  asio::io_context& ioc;  // own_ioc, or the event loop's
 
   // ---- immutable after construction ----
   const bus_config cfg;
@@ -148,10 +158,9 @@ struct redis_bus::impl {
   const std::shared_ptr<asio::ssl::context> tls;  // set for scheme "rediss"
   std::string description;
 
-  // ---- threads ----
-  asio::io_context ioc;  // declared before everything that holds I/O objects: destroyed last
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  std::thread thread;
+  std::thread thread;  // own_ioc's; none on an event loop
+  bool on_loop() const { return !own_ioc; }
   batch_sink deliver;  // set in start() before the thread exists; then bus thread only
 
   // ---- shared between threads ----
@@ -246,7 +255,8 @@ struct redis_bus::impl {
 
 redis_bus::redis_bus(bus_config cfg) : redis_bus(std::move(cfg), nullptr) {}
 
-redis_bus::redis_bus(bus_config cfg, std::shared_ptr<asio::ssl::context> tls) {
+redis_bus::redis_bus(bus_config cfg, std::shared_ptr<asio::ssl::context> tls,
+                     asio::io_context* event_loop) {
   if (cfg.scheme == "rediss" && !tls) {
     // Start-up edge: try_make_bus builds the context first and returns its error as a value.
     auto ctx = make_tls_context(cfg.tls);
@@ -254,11 +264,12 @@ redis_bus::redis_bus(bus_config cfg, std::shared_ptr<asio::ssl::context> tls) {
     tls = std::move(*ctx);
   }
   if (cfg.scheme != "rediss") tls.reset();
-  im_ = std::make_unique<impl>(std::move(cfg), std::move(tls));
+  im_ = std::make_unique<impl>(std::move(cfg), std::move(tls), event_loop);
   const auto& c = im_->cfg;
   const bool with_tls = im_->tls != nullptr;
   std::string mode = c.mode == bus_mode::native ? "native, prefix \"" + c.prefix + "\""
                                                 : "compat, channel \"" + c.compat_channel + "\"";
+  const std::string where = im_->on_loop() ? ", on the event loop" : "";
   if (c.cluster) {
     std::string seeds;
     if (c.cluster_nodes.empty()) {
@@ -267,10 +278,10 @@ redis_bus::redis_bus(bus_config cfg, std::shared_ptr<asio::ssl::context> tls) {
       for (const auto& n : c.cluster_nodes) seeds += (seeds.empty() ? "" : ",") + n;
     }
     im_->description = std::string(with_tls ? "rediss" : "redis") + "-cluster://" + seeds + " (" +
-                       mode + ", sharded pub/sub)";
+                       mode + ", sharded pub/sub" + where + ")";
   } else {
     im_->description = std::string(with_tls ? "rediss" : "redis") + "://" +
-                       node_address{c.host, c.port}.str() + " (" + mode + ")";
+                       node_address{c.host, c.port}.str() + " (" + mode + where + ")";
   }
 }
 
@@ -289,8 +300,9 @@ void redis_bus::start_batches(batch_sink deliver) {
     im_->started = true;
   }
   im_->deliver = std::move(deliver);
-  im_->work.emplace(asio::make_work_guard(im_->ioc));
   asio::post(im_->ioc, [im = im_.get()] { im->begin(); });
+  if (im_->on_loop()) return;  // the event loop's thread runs it all
+  im_->work.emplace(asio::make_work_guard(im_->ioc));
   im_->thread = std::thread([im = im_.get()] {
     // Named, so per-thread CPU (top -H, /proc/PID/task/*/stat, perf) tells the bus read loop from
     // the event loops: the scale-out benchmark measures it that way.
@@ -313,11 +325,30 @@ void redis_bus::stop() {
     if (im_->stopping) return;
     im_->stopping = true;
     if (!im_->started) return;
-    asio::post(im_->ioc, [im = im_.get()] { im->shutdown(); });
+    if (!im_->on_loop()) asio::post(im_->ioc, [im = im_.get()] { im->shutdown(); });
   }
-  im_->work.reset();
-  assert(std::this_thread::get_id() != im_->thread.get_id() && "stop() called from the bus thread");
-  if (im_->thread.joinable()) im_->thread.join();
+  if (im_->on_loop()) {
+    auto& ioc = im_->ioc;
+    if (ioc.get_executor().running_in_this_thread() || ioc.stopped()) {
+      // On the loop itself, or its thread is gone (the caller joined it: redis_bus.hpp).
+      im_->shutdown();
+    } else {
+      // As on the bus thread, no `done` is lost: a publish posted from the loop by a handler still
+      // running when this is posted is queued after shutdown(), finds the bus stopped and answers
+      // at once; the second post returns after it.
+      std::promise<void> done;
+      asio::post(ioc, [&ioc, im = im_.get(), &done] {
+        im->shutdown();
+        asio::post(ioc, [&done] { done.set_value(); });
+      });
+      done.get_future().wait();
+    }
+  } else {
+    im_->work.reset();
+    assert(std::this_thread::get_id() != im_->thread.get_id() &&
+           "stop() called from the bus thread");
+    if (im_->thread.joinable()) im_->thread.join();
+  }
   im_->is_ready = false;
   im_->can_publish = false;
 }

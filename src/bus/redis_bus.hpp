@@ -40,12 +40,23 @@
 // Receiving: the messages of one socket read are decoded and handed to the sink as one batch
 // (start_batches), counted in herald_bus_read_batches_total and herald_bus_bytes_read_total.
 //
-// Threads: the bus owns one io_context and one thread ("bus thread", named herald-bus) that runs
-// every connection, timer and the sink. publish(), add_interest(), remove_interest(), ready(),
-// describe() may be called from any thread: they post to the bus thread (ready() reads an atomic).
-// start()/stop() from one owner thread, never from the sink. `done` callbacks run on the bus
-// thread, or on the caller's thread when a publish is refused up front. Lock order: post_mu_ then
-// err_mu_ (see redis_bus.cpp).
+// Threads: by default the bus owns one io_context and one thread ("bus thread", named herald-bus)
+// that runs every connection, timer and the sink. Given an event loop's io_context instead
+// (`event_loop`, the gateway's choice for one event-loop thread: [bus] thread), it runs there and
+// starts no thread: a publish read by that loop, its PUBLISH, the message read back and the
+// acknowledgement then never change threads (bench/README.md, "Scale-out"). Below, "bus thread"
+// means whichever thread runs that io_context. publish(), add_interest(), remove_interest(),
+// ready(), describe() may be called from any thread: they post to the bus thread (ready() reads an
+// atomic). start()/stop() from one owner thread, never from the sink. `done` callbacks run on the
+// bus thread, or on the caller's thread when a publish is refused up front. Lock order: post_mu_
+// then err_mu_ (see redis_bus.cpp).
+//
+// Ownership with an event loop: the loop's io_context must outlive the bus, and stop() must be
+// called either while the loop runs (it waits for the loop to close the connections and answer
+// every publish) or after the loop's thread has been joined (then a publish whose handler was still
+// queued on the stopped loop is never answered: its caller lived on that loop too); the bus must be
+// destroyed before that io_context (its handlers still queued there are destroyed with it, never
+// run).
 #pragma once
 
 #include <cstddef>
@@ -55,9 +66,12 @@
 #include "bus/bus.hpp"
 #include "bus/bus_config.hpp"
 
-namespace boost::asio::ssl {
+namespace boost::asio {
+class io_context;
+namespace ssl {
 class context;
 }
+}  // namespace boost::asio
 
 namespace herald::bus {
 
@@ -67,7 +81,8 @@ class redis_bus final : public bus {
   // "rediss" the TLS context is built from cfg.tls (std::invalid_argument if that fails: a
   // start-up edge), or taken as given (try_make_bus builds it first and returns its error).
   explicit redis_bus(bus_config cfg);
-  redis_bus(bus_config cfg, std::shared_ptr<boost::asio::ssl::context> tls);
+  redis_bus(bus_config cfg, std::shared_ptr<boost::asio::ssl::context> tls,
+            boost::asio::io_context* event_loop = nullptr);
   ~redis_bus() override;  // stop()s
   redis_bus(const redis_bus&) = delete;
   redis_bus& operator=(const redis_bus&) = delete;

@@ -686,6 +686,15 @@ std::vector<option> make_options() {
                   "A connection whose oldest pending reply is this late is dropped and "
                   "reconnected, milliseconds.")
                   .shown_when(redis_bus));
+  t.push_back(choice(
+                  "bus.thread", [](auto& c) -> auto& { return c.bus.thread; }, bus::parse_thread,
+                  [](bus::bus_thread v) { return bus::to_string(v); },
+                  {"auto", "own", "event-loop"},
+                  "Which thread runs the Valkey connections. \"event-loop\": the (first) event "
+                  "loop's, so a publish, its PUBLISH, the message read back and the answer never "
+                  "change threads; \"own\": a thread of their own; \"auto\": the event loop's "
+                  "when `server.threads = 1`, else their own.")
+                  .shown_when(redis_bus));
   t.push_back(integer(
                   "bus.max_message_bytes", [](auto& c) -> auto& { return c.bus.max_message_bytes; },
                   1024, std::int64_t{512} << 20,

@@ -796,6 +796,8 @@ std::vector<asio::any_io_executor> http_server::executors() const {
   return v;
 }
 
+asio::io_context& http_server::loop_context(std::size_t index) { return shards_.at(index)->ioc; }
+
 void http_server::set_fanout(sse::fanout* f) { fanout_ = f; }
 
 // The public listener's options as a listener's (its limits snapshot).
@@ -1055,7 +1057,8 @@ result<void> http_server::reload_limits(std::uint16_t port, const listener_optio
 }
 
 std::size_t http_server::shutdown(std::chrono::milliseconds deadline,
-                                  const std::function<std::string()>& final_bytes) {
+                                  const std::function<std::string()>& final_bytes,
+                                  const std::function<void()>& before_loops_stop) {
   if (!started_ || stopped_) return 0;
   stopped_ = true;
   const auto until = clock::now() + deadline;
@@ -1090,6 +1093,7 @@ std::size_t http_server::shutdown(std::chrono::milliseconds deadline,
   const auto grace = clock::now() + std::chrono::milliseconds(500);
   while (streams_.load() > 0 && clock::now() < grace)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (before_loops_stop) before_loops_stop();
   for (auto& s : shards_) s->ioc.stop();
   for (auto& s : shards_)
     if (s->thread.joinable()) s->thread.join();

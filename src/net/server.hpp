@@ -156,6 +156,10 @@ class http_server {
 
   // Executors of the shards, in shard order (the fanout is built on these).
   std::vector<boost::asio::any_io_executor> executors() const;
+  // The io_context of shard `index` (< threads): a component that should run on that event loop
+  // rather than on a thread of its own (the Valkey bus, [bus] thread) is built on it. It lives as
+  // long as this server.
+  boost::asio::io_context& loop_context(std::size_t index);
   void set_fanout(sse::fanout* f);
 
   // Binds one acceptor per shard for the primary handler. Port 0 picks a free port (see port()).
@@ -193,9 +197,12 @@ class http_server {
   // Graceful stop: stop accepting, close idle keep-alive connections, give every stream
   // `final_bytes()` (called once per stream, e.g. a jittered `retry:` hint) and close it once
   // flushed; returns when every stream is gone or `deadline` passed, then stops and joins the
-  // loops. Returns the number of streams still open at the deadline (cut).
+  // loops. Returns the number of streams still open at the deadline (cut). `before_loops_stop`
+  // runs on the caller's thread once the streams are gone, while the loops still run (e.g. to stop
+  // a component that lives on a loop).
   std::size_t shutdown(std::chrono::milliseconds deadline,
-                       const std::function<std::string()>& final_bytes);
+                       const std::function<std::string()>& final_bytes,
+                       const std::function<void()>& before_loops_stop = {});
 
   // Gathers the tags of every live stream (duplicates removed), then calls `done` on some thread.
   void collect_tags(std::function<void(std::vector<std::shared_ptr<const principal>>)> done);

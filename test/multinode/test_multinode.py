@@ -35,10 +35,12 @@ def compat_bus(redis_server):
 class MultiNodeTest(h.HeraldTestCase):
 
     def native_pair(self, scans=()):
-        """One redis-server and two ready nodes "a" and "b" on it in native mode; the store seeded."""
+        """One redis-server and two ready nodes "a" and "b" on it in native mode; the store seeded.
+        Node a runs its bus on a thread of its own, node b on its first event loop ([bus] thread):
+        every test on the pair checks both."""
         r = self.start_redis()
-        a = self.make_node("a", native_bus(r))
-        b = self.make_node("b", native_bus(r))
+        a = self.make_node("a", dict(native_bus(r), thread="own"))
+        b = self.make_node("b", dict(native_bus(r), thread="event-loop"))
         self.seed(a, scans=scans)
         a.start(), b.start()
         a.wait_ready(), b.wait_ready()
@@ -48,6 +50,9 @@ class MultiNodeTest(h.HeraldTestCase):
     def test_1_native_publish_on_b_reaches_stream_on_a_exactly_once(self):
         scan = str(uuid.uuid4())
         r, a, b = self.native_pair(scans=[scan])
+        # Which thread runs each node's bus, as its start-up line says.
+        self.assertIn('(native, prefix "%s", on the event loop)' % PREFIX, b.log())
+        self.assertNotIn("on the event loop", a.log())
 
         ch = "scan-progress:%s:%s" % (self.tenant, scan)
         path = "/api/v1/scans/%s/event-stream" % scan
