@@ -175,10 +175,6 @@ void gateway::when_loops_answer(std::function<void()> done) {
 }
 
 result<void> gateway::start() {
-  // The events of one read from Valkey go to the fanout together: one lock and one hand-over per
-  // event loop per read, instead of one per event (bench/README.md, "Scale-out").
-  bus_->start_batches(
-      [f = fanout_.get()](std::span<sse::event> events) { f->publish_batch(events); });
   if (auto r = public_server_->listen(cfg_.server.listen.address, cfg_.server.listen.port); !r)
     return r;
   // The internal listener is served by the same event loops as the streams: a publish reaches the
@@ -191,6 +187,13 @@ result<void> gateway::start() {
   internal_port_ = *port;
   register_health_metrics();
   public_server_->start();
+  // The bus starts once the event loops run, and only if nothing above failed: a bus on an event
+  // loop is stopped by that loop (stop()), so it must not start on a loop that never runs. Interest
+  // registered by streams meanwhile is queued and subscribed as the bus connects. The events of one
+  // read from Valkey go to the fanout together: one lock and one hand-over per event loop per read,
+  // instead of one per event (bench/README.md, "Scale-out").
+  bus_->start_batches(
+      [f = fanout_.get()](std::span<sse::event> events) { f->publish_batch(events); });
   started_ = true;
   if (cfg_.internal.publisher_key.empty())
     spdlog::warn("no publisher key configured: POST /publish answers 401");

@@ -422,7 +422,7 @@ class HeraldNode:
     AUDIENCE = "herald-multinode"
     ISSUER = "herald-multinode-tests"
 
-    def __init__(self, workdir, name, keys, db_path, bus, publisher_key):
+    def __init__(self, workdir, name, keys, db_path, bus, publisher_key, threads=2):
         self.name = name
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
@@ -446,7 +446,7 @@ class HeraldNode:
         cfg = """# Written by test/multinode (node {name}).
 [server]
 listen = "127.0.0.1:{pub_port}"
-threads = 2
+threads = {threads}
 keepalive_seconds = 3600
 shutdown_deadline_ms = 500
 
@@ -484,7 +484,7 @@ channels = ["test:{{tenant_id}}:{{res}}"]
 """.format(name=name, pub_port=self.public_port, int_port=self.internal_port,
            key=toml_str(publisher_key), pub=toml_str(pub), priv=toml_str(priv),
            aud=toml_str(self.AUDIENCE), iss=toml_str(self.ISSUER), db=toml_str(db_path),
-           bus="\n".join(bus_lines))
+           bus="\n".join(bus_lines), threads=threads)
         with open(self.config_path, "w") as f:
             f.write(cfg)
 
@@ -626,8 +626,8 @@ class HeraldTestCase(unittest.TestCase):
         self.redises.append(r)
         return r.start()
 
-    def make_node(self, name, bus):
-        n = HeraldNode(self.tmp, name, self.keys, self.db_path, bus, self.PUBLISHER_KEY)
+    def make_node(self, name, bus, threads=2):
+        n = HeraldNode(self.tmp, name, self.keys, self.db_path, bus, self.PUBLISHER_KEY, threads)
         self.addCleanup(n.stop)
         self.nodes.append(n)
         return n

@@ -36,11 +36,11 @@ class MultiNodeTest(h.HeraldTestCase):
 
     def native_pair(self, scans=()):
         """One redis-server and two ready nodes "a" and "b" on it in native mode; the store seeded.
-        Node a runs its bus on a thread of its own, node b on its first event loop ([bus] thread):
-        every test on the pair checks both."""
+        Node a (two event loops) runs its bus on a thread of its own, node b (one event loop) on its
+        event loop, as [bus] thread = "auto" chooses: every test on the pair checks both."""
         r = self.start_redis()
-        a = self.make_node("a", dict(native_bus(r), thread="own"))
-        b = self.make_node("b", dict(native_bus(r), thread="event-loop"))
+        a = self.make_node("a", native_bus(r))
+        b = self.make_node("b", native_bus(r), threads=1)
         self.seed(a, scans=scans)
         a.start(), b.start()
         a.wait_ready(), b.wait_ready()

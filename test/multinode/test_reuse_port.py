@@ -42,7 +42,9 @@ class ReusePortTest(h.HeraldTestCase):
 
     def shared_node(self, name, redis_server, port, reuse_port=True):
         bus = dict(mode="native", host="127.0.0.1", port=redis_server.port, prefix=PREFIX, **FAST)
-        n = SharedPortNode(self.tmp, name, self.keys, self.db_path, bus, self.PUBLISHER_KEY,
+        # One event loop per process, the layout docs/scaling-and-bus.md describes (the bus then runs
+        # on that loop).
+        n = SharedPortNode(self.tmp, name, self.keys, self.db_path, bus, self.PUBLISHER_KEY, 1,
                            port=port, reuse_port=reuse_port)
         self.addCleanup(n.stop)
         self.nodes.append(n)
