@@ -16,8 +16,8 @@ It starts its own Valkey-protocol servers and Herald nodes on loopback, holds 15
   spread    1,000 channels, flat out (capacity) and at a fixed rate (latency); POST /publish
 
 Configurations (--configs): inproc-1 (one node, in-process bus: the single-node figure of the same
-run), classic-1 / classic-3 (one Valkey, PUBLISH/SUBSCRIBE), sharded-1 / sharded-3 (a 3-master
-Cluster, SPUBLISH/SSUBSCRIBE), broadcast-3 (classic PUBLISH on the 3-master Cluster: every master
+run), classic-1 / classic-3 (one Valkey, PUBLISH/SUBSCRIBE; classic-1-own: classic-1 with the bus on
+a thread of its own), sharded-1 / sharded-3 (a 3-master Cluster, SPUBLISH/SSUBSCRIBE), broadcast-3 (classic PUBLISH on the 3-master Cluster: every master
 receives every message over the cluster bus; the case sharded pub/sub exists for).
 
 Valkey is not packaged in Debian 12; redis-server 7 speaks the same protocol (RESP2, sharded pub/sub

@@ -187,7 +187,10 @@ def units(results_dir: Path) -> dict:
     # capacity, which the model uses) and at the fixed rate (moderate load: wake-ups, for reference).
     for kind in ("classic", "sharded"):
         for flat, suffix, regime in ((True, "", "flat out"), (False, "_moderate", "fixed rate")):
+            # Only the configurations that differ in Valkey's work (1 or 3 nodes): variants of the node
+            # itself (classic-1-own) would weigh one point twice.
             pts = [r for (sc, _), r in best.items() if sc == "spread" and r.get("bus") == kind and r.get("publishes")
+                   and r.get("config") in (f"{kind}-1", f"{kind}-3")
                    and (r.get("rate") == 0) == flat and r.get("valkey_cpu_us_per_publish") is not None
                    and r.get("subscriber_messages_per_publish")]
             if not pts:

@@ -161,15 +161,15 @@ TEST(redis_bus_on_event_loop, publishes_on_the_loop_are_received_exactly_once_on
   ASSERT_TRUE(wait_until([&] { return cli.numsub("herald:" + ch) == 2; }));
 
   // Publishes made on the loop's thread, as the internal listener makes them, many in one turn.
-  constexpr int n = 1000;
+  constexpr std::size_t n = 1000;
   loop.run([&] {
-    for (int i = 0; i < n; ++i) a.publish(ev(ch, "a-" + std::to_string(i)), out.done());
+    for (std::size_t i = 0; i < n; ++i) a.publish(ev(ch, "a-" + std::to_string(i)), out.done());
   });
-  for (int i = 0; i < n; ++i) b.publish(ev(ch, "b-" + std::to_string(i)), out.done());
+  for (std::size_t i = 0; i < n; ++i) b.publish(ev(ch, "b-" + std::to_string(i)), out.done());
   ASSERT_TRUE(wait_until([&] { return out.answered() == 2u * n; }));
   EXPECT_EQ(out.ok, 2u * n);
   // The acknowledgement: a's own publishes had reached a's sink when they were answered.
-  EXPECT_GE(on_loop.size(), static_cast<std::size_t>(n));
+  EXPECT_GE(on_loop.size(), n);
   ASSERT_TRUE(publish_sync(b, ev(ch, "fence")));
   for (collector* c : {&on_loop, &own}) {
     ASSERT_TRUE(c->wait_for_id("fence"));
