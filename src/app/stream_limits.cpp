@@ -18,8 +18,7 @@ metric& refused_total(limit_reason reason) {
                                             help),
       &metrics_registry::instance().counter("herald_streams_refused_total{reason=\"per_tenant\"}",
                                             help),
-      &metrics_registry::instance().counter("herald_streams_refused_total{reason=\"total\"}",
-                                            help),
+      &metrics_registry::instance().counter("herald_streams_refused_total{reason=\"total\"}", help),
       &metrics_registry::instance().counter("herald_streams_refused_total{reason=\"connect_rate\"}",
                                             help),
   };

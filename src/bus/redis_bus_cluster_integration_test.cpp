@@ -24,7 +24,7 @@ using testing::sync_client;
 using testing::test_pki;
 using testing::wait_until;
 
-const std::string kTenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
+using testing::kTenant;
 
 struct cluster_options {
   // TLS between everyone (tls-port, tls-cluster, client certificates required) with these files.

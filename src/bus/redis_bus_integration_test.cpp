@@ -29,14 +29,13 @@
 namespace herald::bus {
 namespace {
 using namespace std::chrono_literals;
+using testing::channel;
 using testing::collector;
 using testing::publish_sync;
 using testing::redis_server;
 using testing::sync_client;
 using testing::wait_until;
 
-const std::string kTenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
-std::string channel(const std::string& resource) { return "prowler:" + kTenant + ":" + resource; }
 const std::string kPeerScript = std::string(HERALD_BUS_TESTDATA) + "/django_eventstream_peer.py";
 
 // Outcomes of asynchronous publishes, for tests that fire many and wait for all answers.
@@ -612,15 +611,16 @@ class steady_publisher {
         std::lock_guard lk(mu_);
         ++issued_;
       }
-      b_.publish(sse::event{channel_, "scan.progress", "{}", id}, [this, id](const result<void>& r) {
-        std::lock_guard lk(mu_);
-        ++answered_;
-        if (r)
-          acked_.push_back(id);
-        else
-          ++refused_;
-        cv_.notify_all();
-      });
+      b_.publish(sse::event{channel_, "scan.progress", "{}", id},
+                 [this, id](const result<void>& r) {
+                   std::lock_guard lk(mu_);
+                   ++answered_;
+                   if (r)
+                     acked_.push_back(id);
+                   else
+                     ++refused_;
+                   cv_.notify_all();
+                 });
       // Pacing: a steady rate of about 1,000 publishes a second (not a synchronisation).
       std::this_thread::sleep_for(1ms);
     }

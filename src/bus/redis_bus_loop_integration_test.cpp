@@ -29,14 +29,12 @@ namespace herald::bus {
 namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
+using testing::channel;
 using testing::collector;
 using testing::publish_sync;
 using testing::redis_server;
 using testing::sync_client;
 using testing::wait_until;
-
-const std::string kTenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
-std::string channel(const std::string& resource) { return "prowler:" + kTenant + ":" + resource; }
 
 sse::event ev(const std::string& ch, const std::string& id) {
   return sse::event{ch, "scan.progress", "{\"n\": 1}", id};
@@ -189,19 +187,30 @@ TEST(redis_bus_on_event_loop, publishes_on_the_loop_are_received_exactly_once_on
   b.stop();
 }
 
-TEST(redis_bus_on_event_loop, stop_while_the_loop_runs_answers_every_publish_in_flight) {
-  redis_server srv;
-  answers out;
-  event_loop loop;
-  bus_on_loop made(loop, cfg_for(srv.port()));
-  auto& a = *made;
+namespace {
+
+// Starts `a` on `loop` and makes five publishes on the loop, all sent (run() returns after their
+// handlers ran) and awaiting the paused server.
+void five_publishes_awaiting_a_paused_server(redis_server& srv, event_loop& loop, redis_bus& a,
+                                             answers& out) {
   a.start([](const sse::event&) {});
   ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
   srv.pause();
   loop.run([&] {
     for (int i = 0; i < 5; ++i) a.publish(ev(channel("stop"), std::to_string(i)), out.done());
   });
-  ASSERT_TRUE(wait_until([&] { return a.pending_publishes() == 5; }));
+  ASSERT_EQ(a.pending_publishes(), 5u);
+}
+
+}  // namespace
+
+TEST(redis_bus_on_event_loop, stop_while_the_loop_runs_answers_every_publish_in_flight) {
+  redis_server srv;
+  answers out;
+  event_loop loop;
+  bus_on_loop made(loop, cfg_for(srv.port()));
+  auto& a = *made;
+  ASSERT_NO_FATAL_FAILURE(five_publishes_awaiting_a_paused_server(srv, loop, a, out));
   a.stop();
   EXPECT_EQ(out.answered(), 5u);  // before stop() returned
   EXPECT_EQ(out.ok, 0u);
@@ -252,15 +261,8 @@ TEST(redis_bus_on_event_loop, stop_after_the_loop_was_joined_answers_every_publi
   event_loop loop;
   bus_on_loop made(loop, cfg_for(srv.port()));
   auto& a = *made;
-  a.start([](const sse::event&) {});
-  ASSERT_TRUE(wait_until([&] { return a.ready(); })) << a.last_error();
-  srv.pause();
-  loop.run([&] {
-    for (int i = 0; i < 5; ++i) a.publish(ev(channel("joined"), std::to_string(i)), out.done());
-  });
-  ASSERT_TRUE(wait_until([&] { return a.pending_publishes() == 5; }));
-  // run() returned after the publishes' handlers ran: the PUBLISHes are out and await the paused
-  // server. (A handler still queued when the loop stops never runs: redis_bus.hpp.)
+  // (A publish whose handler is still queued when the loop stops is never answered: redis_bus.hpp.)
+  ASSERT_NO_FATAL_FAILURE(five_publishes_awaiting_a_paused_server(srv, loop, a, out));
   loop.join();  // as http_server::shutdown does before a late stop()
   a.stop();     // runs on this thread: nothing else runs the loop any more
   EXPECT_EQ(out.answered(), 5u);

@@ -19,7 +19,7 @@ using testing::redis_server;
 using testing::sync_client;
 using testing::wait_until;
 
-const std::string kTenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
+using testing::kTenant;
 std::string channel(const std::string& resource) { return "logged:" + kTenant + ":" + resource; }
 
 bus_config cfg_for(std::uint16_t port, std::uint32_t max_events = 1000) {

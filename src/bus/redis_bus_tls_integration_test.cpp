@@ -16,6 +16,7 @@
 namespace herald::bus {
 namespace {
 using namespace std::chrono_literals;
+using testing::channel;
 using testing::collector;
 using testing::publish_sync;
 using testing::redis_server;
@@ -23,8 +24,6 @@ using testing::sync_client;
 using testing::test_pki;
 using testing::wait_until;
 
-const std::string kTenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
-std::string channel(const std::string& resource) { return "prowler:" + kTenant + ":" + resource; }
 const std::string kPeerScript = std::string(HERALD_BUS_TESTDATA) + "/django_eventstream_peer.py";
 
 sse::event ev(const std::string& ch, const std::string& id) {

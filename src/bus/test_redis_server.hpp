@@ -25,6 +25,12 @@
 
 namespace herald::bus::testing {
 
+// The tenant the bus tests' channels belong to, and a channel of it: "prowler:<tenant>:<resource>".
+inline const std::string kTenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
+inline std::string channel(const std::string& resource) {
+  return "prowler:" + kTenant + ":" + resource;
+}
+
 // Collects what a bus delivers; checks the sink runs on the bus thread, not the test thread.
 class collector {
  public:

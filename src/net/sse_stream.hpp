@@ -124,7 +124,7 @@ class basic_sse_stream final : public stream_base {
   std::shared_ptr<const principal> tag_;
   std::shared_ptr<sse::stream_relay> relay_;  // null: the fanout delivers to the stream itself
   listener_state& listener_;                  // whose connection count includes this stream
-  std::shared_ptr<void> lease_;  // see hold()
+  std::shared_ptr<void> lease_;               // see hold()
 
   // TLS only (empty for plain TCP): small frames copied into one record, how many of buffers_
   // the SSL write under way covers (they cannot be trimmed), and a sink for what the client sends.

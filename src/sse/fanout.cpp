@@ -138,9 +138,8 @@ void fanout::publish_frame(const std::string& channel, const frame& f, std::uint
       sh->deliver(channel, f, seq, entered);
       continue;
     }
-    boost::asio::dispatch(sh->executor, [sh, channel, f, seq, entered] {
-      sh->deliver(channel, f, seq, entered);
-    });
+    boost::asio::dispatch(
+        sh->executor, [sh, channel, f, seq, entered] { sh->deliver(channel, f, seq, entered); });
   }
 }
 
