@@ -84,14 +84,8 @@ sse::event ev(const std::string& ch, const std::string& id, std::string data = "
 }
 
 bus_config cfg_for(std::uint16_t port, bus_mode mode = bus_mode::native) {
-  bus_config c;
-  c.kind = bus_kind::redis;
+  auto c = testing::local_redis(port);
   c.mode = mode;
-  c.host = "127.0.0.1";
-  c.port = port;
-  c.reconnect_min_ms = 20;
-  c.reconnect_max_ms = 300;
-  c.connect_timeout_ms = 1000;
   return c;
 }
 

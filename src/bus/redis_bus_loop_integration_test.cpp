@@ -41,13 +41,9 @@ sse::event ev(const std::string& ch, const std::string& id) {
 }
 
 bus_config cfg_for(std::uint16_t port) {
-  bus_config c;
-  c.kind = bus_kind::redis;
-  c.host = "127.0.0.1";
-  c.port = port;
-  c.reconnect_min_ms = 5;
+  auto c = testing::local_redis(port);
+  c.reconnect_min_ms = 5;  // the restart test makes five
   c.reconnect_max_ms = 50;
-  c.connect_timeout_ms = 1000;
   return c;
 }
 

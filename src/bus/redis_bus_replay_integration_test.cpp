@@ -23,13 +23,7 @@ using testing::kTenant;
 std::string channel(const std::string& resource) { return "logged:" + kTenant + ":" + resource; }
 
 bus_config cfg_for(std::uint16_t port, std::uint32_t max_events = 1000) {
-  bus_config c;
-  c.kind = bus_kind::redis;
-  c.host = "127.0.0.1";
-  c.port = port;
-  c.reconnect_min_ms = 20;
-  c.reconnect_max_ms = 300;
-  c.connect_timeout_ms = 1000;
+  auto c = testing::local_redis(port);
   c.replay.channels = {"logged"};
   c.replay.max_events = max_events;
   c.replay.max_age_seconds = 600;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bus/bus.hpp"
+#include "bus/bus_config.hpp"
 #include "bus/resp.hpp"
 
 namespace herald::bus::testing {
@@ -29,6 +30,18 @@ namespace herald::bus::testing {
 inline const std::string kTenant = "8d2d1c5e-6b0a-4a43-9d2c-8a1e6c1c7a10";
 inline std::string channel(const std::string& resource) {
   return "prowler:" + kTenant + ":" + resource;
+}
+
+// A redis bus on a test server at 127.0.0.1:port, with reconnects and timeouts shortened for tests.
+inline bus_config local_redis(std::uint16_t port) {
+  bus_config c;
+  c.kind = bus_kind::redis;
+  c.host = "127.0.0.1";
+  c.port = port;
+  c.reconnect_min_ms = 20;
+  c.reconnect_max_ms = 300;
+  c.connect_timeout_ms = 1000;
+  return c;
 }
 
 // Collects what a bus delivers; checks the sink runs on the bus thread, not the test thread.
