@@ -78,6 +78,12 @@ class request_handler {
  public:
   virtual ~request_handler() = default;
   virtual boost::asio::awaitable<handler_outcome> handle(http_request& req) = 0;
+  // True when `req`, pipelined on a connection, may be handled while the requests before it still
+  // wait (e.g. for the bus's acknowledgement); net/ answers such requests in order, together. Only
+  // for a request that does what must keep the requests' order before handle() first suspends,
+  // never becomes a stream, and whose answer does not close the connection (it is not closed after
+  // an overlapping request's error answer).
+  virtual bool overlaps(const http::request<http::string_body>& /*req*/) const { return false; }
 };
 
 }  // namespace herald::net

@@ -9,8 +9,10 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -20,7 +22,10 @@
 #include <boost/beast/core/string.hpp>
 #include <filesystem>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <unordered_set>
+#include <utility>
 
 #include "core/metrics.hpp"
 #include "core/redact.hpp"
@@ -153,6 +158,51 @@ bool parse_buffered(http::request_parser<http::string_body>& parser, beast::flat
     if (ec || n == 0) return false;
   }
   return parser.is_done();
+}
+
+// The most pipelined requests answered together (request_handler::overlaps); the read buffer
+// bounds them too.
+constexpr std::size_t kMaxOverlapping = 64;
+
+// A handler's exception: logged (target redacted), answered 500.
+http_response internal_error(const http_request& req, const std::exception& e) {
+  core_metrics::get().errors.inc();
+  spdlog::error("{} {} failed: {}", std::string(req.message.method_string()),
+                redact_target(req.message.target()), e.what());
+  return http_response{http::status::internal_server_error,
+                       "application/json",
+                       {},
+                       error_body("internal", "Internal server error.")};
+}
+
+// Handles every request of `batch` at once and gives the outcomes in request order. Each handler
+// starts inline, in order, and runs up to its first wait before the next one starts (co_spawn
+// dispatches on the connection's thread): what a request does before it waits (a publish's hand-off
+// to the bus) keeps the order of the requests. Every outcome is an http_response: a stream
+// (which overlaps() must never allow) becomes a 500.
+asio::awaitable<std::vector<handler_outcome>> handle_together(request_handler& handler,
+                                                              std::vector<http_request>& batch) {
+  const auto ex = co_await asio::this_coro::executor;
+  using op_type = decltype(asio::co_spawn(ex, handler.handle(batch.front()), asio::deferred));
+  std::vector<op_type> ops;
+  ops.reserve(batch.size());
+  for (auto& req : batch) ops.push_back(asio::co_spawn(ex, handler.handle(req), asio::deferred));
+  auto [order, errors, outcomes] =
+      co_await asio::experimental::make_parallel_group(std::move(ops))
+          .async_wait(asio::experimental::wait_for_all(), use_awaitable);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (errors[i]) {
+      try {
+        std::rethrow_exception(errors[i]);
+      } catch (const std::exception& e) {
+        outcomes[i] = internal_error(batch[i], e);
+      }
+    } else if (!std::holds_alternative<http_response>(outcomes[i])) {
+      outcomes[i] =
+          internal_error(batch[i], std::logic_error("a stream among overlapping requests"));
+    }
+  }
+  co_return std::move(outcomes);
 }
 
 // The protocols a TLS listener offers with ALPN, in order of preference: "h2" first where HTTP/2
@@ -448,12 +498,16 @@ asio::awaitable<void> shard::session(Stream stream, listener_state& listener) {
     }
     deadline.unlink();
   }
+  // A request parsed (or begun, or found malformed) while looking ahead for requests to answer
+  // together with an earlier one (see request_handler::overlaps): its turn is the next one.
+  std::optional<http::request_parser<http::string_body>> ahead;
+  boost::system::error_code ahead_ec;
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    limit_request_parser(parser, opts.max_header_bytes, lopts.max_body_bytes);
-    boost::system::error_code ec;
+    if (!ahead) limit_request_parser(ahead.emplace(), opts.max_header_bytes, lopts.max_body_bytes);
+    auto& parser = *ahead;
+    boost::system::error_code ec = std::exchange(ahead_ec, {});
     // A pipelined request already in the buffer is handled with no I/O, and no write yet.
-    if (!parse_buffered(parser, buffer, ec) && !ec) {
+    if (!ec && !parse_buffered(parser, buffer, ec) && !ec) {
       // About to wait for the client: first the deliveries of what it sent, if few (see
       // kSmallPass), then the responses it is waiting for.
       if (!nothing_dirty() && !pass_yielded_ && dirty_count() <= kSmallPass)
@@ -525,22 +579,47 @@ asio::awaitable<void> shard::session(Stream stream, listener_state& listener) {
       }
     }
     http_request req{parser.release(), remote};
+    ahead.reset();  // `parser` is gone from here on
     const bool keep_alive = req.message.keep_alive();
     const unsigned version = req.message.version();
+    const bool overlaps = listener.handler->overlaps(req.message);
+    if (overlaps && keep_alive && !stopping && buffer.size() > 0) {
+      // Pipelined requests that may overlap are answered together: each waits for the bus at the
+      // same time as the others, not one after the other (one Valkey round trip for the burst).
+      std::vector<http_request> batch;
+      batch.push_back(std::move(req));
+      while (batch.size() < kMaxOverlapping && batch.back().message.keep_alive() &&
+             buffer.size() > 0) {
+        limit_request_parser(ahead.emplace(), opts.max_header_bytes, lopts.max_body_bytes);
+        if (!parse_buffered(*ahead, buffer, ahead_ec) || ahead_ec) break;
+        const auto& next = ahead->get();
+        if (!listener.handler->overlaps(next) || !repeated_header(next).empty()) break;
+        batch.push_back(http_request{ahead->release(), remote});
+        ahead.reset();
+      }
+      auto outcomes = co_await handle_together(*listener.handler, batch);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        const auto& m = batch[i].message;
+        const bool last = i + 1 == batch.size();
+        append_response(out, std::get<http_response>(outcomes[i]), m.version(),
+                        !last || (m.keep_alive() && !stopping));
+      }
+      if (!batch.back().message.keep_alive() || stopping) {
+        co_await write_out(stream, out);
+        co_return;
+      }
+      continue;
+    }
     handler_outcome outcome;
     try {
       outcome = co_await listener.handler->handle(req);
     } catch (const std::exception& e) {
-      core_metrics::get().errors.inc();
-      spdlog::error("{} {} failed: {}", std::string(req.message.method_string()),
-                    redact_target(req.message.target()), e.what());
-      outcome = http_response{http::status::internal_server_error,
-                              "application/json",
-                              {},
-                              error_body("internal", "Internal server error.")};
+      outcome = internal_error(req, e);
     }
     if (auto* resp = std::get_if<http_response>(&outcome)) {
-      const bool again = keep_alive && !stopping && !closes_connection(resp->status);
+      // An overlapping request's answer never closes the connection: it was whole and well
+      // framed, and a pipelined one answered together with it must not depend on its outcome.
+      const bool again = keep_alive && !stopping && (overlaps || !closes_connection(resp->status));
       append_response(out, *resp, version, again);
       if (!again) {
         co_await write_out(stream, out);

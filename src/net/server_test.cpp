@@ -8,6 +8,8 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <mutex>
@@ -581,6 +583,145 @@ TEST(server, a_connection_over_the_limit_gets_503_with_retry_after) {
                            "Retry-After: 2\r\n"));
   EXPECT_TRUE(second.eof);
   EXPECT_EQ(h.handler.calls, calls);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipelined requests a handler lets overlap (request_handler::overlaps)
+
+// POST /wait/<n>?k=<k> overlaps: it waits until k requests are in the handler at once (up to 2 s,
+// then 504: requests handled one after the other never get there), then a further (10 - n) ms, so
+// the later requests finish first; 200 "<n>". POST /wait/bad overlaps and answers 400 at once.
+// GET /hello does not overlap. Every request's start is logged with how many were in flight.
+struct overlap_handler final : request_handler {
+  int in_flight = 0;  // the server's one event-loop thread only
+  std::mutex mu;      // guards starts (read by the test's thread)
+  std::vector<std::string> starts;
+  std::vector<std::string> started() {
+    std::lock_guard lock(mu);
+    return starts;
+  }
+  asio::awaitable<handler_outcome> handle(http_request& req) override {
+    std::string target(req.message.target());
+    {
+      std::lock_guard lock(mu);
+      starts.push_back(target + " in_flight=" + std::to_string(in_flight));
+    }
+    if (target == "/hello") co_return http_response{http::status::ok, "text/plain", {}, "hi"};
+    if (target == "/wait/bad")
+      co_return http_response{http::status::bad_request, "application/json", {}, "{}"};
+    const auto q = target.find("?k=");
+    const int n = std::stoi(target.substr(6, q - 6));
+    const int k = std::stoi(target.substr(q + 3));
+    ++in_flight;
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    const auto give_up = std::chrono::steady_clock::now() + 2s;
+    while (in_flight < k && std::chrono::steady_clock::now() < give_up) {
+      t.expires_after(1ms);
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    const bool met = in_flight >= k;
+    t.expires_after(std::chrono::milliseconds(10 - n));
+    co_await t.async_wait(asio::use_awaitable);
+    --in_flight;
+    if (!met) co_return http_response{http::status::gateway_timeout, "text/plain", {}, "alone"};
+    co_return http_response{http::status::ok, "text/plain", {}, std::to_string(n)};
+  }
+  bool overlaps(const http::request<http::string_body>& m) const override {
+    return m.method() == http::verb::post && m.target().starts_with("/wait/");
+  }
+};
+
+struct overlap_harness {
+  overlap_handler handler;
+  std::unique_ptr<http_server> server;
+  std::unique_ptr<sse::fanout> fan;
+  overlap_harness() {
+    server_options o;
+    o.threads = 1;
+    o.header_timeout = 60s;  // an open connection outlasts the client's read limit
+    server = std::make_unique<http_server>(o, handler);
+    fan = std::make_unique<sse::fanout>(server->executors(), nullptr);
+    server->set_fanout(fan.get());
+    EXPECT_TRUE(server->listen("127.0.0.1", 0));
+    server->start();
+  }
+  ~overlap_harness() {
+    server->shutdown(1s, [] { return std::string(); });
+  }
+};
+
+std::string wait_request(const std::string& what, const std::string& extra = "") {
+  return "POST /wait/" + what + " HTTP/1.1\r\nHost: x\r\n" + extra + "Content-Length: 0\r\n\r\n";
+}
+
+std::string plain_answer(const std::string& status, const std::string& body,
+                         const std::string& type = "text/plain", bool close = false) {
+  return "HTTP/1.1 " + status + "\r\nServer: herald\r\nContent-Type: " + type + "\r\n" +
+         (close ? "Connection: close\r\n" : "") + "Content-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
+}
+
+TEST(server, pipelined_overlapping_requests_wait_together_and_are_answered_in_order) {
+  overlap_harness h;
+  client c(h.server->port());
+  // Five in one write, each finishing before the one ahead of it, then one that does not overlap.
+  std::string reqs;
+  for (int n = 0; n < 5; ++n) reqs += wait_request(std::to_string(n) + "?k=5");
+  c.send(reqs + "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string want;
+  for (int n = 0; n < 5; ++n) want += plain_answer("200 OK", std::to_string(n));
+  want += plain_answer("200 OK", "hi", "text/plain", true);
+  EXPECT_EQ(c.read_to_eof(), want);
+  EXPECT_TRUE(c.eof);
+  // Started in request order; the one that does not overlap waited for all of them.
+  EXPECT_EQ(h.handler.started(),
+            (std::vector<std::string>{"/wait/0?k=5 in_flight=0", "/wait/1?k=5 in_flight=1",
+                                      "/wait/2?k=5 in_flight=2", "/wait/3?k=5 in_flight=3",
+                                      "/wait/4?k=5 in_flight=4", "/hello in_flight=0"}));
+}
+
+TEST(server, an_overlapping_error_answer_keeps_the_connection_for_the_rest) {
+  overlap_harness h;
+  client c(h.server->port());
+  c.send(wait_request("0?k=2") + wait_request("bad") + wait_request("1?k=2") +
+         "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string want = plain_answer("200 OK", "0") +
+                           plain_answer("400 Bad Request", "{}", "application/json") +
+                           plain_answer("200 OK", "1") + plain_answer("200 OK", "hi");
+  EXPECT_EQ(c.read_at_least(want.size()), want);
+  // Alone, too: the connection stays open after it.
+  c.buf.clear();
+  c.send(wait_request("bad") + "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string again =
+      plain_answer("400 Bad Request", "{}", "application/json") + plain_answer("200 OK", "hi");
+  EXPECT_EQ(c.read_at_least(again.size()), again);
+  EXPECT_FALSE(c.eof);
+}
+
+TEST(server, a_malformed_request_after_overlapping_ones_is_answered_after_them) {
+  overlap_harness h;
+  client c(h.server->port());
+  c.send(wait_request("0?k=2") + wait_request("1?k=2") + "GET /hello HTTP/1.1\r\nHost x\r\n\r\n");
+  const auto got = c.read_to_eof();
+  const std::string answered = plain_answer("200 OK", "0") + plain_answer("200 OK", "1");
+  EXPECT_EQ(got.substr(0, answered.size()), answered);
+  EXPECT_EQ(got.find("HTTP/1.1 400 Bad Request\r\n", answered.size()), answered.size()) << got;
+  EXPECT_TRUE(c.eof);
+  EXPECT_EQ(h.handler.started().size(), 2u);
+}
+
+TEST(server, an_overlapping_request_split_across_reads_joins_the_next_turn) {
+  overlap_harness h;
+  client c(h.server->port());
+  // The second request's head arrives whole, its body later: the first is answered alone (504:
+  // k=2 is never met), the second when its body is in.
+  const std::string second = "POST /wait/1?k=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n";
+  c.send(wait_request("0?k=2", "") + second + "ab");
+  EXPECT_EQ(c.read_at_least(plain_answer("504 Gateway Timeout", "alone").size()),
+            plain_answer("504 Gateway Timeout", "alone"));
+  c.buf.clear();
+  c.send("cd");
+  EXPECT_EQ(c.read_at_least(plain_answer("200 OK", "1").size()), plain_answer("200 OK", "1"));
 }
 
 // ---------------------------------------------------------------------------------------------
