@@ -760,13 +760,14 @@ def main() -> None:
                     help="spread runs (flat out and fixed rate) repeated this many times, interleaved across "
                          "configurations; their medians are reported")
     ap.add_argument("--latency-warmup", type=float, default=2.0)
-    # Flat out through the bus, a connection's pipelined POSTs are answered one after the other, each
-    # after its Valkey round trip: a publisher's concurrency is its connection count, so more of them
-    # than the single-node bench's 8 (bench/README.md, "Scale-out").
+    # Flat out through the bus, every POST waits for a Valkey round trip. Before 92a743a a connection's
+    # pipelined POSTs waited one after the other, so the publisher's concurrency was its connection
+    # count: more of them than the single-node bench's 8, kept so runs compare (bench/README.md,
+    # "Scale-out").
     ap.add_argument("--pub-connections", type=int, default=32)
     ap.add_argument("--pub-pipeline", type=int, default=4)
-    # Through the bus each connection's POSTs are answered one after the other, each after its Valkey
-    # round trip: 2 connections could not offer 3,000 publishes/s through the bus.
+    # Before 92a743a each connection's POSTs waited for their Valkey round trips one after the other:
+    # 2 connections could not offer 3,000 publishes/s through the bus, so 8 (kept so runs compare).
     ap.add_argument("--rate-connections", type=int, default=8)
     ap.add_argument("--rate-pipeline", type=int, default=64)
     ap.add_argument("--quick", action="store_true", help="4-second runs: a smoke test, not evidence")
