@@ -710,6 +710,22 @@ TEST(server, a_malformed_request_after_overlapping_ones_is_answered_after_them) 
   EXPECT_EQ(h.handler.started().size(), 2u);
 }
 
+TEST(server, a_repeated_header_after_overlapping_ones_is_refused_after_them) {
+  overlap_harness h;
+  client c(h.server->port());
+  // The third would overlap, but the check every request gets comes first: it never reaches the
+  // handler, and its 400 follows the first two answers.
+  c.send(wait_request("0?k=2") + wait_request("1?k=2") +
+         wait_request("2?k=1", "Authorization: Bearer a\r\nAuthorization: Bearer b\r\n"));
+  const auto got = c.read_to_eof();
+  const std::string answered = plain_answer("200 OK", "0") + plain_answer("200 OK", "1");
+  EXPECT_EQ(got.substr(0, answered.size()), answered);
+  EXPECT_EQ(got.find("HTTP/1.1 400 Bad Request\r\n", answered.size()), answered.size()) << got;
+  EXPECT_NE(got.find("Repeated Authorization header.", answered.size()), std::string::npos) << got;
+  EXPECT_TRUE(c.eof);
+  EXPECT_EQ(h.handler.started().size(), 2u);
+}
+
 TEST(server, an_overlapping_request_split_across_reads_joins_the_next_turn) {
   overlap_harness h;
   client c(h.server->port());
